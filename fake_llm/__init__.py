@@ -1,0 +1,55 @@
+"""fake-llm: a local fake LLM provider server that replays YAML-scripted scenarios."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# Public names are imported on first use, so that loading the pytest plugin (or `fake-llm --version`) stays cheap.
+_EXPORTS = {
+    "ChatRequest": "fake_llm.chat",
+    "FakeLLMError": "fake_llm.errors",
+    "FakeLLMServer": "fake_llm.server",
+    "Journal": "fake_llm.journal",
+    "JournalAssertionError": "fake_llm.errors",
+    "JournalEntry": "fake_llm.journal",
+    "Scenario": "fake_llm.scenarios",
+    "ScenarioError": "fake_llm.errors",
+    "Settings": "fake_llm.settings",
+    "create_app": "fake_llm.app",
+    "load_scenario": "fake_llm.scenarios",
+    "load_scenarios": "fake_llm.scenarios",
+}
+
+__all__ = [
+    "ChatRequest",
+    "FakeLLMError",
+    "FakeLLMServer",
+    "Journal",
+    "JournalAssertionError",
+    "JournalEntry",
+    "Scenario",
+    "ScenarioError",
+    "Settings",
+    "__version__",
+    "create_app",
+    "load_scenario",
+    "load_scenarios",
+]
+
+if TYPE_CHECKING:
+    from fake_llm.app import create_app
+    from fake_llm.chat import ChatRequest
+    from fake_llm.errors import FakeLLMError, JournalAssertionError, ScenarioError
+    from fake_llm.journal import Journal, JournalEntry
+    from fake_llm.scenarios import Scenario, load_scenario, load_scenarios
+    from fake_llm.server import FakeLLMServer
+    from fake_llm.settings import Settings
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'fake_llm' has no attribute {name!r}")

@@ -1,0 +1,225 @@
+"""FakeLLM: the server's state (rules, journal, ids, clock) and the one request flow every dialect goes through.
+
+provider.parse -> selector.select -> journal.record -> render (JSON, SSE or the provider's error envelope).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+from collections.abc import Sequence
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fake_llm.chat import ChatRequest
+from fake_llm.errors import ProviderRequestError, ScenarioError
+from fake_llm.ids import Clock, IdMaker
+from fake_llm.journal import Journal, JournalEntry, redact_headers
+from fake_llm.matching import Selector, rule_summary
+from fake_llm.providers import Provider, ReplyMeta
+from fake_llm.replies import plan_completion
+from fake_llm.scenarios import Scenario, check_unique_names, load_scenarios, parse_rules, shadowed_rules
+from fake_llm.settings import Settings, bundled_scenarios
+from fake_llm.streaming import EventStreamResponse
+from fake_llm.tokens import make_tokenizer
+
+log = logging.getLogger("fake_llm")
+
+JSON_TYPE = "application/json"
+#: Created time reported for every model in /v1/models (a fixed instant keeps the listing byte-stable).
+MODEL_CREATED = 1700000000
+DEFAULT_MODEL = "gpt-4o-mini"
+
+
+def scenario_roots(paths: Sequence[str | Path]) -> list[Path]:
+    """The folders rules sent over HTTP may read files from: each scenario folder, or a scenario file's folder."""
+    return [Path(p).resolve() if Path(p).is_dir() else Path(p).resolve().parent for p in paths]
+
+
+class FakeLLM:
+    """Owns everything one server instance needs; the Starlette app and the admin endpoints call into it."""
+
+    def __init__(self, settings: Settings, scenarios: Sequence[Scenario] = (), roots: Sequence[Path] = ()) -> None:
+        self.settings = settings
+        self.journal = Journal(settings.journal_size)
+        self.base_scenarios = tuple(scenarios)
+        self.selector = Selector(scenarios)
+        self.tokenizer = make_tokenizer(settings.tokenizer)
+        self.ids = IdMaker(settings.seed)
+        self.clock = Clock(settings.freeze_time)
+        self.roots = list(roots)
+        self.warnings = shadowed_rules(scenarios)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, default_to_bundled: bool = True) -> FakeLLM:
+        """Load the scenarios `settings` names (the bundled pack if none and `default_to_bundled`).
+        Raises ScenarioError, naming file, line and key, before anything is served."""
+        paths: list[str | Path] = list(settings.scenarios)
+        if not paths and default_to_bundled:
+            paths = [bundled_scenarios()]
+        return cls(settings, load_scenarios(paths), scenario_roots(paths))
+
+    # ------------------------------------------------------------------ rules
+
+    def load_rules(self, data: Any, *, replace: bool = False, source: str = "<rules>") -> Scenario:
+        """Add rules at run time (YAML text, a list of rule mappings or a scenario mapping); with `replace`, they
+        replace everything loaded. Files they name must lie inside the scenario folders."""
+        base = self.roots[0] if self.roots else Path.cwd()
+        scenario = parse_rules(data, source=source, base_dir=base, allowed_roots=self.roots)
+        self.install([scenario], replace=replace)
+        return scenario
+
+    def install(self, scenarios: Sequence[Scenario], *, replace: bool = False) -> None:
+        """Serve `scenarios` after (or, with `replace`, instead of) the current ones; names must stay unique."""
+        combined = [*([] if replace else self.selector.scenarios), *scenarios]
+        problems = check_unique_names(combined)
+        if problems:
+            raise ScenarioError(problems)
+        self.selector.replace(combined)
+        self.warnings = shadowed_rules(combined)
+
+    def reset(self, *, rules: bool = False) -> None:
+        """Clear the journal and every rule counter; with `rules`, also drop rules added at run time."""
+        if rules:
+            self.selector.replace(self.base_scenarios)
+            self.warnings = shadowed_rules(self.base_scenarios)
+        self.selector.reset()
+        self.journal.clear()
+
+    def rules_summary(self) -> list[dict[str, Any]]:
+        hits = self.selector.hits()
+        return [rule_summary(rule, hits.get(rule.name, 0)) for rule in self.selector.rules]
+
+    def models(self) -> list[str]:
+        """Model names the scenarios mention literally (globs are not listable), defaults first."""
+        names: list[str] = []
+        for scenario in self.selector.scenarios:
+            if scenario.default_model:
+                names.append(scenario.default_model)
+        for rule in self.selector.rules:
+            names.extend(p for p in rule.match.model or () if not any(c in p for c in "*?["))
+            names.extend(r.model for r in rule.replies if r.model)
+        names.append(DEFAULT_MODEL)
+        return list(dict.fromkeys(names))
+
+    def knows_model(self, model: str) -> bool:
+        if model in self.models():
+            return True
+        return any(fnmatchcase(model, p) for rule in self.selector.rules for p in rule.match.model or ())
+
+    # ------------------------------------------------------------------ the request flow
+
+    async def chat(self, provider: Provider, request: Request) -> Response:
+        """Answer one chat request in `provider`'s dialect. Never raises: failures become provider-shaped errors."""
+        seq = self.journal.next_seq()
+        meta = ReplyMeta(
+            id=self.ids.make(provider.id_prefix, seq),
+            created=int(self.clock.now()),
+            system_fingerprint="",
+            request_id=self.ids.make("req_", seq, 20),
+        )
+        entry = JournalEntry(
+            seq=seq,
+            time=self.clock.now(),
+            method=request.method,
+            path=request.url.path,
+            headers=redact_headers(request.headers.items()),
+            body=None,
+            api=provider.api,
+        )
+        try:
+            return await self._chat(provider, request, meta, entry)
+        except Exception as exc:  # a bug in fake-llm: answer, journal it, let the pytest plugin re-raise it
+            log.exception("internal error while answering %s %s", request.method, request.url.path)
+            entry.outcome, entry.status = "error", 500
+            entry.error = "".join(traceback.format_exception(exc))
+            self.journal.record(entry)
+            body = provider.error_body(500, f"fake-llm internal error: {exc!r}", type="server_error")
+            return self._json(body, 500, {**provider.response_headers(meta), "x-should-retry": "false"})
+
+    async def _chat(self, provider: Provider, request: Request, meta: ReplyMeta, entry: JournalEntry) -> Response:
+        headers = provider.response_headers(meta)
+        raw = await _read_body(request, self.settings.max_body_bytes)
+        if raw is None:
+            return self._reject(provider, entry, headers, ProviderRequestError(
+                f"Request body too large: the limit is {self.settings.max_body_bytes} bytes.", code="request_too_large"
+            ))
+        try:
+            body = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            entry.body = raw.decode("utf-8", errors="replace")[:2000]
+            where = f" ({exc.msg} at line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+            return self._reject(provider, entry, headers, ProviderRequestError(
+                f"We could not parse the JSON body of your request{where}. The API expects a JSON object."
+            ))
+        entry.body = body
+        if self.settings.api_keys and provider.api_key(request.headers) not in self.settings.api_keys:
+            given = provider.api_key(request.headers)
+            shown = f": {given[:3]}****{given[-4:]}" if given and len(given) > 8 else ""
+            return self._reject(provider, entry, headers, ProviderRequestError(
+                f"Incorrect API key provided{shown}." if given else "You didn't provide an API key.",
+                code="invalid_api_key", status=401,
+            ))
+        try:
+            chat = provider.parse(body, _lower_headers(request))
+        except ProviderRequestError as exc:
+            return self._reject(provider, entry, headers, exc)
+        entry.model, entry.stream = chat.model, chat.stream
+        selection = self.selector.select(chat)
+        entry.reasons = list(selection.reasons)
+        if selection.rule is None or selection.reply is None:
+            message = selection.no_match_message(chat, request.method, request.url.path)
+            entry.outcome, entry.status, entry.reply = "unmatched", 400, "no match"
+            self.journal.record(entry)
+            body = provider.error_body(400, message, type="invalid_request_error", code="fake_llm_no_match")
+            return self._json(body, 400, {**headers, "x-should-retry": "false"})
+        reply = selection.reply
+        entry.rule, entry.reply, entry.step = selection.rule.name, reply.summary(), selection.step
+        if reply.error is not None:
+            error = reply.error
+            entry.status = error.status
+            self.journal.record(entry)
+            body = provider.error_body(error.status, error.message or "", type=error.type, param=error.param, code=error.code)
+            return self._json(body, error.status, {**headers, **error.headers})
+        completion = plan_completion(reply, chat, self.tokenizer)
+        meta = ReplyMeta(meta.id, meta.created, self.ids.fingerprint(completion.model), meta.request_id)
+        self.journal.record(entry)
+        if chat.stream:
+            events = provider.stream_events(completion, meta, chat)
+            return EventStreamResponse(events, headers=headers, time_scale=self.settings.time_scale)  # type: ignore[return-value]
+        return self._json(provider.completion_body(completion, meta, chat), 200, headers)
+
+    def _reject(self, provider: Provider, entry: JournalEntry, headers: dict[str, str], exc: ProviderRequestError) -> Response:
+        entry.outcome, entry.status, entry.reply = "rejected", exc.status, exc.message
+        self.journal.record(entry)
+        body = provider.error_body(exc.status, exc.message, param=exc.param, code=exc.code)
+        return self._json(body, exc.status, headers)
+
+    @staticmethod
+    def _json(body: Any, status: int, headers: dict[str, str]) -> Response:
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        return Response(content, status_code=status, headers=headers, media_type=JSON_TYPE)
+
+
+def _lower_headers(request: Request) -> dict[str, str]:
+    return {k.lower(): v for k, v in request.headers.items()}
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it exceeds `limit` bytes (never buffers more than that)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

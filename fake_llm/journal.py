@@ -1,0 +1,166 @@
+"""The journal: a bounded, thread-safe record of every request, with query and assertion helpers."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any
+
+from fake_llm.errors import JournalAssertionError
+
+#: Header values never written to the journal.
+REDACTED_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "x-goog-api-key", "x-fake-llm-admin-token"})
+
+
+def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Headers as a dict with secrets replaced by a short, recognisable stub."""
+    out: dict[str, str] = {}
+    for name, value in headers:
+        name = name.lower()
+        if name in REDACTED_HEADERS:
+            scheme, _, secret = value.partition(" ") if name == "authorization" else ("", "", value)
+            tail = secret[-4:] if len(secret) > 12 else ""
+            value = (scheme + " " if scheme else "") + "[redacted]" + (f"...{tail}" if tail else "")
+        out[name] = value
+    return out
+
+
+@dataclass(slots=True)
+class JournalEntry:
+    """One request as fake-llm saw it and what it answered."""
+
+    seq: int
+    time: float
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    api: str | None = None
+    model: str | None = None
+    #: `matched`, `unmatched` (no rule applied), `rejected` (bad request or key) or `error` (a fake-llm bug).
+    outcome: str = "matched"
+    rule: str | None = None
+    #: For unmatched requests: each rule and why it did not match.
+    reasons: list[tuple[str, str]] = field(default_factory=list)
+    reply: str | None = None
+    status: int = 200
+    stream: bool = False
+    #: An internal failure (a bug in fake-llm): raised again by the pytest plugin at teardown.
+    error: str | None = None
+    step: int = 0
+
+    @property
+    def matched(self) -> bool:
+        return self.outcome == "matched"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["reasons"] = [{"rule": r, "reason": why} for r, why in self.reasons]
+        return data
+
+    def describe(self) -> str:
+        """One line: what was asked and what it got."""
+        outcome = f"rule {self.rule!r}" if self.rule else self.outcome
+        return f"#{self.seq} {self.method} {self.path} model={self.model!r} -> {self.status} ({outcome})"
+
+
+class Journal:
+    """A ring buffer of JournalEntry, safe to use from the server thread and the test thread at once."""
+
+    def __init__(self, size: int = 1000) -> None:
+        self._lock = threading.Lock()
+        self._entries: deque[JournalEntry] = deque(maxlen=size)
+        self._seq = 0
+
+    def next_seq(self) -> int:
+        """Reserve the next sequence number (ids in replies derive from it)."""
+        with self._lock:
+            self._seq += 1
+            return self._seq
+
+    def record(self, entry: JournalEntry) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def clear(self, *, restart_numbering: bool = True) -> None:
+        with self._lock:
+            self._entries.clear()
+            if restart_numbering:
+                self._seq = 0
+
+    @property
+    def entries(self) -> list[JournalEntry]:
+        """A snapshot, oldest first."""
+        with self._lock:
+            return list(self._entries)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    @property
+    def last(self) -> JournalEntry:
+        entries = self.entries
+        if not entries:
+            raise JournalAssertionError("the journal is empty: no request reached fake-llm")
+        return entries[-1]
+
+    def filter(
+        self,
+        *,
+        rule: str | None = None,
+        path: str | None = None,
+        model: str | None = None,
+        status: int | None = None,
+        matched: bool | None = None,
+        header: Mapping[str, str] | None = None,
+    ) -> list[JournalEntry]:
+        """Entries that satisfy every given condition; `path` and `model` are globs."""
+        out = []
+        for entry in self.entries:
+            if rule is not None and entry.rule != rule:
+                continue
+            if path is not None and not fnmatchcase(entry.path, path):
+                continue
+            if model is not None and not fnmatchcase(entry.model or "", model):
+                continue
+            if status is not None and entry.status != status:
+                continue
+            if matched is not None and entry.matched != matched:
+                continue
+            if header is not None and any(entry.headers.get(k.lower()) != v for k, v in header.items()):
+                continue
+            out.append(entry)
+        return out
+
+    @property
+    def unmatched(self) -> list[JournalEntry]:
+        """Requests no rule answered."""
+        return [e for e in self.entries if e.outcome == "unmatched"]
+
+    @property
+    def errors(self) -> list[JournalEntry]:
+        """Entries where fake-llm itself failed."""
+        return [e for e in self.entries if e.outcome == "error"]
+
+    def assert_called(self, rule: str, times: int | None = None) -> list[JournalEntry]:
+        """Assert that `rule` answered at least once (or exactly `times` times); returns those entries.
+
+        The failure lists the requests that were made, with why each did not match `rule`."""
+        calls = self.filter(rule=rule)
+        if (times is None and calls) or (times is not None and len(calls) == times):
+            return calls
+        expected = "at least once" if times is None else f"{times} time{'s' * (times != 1)}"
+        lines = [f"rule {rule!r} was expected to answer {expected}, but answered {len(calls)} time{'s' * (len(calls) != 1)}."]
+        others = [e for e in self.entries if e.rule != rule]
+        if others:
+            lines.append("Other requests:")
+            for entry in others[-10:]:
+                why = dict(entry.reasons).get(rule)
+                lines.append("  " + entry.describe() + (f"; {rule!r} did not match: {why}" if why else ""))
+        else:
+            lines.append("No other requests were made.")
+        raise JournalAssertionError("\n".join(lines))

@@ -1,0 +1,43 @@
+"""The Provider protocol every dialect adapter implements, and the shared reply metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from fake_llm.chat import ChatRequest
+from fake_llm.replies import Completion
+from fake_llm.streaming import Event
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyMeta:
+    """What identifies one reply on the wire: its id, creation time and fingerprint."""
+
+    id: str
+    created: int
+    system_fingerprint: str
+    request_id: str
+
+
+class Provider(Protocol):
+    """Parses one API's requests into ChatRequest and renders Completions and errors in that API's shapes."""
+
+    api: str
+    #: Prefix of reply ids (`chatcmpl-`, `msg_` ...).
+    id_prefix: str
+
+    def parse(self, body: Any, headers: Mapping[str, str]) -> ChatRequest: ...
+
+    def api_key(self, headers: Mapping[str, str]) -> str | None: ...
+
+    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]: ...
+
+    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]: ...
+
+    def error_body(
+        self, status: int, message: str, *, type: str | None = None, param: str | None = None, code: Any = None
+    ) -> dict[str, Any]: ...
+
+    def response_headers(self, meta: ReplyMeta) -> dict[str, str]: ...

@@ -1,0 +1,129 @@
+"""Settings: the one configuration object, fed by CLI flags, `FAKE_LLM_*` variables or the pytest plugin."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "FAKE_LLM_"
+
+#: Where the bundled scenario pack lives: next to the package in a source checkout, inside it in a wheel.
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def bundled_scenarios() -> Path:
+    """The folder of the scenario pack shipped with fake-llm."""
+    for candidate in (_PACKAGE_DIR / "_bundled" / "scenarios", _PACKAGE_DIR.parent / "scenarios"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("the bundled scenarios folder is missing from this installation")  # pragma: no cover
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything that configures one fake-llm server. CLI flags beat `FAKE_LLM_*` variables, which beat defaults."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: Scenario files or folders; empty means "the bundled pack" for `serve`, "no rules" for the Python API.
+    scenarios: tuple[str, ...] = ()
+    #: Accepted API keys; empty accepts any key (or none).
+    api_keys: tuple[str, ...] = ()
+    seed: int = 0
+    #: Unix time reported as `created` on every reply; None uses the real clock.
+    freeze_time: float | None = None
+    journal_size: int = 1000
+    cors_origins: tuple[str, ...] = ("*",)
+    #: Requests whose body is larger than this get a 400.
+    max_body_bytes: int = 10 * 1024 * 1024
+    #: When set, the /_fake/ admin endpoints (but not /_fake/health) require it.
+    admin_token: str | None = None
+    #: Multiplies every scripted delay; 0 turns timing off.
+    time_scale: float = 1.0
+    #: `approx` (built in) or an exact encoding from the `tokens` extra: `o200k_base`, `cl100k_base`.
+    tokenizer: str = "approx"
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be in 0..65535, got {self.port}")
+        if self.journal_size < 1:
+            raise ValueError(f"journal_size must be at least 1, got {self.journal_size}")
+        if self.time_scale < 0:
+            raise ValueError(f"time_scale must be 0 or more, got {self.time_scale}")
+        if self.max_body_bytes < 1:
+            raise ValueError(f"max_body_bytes must be at least 1, got {self.max_body_bytes}")
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from `FAKE_LLM_<FIELD>` variables, then `overrides` (non-None values win)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _parse_env(f.name, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+_TUPLE_SEPARATORS = {"scenarios": os.pathsep, "api_keys": ",", "cors_origins": ","}
+_INTS = {"port", "seed", "journal_size", "max_body_bytes"}
+_FLOATS = {"time_scale"}
+
+
+def _parse_env(name: str, raw: str) -> Any:
+    variable = ENV_PREFIX + name.upper()
+    try:
+        if name in _TUPLE_SEPARATORS:
+            return tuple(part.strip() for part in raw.split(_TUPLE_SEPARATORS[name]) if part.strip())
+        if name in _INTS:
+            return int(raw)
+        if name in _FLOATS:
+            return float(raw)
+        if name == "freeze_time":
+            return parse_time(raw)
+    except ValueError as exc:
+        raise ValueError(f"{variable}={raw!r}: {exc}") from None
+    return raw
+
+
+def parse_time(raw: str) -> float:
+    """Unix seconds from `1767225600` or an ISO 8601 time such as `2026-01-01T00:00:00Z` (UTC when no zone)."""
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"expected unix seconds or an ISO 8601 time, got {raw!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+SETTINGS_HELP: dict[str, str] = {
+    "host": "address to bind (use 0.0.0.0 only inside a container)",
+    "port": "port to listen on (0 picks a free one)",
+    "scenarios": "scenario file or folder (repeatable); default: the bundled pack",
+    "api_keys": "accepted API key (repeatable); default: accept any key",
+    "seed": "seed for ids, fingerprints and generated values",
+    "freeze_time": "report this time (unix seconds or ISO 8601) as `created`",
+    "journal_size": "how many requests the journal keeps",
+    "cors_origins": "allowed CORS origin (repeatable); default: *",
+    "max_body_bytes": "largest accepted request body",
+    "admin_token": "token required by the /_fake/ admin endpoints",
+    "time_scale": "multiplier for every scripted delay (0 = no delays)",
+    "tokenizer": "approx, o200k_base or cl100k_base (exact ones need fake-llm[tokens])",
+    "log_level": "uvicorn log level",
+}
