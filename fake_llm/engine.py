@@ -54,6 +54,7 @@ class FakeLLM:
         self.clock = Clock(settings.freeze_time)
         self.roots = list(roots)
         self.warnings = shadowed_rules(scenarios)
+        self._added = 0  # numbers the rule sets added at run time, for their default names
 
     @classmethod
     def from_settings(cls, settings: Settings, *, default_to_bundled: bool = True) -> FakeLLM:
@@ -70,7 +71,10 @@ class FakeLLM:
         """Add rules at run time (YAML text, a list of rule mappings or a scenario mapping); with `replace`, they
         replace everything loaded. Files they name must lie inside the scenario folders."""
         base = self.roots[0] if self.roots else Path.cwd()
-        scenario = parse_rules(data, source=source, base_dir=base, allowed_roots=self.roots)
+        self._added += 1
+        scenario = parse_rules(
+            data, source=source, base_dir=base, allowed_roots=self.roots, default_name=f"rules-{self._added}"
+        )
         self.install([scenario], replace=replace)
         return scenario
 

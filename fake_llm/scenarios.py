@@ -167,8 +167,9 @@ def parse_scenario(
     source: str = "<inline>",
     base_dir: Path | None = None,
     allowed_roots: Sequence[Path] | None = None,
+    default_name: str | None = None,
 ) -> Scenario:
-    """Build a Scenario from YAML text. `content_file` paths resolve against `base_dir`; with `allowed_roots`
+    """Build a Scenario from YAML text (named by its `name:`, else `default_name`, else the file's stem). `content_file` paths resolve against `base_dir`; with `allowed_roots`
     (rules sent over HTTP) they must stay inside one of those folders."""
     data, lines = _load_yaml(text, source)
     if data is None:
@@ -181,25 +182,32 @@ def parse_scenario(
     if problems:
         raise ScenarioError(sorted(_dedupe(problems), key=lambda p: p.line))
     builder = _Builder(located, base_dir or Path.cwd(), allowed_roots)
-    scenario = builder.scenario(data)
+    scenario = builder.scenario(data, default_name or Path(source).stem.strip("<>"))
     if builder.problems:
         raise ScenarioError(builder.problems)
     return scenario
 
 
 def parse_rules(
-    data: Any, *, source: str = "<rules>", base_dir: Path | None = None, allowed_roots: Sequence[Path] | None = None
+    data: Any,
+    *,
+    source: str = "<rules>",
+    base_dir: Path | None = None,
+    allowed_roots: Sequence[Path] | None = None,
+    default_name: str | None = None,
 ) -> Scenario:
-    """A Scenario from a YAML/JSON text or an already-parsed list of rule mappings (or a whole scenario mapping)."""
+    """A Scenario from YAML/JSON text holding a rule list or a scenario mapping, or the same already parsed."""
+    options: dict[str, Any] = {
+        "source": source, "base_dir": base_dir, "allowed_roots": allowed_roots, "default_name": default_name
+    }
     if isinstance(data, str):
         parsed, _ = _load_yaml(data, source)
-        if isinstance(parsed, list):
-            return parse_rules(parsed, source=source, base_dir=base_dir, allowed_roots=allowed_roots)
-        return parse_scenario(data, source=source, base_dir=base_dir, allowed_roots=allowed_roots)
+        if not isinstance(parsed, list):
+            return parse_scenario(data, **options)
+        data = parsed
     if isinstance(data, list):
         data = {"rules": data}
-    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    return parse_scenario(text, source=source, base_dir=base_dir, allowed_roots=allowed_roots)
+    return parse_scenario(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), **options)
 
 
 def check_unique_names(scenarios: Sequence[Scenario]) -> list[Problem]:
@@ -373,9 +381,9 @@ class _Builder:
     def fail(self, path: Sequence[Any], message: str) -> None:
         self.problems.append(self.located.problem(path, message))
 
-    def scenario(self, data: Mapping[str, Any]) -> Scenario:
+    def scenario(self, data: Mapping[str, Any], default_name: str) -> Scenario:
         source = self.located.source
-        name = data.get("name") or (Path(source).stem if source.startswith("<") is False else "inline")
+        name = data.get("name") or default_name
         rules = tuple(self.rule(raw, ("rules", i), name) for i, raw in enumerate(data.get("rules") or []))
         defaults = data.get("defaults") or {}
         return Scenario(name=name, rules=rules, path=source, default_model=defaults.get("model"))

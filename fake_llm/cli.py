@@ -1,0 +1,123 @@
+"""The `fake-llm` command: `serve`, `check` and `schema`; every serve flag also has a `FAKE_LLM_*` variable."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from fake_llm import __version__
+from fake_llm.settings import ENV_PREFIX, SETTINGS_HELP, Settings, parse_time
+
+
+def _env(name: str) -> str:
+    return f" [env {ENV_PREFIX}{name.upper()}]"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fake-llm", description="A local fake LLM provider that replays YAML scenarios.")
+    parser.add_argument("--version", action="version", version=f"fake-llm {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve scenarios over HTTP", description="Serve scenarios over HTTP.")
+    add = serve.add_argument
+    add("--scenarios", "-s", action="append", metavar="PATH", help=SETTINGS_HELP["scenarios"] + _env("scenarios"))
+    add("--host", help=SETTINGS_HELP["host"] + " (default 127.0.0.1)" + _env("host"))
+    add("--port", "-p", type=int, help=SETTINGS_HELP["port"] + " (default 8000)" + _env("port"))
+    add("--api-key", action="append", dest="api_keys", metavar="KEY", help=SETTINGS_HELP["api_keys"] + _env("api_keys"))
+    add("--seed", type=int, help=SETTINGS_HELP["seed"] + " (default 0)" + _env("seed"))
+    add("--freeze-time", type=parse_time, metavar="TIME", help=SETTINGS_HELP["freeze_time"] + _env("freeze_time"))
+    add("--journal-size", type=int, metavar="N", help=SETTINGS_HELP["journal_size"] + " (default 1000)" + _env("journal_size"))
+    add("--cors-origin", action="append", dest="cors_origins", metavar="ORIGIN",
+        help=SETTINGS_HELP["cors_origins"] + _env("cors_origins"))
+    add("--max-body-bytes", type=int, metavar="N", help=SETTINGS_HELP["max_body_bytes"] + _env("max_body_bytes"))
+    add("--admin-token", metavar="TOKEN", help=SETTINGS_HELP["admin_token"] + _env("admin_token"))
+    add("--time-scale", type=float, metavar="X", help=SETTINGS_HELP["time_scale"] + " (default 1)" + _env("time_scale"))
+    add("--tokenizer", help=SETTINGS_HELP["tokenizer"] + _env("tokenizer"))
+    add("--log-level", choices=["critical", "error", "warning", "info", "debug", "trace"],
+        help=SETTINGS_HELP["log_level"] + _env("log_level"))
+
+    check = commands.add_parser("check", help="validate scenario files", description="Validate scenario files.")
+    check.add_argument("paths", nargs="+", metavar="PATH", help="scenario file or folder")
+
+    commands.add_parser("schema", help="print the JSON Schema of the scenario format")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    flags = {
+        name: getattr(args, name)
+        for name in ("host", "port", "seed", "freeze_time", "journal_size", "max_body_bytes", "admin_token",
+                     "time_scale", "tokenizer", "log_level")
+    }
+    for name in ("scenarios", "api_keys", "cors_origins"):
+        value = getattr(args, name)
+        flags[name] = tuple(value) if value else None
+    return Settings.from_env(**flags)
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from fake_llm.app import create_app
+    from fake_llm.engine import FakeLLM
+    from fake_llm.errors import ScenarioError
+    from fake_llm.settings import bundled_scenarios
+
+    try:
+        settings = _settings(args)
+        engine = FakeLLM.from_settings(settings)
+    except (ScenarioError, ValueError) as exc:
+        print(f"fake-llm: {exc}", file=sys.stderr)
+        return 2
+    for warning in engine.warnings:
+        print(f"fake-llm: warning: {warning}", file=sys.stderr)
+    sources = list(settings.scenarios) or [f"{bundled_scenarios()} (bundled)"]
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    print(
+        f"fake-llm {__version__} serving http://{host}:{settings.port}/v1 - "
+        f"{len(engine.selector.rules)} rules from {', '.join(sources)}",
+        flush=True,
+    )
+    logging.basicConfig(level=settings.log_level.upper() if settings.log_level != "trace" else "DEBUG")
+    uvicorn.run(create_app(engine=engine), host=settings.host, port=settings.port, log_level=settings.log_level,
+                timeout_graceful_shutdown=5)
+    return 0
+
+
+def check(args: argparse.Namespace) -> int:
+    from fake_llm.errors import ScenarioError
+    from fake_llm.scenarios import expand_paths, load_scenarios, shadowed_rules
+
+    try:
+        scenarios = load_scenarios(args.paths)
+    except ScenarioError as exc:
+        print(exc, file=sys.stderr)
+        print(f"fake-llm check: {len(exc.problems)} problem(s)", file=sys.stderr)
+        return 1
+    for warning in shadowed_rules(scenarios):
+        print(f"warning: {warning}", file=sys.stderr)
+    files = len(expand_paths(args.paths))
+    rules = sum(len(s.rules) for s in scenarios)
+    print(f"ok: {files} file(s), {rules} rule(s)")
+    return 0
+
+
+def schema(args: argparse.Namespace) -> int:
+    from fake_llm.scenario_schema import SCENARIO_SCHEMA
+
+    print(json.dumps(SCENARIO_SCHEMA, indent=2))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    commands = {"serve": serve, "check": check, "schema": schema}
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return commands[args.command](args)

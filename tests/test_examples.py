@@ -1,0 +1,78 @@
+"""Every bundled scenario file loads cleanly and every rule in it is reached by a request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from fake_llm.scenarios import load_scenario, shadowed_rules
+from fake_llm.server import FakeLLMServer
+from fake_llm.settings import bundled_scenarios
+
+BUNDLED = sorted(bundled_scenarios().glob("*.yaml"))
+
+#: For each bundled file: requests (last user message, extra body fields, extra headers) and the rule each must hit.
+TRIGGERS: dict[str, list[tuple[dict[str, Any], str]]] = {
+    "basics.yaml": [
+        ({"user": "hello"}, "greet"),
+        ({"user": "Please write an essay about rivers"}, "essay"),
+        ({"user": "give me three choices", "body": {"n": 3}}, "three-choices"),
+        ({"user": "truncate this"}, "truncated"),
+        ({"user": "rate limit me"}, "rate-limited"),
+        ({"user": "server error please"}, "server-error"),
+        ({"user": "retry me"}, "flaky"),
+        ({"user": "ahoy", "system": "You are a pirate."}, "pirate"),
+        ({"user": "something else entirely"}, "catch-all"),
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeLLMServer]:
+    with FakeLLMServer(scenarios=[bundled_scenarios()], freeze_time=1767225600) as running:
+        yield running
+
+
+def _send(server: FakeLLMServer, request: dict[str, Any]) -> httpx.Response:
+    messages = [{"role": "system", "content": request["system"]}] if "system" in request else []
+    messages.append({"role": "user", "content": request["user"]})
+    body = {"model": "gpt-4o-mini", "messages": messages, **request.get("body", {})}
+    return httpx.post(server.base_url + "/chat/completions", json=body, timeout=5)
+
+
+def test_every_bundled_file_has_triggers() -> None:
+    assert sorted(p.name for p in BUNDLED) == sorted(TRIGGERS)
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.name)
+def test_bundled_file_is_valid_and_unshadowed(path: Path) -> None:
+    scenario = load_scenario(path)
+    assert scenario.rules
+    assert shadowed_rules([scenario]) == []
+    assert path.read_text().startswith("# yaml-language-server: $schema=")
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.name)
+def test_every_rule_is_reached(server: FakeLLMServer, path: Path) -> None:
+    server.reset(rules=False)
+    for request, rule in TRIGGERS[path.name]:
+        response = _send(server, request)
+        assert server.journal.last.rule == rule, (request, response.text)
+    assert {rule.name for rule in load_scenario(path).rules} == {rule for _, rule in TRIGGERS[path.name]}
+
+
+def test_basics_pack_replies(server: FakeLLMServer) -> None:
+    server.reset(rules=False)
+    assert _send(server, {"user": "hi"}).json()["choices"][0]["message"]["content"].startswith("Hello there")
+    essay = _send(server, {"user": "write an essay", "body": {"max_tokens": 4}}).json()["choices"][0]
+    assert (essay["message"]["content"], essay["finish_reason"]) == ("The Quiet Work of", "length")
+    assert [c["message"]["content"][:8] for c in _send(server, {"user": "choices", "body": {"n": 3}}).json()["choices"]] == [
+        "Option A", "Option B", "Option C",
+    ]
+    limited = _send(server, {"user": "rate limit"})
+    assert (limited.status_code, limited.headers["retry-after-ms"]) == (429, "20")
+    assert [_send(server, {"user": "retry me"}).status_code for _ in range(3)] == [503, 200, 200]
