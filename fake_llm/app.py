@@ -19,6 +19,7 @@ from fake_llm.engine import MODEL_CREATED, FakeLLM
 from fake_llm.providers import PROVIDERS, Provider
 from fake_llm.scenarios import Scenario
 from fake_llm.settings import Settings
+from fake_llm.streaming import silence_scripted_disconnects
 
 #: Response headers a browser app may read (CORS).
 EXPOSED_HEADERS = ["x-request-id", "openai-processing-ms", "retry-after", "retry-after-ms", "x-should-retry"]
@@ -93,6 +94,7 @@ def create_app(
             expose_headers=EXPOSED_HEADERS,
         )
     ]
+    silence_scripted_disconnects()
     app = Starlette(routes=routes, middleware=middleware, exception_handlers={404: http_error, 405: http_error})
     app.state.fake_llm = engine
     return app

@@ -36,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     add("--admin-token", metavar="TOKEN", help=SETTINGS_HELP["admin_token"] + _env("admin_token"))
     add("--time-scale", type=float, metavar="X", help=SETTINGS_HELP["time_scale"] + " (default 1)" + _env("time_scale"))
     add("--tokenizer", help=SETTINGS_HELP["tokenizer"] + _env("tokenizer"))
+    add("--requests-per-minute", type=int, metavar="N", help=SETTINGS_HELP["requests_per_minute"] + _env("requests_per_minute"))
+    add("--tokens-per-minute", type=int, metavar="N", help=SETTINGS_HELP["tokens_per_minute"] + _env("tokens_per_minute"))
+    add("--max-hang-seconds", type=float, metavar="S", help=SETTINGS_HELP["max_hang_seconds"] + " (default 300)"
+        + _env("max_hang_seconds"))
     add("--log-level", choices=["critical", "error", "warning", "info", "debug", "trace"],
         help=SETTINGS_HELP["log_level"] + _env("log_level"))
 
@@ -50,7 +54,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     flags = {
         name: getattr(args, name)
         for name in ("host", "port", "seed", "freeze_time", "journal_size", "max_body_bytes", "admin_token",
-                     "time_scale", "tokenizer", "log_level")
+                     "time_scale", "tokenizer", "log_level", "requests_per_minute", "tokens_per_minute",
+                     "max_hang_seconds")
     }
     for name in ("scenarios", "api_keys", "cors_origins"):
         value = getattr(args, name)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import traceback
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
@@ -16,17 +17,31 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from starlette.types import ASGIApp
+
 from fake_llm.chat import ChatRequest
 from fake_llm.errors import ProviderRequestError, ScenarioError
+from fake_llm.faults import apply_faults
 from fake_llm.ids import Clock, IdMaker
 from fake_llm.journal import Journal, JournalEntry, redact_headers
+from fake_llm.limits import Decision, RateLimiter
 from fake_llm.matching import Selector, rule_summary
 from fake_llm.providers import Provider, ReplyMeta
-from fake_llm.replies import plan_completion
-from fake_llm.scenarios import Scenario, check_unique_names, load_scenarios, parse_rules, shadowed_rules
+from fake_llm.replies import Completion, plan_completion
+from fake_llm.scenarios import (
+    RateLimit,
+    Reply,
+    Rule,
+    Scenario,
+    check_unique_names,
+    load_scenarios,
+    parse_rules,
+    shadowed_rules,
+)
 from fake_llm.settings import Settings, bundled_scenarios
-from fake_llm.streaming import EventStreamResponse
-from fake_llm.tokens import make_tokenizer
+from fake_llm.streaming import DelayedResponse, EventStreamResponse, HangResponse
+from fake_llm.timing import schedule
+from fake_llm.tokens import count_prompt, make_tokenizer
 
 log = logging.getLogger("fake_llm")
 
@@ -54,6 +69,14 @@ class FakeLLM:
         self.clock = Clock(settings.freeze_time)
         self.roots = list(roots)
         self.warnings = shadowed_rules(scenarios)
+        self.limiter = RateLimiter(self.clock.now)
+        self.server_limit = (
+            RateLimit(settings.requests_per_minute, settings.tokens_per_minute)
+            if settings.requests_per_minute or settings.tokens_per_minute
+            else None
+        )
+        #: Streams being sent right now (a client that disconnects must bring this back down).
+        self.open_streams = 0
         self._added = 0  # numbers the rule sets added at run time, for their default names
 
     @classmethod
@@ -93,6 +116,7 @@ class FakeLLM:
             self.selector.replace(self.base_scenarios)
             self.warnings = shadowed_rules(self.base_scenarios)
         self.selector.reset()
+        self.limiter.reset()
         self.journal.clear()
 
     def rules_summary(self) -> list[dict[str, Any]]:
@@ -118,7 +142,7 @@ class FakeLLM:
 
     # ------------------------------------------------------------------ the request flow
 
-    async def chat(self, provider: Provider, request: Request) -> Response:
+    async def chat(self, provider: Provider, request: Request) -> ASGIApp:
         """Answer one chat request in `provider`'s dialect. Never raises: failures become provider-shaped errors."""
         seq = self.journal.next_seq()
         meta = ReplyMeta(
@@ -146,7 +170,7 @@ class FakeLLM:
             body = provider.error_body(500, f"fake-llm internal error: {exc!r}", type="server_error")
             return self._json(body, 500, {**provider.response_headers(meta), "x-should-retry": "false"})
 
-    async def _chat(self, provider: Provider, request: Request, meta: ReplyMeta, entry: JournalEntry) -> Response:
+    async def _chat(self, provider: Provider, request: Request, meta: ReplyMeta, entry: JournalEntry) -> ASGIApp:
         headers = provider.response_headers(meta)
         raw = await _read_body(request, self.settings.max_body_bytes)
         if raw is None:
@@ -182,21 +206,90 @@ class FakeLLM:
             self.journal.record(entry)
             body = provider.error_body(400, message, type="invalid_request_error", code="fake_llm_no_match")
             return self._json(body, 400, {**headers, "x-should-retry": "false"})
-        reply = selection.reply
-        entry.rule, entry.reply, entry.step = selection.rule.name, reply.summary(), selection.step
+        reply, rule = selection.reply, selection.rule
+        entry.rule, entry.reply, entry.step = rule.name, reply.summary(), selection.step
+        completion = None
+        if reply.error is None and reply.raw is None and not reply.hang:
+            completion = plan_completion(reply, chat, self.tokenizer)
+            meta = ReplyMeta(meta.id, meta.created, self.ids.fingerprint(completion.model), meta.request_id)
+        tokens = completion.usage.total_tokens if completion else count_prompt(
+            self.tokenizer, chat.prompt_texts(), len(chat.messages)
+        )
+        decision = self._check_rate_limits(rule, tokens)
+        if not decision.allowed:
+            entry.status, entry.reply = 429, f"rate limited ({decision.kind} per minute)"
+            self.journal.record(entry)
+            body = provider.error_body(429, decision.message, type=decision.kind, code="rate_limit_exceeded")
+            return self._json(body, 429, {**headers, **decision.headers})
+        headers = {**headers, **decision.headers, **reply.headers}
+        response = self._render(provider, reply, completion, chat, meta, entry, headers, selection.step)
+        if reply.delay_ms:
+            entry.delay_ms = reply.delay_ms
+            response = DelayedResponse(response, reply.delay_ms * self.settings.time_scale / 1000.0)
+        self.journal.record(entry)
+        return response
+
+    def _check_rate_limits(self, rule: Rule, tokens: int) -> Decision:
+        """The rule's own limit, then the server-wide one; the headers of both are merged."""
+        headers: dict[str, str] = {}
+        for key, limit in ((f"rule:{rule.name}", rule.rate_limit), ("server", self.server_limit)):
+            if limit is None:
+                continue
+            decision = self.limiter.check(key, limit, tokens)
+            if not decision.allowed:
+                return decision
+            headers.update(decision.headers)
+        return Decision(True, headers)
+
+    def _render(
+        self,
+        provider: Provider,
+        reply: Reply,
+        completion: Completion | None,
+        chat: ChatRequest,
+        meta: ReplyMeta,
+        entry: JournalEntry,
+        headers: dict[str, str],
+        step: int,
+    ) -> ASGIApp:
+        """The ASGI response for a matched reply (entry gets what the journal should show of it)."""
+        if reply.hang:
+            timeout = provider.error_body(504, "fake-llm: a hang reply reached the server's max_hang_seconds.",
+                                          type="timeout_error")
+            return HangResponse(self.settings.max_hang_seconds, self._json(timeout, 504, headers))
+        if reply.raw is not None:
+            entry.status = reply.raw.status
+            return Response(reply.raw.body, reply.raw.status, headers, media_type=reply.raw.content_type)
         if reply.error is not None:
             error = reply.error
             entry.status = error.status
-            self.journal.record(entry)
-            body = provider.error_body(error.status, error.message or "", type=error.type, param=error.param, code=error.code)
-            return self._json(body, error.status, {**headers, **error.headers})
-        completion = plan_completion(reply, chat, self.tokenizer)
-        meta = ReplyMeta(meta.id, meta.created, self.ids.fingerprint(completion.model), meta.request_id)
-        self.journal.record(entry)
-        if chat.stream:
-            events = provider.stream_events(completion, meta, chat)
-            return EventStreamResponse(events, headers=headers, time_scale=self.settings.time_scale)  # type: ignore[return-value]
-        return self._json(provider.completion_body(completion, meta, chat), 200, headers)
+            headers = {**headers, **error.headers}
+            if error.body is not None:
+                return Response(error.body, error.status, headers, media_type=error.content_type or JSON_TYPE)
+            body = provider.error_body(error.status, error.message or "", type=error.type, param=error.param,
+                                       code=error.code, extra=error.extra, flat=error.envelope == "flat")
+            return self._json(body, error.status, headers)
+        assert completion is not None
+        if not chat.stream:
+            content = _dump(provider.completion_body(completion, meta, chat))
+            if reply.truncate_body is not None:
+                content = content[: reply.truncate_body]
+            return Response(content, 200, headers, media_type=JSON_TYPE)
+        spec = reply.stream
+        rng = random.Random(f"{self.settings.seed}:{entry.rule}:{chat.conversation_key}:{step}")
+        events = schedule(provider.stream_events(completion, meta, chat), spec, rng)
+        plan = apply_faults(events, spec, provider.stream_error_event)
+        entry.schedule = [event.at_ms for event in plan.events]
+        entry.faults = plan.describe(spec)
+        entry.events = plan.events
+        self.open_streams += 1
+
+        def closed(outcome: str) -> None:
+            self.open_streams -= 1
+            entry.stream_outcome = outcome
+
+        return EventStreamResponse(plan.events, headers=headers, time_scale=self.settings.time_scale,
+                                   line_ending=plan.line_ending, abort=plan.abort, on_close=closed)
 
     def _reject(self, provider: Provider, entry: JournalEntry, headers: dict[str, str], exc: ProviderRequestError) -> Response:
         entry.outcome, entry.status, entry.reply = "rejected", exc.status, exc.message
@@ -206,8 +299,11 @@ class FakeLLM:
 
     @staticmethod
     def _json(body: Any, status: int, headers: dict[str, str]) -> Response:
-        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        return Response(content, status_code=status, headers=headers, media_type=JSON_TYPE)
+        return Response(_dump(body), status_code=status, headers=headers, media_type=JSON_TYPE)
+
+
+def _dump(body: Any) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _lower_headers(request: Request) -> dict[str, str]:

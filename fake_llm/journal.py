@@ -51,6 +51,14 @@ class JournalEntry:
     #: An internal failure (a bug in fake-llm): raised again by the pytest plugin at teardown.
     error: str | None = None
     step: int = 0
+    #: Scripted wait before answering, in ms (unscaled).
+    delay_ms: float = 0.0
+    #: For streams: when each event was planned to go out (ms from the start, unscaled), the faults in play,
+    #: the events themselves, and how the stream ended (`completed`, `client disconnected`...).
+    schedule: list[float] = field(default_factory=list)
+    faults: list[str] = field(default_factory=list)
+    events: list[Any] = field(default_factory=list, repr=False)
+    stream_outcome: str | None = None
 
     @property
     def matched(self) -> bool:

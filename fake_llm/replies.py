@@ -18,6 +18,8 @@ class PlannedChoice:
     index: int
     tokens: tuple[str, ...]
     finish_reason: str
+    #: The text as streamed: (piece, tokens in it) per content chunk.
+    chunks: tuple[tuple[str, int], ...] = ()
 
     @property
     def text(self) -> str:
@@ -44,7 +46,6 @@ class Completion:
     choices: tuple[PlannedChoice, ...]
     usage: Usage
     model: str
-    chunk_tokens: int = 1
 
 
 def cut_at_stop(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
@@ -57,8 +58,11 @@ def cut_at_stop(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
 
 def plan_completion(reply: Reply, request: ChatRequest, tokenizer: Tokenizer) -> Completion:
     """The completion `reply` gives for `request`: n choices, each cut first at the request's stop sequences,
-    then at max_tokens (finish_reason `length`), with usage computed by `tokenizer`."""
+    then at max_tokens (finish_reason `length`), with usage computed by `tokenizer` and the text cut into stream
+    chunks (`stream.chunk_tokens` tokens each, or the pieces of a `stream.chunks` timeline)."""
     scripted = [(c.content, c.finish_reason) for c in reply.choices] or [(reply.content or "", reply.finish_reason)]
+    timeline = [chunk.text for chunk in reply.stream.chunks]
+    size = reply.stream.chunk_tokens
     choices: list[PlannedChoice] = []
     for index in range(request.n):
         text, override = scripted[index % len(scripted)]
@@ -68,13 +72,28 @@ def plan_completion(reply: Reply, request: ChatRequest, tokenizer: Tokenizer) ->
         if request.max_tokens is not None and len(tokens) > request.max_tokens:
             tokens = tokens[: request.max_tokens]
             finish_reason = "length"
-        choices.append(PlannedChoice(index, tuple(tokens), finish_reason))
+        if timeline:
+            chunks = tuple((piece, tokenizer.count(piece)) for piece in cut_pieces(timeline, len("".join(tokens))))
+        else:
+            chunks = tuple(("".join(tokens[i : i + size]), len(tokens[i : i + size])) for i in range(0, len(tokens), size))
+        choices.append(PlannedChoice(index, tuple(tokens), finish_reason, chunks))
     usage = Usage(
         prompt_tokens=count_prompt(tokenizer, request.prompt_texts(), len(request.messages)),
         completion_tokens=sum(len(c.tokens) for c in choices),
         overrides=reply.usage,
     )
-    return Completion(tuple(choices), usage, reply.model or request.model, reply.stream.chunk_tokens)
+    return Completion(tuple(choices), usage, reply.model or request.model)
+
+
+def cut_pieces(pieces: list[str], length: int) -> list[str]:
+    """The leading pieces that make up the first `length` characters, the last one cut to fit."""
+    out: list[str] = []
+    for piece in pieces:
+        if length <= 0:
+            break
+        out.append(piece[:length])
+        length -= len(piece)
+    return out
 
 
 def merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,10 @@ from typing import Any
 
 SCHEMA_ID = "https://github.com/fake-llm/fake-llm/scenario.schema.json"
 
+_MS = {"type": "number", "minimum": 0}
+_COUNT = {"type": "integer", "minimum": 0}
+_HEADERS: dict[str, Any] = {"type": "object", "additionalProperties": {"type": ["string", "number"]}}
+
 _TEXT_LOOKUP: dict[str, Any] = {
     "description": "A plain string is a case-insensitive substring; a mapping names exactly one lookup.",
     "type": ["string", "object"],
@@ -54,11 +58,62 @@ _USAGE: dict[str, Any] = {
     "additionalProperties": True,
 }
 
+_STREAM_ERROR: dict[str, Any] = {
+    "description": "The error event sent mid-stream (after `error_after` chunks).",
+    "type": "object",
+    "properties": {
+        "message": {"type": "string"},
+        "type": {"type": "string"},
+        "code": {"type": ["string", "integer", "null"]},
+        "param": {"type": ["string", "null"]},
+        "event_line": {"type": "boolean", "description": "Precede the data line with `event: error`."},
+    },
+    "additionalProperties": False,
+}
+
 _STREAM: dict[str, Any] = {
-    "description": "How a streamed reply is chunked.",
+    "description": "How a streamed reply is chunked, paced and (optionally) broken. Chunk counts include every "
+    "data event the client sees (the role chunk is chunk 0).",
     "type": "object",
     "properties": {
         "chunk_tokens": {"type": "integer", "minimum": 1, "description": "Tokens per content chunk (default 1)."},
+        "ttft_ms": {**_MS, "description": "Delay before the first chunk (time to first token)."},
+        "chunk_ms": {**_MS, "description": "Delay between content chunks."},
+        "tokens_per_second": {"type": "number", "exclusiveMinimum": 0, "description": "Pace chunks by token rate."},
+        "jitter_ms": {**_MS, "description": "Seeded random +- jitter added to each gap between chunks."},
+        "chunks": {
+            "description": "A scripted timeline: the content as these pieces, each after a delay since the previous.",
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "properties": {"text": {"type": "string"}, "after_ms": _MS},
+                "required": ["text"],
+                "additionalProperties": False,
+            },
+        },
+        "stall_ms": {**_MS, "description": "A pause before chunk number `stall_after`."},
+        "stall_after": {**_COUNT, "description": "How many chunks go out before the stall (default 1)."},
+        "disconnect_after": {**_COUNT, "description": "Close the connection abruptly after this many chunks."},
+        "end_after": {**_COUNT, "description": "End the stream cleanly after this many chunks (no finish, no [DONE])."},
+        "finish_chunk": {"type": "boolean", "description": "Send the chunk carrying finish_reason (default true)."},
+        "done": {"type": "boolean", "description": "Send the final `data: [DONE]` (default true)."},
+        "error_after": {**_COUNT, "description": "Send a mid-stream error event after this many chunks, then end."},
+        "error": _STREAM_ERROR,
+        "malformed_at": {**_COUNT, "description": "Replace chunk N's data with invalid JSON."},
+        "malformed_data": {"type": "string", "description": "The invalid data to send (default: half the chunk)."},
+        "split_at": {
+            "description": "Send chunk N (or every chunk: `all`) in several network writes.",
+            "anyOf": [_COUNT, {"const": "all"}],
+        },
+        "split_parts": {"type": "integer", "minimum": 2, "description": "Writes per split chunk (default 2)."},
+        "split_utf8": {"type": "boolean", "description": "Cut split chunks inside a multi-byte UTF-8 character."},
+        "line_ending": {"enum": ["lf", "crlf"], "description": "Line ending of the SSE framing (default lf)."},
+        "keepalive_every": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "Send a `: keep-alive` comment line after every N chunks.",
+        },
     },
     "additionalProperties": False,
 }
@@ -72,14 +127,47 @@ _ERROR: dict[str, Any] = {
         "type": {"type": "string"},
         "code": {"type": ["string", "integer", "null"]},
         "param": {"type": ["string", "null"]},
-        "headers": {"type": "object", "additionalProperties": {"type": ["string", "number"]}},
+        "headers": {**_HEADERS, "description": "Extra response headers."},
+        "envelope": {
+            "enum": ["wrapped", "flat"],
+            "description": 'The error object wrapped as {"error": {...}} (default) or sent alone (`flat`).',
+        },
+        "body": {"type": "string", "description": "Send this raw body instead of an envelope."},
+        "content_type": {"type": "string", "description": "Content type of a raw `body` (default JSON)."},
+        "failed_generation": {"type": "string", "description": "JSON-mode failure: the invalid text generated."},
+        "retry_after": {"type": "number", "minimum": 0, "description": "`retry-after` header, in seconds."},
+        "retry_after_ms": {"type": "number", "minimum": 0, "description": "`retry-after-ms` header."},
+        "should_retry": {"type": "boolean", "description": "`x-should-retry` header."},
     },
     "required": ["status"],
     "additionalProperties": False,
 }
 
-#: Keys of a reply that produce its body; exactly one of them is required (checked by the loader).
-REPLY_BODY_KEYS = ("content", "content_file", "error", "choices")
+_RAW: dict[str, Any] = {
+    "description": "Answer with exactly this HTTP response (e.g. a 200 whose body is not JSON).",
+    "type": "object",
+    "properties": {
+        "status": {"type": "integer", "minimum": 100, "maximum": 599},
+        "body": {"type": "string"},
+        "content_type": {"type": "string"},
+    },
+    "required": ["body"],
+    "additionalProperties": False,
+}
+
+_RATE_LIMIT: dict[str, Any] = {
+    "description": "A real sliding-window limiter: over the limit, answer 429 with a correct retry-after.",
+    "type": "object",
+    "properties": {
+        "requests_per_minute": {"type": "integer", "minimum": 1},
+        "tokens_per_minute": {"type": "integer", "minimum": 1},
+    },
+    "additionalProperties": False,
+}
+
+#: Keys of a reply that produce its body; exactly one of them is required (checked by the loader), except that
+#: a `stream.chunks` timeline may stand in for `content`.
+REPLY_BODY_KEYS = ("content", "content_file", "error", "choices", "raw", "hang")
 
 _CHOICE: dict[str, Any] = {
     "description": "One choice of a reply for requests with n > 1.",
@@ -100,10 +188,15 @@ _REPLY: dict[str, Any] = {
         "content_file": {"type": "string", "description": "A file holding the text, relative to the scenario."},
         "error": _ERROR,
         "choices": {"type": "array", "minItems": 1, "items": _CHOICE},
+        "raw": _RAW,
+        "hang": {"const": True, "description": "Never answer (until the server's max_hang_seconds)."},
         "finish_reason": {"$ref": "#/$defs/finish_reason"},
         "usage": _USAGE,
         "model": {"type": "string", "description": "Model name reported in the reply (default: the request's)."},
         "stream": _STREAM,
+        "headers": {**_HEADERS, "description": "Extra response headers (e.g. x-ratelimit-remaining-requests)."},
+        "delay_ms": {**_MS, "description": "Wait this long before answering."},
+        "truncate_body": {**_COUNT, "description": "Cut the JSON body to this many bytes."},
     },
     "additionalProperties": False,
 }
@@ -121,6 +214,7 @@ _RULE: dict[str, Any] = {
             "items": _REPLY,
         },
         "times": {"type": "integer", "minimum": 1, "description": "The rule stops matching after this many uses."},
+        "rate_limit": _RATE_LIMIT,
     },
     "additionalProperties": False,
 }

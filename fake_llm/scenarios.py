@@ -50,7 +50,7 @@ class Match:
 
 @dataclass(frozen=True, slots=True)
 class ErrorSpec:
-    """An error reply: HTTP status plus the fields of the provider's error object."""
+    """An error reply: HTTP status, the fields of the provider's error object, and how to send it."""
 
     status: int
     message: str | None = None
@@ -58,13 +58,83 @@ class ErrorSpec:
     code: str | int | None = None
     param: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    #: `wrapped` ({"error": {...}}) or `flat` (the error object alone, as some compatible providers send).
+    envelope: str = "wrapped"
+    #: A raw body sent instead of any envelope, with its content type.
+    body: str | None = None
+    content_type: str | None = None
+    #: Extra fields of the error object (e.g. `failed_generation`).
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamError:
+    """The error event of a stream that fails midway."""
+
+    message: str | None = None
+    type: str | None = None
+    code: str | int | None = None
+    param: str | None = None
+    event_line: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TimedChunk:
+    """One piece of a scripted stream timeline."""
+
+    text: str
+    after_ms: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class StreamSpec:
-    """How a streamed reply is cut into chunks."""
+    """How a streamed reply is chunked and paced, and which faults break it (chunk counts include the role chunk)."""
 
     chunk_tokens: int = 1
+    ttft_ms: float = 0.0
+    chunk_ms: float = 0.0
+    tokens_per_second: float | None = None
+    jitter_ms: float = 0.0
+    chunks: tuple[TimedChunk, ...] = ()
+    stall_ms: float = 0.0
+    stall_after: int = 1
+    disconnect_after: int | None = None
+    end_after: int | None = None
+    finish_chunk: bool = True
+    done: bool = True
+    error_after: int | None = None
+    error: StreamError = field(default_factory=StreamError)
+    malformed_at: int | None = None
+    malformed_data: str | None = None
+    #: A chunk index, -1 for every chunk, or None.
+    split_at: int | None = None
+    split_parts: int = 2
+    split_utf8: bool = False
+    line_ending: str = "lf"
+    keepalive_every: int | None = None
+
+    @property
+    def is_timed(self) -> bool:
+        return bool(self.ttft_ms or self.chunk_ms or self.tokens_per_second or self.jitter_ms or self.stall_ms) or any(
+            c.after_ms for c in self.chunks
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RawReply:
+    """A literal HTTP response."""
+
+    body: str
+    status: int = 200
+    content_type: str = "text/plain; charset=utf-8"
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """Requests and tokens allowed per sliding minute."""
+
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +156,18 @@ class Reply:
     usage: Mapping[str, Any] = field(default_factory=dict)
     model: str | None = None
     stream: StreamSpec = field(default_factory=StreamSpec)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    delay_ms: float = 0.0
+    raw: RawReply | None = None
+    hang: bool = False
+    truncate_body: int | None = None
 
     def summary(self) -> str:
         """A one-line description for the journal."""
+        if self.hang:
+            return "hang"
+        if self.raw is not None:
+            return f"raw {self.raw.status} body"
         if self.error is not None:
             return f"error {self.error.status}" + (f": {self.error.message}" if self.error.message else "")
         if self.choices:
@@ -107,6 +186,7 @@ class Rule:
     times: int | None = None
     scenario: str = ""
     source: str = ""
+    rate_limit: RateLimit | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,10 +255,8 @@ def parse_scenario(
     if data is None:
         data = {}
     located = _Located(source, lines)
-    problems = [
-        located.problem(_error_path(error), _schema_message(error))
-        for error in jsonschema.Draft202012Validator(SCENARIO_SCHEMA).iter_errors(data)
-    ]
+    errors = [_most_specific(e) for e in jsonschema.Draft202012Validator(SCENARIO_SCHEMA).iter_errors(data)]
+    problems = [located.problem(_error_path(error), _schema_message(error)) for error in errors]
     if problems:
         raise ScenarioError(sorted(_dedupe(problems), key=lambda p: p.line))
     builder = _Builder(located, base_dir or Path.cwd(), allowed_roots)
@@ -342,12 +420,25 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
     if error.validator == "enum":
         return f"expected one of {', '.join(map(str, error.validator_value))}, got {_describe_value(error.instance)}"
     if error.validator == "anyOf":
-        # `match:` is a mapping or null: report the mapping branch's own errors, which say what is wrong.
-        for sub in sorted(error.context or [], key=lambda e: len(list(e.relative_path)), reverse=True):
-            if sub.validator != "type":
-                return _schema_message(sub)
-        return f"expected a mapping, got {_describe_value(error.instance)}"
+        options = [_describe_schema(option) for option in error.validator_value]
+        return f"expected {' or '.join(options)}, got {_describe_value(error.instance)}"
     return error.message
+
+
+def _most_specific(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """For `a mapping or null` (`match:`), a mapping with a wrong key is best explained by the mapping branch."""
+    if error.validator == "anyOf" and isinstance(error.instance, dict):
+        for sub in error.context or []:
+            if sub.validator != "type":
+                return _most_specific(sub)
+    return error
+
+
+def _describe_schema(schema: Mapping[str, Any]) -> str:
+    if "const" in schema:
+        return repr(schema["const"])
+    kind = schema.get("type", "object")
+    return _TYPE_NAMES.get(kind, str(kind)) if isinstance(kind, str) else " or ".join(_TYPE_NAMES[k] for k in kind)
 
 
 def _error_path(error: jsonschema.ValidationError) -> list[Any]:
@@ -404,6 +495,7 @@ class _Builder:
             times=raw.get("times"),
             scenario=scenario,
             source=f"{self.located.source}:{self.located.line(path)}",
+            rate_limit=RateLimit(**raw["rate_limit"]) if raw.get("rate_limit") else None,
         )
 
     def match(self, raw: Mapping[str, Any], path: tuple[Any, ...]) -> Match:
@@ -442,41 +534,79 @@ class _Builder:
         return TextLookup(kind, raw[kind], ignore_case=ignore_case, pattern=pattern)
 
     def reply(self, raw: Mapping[str, Any], path: tuple[Any, ...]) -> Reply:
+        stream = self.stream(raw.get("stream") or {}, (*path, "stream"))
         present = [k for k in REPLY_BODY_KEYS if k in raw]
-        if len(present) != 1:
+        timeline = "".join(chunk.text for chunk in stream.chunks) if stream.chunks else None
+        if len(present) > 1 or (not present and timeline is None):
             found = f" (found {', '.join(present)})" if present else ""
             self.fail(path, f"expected exactly one of {', '.join(REPLY_BODY_KEYS)}{found}")
         content = raw.get("content")
         if "content_file" in raw:
             content = self.read_file(raw["content_file"], (*path, "content_file"))
-        error = raw.get("error")
-        choices = tuple(
-            Choice(
-                content=c["content"] if "content" in c else self.read_file(c.get("content_file"), (*path, "choices", i)),
-                finish_reason=c.get("finish_reason"),
-            )
-            for i, c in enumerate(raw.get("choices") or [])
-        )
+        if timeline is not None:
+            if present and present != ["content"] and present != ["content_file"]:
+                self.fail((*path, "stream", "chunks"), f"a chunk timeline needs a text reply, not {present[0]}")
+            elif content is not None and content != timeline:
+                self.fail((*path, "stream", "chunks"), "the chunks' texts must add up to the reply's content")
+            content = timeline
+        choices = []
         for i, c in enumerate(raw.get("choices") or []):
             if ("content" in c) == ("content_file" in c):
                 self.fail((*path, "choices", i), "a choice needs exactly one of content, content_file")
+            text = c["content"] if "content" in c else self.read_file(c.get("content_file"), (*path, "choices", i))
+            choices.append(Choice(content=text, finish_reason=c.get("finish_reason")))
+        error = raw.get("error")
+        raw_reply = raw.get("raw")
         return Reply(
             content=content,
-            error=ErrorSpec(
-                status=error["status"],
-                message=error.get("message"),
-                type=error.get("type"),
-                code=error.get("code"),
-                param=error.get("param"),
-                headers={k: str(v) for k, v in (error.get("headers") or {}).items()},
-            )
-            if error is not None
-            else None,
-            choices=choices,
+            error=self.error(error) if error is not None else None,
+            choices=tuple(choices),
             finish_reason=raw.get("finish_reason"),
             usage=raw.get("usage") or {},
             model=raw.get("model"),
-            stream=StreamSpec(**(raw.get("stream") or {})),
+            stream=stream,
+            headers={k: str(v) for k, v in (raw.get("headers") or {}).items()},
+            delay_ms=raw.get("delay_ms", 0.0),
+            raw=RawReply(**raw_reply) if raw_reply is not None else None,
+            hang=bool(raw.get("hang")),
+            truncate_body=raw.get("truncate_body"),
+        )
+
+    @staticmethod
+    def error(raw: Mapping[str, Any]) -> ErrorSpec:
+        headers = {k.lower(): str(v) for k, v in (raw.get("headers") or {}).items()}
+        # Retry hints become the headers the SDKs read (wire-format §8.1); explicit headers win.
+        if "retry_after" in raw:
+            headers.setdefault("retry-after", f"{raw['retry_after']:g}")
+        if "retry_after_ms" in raw:
+            headers.setdefault("retry-after-ms", f"{raw['retry_after_ms']:g}")
+        if "should_retry" in raw:
+            headers.setdefault("x-should-retry", str(raw["should_retry"]).lower())
+        extra = {"failed_generation": raw["failed_generation"]} if "failed_generation" in raw else {}
+        return ErrorSpec(
+            status=raw["status"],
+            message=raw.get("message"),
+            type=raw.get("type"),
+            code=raw.get("code"),
+            param=raw.get("param"),
+            headers=headers,
+            envelope=raw.get("envelope", "wrapped"),
+            body=raw.get("body"),
+            content_type=raw.get("content_type"),
+            extra=extra,
+        )
+
+    def stream(self, raw: Mapping[str, Any], path: tuple[Any, ...]) -> StreamSpec:
+        if "chunk_ms" in raw and "tokens_per_second" in raw:
+            self.fail(path, "give chunk_ms or tokens_per_second, not both")
+        if ("error" in raw) != ("error_after" in raw) and "error_after" not in raw:
+            self.fail((*path, "error"), "a stream error needs error_after (how many chunks come before it)")
+        values = {k: v for k, v in raw.items() if k not in ("chunks", "error", "split_at")}
+        return StreamSpec(
+            **values,
+            chunks=tuple(TimedChunk(c["text"], c.get("after_ms", 0.0)) for c in raw.get("chunks") or []),
+            error=StreamError(**raw["error"]) if "error" in raw else StreamError(),
+            split_at=-1 if raw.get("split_at") == "all" else raw.get("split_at"),
         )
 
     def read_file(self, name: str | None, path: tuple[Any, ...]) -> str:

@@ -48,6 +48,11 @@ class Settings:
     #: `approx` (built in) or an exact encoding from the `tokens` extra: `o200k_base`, `cl100k_base`.
     tokenizer: str = "approx"
     log_level: str = "info"
+    #: Server-wide rate limits (per sliding minute) on top of any rule's own `rate_limit`.
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+    #: How long a `hang` reply holds the connection before giving up with a 504.
+    max_hang_seconds: float = 300.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -56,6 +61,12 @@ class Settings:
             raise ValueError(f"journal_size must be at least 1, got {self.journal_size}")
         if self.time_scale < 0:
             raise ValueError(f"time_scale must be 0 or more, got {self.time_scale}")
+        if self.max_hang_seconds <= 0:
+            raise ValueError(f"max_hang_seconds must be more than 0, got {self.max_hang_seconds}")
+        for name in ("requests_per_minute", "tokens_per_minute"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
         if self.max_body_bytes < 1:
             raise ValueError(f"max_body_bytes must be at least 1, got {self.max_body_bytes}")
 
@@ -77,8 +88,8 @@ class Settings:
 
 
 _TUPLE_SEPARATORS = {"scenarios": os.pathsep, "api_keys": ",", "cors_origins": ","}
-_INTS = {"port", "seed", "journal_size", "max_body_bytes"}
-_FLOATS = {"time_scale"}
+_INTS = {"port", "seed", "journal_size", "max_body_bytes", "requests_per_minute", "tokens_per_minute"}
+_FLOATS = {"time_scale", "max_hang_seconds"}
 
 
 def _parse_env(name: str, raw: str) -> Any:
@@ -126,4 +137,7 @@ SETTINGS_HELP: dict[str, str] = {
     "time_scale": "multiplier for every scripted delay (0 = no delays)",
     "tokenizer": "approx, o200k_base or cl100k_base (exact ones need fake-llm[tokens])",
     "log_level": "uvicorn log level",
+    "requests_per_minute": "server-wide limit of requests per minute (429 beyond it)",
+    "tokens_per_minute": "server-wide limit of tokens per minute (429 beyond it)",
+    "max_hang_seconds": "how long a `hang` reply holds a connection before a 504",
 }

@@ -1,43 +1,85 @@
-"""Server-sent events: framing, and an ASGI response that sends events at their scheduled times.
+"""Sending bytes on time: SSE framing, the event-stream response, and delayed or hanging responses.
 
-We frame SSE ourselves (it is two lines per event) because fault scripts need byte-level control over every write,
-and because undelayed events are coalesced into one write, which a per-event SSE library cannot do.
+We frame SSE ourselves (two lines per event) because fault scripts need byte-level control over every write, and
+because undelayed events are coalesced into one write, which a per-event SSE library cannot do. Every delay in
+fake-llm happens in this module, scaled by the server's time_scale.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "connection": "keep-alive"}
+
+Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One SSE event: its `data:` payload, optional `event:` name, and the completion tokens it carries."""
+    """One SSE event: its `data:` payload and optional `event:` name, plus how and when it goes out."""
 
     data: str
     event: str | None = None
+    #: `role`, `content`, `finish`, `usage`, `done`, `error`, `comment` (a `: ...` line) or a dialect's own kind.
+    kind: str = "content"
+    #: Completion tokens the event carries (paces `tokens_per_second`).
     tokens: int = 0
-    #: Milliseconds after the start of the stream at which the event is due (0 = at once).
+    #: Content step (chunks of several choices sent at the same step share one time slot); -1 when not content.
+    step: int = -1
+    #: Milliseconds after the start of the stream at which the event is due.
     at_ms: float = 0.0
+    #: Network writes the event is cut into (a framing fault); `split_utf8` cuts inside a multi-byte character.
+    parts: int = 1
+    split_utf8: bool = False
 
-    def frame(self) -> bytes:
+    def frame(self, newline: str = "\n") -> bytes:
         """The event on the wire; every event, the last one included, ends with a blank line (wire-format §1.3)."""
-        head = f"event: {self.event}\n" if self.event else ""
-        return f"{head}data: {self.data}\n\n".encode()
+        if self.kind == "comment":
+            return f": {self.data}{newline}{newline}".encode()
+        head = f"event: {self.event}{newline}" if self.event else ""
+        return f"{head}data: {self.data}{newline}{newline}".encode()
+
+
+def split_bytes(frame: bytes, parts: int, *, inside_utf8: bool = False) -> list[bytes]:
+    """`frame` cut into `parts` pieces; with `inside_utf8`, the first cut falls inside a multi-byte character."""
+    cuts = [len(frame) * i // parts for i in range(1, parts)]
+    if inside_utf8:
+        multibyte = next((i for i, b in enumerate(frame) if b >= 0xC0), None)
+        if multibyte is not None:
+            cuts[0] = multibyte + 1
+            cuts = sorted(set(cuts))
+    edges = [0, *cuts, len(frame)]
+    return [frame[a:b] for a, b in zip(edges, edges[1:]) if b > a]
+
+
+class ScriptedDisconnect(Exception):
+    """Raised to make the server drop the connection mid-stream (the `disconnect_after` fault)."""
+
+
+class _QuietScriptedDisconnects(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], ScriptedDisconnect))
+
+
+def silence_scripted_disconnects() -> None:
+    """Keep uvicorn from logging a scripted disconnect as an application error (idempotent)."""
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _QuietScriptedDisconnects) for f in logger.filters):
+        logger.addFilter(_QuietScriptedDisconnects())
 
 
 class EventStreamResponse:
-    """Sends `events` as `text/event-stream`, each at `start + at_ms * time_scale`, measured on a monotonic clock.
+    """Sends `events` as `text/event-stream`, each at `start + at_ms * time_scale` on a monotonic clock.
 
-    Events due at the same moment go out in one write. Delays are scheduled against the start time, so no
-    drift accumulates along a long stream. If the client goes away the response stops at once and leaves
-    no task behind.
+    Events due at the same moment go out in one write; delays are scheduled against the start time, so no drift
+    accumulates along a long stream. If the client goes away the response stops at once and leaves no task behind.
+    With `abort`, the connection is dropped after the last event instead of ending the body.
     """
 
     def __init__(
@@ -47,48 +89,106 @@ class EventStreamResponse:
         status_code: int = 200,
         headers: Mapping[str, str] | None = None,
         time_scale: float = 1.0,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        line_ending: str = "\n",
+        abort: bool = False,
+        on_close: Callable[[str], None] | None = None,
+        sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.events = events
         self.status_code = status_code
         self.headers = {**SSE_HEADERS, **(headers or {})}
         self.time_scale = time_scale
+        self.line_ending = line_ending
+        self.abort = abort
+        self.on_close = on_close
         self.sleep = sleep
         self.clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": self.status_code,
-                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()],
-            }
-        )
-        writer = asyncio.ensure_future(self._write(send))
-        watcher = asyncio.ensure_future(_wait_for_disconnect(receive))
+        outcome = "client disconnected"
         try:
-            done, _ = await asyncio.wait({writer, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            await send(_start(self.status_code, self.headers))
+            if await _until_done_or_disconnect(self._write(send), receive):
+                outcome = "disconnected (scripted)" if self.abort else "completed"
         finally:
-            for task in (writer, watcher):
-                task.cancel()
-            await asyncio.gather(writer, watcher, return_exceptions=True)
-        if writer in done:
-            writer.result()  # re-raise a failure of the writer
+            if self.on_close is not None:
+                self.on_close(outcome)
+        if self.abort and outcome != "client disconnected":
+            raise ScriptedDisconnect("scripted disconnect_after fault")
 
     async def _write(self, send: Send) -> None:
         start = self.clock()
         pending: list[bytes] = []
         for event in self.events:
-            due = start + event.at_ms * self.time_scale / 1000.0
-            wait = due - self.clock()
-            if wait > 0:
+            wait = start + event.at_ms * self.time_scale / 1000.0 - self.clock()
+            if wait > 0 or event.parts > 1:
                 if pending:
                     await send({"type": "http.response.body", "body": b"".join(pending), "more_body": True})
                     pending = []
-                await self.sleep(wait)
-            pending.append(event.frame())
-        await send({"type": "http.response.body", "body": b"".join(pending), "more_body": False})
+                if wait > 0:
+                    await self.sleep(wait)
+            frame = event.frame(self.line_ending)
+            if event.parts > 1:
+                for piece in split_bytes(frame, event.parts, inside_utf8=event.split_utf8):
+                    await send({"type": "http.response.body", "body": piece, "more_body": True})
+                    await asyncio.sleep(0)  # let each piece leave as its own write
+            else:
+                pending.append(frame)
+        await send({"type": "http.response.body", "body": b"".join(pending), "more_body": self.abort})
+
+
+class DelayedResponse:
+    """Waits `delay_s` (or until the client leaves) before handing over to `inner`."""
+
+    def __init__(self, inner: ASGIApp, delay_s: float, sleep: Sleep = asyncio.sleep) -> None:
+        self.inner = inner
+        self.delay_s = delay_s
+        self.sleep = sleep
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if await _until_done_or_disconnect(self.sleep(self.delay_s), receive):
+            await self.inner(scope, receive, send)
+
+
+class HangResponse:
+    """Never answers, until the client gives up or `max_s` passes; then answers with `timeout_reply`."""
+
+    def __init__(self, max_s: float, timeout_reply: ASGIApp, sleep: Sleep = asyncio.sleep) -> None:
+        self.max_s = max_s
+        self.timeout_reply = timeout_reply
+        self.sleep = sleep
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if await _until_done_or_disconnect(self.sleep(self.max_s), receive):
+            await self.timeout_reply(scope, receive, send)
+
+
+def _start(status: int, headers: Mapping[str, str]) -> Message:
+    return {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
+    }
+
+
+async def _until_done_or_disconnect(work: Awaitable[None], receive: Receive) -> bool:
+    """Run `work` while watching for the client to disconnect; True if `work` finished first.
+
+    Both tasks are always cancelled and awaited, so nothing outlives the request.
+    """
+    worker = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_wait_for_disconnect(receive))
+    try:
+        done, _ = await asyncio.wait({worker, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (worker, watcher):
+            task.cancel()
+        await asyncio.gather(worker, watcher, return_exceptions=True)
+    if worker in done:
+        worker.result()  # re-raise a failure of the work itself
+        return True
+    return False
 
 
 async def _wait_for_disconnect(receive: Receive) -> None:

@@ -8,7 +8,8 @@ from typing import Protocol
 # Pre-tokenisation in the style of the GPT BPE encoders: contractions, a word with its leading space, up to
 # three digits, a run of punctuation, whitespace. Each piece counts as one token; words longer than
 # _LONG_WORD characters count one token per _LONG_WORD characters (real encoders split rare long words).
-_PIECES = re.compile(r"""'(?:[sdmt]|ll|ve|re)| ?[^\W\d_]+| ?\d{1,3}| ?[^\s\w]+|\s+(?!\S)|\s+""")
+# Underscores count as punctuation, and the final `.` guarantees the pieces always add up to the whole text.
+_PIECES = re.compile(r"""'(?:[sdmt]|ll|ve|re)| ?[^\W\d_]+| ?\d{1,3}| ?(?:[^\s\w]|_)+|\s+(?!\S)|\s+|.""", re.DOTALL)
 _LONG_WORD = 8
 
 #: Tokens OpenAI adds per chat message (role and separators) and once to prime the reply.

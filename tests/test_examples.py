@@ -20,20 +20,33 @@ TRIGGERS: dict[str, list[tuple[dict[str, Any], str]]] = {
     "basics.yaml": [
         ({"user": "hello"}, "greet"),
         ({"user": "Please write an essay about rivers"}, "essay"),
-        ({"user": "give me three choices", "body": {"n": 3}}, "three-choices"),
+        ({"user": "three choices please", "body": {"n": 3}}, "three-choices"),
         ({"user": "truncate this"}, "truncated"),
         ({"user": "rate limit me"}, "rate-limited"),
         ({"user": "server error please"}, "server-error"),
         ({"user": "retry me"}, "flaky"),
         ({"user": "ahoy", "system": "You are a pirate."}, "pirate"),
-        ({"user": "something else entirely"}, "catch-all"),
     ],
+    "faults.yaml": [
+        ({"user": f"fault: {trigger}"}, f"fault-{name}")
+        for trigger, name in [
+            ("429 then ok", "429-retry"), ("rate limit headers", "rate-limit-headers"), ("500 no retry", "no-retry-500"),
+            ("529", "overloaded-529"), ("flat error", "flat-error"), ("json failed", "json-mode-failed"),
+            ("html 502", "html-gateway"), ("limiter", "limiter"), ("slow stream", "slow-stream"),
+            ("timeline", "timeline"), ("stall", "stall"), ("delay", "delay"), ("hang", "hang"),
+            ("disconnect", "disconnect"), ("early end", "early-end"), ("no done", "no-done"),
+            ("mid-stream error", "mid-stream-error"), ("malformed chunk", "malformed-chunk"), ("framing", "framing"),
+            ("not json", "not-json"), ("truncated body", "truncated-body"), ("json cut", "json-cut-by-length"),
+        ]
+    ],
+    "zz-fallback.yaml": [({"user": "something else entirely"}, "catch-all")],
 }
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer(scenarios=[bundled_scenarios()], freeze_time=1767225600) as running:
+    options = {"freeze_time": 1767225600, "time_scale": 0, "max_hang_seconds": 0.05}
+    with FakeLLMServer(scenarios=[bundled_scenarios()], **options) as running:
         yield running
 
 
@@ -49,11 +62,14 @@ def test_every_bundled_file_has_triggers() -> None:
 
 
 @pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.name)
-def test_bundled_file_is_valid_and_unshadowed(path: Path) -> None:
+def test_bundled_file_is_valid(path: Path) -> None:
     scenario = load_scenario(path)
     assert scenario.rules
-    assert shadowed_rules([scenario]) == []
     assert path.read_text().startswith("# yaml-language-server: $schema=")
+
+
+def test_no_bundled_rule_is_shadowed() -> None:
+    assert shadowed_rules([load_scenario(path) for path in BUNDLED]) == []
 
 
 @pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.name)

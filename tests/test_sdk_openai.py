@@ -37,13 +37,22 @@ def server() -> Iterator[FakeLLMServer]:
         yield running
 
 
+_clients: list[openai.OpenAI] = []
+
+
 @pytest.fixture(autouse=True)
-def _reset(server: FakeLLMServer) -> None:
+def _reset(server: FakeLLMServer) -> Iterator[None]:
     server.reset(rules=False)
+    yield
+    while _clients:
+        _clients.pop().close()
 
 
 def client(server: FakeLLMServer, **options: object) -> openai.OpenAI:
-    return openai.OpenAI(base_url=server.base_url, api_key="sk-test", timeout=10, **options)
+    """A client closed after the test, so no connection outlives it."""
+    made = openai.OpenAI(base_url=server.base_url, api_key="sk-test", timeout=10, **options)
+    _clients.append(made)
+    return made
 
 
 def ask(text: str) -> list[dict[str, str]]:

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from fake_llm.chat import ChatRequest
 from fake_llm.replies import Completion
+from fake_llm.scenarios import StreamError
 from fake_llm.streaming import Event
 
 
@@ -36,8 +37,18 @@ class Provider(Protocol):
 
     def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]: ...
 
+    def stream_error_event(self, error: StreamError) -> Event: ...
+
     def error_body(
-        self, status: int, message: str, *, type: str | None = None, param: str | None = None, code: Any = None
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str | None = None,
+        param: str | None = None,
+        code: Any = None,
+        extra: Mapping[str, Any] | None = None,
+        flat: bool = False,
     ) -> dict[str, Any]: ...
 
     def response_headers(self, meta: ReplyMeta) -> dict[str, str]: ...

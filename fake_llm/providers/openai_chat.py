@@ -10,6 +10,7 @@ from fake_llm.chat import ChatRequest, Message, ToolCall, ToolSpec
 from fake_llm.errors import ProviderRequestError
 from fake_llm.providers.base import ReplyMeta
 from fake_llm.replies import Completion, Usage, merge
+from fake_llm.scenarios import StreamError
 from fake_llm.streaming import Event
 
 ROLES = ("system", "assistant", "user", "function", "tool", "developer")
@@ -355,31 +356,48 @@ class OpenAIChat:
             choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
             return head + dumps([choice]) + tail
 
-        events = [Event(chunk(c.index, {"role": "assistant", "content": "", "refusal": None})) for c in completion.choices]
-        size = completion.chunk_tokens
-        pieces = [[c.tokens[i : i + size] for i in range(0, len(c.tokens), size)] for c in completion.choices]
-        for step in range(max((len(p) for p in pieces), default=0)):
-            for choice, parts in zip(completion.choices, pieces):
-                if step < len(parts):
-                    events.append(Event(chunk(choice.index, {"content": "".join(parts[step])}), tokens=len(parts[step])))
-        events.extend(Event(chunk(c.index, {}, c.finish_reason)) for c in completion.choices)
+        events = [
+            Event(chunk(c.index, {"role": "assistant", "content": "", "refusal": None}), kind="role")
+            for c in completion.choices
+        ]
+        for step in range(max((len(c.chunks) for c in completion.choices), default=0)):
+            for choice in completion.choices:
+                if step < len(choice.chunks):
+                    text, tokens = choice.chunks[step]
+                    events.append(Event(chunk(choice.index, {"content": text}), tokens=tokens, step=step))
+        events.extend(Event(chunk(c.index, {}, c.finish_reason), kind="finish") for c in completion.choices)
         if request.include_usage:
-            events.append(Event(head + '[],"usage":' + dumps(self.usage(completion.usage)) + "}"))
-        events.append(Event("[DONE]"))
+            events.append(Event(head + '[],"usage":' + dumps(self.usage(completion.usage)) + "}", kind="usage"))
+        events.append(Event("[DONE]", kind="done"))
         return events
 
+    def stream_error_event(self, error: StreamError) -> Event:
+        """A mid-stream error: a data object with a top-level `error` (what the SDKs raise on, §2.5/§8.3)."""
+        body = self.error_body(500, error.message or "", type=error.type, param=error.param, code=error.code)
+        return Event(dumps(body), event="error" if error.event_line else None, kind="error")
+
     def error_body(
-        self, status: int, message: str, *, type: str | None = None, param: str | None = None, code: Any = None
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str | None = None,
+        param: str | None = None,
+        code: Any = None,
+        extra: Mapping[str, Any] | None = None,
+        flat: bool = False,
     ) -> dict[str, Any]:
+        """The error envelope `{"error": {message, type, param, code}}`; `flat` sends the object alone, as some
+        OpenAI-compatible providers do (wire-format §7a)."""
         default_type = ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
-        return {
-            "error": {
-                "message": message or ERROR_MESSAGES.get(status, f"Error {status}."),
-                "type": type or default_type,
-                "param": param,
-                "code": ERROR_CODES.get(status) if code is None else code,
-            }
+        error = {
+            "message": message or ERROR_MESSAGES.get(status, f"Error {status}."),
+            "type": type or default_type,
+            "param": param,
+            "code": ERROR_CODES.get(status) if code is None else code,
+            **(extra or {}),
         }
+        return error if flat else {"error": error}
 
     def response_headers(self, meta: ReplyMeta) -> dict[str, str]:
         return {"x-request-id": meta.request_id, "openai-version": "2020-10-01", "openai-processing-ms": "0"}
