@@ -65,6 +65,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(
         PROVIDERS["openai-chat"].error_body(status, message, code="unknown_url" if status == 404 else None),
         status_code=status,
+        headers=getattr(exc, "headers", None),  # 405 carries `Allow`
     )
 
 
@@ -78,7 +79,9 @@ def create_app(
         if scenarios is None:
             engine = FakeLLM.from_settings(settings)
         else:
-            engine = FakeLLM(settings, scenarios, [Path(s.path).resolve().parent for s in scenarios if not s.path.startswith("<")])
+            engine = FakeLLM(
+                settings, scenarios, [Path(s.path).resolve().parent for s in scenarios if not s.path.startswith("<")]
+            )
     routes = [
         Route("/v1/chat/completions", _chat_endpoint(PROVIDERS["openai-chat"]), methods=["POST"]),  # type: ignore[arg-type]
         Route("/v1/models", list_models, methods=["GET"]),

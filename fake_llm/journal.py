@@ -21,7 +21,9 @@ def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     for name, value in headers:
         name = name.lower()
         if name in REDACTED_HEADERS:
-            scheme, _, secret = value.partition(" ") if name == "authorization" else ("", "", value)
+            scheme, space, secret = value.partition(" ") if name == "authorization" else ("", "", value)
+            if not space:  # no scheme: the whole value is the secret
+                scheme, secret = "", value
             tail = secret[-4:] if len(secret) > 12 else ""
             value = (scheme + " " if scheme else "") + "[redacted]" + (f"...{tail}" if tail else "")
         out[name] = value
@@ -162,7 +164,9 @@ class Journal:
         if (times is None and calls) or (times is not None and len(calls) == times):
             return calls
         expected = "at least once" if times is None else f"{times} time{'s' * (times != 1)}"
-        lines = [f"rule {rule!r} was expected to answer {expected}, but answered {len(calls)} time{'s' * (len(calls) != 1)}."]
+        lines = [
+            f"rule {rule!r} was expected to answer {expected}, but answered {len(calls)} time{'s' * (len(calls) != 1)}."
+        ]
         others = [e for e in self.entries if e.rule != rule]
         if others:
             lines.append("Other requests:")

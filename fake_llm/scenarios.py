@@ -42,6 +42,15 @@ class Match:
     any_message: TextLookup | None = None
     stream: bool | None = None
     headers: tuple[tuple[str, TextLookup], ...] = ()
+    #: Inclusive bounds on the turn number (1 = first answer).
+    turn: tuple[int, int | None] | None = None
+    last_role: str | None = None
+    tool_result: TextLookup | None = None
+    tool_result_for: str | None = None
+    tools: tuple[str, ...] = ()
+    tool_choice: str | None = None
+    response_format: str | None = None
+    has_image: bool | None = None
 
     @property
     def is_catch_all(self) -> bool:
@@ -249,9 +258,21 @@ def parse_scenario(
     allowed_roots: Sequence[Path] | None = None,
     default_name: str | None = None,
 ) -> Scenario:
-    """Build a Scenario from YAML text (named by its `name:`, else `default_name`, else the file's stem). `content_file` paths resolve against `base_dir`; with `allowed_roots`
+    """Build a Scenario from YAML text (named by its `name:`, else `default_name`, else the file's stem).
+    `content_file` paths resolve against `base_dir`; with `allowed_roots`
     (rules sent over HTTP) they must stay inside one of those folders."""
     data, lines = _load_yaml(text, source)
+    return _build(data, lines, source, base_dir, allowed_roots, default_name)
+
+
+def _build(
+    data: Any,
+    lines: dict[tuple[Any, ...], int],
+    source: str,
+    base_dir: Path | None,
+    allowed_roots: Sequence[Path] | None,
+    default_name: str | None,
+) -> Scenario:
     if data is None:
         data = {}
     located = _Located(source, lines)
@@ -275,17 +296,13 @@ def parse_rules(
     default_name: str | None = None,
 ) -> Scenario:
     """A Scenario from YAML/JSON text holding a rule list or a scenario mapping, or the same already parsed."""
-    options: dict[str, Any] = {
-        "source": source, "base_dir": base_dir, "allowed_roots": allowed_roots, "default_name": default_name
-    }
-    if isinstance(data, str):
-        parsed, _ = _load_yaml(data, source)
-        if not isinstance(parsed, list):
-            return parse_scenario(data, **options)
-        data = parsed
-    if isinstance(data, list):
-        data = {"rules": data}
-    return parse_scenario(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), **options)
+    if not isinstance(data, str):
+        data = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    parsed, lines = _load_yaml(data, source)
+    if isinstance(parsed, list):
+        # A bare list of rules: the same lines, under `rules`, so errors point at what the user wrote.
+        parsed, lines = {"rules": parsed}, {("rules", *path): line for path, line in lines.items()}
+    return _build(parsed, lines, source, base_dir, allowed_roots, default_name)
 
 
 def check_unique_names(scenarios: Sequence[Scenario]) -> list[Problem]:
@@ -293,11 +310,17 @@ def check_unique_names(scenarios: Sequence[Scenario]) -> list[Problem]:
     seen: dict[str, Rule] = {}
     problems: list[Problem] = []
     for scenario in scenarios:
-        for rule in scenario.rules:
+        for index, rule in enumerate(scenario.rules):
             if rule.name in seen:
                 file, _, line = rule.source.rpartition(":")
+                first = seen[rule.name].source
                 problems.append(
-                    Problem(file, int(line or 0), "name", f"duplicate rule name {rule.name!r} (first at {seen[rule.name].source})")
+                    Problem(
+                        file,
+                        int(line or 0),
+                        f"rules[{index}].name",
+                        f"duplicate rule name {rule.name!r} (first at {first})",
+                    )
                 )
             else:
                 seen[rule.name] = rule
@@ -348,14 +371,18 @@ def _load_yaml(text: str, source: str) -> tuple[Any, dict[tuple[Any, ...], int]]
     return data, lines
 
 
-def _walk(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], problems: list[Problem], source: str) -> None:
+def _walk(
+    node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], problems: list[Problem], source: str
+) -> None:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else repr(key_node)
             if key in seen:
-                problems.append(Problem(source, key_node.start_mark.line + 1, _format_path(path), f"duplicate key {key!r}"))
+                problems.append(
+                    Problem(source, key_node.start_mark.line + 1, _format_path(path), f"duplicate key {key!r}")
+                )
             seen.add(key)
             _walk(value_node, (*path, key), lines, problems, source)
             lines[(*path, key)] = key_node.start_mark.line + 1
@@ -386,8 +413,15 @@ class _Located:
         return Problem(self.source, self.line(path), _format_path(path), message)
 
 
-_TYPE_NAMES = {"string": "a string", "object": "a mapping", "array": "a list", "integer": "an integer",
-               "boolean": "true or false", "number": "a number", "null": "null"}
+_TYPE_NAMES = {
+    "string": "a string",
+    "object": "a mapping",
+    "array": "a list",
+    "integer": "an integer",
+    "boolean": "true or false",
+    "number": "a number",
+    "null": "null",
+}
 
 
 def _describe_value(value: Any) -> str:
@@ -404,33 +438,36 @@ def _describe_value(value: Any) -> str:
 
 def _schema_message(error: jsonschema.ValidationError) -> str:
     schema = error.schema if isinstance(error.schema, dict) else {}
+    instance: Any = error.instance
+    expected: Any = error.validator_value
     if error.validator == "additionalProperties":
         allowed = sorted(schema.get("properties", {}))
-        extra = sorted(set(error.instance) - set(allowed))
+        extra = sorted(set(instance) - set(allowed))
         if len(extra) == 1:
             return f"unknown key; expected one of {', '.join(allowed)}"
         return f"unknown keys {', '.join(map(repr, extra))}; expected one of {', '.join(allowed)}"
     if error.validator == "type":
-        wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        wanted: list[str] = expected if isinstance(expected, list) else [expected]
         names = " or ".join(_TYPE_NAMES.get(w, w) for w in wanted)
-        return f"expected {names}, got {_describe_value(error.instance)}"
+        return f"expected {names}, got {_describe_value(instance)}"
     if error.validator == "required":
-        missing = [k for k in error.validator_value if k not in error.instance]
+        missing = [k for k in expected if k not in instance]
         return f"missing required key {', '.join(map(repr, missing))}"
     if error.validator == "enum":
-        return f"expected one of {', '.join(map(str, error.validator_value))}, got {_describe_value(error.instance)}"
+        return f"expected one of {', '.join(map(str, expected))}, got {_describe_value(instance)}"
     if error.validator == "anyOf":
-        options = [_describe_schema(option) for option in error.validator_value]
-        return f"expected {' or '.join(options)}, got {_describe_value(error.instance)}"
+        options = [_describe_schema(option) for option in expected]
+        return f"expected {' or '.join(options)}, got {_describe_value(instance)}"
     return error.message
 
 
 def _most_specific(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
-    """For `a mapping or null` (`match:`), a mapping with a wrong key is best explained by the mapping branch."""
+    """For `a mapping or null` (`match:`), a mapping is best explained by the mapping branch's own error: the
+    deepest one (a wrong value inside), else any that is not about the mapping's own type."""
     if error.validator == "anyOf" and isinstance(error.instance, dict):
-        for sub in error.context or []:
-            if sub.validator != "type":
-                return _most_specific(sub)
+        inside = [sub for sub in error.context or [] if sub.relative_path or sub.validator != "type"]
+        if inside:
+            return _most_specific(max(inside, key=lambda sub: len(sub.relative_path)))
     return error
 
 
@@ -500,7 +537,25 @@ class _Builder:
 
     def match(self, raw: Mapping[str, Any], path: tuple[Any, ...]) -> Match:
         model = raw.get("model")
+        turn = raw.get("turn")
+        bounds: tuple[int, int | None] | None = None
+        if isinstance(turn, dict):
+            low, high = turn.get("min", 1), turn.get("max")
+            if high is not None and high < low:
+                self.fail((*path, "turn"), f"max ({high}) is below min ({low})")
+            bounds = (low, high)
+        elif turn is not None:
+            bounds = (turn, turn)
+        tools = raw.get("tools")
         return Match(
+            turn=bounds,
+            last_role=raw.get("last_role"),
+            tool_result=self.lookup(raw.get("tool_result"), (*path, "tool_result")),
+            tool_result_for=raw.get("tool_result_for"),
+            tools=(tools,) if isinstance(tools, str) else tuple(tools or ()),
+            tool_choice=raw.get("tool_choice"),
+            response_format=raw.get("response_format"),
+            has_image=raw.get("has_image"),
             model=(model,) if isinstance(model, str) else (tuple(model) if model is not None else None),
             user=self.lookup(raw.get("user"), (*path, "user")),
             system=self.lookup(raw.get("system"), (*path, "system")),
@@ -614,7 +669,9 @@ class _Builder:
             return ""
         target = (self.base_dir / name).resolve()
         if self.allowed_roots is not None and not any(target.is_relative_to(root) for root in self.allowed_roots):
-            self.fail(path, f"{name!r} is outside the scenario folders; rules sent at run time may only read files there")
+            self.fail(
+                path, f"{name!r} is outside the scenario folders; rules sent at run time may only read files there"
+            )
             return ""
         try:
             return target.read_text(encoding="utf-8")

@@ -55,20 +55,8 @@ class Settings:
     max_hang_seconds: float = 300.0
 
     def __post_init__(self) -> None:
-        if not 0 <= self.port <= 65535:
-            raise ValueError(f"port must be in 0..65535, got {self.port}")
-        if self.journal_size < 1:
-            raise ValueError(f"journal_size must be at least 1, got {self.journal_size}")
-        if self.time_scale < 0:
-            raise ValueError(f"time_scale must be 0 or more, got {self.time_scale}")
-        if self.max_hang_seconds <= 0:
-            raise ValueError(f"max_hang_seconds must be more than 0, got {self.max_hang_seconds}")
-        for name in ("requests_per_minute", "tokens_per_minute"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}")
-        if self.max_body_bytes < 1:
-            raise ValueError(f"max_body_bytes must be at least 1, got {self.max_body_bytes}")
+        for name in _BOUNDS:
+            check_value(name, getattr(self, name))
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed."""
@@ -83,8 +71,38 @@ class Settings:
             raw = env.get(ENV_PREFIX + f.name.upper())
             if raw is not None and raw != "":
                 values[f.name] = _parse_env(f.name, raw)
+                try:
+                    check_value(f.name, values[f.name])
+                except ValueError as exc:
+                    raise ValueError(f"{ENV_PREFIX}{f.name.upper()}={raw!r}: {exc}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+#: Allowed ranges: (lowest, highest, whether the lowest itself is allowed); None values are always allowed.
+_BOUNDS: dict[str, tuple[float, float | None, bool]] = {
+    "port": (0, 65535, True),
+    "journal_size": (1, None, True),
+    "time_scale": (0, None, True),
+    "max_body_bytes": (1, None, True),
+    "max_hang_seconds": (0, None, False),
+    "requests_per_minute": (1, None, True),
+    "tokens_per_minute": (1, None, True),
+}
+
+
+def check_value(name: str, value: Any) -> None:
+    """Raise ValueError if `value` is out of range for the setting `name`."""
+    if name not in _BOUNDS or value is None:
+        return
+    low, high, inclusive = _BOUNDS[name]
+    too_low = value < low if inclusive else value <= low
+    if too_low or (high is not None and value > high):
+        if high is not None:
+            wanted = f"in {low:g}..{high:g}"
+        else:
+            wanted = (f"{low:g} or more" if low == 0 else f"at least {low:g}") if inclusive else f"more than {low:g}"
+        raise ValueError(f"{name} must be {wanted}, got {value}")
 
 
 _TUPLE_SEPARATORS = {"scenarios": os.pathsep, "api_keys": ",", "cors_origins": ","}

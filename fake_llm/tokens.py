@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Protocol
 
 # Pre-tokenisation in the style of the GPT BPE encoders: contractions, a word with its leading space, up to
@@ -50,11 +51,16 @@ class BpeTokenizer:
 
     def __init__(self, encoding: str) -> None:
         try:
-            import bpe_openai
+            with warnings.catch_warnings():
+                # bpe-openai reads its vocabularies with a deprecated importlib.resources call: harmless, but fatal
+                # under `-W error`, which test suites using our plugin often set.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                import bpe_openai
+
+                self._encoding = bpe_openai.get_encoding(encoding)
         except ImportError:  # pragma: no cover - exercised only without the extra installed
             raise ValueError(f"tokenizer {encoding!r} needs the tokens extra: pip install 'fake-llm[tokens]'") from None
         self.name = encoding
-        self._encoding = bpe_openai.get_encoding(encoding)
 
     def split(self, text: str) -> list[str]:
         tokens: list[str] = []

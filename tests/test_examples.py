@@ -30,13 +30,28 @@ TRIGGERS: dict[str, list[tuple[dict[str, Any], str]]] = {
     "faults.yaml": [
         ({"user": f"fault: {trigger}"}, f"fault-{name}")
         for trigger, name in [
-            ("429 then ok", "429-retry"), ("rate limit headers", "rate-limit-headers"), ("500 no retry", "no-retry-500"),
-            ("529", "overloaded-529"), ("flat error", "flat-error"), ("json failed", "json-mode-failed"),
-            ("html 502", "html-gateway"), ("limiter", "limiter"), ("slow stream", "slow-stream"),
-            ("timeline", "timeline"), ("stall", "stall"), ("delay", "delay"), ("hang", "hang"),
-            ("disconnect", "disconnect"), ("early end", "early-end"), ("no done", "no-done"),
-            ("mid-stream error", "mid-stream-error"), ("malformed chunk", "malformed-chunk"), ("framing", "framing"),
-            ("not json", "not-json"), ("truncated body", "truncated-body"), ("json cut", "json-cut-by-length"),
+            ("429 then ok", "429-retry"),
+            ("rate limit headers", "rate-limit-headers"),
+            ("500 no retry", "no-retry-500"),
+            ("529", "overloaded-529"),
+            ("flat error", "flat-error"),
+            ("json failed", "json-mode-failed"),
+            ("html 502", "html-gateway"),
+            ("limiter", "limiter"),
+            ("slow stream", "slow-stream"),
+            ("timeline", "timeline"),
+            ("stall", "stall"),
+            ("delay", "delay"),
+            ("hang", "hang"),
+            ("disconnect", "disconnect"),
+            ("early end", "early-end"),
+            ("no done", "no-done"),
+            ("mid-stream error", "mid-stream-error"),
+            ("malformed chunk", "malformed-chunk"),
+            ("framing", "framing"),
+            ("not json", "not-json"),
+            ("truncated body", "truncated-body"),
+            ("json cut", "json-cut-by-length"),
         ]
     ],
     "zz-fallback.yaml": [({"user": "something else entirely"}, "catch-all")],
@@ -86,8 +101,12 @@ def test_basics_pack_replies(server: FakeLLMServer) -> None:
     assert _send(server, {"user": "hi"}).json()["choices"][0]["message"]["content"].startswith("Hello there")
     essay = _send(server, {"user": "write an essay", "body": {"max_tokens": 4}}).json()["choices"][0]
     assert (essay["message"]["content"], essay["finish_reason"]) == ("The Quiet Work of", "length")
-    assert [c["message"]["content"][:8] for c in _send(server, {"user": "choices", "body": {"n": 3}}).json()["choices"]] == [
-        "Option A", "Option B", "Option C",
+    assert [
+        c["message"]["content"][:8] for c in _send(server, {"user": "choices", "body": {"n": 3}}).json()["choices"]
+    ] == [
+        "Option A",
+        "Option B",
+        "Option C",
     ]
     limited = _send(server, {"user": "rate limit"})
     assert (limited.status_code, limited.headers["retry-after-ms"]) == (429, "20")

@@ -1,7 +1,8 @@
-"""Every fault of scenarios/faults.yaml through the official openai SDK: the exception or behaviour a real fault gives."""
+"""Every fault of scenarios/faults.yaml through the official openai SDK: what a real fault makes the SDK do."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -40,7 +41,9 @@ def sdk(server: FakeLLMServer, **options: Any) -> openai.OpenAI:
 
 
 def create(server: FakeLLMServer, text: str, **options: Any) -> Any:
-    return sdk(server, **options).chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": text}])
+    return sdk(server, **options).chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": text}]
+    )
 
 
 def stream_texts(server: FakeLLMServer, text: str) -> tuple[list[str | None], BaseException | None]:
@@ -149,7 +152,7 @@ def test_slow_stream_schedule_is_journaled(server: FakeLLMServer) -> None:
     schedule = server.journal.last.schedule
     assert schedule[0] == 600.0
     assert schedule == sorted(schedule)
-    gaps = [b - a for a, b in zip(schedule[1:], schedule[2:])]
+    gaps = [b - a for a, b in itertools.pairwise(schedule[1:])]
     assert all(0 <= gap <= 1000 / 12 + 15 for gap in gaps[:10])
 
 
@@ -202,11 +205,12 @@ def test_stream_without_done_ends_quietly(server: FakeLLMServer) -> None:
 
 def test_mid_stream_error_raises_api_error(server: FakeLLMServer) -> None:
     seen, error = stream_texts(server, "fault: mid-stream error")
-    assert isinstance(error, openai.APIError) and not isinstance(error, openai.APIStatusError)
+    assert isinstance(error, openai.APIError)
+    assert not isinstance(error, openai.APIStatusError)
     assert error.message == "The server had an error while processing your request."
     assert seen == ["", "This", " answer"]
     tail = raw_stream(server, "fault: mid-stream error").split(b"\n\n")[-2]
-    assert tail.startswith(b"event: error\ndata: {\"error\":{")
+    assert tail.startswith(b'event: error\ndata: {"error":{')
 
 
 def test_malformed_chunk_raises_json_decode_error(server: FakeLLMServer) -> None:
@@ -220,7 +224,8 @@ def test_framing_faults_are_survived_by_the_sdk(server: FakeLLMServer) -> None:
     assert error is None
     assert "".join(t or "" for t in seen) == "Ünïcödé ☃ split across writes, CRLF lines and keep-alive comments."
     raw = raw_stream(server, "fault: framing")
-    assert b"\r\n\r\n" in raw and b"\n\n" not in raw.replace(b"\r\n", b"")
+    assert b"\r\n\r\n" in raw
+    assert b"\n\n" not in raw.replace(b"\r\n", b"")
     assert b": keep-alive\r\n\r\n" in raw
 
 

@@ -59,14 +59,17 @@ def test_tokens_per_minute_waits_for_enough_tokens_to_expire() -> None:
 
 def test_a_request_larger_than_the_limit_is_refused_without_retry() -> None:
     refused = RateLimiter(Clock()).check("k", RateLimit(tokens_per_minute=10), 11)
-    assert not refused.allowed and refused.retry_after_s is None and "retry-after" not in refused.headers
+    assert not refused.allowed
+    assert refused.retry_after_s is None
+    assert "retry-after" not in refused.headers
     assert refused.message == "Request too large for tokens per min (TPM): Limit 10, Requested 11."
 
 
 def test_keys_are_independent_and_reset_forgets() -> None:
     limiter = RateLimiter(Clock())
     limit = RateLimit(requests_per_minute=1)
-    assert limiter.check("a", limit, 1).allowed and limiter.check("b", limit, 1).allowed
+    assert limiter.check("a", limit, 1).allowed
+    assert limiter.check("b", limit, 1).allowed
     assert not limiter.check("a", limit, 1).allowed
     limiter.reset()
     assert limiter.check("a", limit, 1).allowed

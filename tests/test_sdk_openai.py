@@ -67,7 +67,8 @@ def test_non_stream_completion_parses_into_the_sdk_model(server: FakeLLMServer) 
     assert completion.created == 1767225600
     assert completion.usage is not None
     assert completion.usage.total_tokens == completion.usage.prompt_tokens + completion.usage.completion_tokens == 17
-    assert completion.system_fingerprint and completion.system_fingerprint.startswith("fp_")
+    assert completion.system_fingerprint
+    assert completion.system_fingerprint.startswith("fp_")
 
 
 def test_raw_response_carries_request_id(server: FakeLLMServer) -> None:
@@ -85,7 +86,8 @@ def test_stream_with_usage(server: FakeLLMServer) -> None:
     assert contents == ["One two", " three four", " five six", " seven eight", " nine ten", "."]
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
     assert chunks[-1].choices == []
-    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 11
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens == 11
 
 
 def test_stream_helper_accumulates_final_completion(server: FakeLLMServer) -> None:
@@ -98,7 +100,8 @@ def test_max_tokens_truncates_with_length(server: FakeLLMServer) -> None:
     completion = client(server).chat.completions.create(model="gpt-4o-mini", messages=ask("hello"), max_tokens=3)
     assert completion.choices[0].message.content == "Hello there,"
     assert completion.choices[0].finish_reason == "length"
-    assert completion.usage is not None and completion.usage.completion_tokens == 3
+    assert completion.usage is not None
+    assert completion.usage.completion_tokens == 3
 
 
 def test_stop_sequence(server: FakeLLMServer) -> None:
@@ -127,7 +130,8 @@ def test_scripted_error_becomes_the_sdk_exception(server: FakeLLMServer) -> None
     assert caught.value.status_code == 418
     assert caught.value.code == "teapot"
     assert caught.value.param == "messages"
-    assert caught.value.request_id is not None and caught.value.request_id.startswith("req_")
+    assert caught.value.request_id is not None
+    assert caught.value.request_id.startswith("req_")
 
 
 def test_bad_request_is_not_retried(server: FakeLLMServer) -> None:

@@ -29,7 +29,10 @@ def test_serves_on_a_free_port_and_stops(tmp_path: Path) -> None:
 
 
 def test_two_servers_side_by_side() -> None:
-    with FakeLLMServer(rules=[{"reply": {"content": "one"}}]) as a, FakeLLMServer(rules=[{"reply": {"content": "two"}}]) as b:
+    with (
+        FakeLLMServer(rules=[{"reply": {"content": "one"}}]) as a,
+        FakeLLMServer(rules=[{"reply": {"content": "two"}}]) as b,
+    ):
         assert a.port != b.port
         for server, text in ((a, "one"), (b, "two")):
             reply = httpx.post(server.base_url + "/chat/completions", json=BODY, timeout=5)
@@ -43,11 +46,13 @@ def test_starting_twice_is_refused() -> None:
 
 def test_bad_scenario_fails_before_serving(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text(dedent("""\
+    bad.write_text(
+        dedent("""\
         rules:
           - name: x
             reply: {contnt: hi}
-        """))
+        """)
+    )
     with pytest.raises(ScenarioError, match=r"bad.yaml:3: rules\[0\]\.reply\.contnt: unknown key"):
         FakeLLMServer(scenarios=[bad])
 

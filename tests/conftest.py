@@ -1,0 +1,32 @@
+"""Shared fixtures: an in-process app built from inline YAML rules, answered through Starlette's TestClient."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from textwrap import dedent
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from fake_llm.app import create_app
+from fake_llm.scenarios import parse_rules
+from fake_llm.settings import Settings
+
+MakeClient = Callable[..., TestClient]
+
+
+@pytest.fixture
+def make_client() -> Iterator[MakeClient]:
+    """Build a TestClient for `rules` (inline YAML, dedented) with `Settings(freeze_time=1767225600, **settings)`."""
+    clients: list[TestClient] = []
+
+    def make(rules: str, **settings: Any) -> TestClient:
+        scenario = parse_rules(dedent(rules), source="<test>")
+        client = TestClient(create_app(Settings(freeze_time=1767225600, **settings), scenarios=[scenario]))
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
