@@ -17,7 +17,9 @@ def _env(name: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fake-llm", description="A local fake LLM provider that replays YAML scenarios.")
+    parser = argparse.ArgumentParser(
+        prog="fake-llm", description="A local fake LLM provider that replays YAML scenarios."
+    )
     parser.add_argument("--version", action="version", version=f"fake-llm {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -29,19 +31,46 @@ def build_parser() -> argparse.ArgumentParser:
     add("--api-key", action="append", dest="api_keys", metavar="KEY", help=SETTINGS_HELP["api_keys"] + _env("api_keys"))
     add("--seed", type=int, help=SETTINGS_HELP["seed"] + " (default 0)" + _env("seed"))
     add("--freeze-time", type=parse_time, metavar="TIME", help=SETTINGS_HELP["freeze_time"] + _env("freeze_time"))
-    add("--journal-size", type=int, metavar="N", help=SETTINGS_HELP["journal_size"] + " (default 1000)" + _env("journal_size"))
-    add("--cors-origin", action="append", dest="cors_origins", metavar="ORIGIN",
-        help=SETTINGS_HELP["cors_origins"] + _env("cors_origins"))
+    add(
+        "--journal-size",
+        type=int,
+        metavar="N",
+        help=SETTINGS_HELP["journal_size"] + " (default 1000)" + _env("journal_size"),
+    )
+    add(
+        "--cors-origin",
+        action="append",
+        dest="cors_origins",
+        metavar="ORIGIN",
+        help=SETTINGS_HELP["cors_origins"] + _env("cors_origins"),
+    )
     add("--max-body-bytes", type=int, metavar="N", help=SETTINGS_HELP["max_body_bytes"] + _env("max_body_bytes"))
     add("--admin-token", metavar="TOKEN", help=SETTINGS_HELP["admin_token"] + _env("admin_token"))
     add("--time-scale", type=float, metavar="X", help=SETTINGS_HELP["time_scale"] + " (default 1)" + _env("time_scale"))
     add("--tokenizer", help=SETTINGS_HELP["tokenizer"] + _env("tokenizer"))
-    add("--requests-per-minute", type=int, metavar="N", help=SETTINGS_HELP["requests_per_minute"] + _env("requests_per_minute"))
-    add("--tokens-per-minute", type=int, metavar="N", help=SETTINGS_HELP["tokens_per_minute"] + _env("tokens_per_minute"))
-    add("--max-hang-seconds", type=float, metavar="S", help=SETTINGS_HELP["max_hang_seconds"] + " (default 300)"
-        + _env("max_hang_seconds"))
-    add("--log-level", choices=["critical", "error", "warning", "info", "debug", "trace"],
-        help=SETTINGS_HELP["log_level"] + _env("log_level"))
+    add(
+        "--requests-per-minute",
+        type=int,
+        metavar="N",
+        help=SETTINGS_HELP["requests_per_minute"] + _env("requests_per_minute"),
+    )
+    add(
+        "--tokens-per-minute",
+        type=int,
+        metavar="N",
+        help=SETTINGS_HELP["tokens_per_minute"] + _env("tokens_per_minute"),
+    )
+    add(
+        "--max-hang-seconds",
+        type=float,
+        metavar="S",
+        help=SETTINGS_HELP["max_hang_seconds"] + " (default 300)" + _env("max_hang_seconds"),
+    )
+    add(
+        "--log-level",
+        choices=["critical", "error", "warning", "info", "debug", "trace"],
+        help=SETTINGS_HELP["log_level"] + _env("log_level"),
+    )
 
     check = commands.add_parser("check", help="validate scenario files", description="Validate scenario files.")
     check.add_argument("paths", nargs="+", metavar="PATH", help="scenario file or folder")
@@ -53,9 +82,21 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace) -> Settings:
     flags = {
         name: getattr(args, name)
-        for name in ("host", "port", "seed", "freeze_time", "journal_size", "max_body_bytes", "admin_token",
-                     "time_scale", "tokenizer", "log_level", "requests_per_minute", "tokens_per_minute",
-                     "max_hang_seconds")
+        for name in (
+            "host",
+            "port",
+            "seed",
+            "freeze_time",
+            "journal_size",
+            "max_body_bytes",
+            "admin_token",
+            "time_scale",
+            "tokenizer",
+            "log_level",
+            "requests_per_minute",
+            "tokens_per_minute",
+            "max_hang_seconds",
+        )
     }
     for name in ("scenarios", "api_keys", "cors_origins"):
         value = getattr(args, name)
@@ -87,8 +128,13 @@ def serve(args: argparse.Namespace) -> int:
         flush=True,
     )
     logging.basicConfig(level=settings.log_level.upper() if settings.log_level != "trace" else "DEBUG")
-    uvicorn.run(create_app(engine=engine), host=settings.host, port=settings.port, log_level=settings.log_level,
-                timeout_graceful_shutdown=5)
+    uvicorn.run(
+        create_app(engine=engine),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=5,
+    )
     return 0
 
 

@@ -16,7 +16,6 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-
 from starlette.types import ASGIApp
 
 from fake_llm.chat import ChatRequest
@@ -174,25 +173,44 @@ class FakeLLM:
         headers = provider.response_headers(meta)
         raw = await _read_body(request, self.settings.max_body_bytes)
         if raw is None:
-            return self._reject(provider, entry, headers, ProviderRequestError(
-                f"Request body too large: the limit is {self.settings.max_body_bytes} bytes.", code="request_too_large"
-            ))
+            return self._reject(
+                provider,
+                entry,
+                headers,
+                ProviderRequestError(
+                    f"Request body too large: the limit is {self.settings.max_body_bytes} bytes.",
+                    code="request_too_large",
+                ),
+            )
         try:
             body = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             entry.body = raw.decode("utf-8", errors="replace")[:2000]
-            where = f" ({exc.msg} at line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-            return self._reject(provider, entry, headers, ProviderRequestError(
-                f"We could not parse the JSON body of your request{where}. The API expects a JSON object."
-            ))
+            where = (
+                f" ({exc.msg} at line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+            )
+            return self._reject(
+                provider,
+                entry,
+                headers,
+                ProviderRequestError(
+                    f"We could not parse the JSON body of your request{where}. The API expects a JSON object."
+                ),
+            )
         entry.body = body
         if self.settings.api_keys and provider.api_key(request.headers) not in self.settings.api_keys:
             given = provider.api_key(request.headers)
             shown = f": {given[:3]}****{given[-4:]}" if given and len(given) > 8 else ""
-            return self._reject(provider, entry, headers, ProviderRequestError(
-                f"Incorrect API key provided{shown}." if given else "You didn't provide an API key.",
-                code="invalid_api_key", status=401,
-            ))
+            return self._reject(
+                provider,
+                entry,
+                headers,
+                ProviderRequestError(
+                    f"Incorrect API key provided{shown}." if given else "You didn't provide an API key.",
+                    code="invalid_api_key",
+                    status=401,
+                ),
+            )
         try:
             chat = provider.parse(body, _lower_headers(request))
         except ProviderRequestError as exc:
@@ -212,8 +230,10 @@ class FakeLLM:
         if reply.error is None and reply.raw is None and not reply.hang:
             completion = plan_completion(reply, chat, self.tokenizer)
             meta = ReplyMeta(meta.id, meta.created, self.ids.fingerprint(completion.model), meta.request_id)
-        tokens = completion.usage.total_tokens if completion else count_prompt(
-            self.tokenizer, chat.prompt_texts(), len(chat.messages)
+        tokens = (
+            completion.usage.total_tokens
+            if completion
+            else count_prompt(self.tokenizer, chat.prompt_texts(), len(chat.messages))
         )
         decision = self._check_rate_limits(rule, tokens)
         if not decision.allowed:
@@ -254,8 +274,9 @@ class FakeLLM:
     ) -> ASGIApp:
         """The ASGI response for a matched reply (entry gets what the journal should show of it)."""
         if reply.hang:
-            timeout = provider.error_body(504, "fake-llm: a hang reply reached the server's max_hang_seconds.",
-                                          type="timeout_error")
+            timeout = provider.error_body(
+                504, "fake-llm: a hang reply reached the server's max_hang_seconds.", type="timeout_error"
+            )
             return HangResponse(self.settings.max_hang_seconds, self._json(timeout, 504, headers))
         if reply.raw is not None:
             entry.status = reply.raw.status
@@ -266,8 +287,15 @@ class FakeLLM:
             headers = {**headers, **error.headers}
             if error.body is not None:
                 return Response(error.body, error.status, headers, media_type=error.content_type or JSON_TYPE)
-            body = provider.error_body(error.status, error.message or "", type=error.type, param=error.param,
-                                       code=error.code, extra=error.extra, flat=error.envelope == "flat")
+            body = provider.error_body(
+                error.status,
+                error.message or "",
+                type=error.type,
+                param=error.param,
+                code=error.code,
+                extra=error.extra,
+                flat=error.envelope == "flat",
+            )
             return self._json(body, error.status, headers)
         assert completion is not None
         if not chat.stream:
@@ -288,10 +316,18 @@ class FakeLLM:
             self.open_streams -= 1
             entry.stream_outcome = outcome
 
-        return EventStreamResponse(plan.events, headers=headers, time_scale=self.settings.time_scale,
-                                   line_ending=plan.line_ending, abort=plan.abort, on_close=closed)
+        return EventStreamResponse(
+            plan.events,
+            headers=headers,
+            time_scale=self.settings.time_scale,
+            line_ending=plan.line_ending,
+            abort=plan.abort,
+            on_close=closed,
+        )
 
-    def _reject(self, provider: Provider, entry: JournalEntry, headers: dict[str, str], exc: ProviderRequestError) -> Response:
+    def _reject(
+        self, provider: Provider, entry: JournalEntry, headers: dict[str, str], exc: ProviderRequestError
+    ) -> Response:
         entry.outcome, entry.status, entry.reply = "rejected", exc.status, exc.message
         self.journal.record(entry)
         body = provider.error_body(exc.status, exc.message, param=exc.param, code=exc.code)

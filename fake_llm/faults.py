@@ -65,4 +65,6 @@ def apply_faults(events: Sequence[Event], spec: StreamSpec, error_event: Callabl
             if i % spec.keepalive_every == 0:
                 spaced.append(Event(KEEPALIVE, kind="comment", at_ms=event.at_ms))
         out = spaced
-    return FaultPlan(out, abort=spec.disconnect_after is not None, line_ending="\r\n" if spec.line_ending == "crlf" else "\n")
+    return FaultPlan(
+        out, abort=spec.disconnect_after is not None, line_ending="\r\n" if spec.line_ending == "crlf" else "\n"
+    )

@@ -57,17 +57,35 @@ class RateLimiter:
             rpm, tpm = limit.requests_per_minute, limit.tokens_per_minute
             if rpm is not None and used_requests + 1 > rpm:
                 retry = window[0][0] + WINDOW_S - now
-                return self._refuse(limit, window, now, "requests", retry,
-                                    f"Rate limit reached for requests per min (RPM): Limit {rpm}, Used {used_requests}, "
-                                    f"Requested 1. Please try again in {go_duration(retry)}.")
+                return self._refuse(
+                    limit,
+                    window,
+                    now,
+                    "requests",
+                    retry,
+                    f"Rate limit reached for requests per min (RPM): Limit {rpm}, Used {used_requests}, "
+                    f"Requested 1. Please try again in {go_duration(retry)}.",
+                )
             if tpm is not None and used_tokens + tokens > tpm:
                 if tokens > tpm:
-                    return self._refuse(limit, window, now, "tokens", None,
-                                        f"Request too large for tokens per min (TPM): Limit {tpm}, Requested {tokens}.")
+                    return self._refuse(
+                        limit,
+                        window,
+                        now,
+                        "tokens",
+                        None,
+                        f"Request too large for tokens per min (TPM): Limit {tpm}, Requested {tokens}.",
+                    )
                 retry = self._tokens_free_at(window, tpm - tokens) - now
-                return self._refuse(limit, window, now, "tokens", retry,
-                                    f"Rate limit reached for tokens per min (TPM): Limit {tpm}, Used {used_tokens}, "
-                                    f"Requested {tokens}. Please try again in {go_duration(retry)}.")
+                return self._refuse(
+                    limit,
+                    window,
+                    now,
+                    "tokens",
+                    retry,
+                    f"Rate limit reached for tokens per min (TPM): Limit {tpm}, Used {used_tokens}, "
+                    f"Requested {tokens}. Please try again in {go_duration(retry)}.",
+                )
             window.append((now, tokens))
             return Decision(True, self._headers(limit, window, now))
 
@@ -81,8 +99,15 @@ class RateLimiter:
                 return at + WINDOW_S
         return window[-1][0] + WINDOW_S  # pragma: no cover - the loop always empties the window first
 
-    def _refuse(self, limit: RateLimit, window: deque[tuple[float, int]], now: float, kind: str,
-                retry: float | None, message: str) -> Decision:
+    def _refuse(
+        self,
+        limit: RateLimit,
+        window: deque[tuple[float, int]],
+        now: float,
+        kind: str,
+        retry: float | None,
+        message: str,
+    ) -> Decision:
         headers = self._headers(limit, window, now)
         if retry is not None:
             headers["retry-after"] = str(max(1, math.ceil(retry)))

@@ -23,11 +23,14 @@ OPTIONS = ("scenarios", "rules", "fail_on_unmatched", "fail_on_unused_rules")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addini("fake_llm_scenarios", "scenario files or folders the fake_llm server loads for every test", type="paths")
+    parser.addini(
+        "fake_llm_scenarios", "scenario files or folders the fake_llm server loads for every test", type="paths"
+    )
     parser.addini("fake_llm_seed", "seed for ids and generated values (default 0)", default="0")
     parser.addini("fake_llm_time_scale", "multiplier for scripted delays; 0 turns them off (default 1)", default="1")
-    parser.addini("fake_llm_fail_on_unmatched", "fail a test whose code sent a request no rule matched", type="bool",
-                  default=True)
+    parser.addini(
+        "fake_llm_fail_on_unmatched", "fail a test whose code sent a request no rule matched", type="bool", default=True
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -75,7 +75,9 @@ def plan_completion(reply: Reply, request: ChatRequest, tokenizer: Tokenizer) ->
         if timeline:
             chunks = tuple((piece, tokenizer.count(piece)) for piece in cut_pieces(timeline, len("".join(tokens))))
         else:
-            chunks = tuple(("".join(tokens[i : i + size]), len(tokens[i : i + size])) for i in range(0, len(tokens), size))
+            chunks = tuple(
+                ("".join(tokens[i : i + size]), len(tokens[i : i + size])) for i in range(0, len(tokens), size)
+            )
         choices.append(PlannedChoice(index, tuple(tokens), finish_reason, chunks))
     usage = Usage(
         prompt_tokens=count_prompt(tokenizer, request.prompt_texts(), len(request.messages)),

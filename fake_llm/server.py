@@ -80,9 +80,13 @@ class FakeLLMServer:
         sock.listen(128)
         self._sock = sock
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=2)
+        config = uvicorn.Config(
+            self.app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=2
+        )
         self._server = _Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, name="fake-llm", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="fake-llm", daemon=True
+        )
         self._thread.start()
         if not self._server.ready.wait(STARTUP_TIMEOUT):
             self.stop()

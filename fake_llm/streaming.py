@@ -8,6 +8,7 @@ fake-llm happens in this module, scaled by the server's time_scale.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -15,7 +16,11 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "connection": "keep-alive"}
+SSE_HEADERS = {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache",
+    "connection": "keep-alive",
+}
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -55,7 +60,7 @@ def split_bytes(frame: bytes, parts: int, *, inside_utf8: bool = False) -> list[
             cuts[0] = multibyte + 1
             cuts = sorted(set(cuts))
     edges = [0, *cuts, len(frame)]
-    return [frame[a:b] for a, b in zip(edges, edges[1:]) if b > a]
+    return [frame[a:b] for a, b in itertools.pairwise(edges) if b > a]
 
 
 class ScriptedDisconnect(Exception):

@@ -38,10 +38,7 @@ def _gap(spec: StreamSpec, step: int, event: Event, timeline: list[float], rng: 
     """The wait before content step `step` (> 0), after the previous step."""
     if timeline:
         return timeline[step] if step < len(timeline) else 0.0
-    if spec.tokens_per_second:
-        gap = max(event.tokens, 1) / spec.tokens_per_second * 1000.0
-    else:
-        gap = spec.chunk_ms
+    gap = max(event.tokens, 1) / spec.tokens_per_second * 1000.0 if spec.tokens_per_second else spec.chunk_ms
     if spec.jitter_ms:
         gap = max(0.0, gap + rng.uniform(-spec.jitter_ms, spec.jitter_ms))
     return gap
