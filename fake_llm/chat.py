@@ -90,6 +90,52 @@ class ChatRequest:
         digest = hashlib.blake2b(json.dumps([self.api, opening]).encode(), digest_size=8).hexdigest()
         return "conversation:" + digest
 
+    @cached_property
+    def turn(self) -> int:
+        """1 for the first answer, 2 after one assistant message, and so on."""
+        return 1 + sum(1 for m in self.messages if m.role == "assistant")
+
+    @property
+    def last_role(self) -> str:
+        return self.messages[-1].role if self.messages else ""
+
+    @cached_property
+    def tool_results(self) -> tuple[Message, ...]:
+        """The tool messages at the end of the conversation: the results just sent back."""
+        trailing: list[Message] = []
+        for message in reversed(self.messages):
+            if message.role != "tool":
+                break
+            trailing.append(message)
+        return tuple(reversed(trailing))
+
+    @cached_property
+    def tool_names_by_call_id(self) -> dict[str, str]:
+        return {call.id: call.name for m in self.messages for call in m.tool_calls}
+
+    @property
+    def tool_choice_name(self) -> str | None:
+        """`none`, `auto`, `required`, or the name of the function the request forces."""
+        choice = self.tool_choice
+        if isinstance(choice, str) or choice is None:
+            return choice
+        if isinstance(choice, Mapping):
+            function = choice.get("function")
+            if isinstance(function, Mapping) and isinstance(function.get("name"), str):
+                return str(function["name"])
+            if isinstance(choice.get("name"), str):
+                return str(choice["name"])
+            return str(choice.get("type", ""))
+        return None
+
+    @property
+    def response_format_type(self) -> str | None:
+        return str(self.response_format.get("type")) if self.response_format else None
+
+    @property
+    def has_image(self) -> bool:
+        return any(m.has_image for m in self.messages)
+
     def prompt_texts(self) -> list[str]:
         """Every text the prompt carries, for counting prompt tokens."""
         texts = [m.text for m in self.messages]

@@ -19,14 +19,14 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from fake_llm.chat import ChatRequest
-from fake_llm.errors import ProviderRequestError, ScenarioError
+from fake_llm.errors import ProviderRequestError, ReplyMismatch, ScenarioError
 from fake_llm.faults import apply_faults
 from fake_llm.ids import Clock, IdMaker
 from fake_llm.journal import Journal, JournalEntry, redact_headers
 from fake_llm.limits import Decision, RateLimiter
 from fake_llm.matching import Selector, rule_summary
 from fake_llm.providers import Provider, ReplyMeta
-from fake_llm.replies import Completion, plan_completion
+from fake_llm.replies import Completion, ReplyContext, plan_completion
 from fake_llm.scenarios import (
     RateLimit,
     Reply,
@@ -227,8 +227,17 @@ class FakeLLM:
         reply, rule = selection.reply, selection.rule
         entry.rule, entry.reply, entry.step = rule.name, reply.summary(), selection.step
         completion = None
-        if reply.error is None and reply.raw is None and not reply.hang:
-            completion = plan_completion(reply, chat, self.tokenizer)
+        if reply.is_completion:
+            context = ReplyContext(
+                selection.captures, self.settings.seed, lambda i: self.ids.make("call_", f"{entry.seq}.{i}", 24)
+            )
+            try:
+                completion = plan_completion(reply, chat, self.tokenizer, rule, context)
+            except ReplyMismatch as exc:
+                entry.outcome, entry.status, entry.reply = "mismatch", 400, str(exc)
+                self.journal.record(entry)
+                body = provider.error_body(400, f"fake-llm: {exc}", code="fake_llm_reply_mismatch")
+                return self._json(body, 400, {**headers, "x-should-retry": "false"})
             meta = ReplyMeta(meta.id, meta.created, self.ids.fingerprint(completion.model), meta.request_id)
         tokens = (
             completion.usage.total_tokens

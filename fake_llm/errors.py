@@ -44,3 +44,7 @@ class ProviderRequestError(FakeLLMError):
 
 class JournalAssertionError(FakeLLMError, AssertionError):
     """A journal assertion (`assert_called`, strict teardown) failed."""
+
+
+class ReplyMismatch(FakeLLMError):
+    """A matched reply contradicts the request (e.g. no tool call where tool_choice forces one): a scenario mistake."""

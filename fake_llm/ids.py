@@ -20,7 +20,7 @@ class IdMaker:
     def __init__(self, seed: int) -> None:
         self.seed = seed
 
-    def make(self, prefix: str, seq: int, length: int = 29) -> str:
+    def make(self, prefix: str, seq: int | str, length: int = 29) -> str:
         number = _digest(self.seed, prefix, seq)
         chars = []
         for _ in range(length):

@@ -42,7 +42,8 @@ class JournalEntry:
     body: Any
     api: str | None = None
     model: str | None = None
-    #: `matched`, `unmatched` (no rule applied), `rejected` (bad request or key) or `error` (a fake-llm bug).
+    #: `matched`, `unmatched` (no rule applied), `rejected` (bad request or key), `mismatch` (the matched reply
+    #: contradicts the request) or `error` (a fake-llm bug).
     outcome: str = "matched"
     rule: str | None = None
     #: For unmatched requests: each rule and why it did not match.
@@ -150,6 +151,11 @@ class Journal:
     def unmatched(self) -> list[JournalEntry]:
         """Requests no rule answered."""
         return [e for e in self.entries if e.outcome == "unmatched"]
+
+    @property
+    def mismatches(self) -> list[JournalEntry]:
+        """Requests whose matched reply contradicted them (e.g. no tool call under a forcing tool_choice)."""
+        return [e for e in self.entries if e.outcome == "mismatch"]
 
     @property
     def errors(self) -> list[JournalEntry]:

@@ -74,11 +74,67 @@ def _check_headers(match: Match, request: ChatRequest, captures: dict[str, str])
     return None
 
 
+def _check_turn(match: Match, request: ChatRequest, captures: dict[str, str]) -> str | None:
+    if match.turn is None:
+        return None
+    low, high = match.turn
+    if request.turn >= low and (high is None or request.turn <= high):
+        return None
+    wanted = str(low) if low == high else f"{low}..{high if high is not None else ''}"
+    return f"turn: request is at turn {request.turn}, rule wants {wanted}"
+
+
+def _check_last_role(match: Match, request: ChatRequest, captures: dict[str, str]) -> str | None:
+    if match.last_role is None or request.last_role == match.last_role:
+        return None
+    return f"last_role: the last message is from {request.last_role!r}, not {match.last_role!r}"
+
+
+def _check_tool_result(match: Match, request: ChatRequest, captures: dict[str, str]) -> str | None:
+    if match.tool_result is None and match.tool_result_for is None:
+        return None
+    results = request.tool_results
+    if not results:
+        return "tool_result: the last message is not a tool result"
+    if match.tool_result_for is not None:
+        names = [request.tool_names_by_call_id.get(m.tool_call_id or "", "?") for m in results]
+        if match.tool_result_for not in names:
+            sent = ", ".join(map(repr, names))
+            return f"tool_result_for: results just sent are for {sent}, not {match.tool_result_for!r}"
+    lookup = match.tool_result
+    if lookup is not None and not any(lookup_text(lookup, m.text, captures) for m in results):
+        return f"tool_result: tool result {_clip(results[-1].text)} does not {lookup.describe()}"
+    return None
+
+
+def _check_tools(match: Match, request: ChatRequest, captures: dict[str, str]) -> str | None:
+    offered = {tool.name for tool in request.tools}
+    missing = [name for name in match.tools if name not in offered]
+    if not missing:
+        return None
+    return f"tools: the request does not offer {', '.join(map(repr, missing))} (offers {sorted(offered) or 'none'})"
+
+
+def _check_request_options(match: Match, request: ChatRequest, captures: dict[str, str]) -> str | None:
+    if match.tool_choice is not None and request.tool_choice_name != match.tool_choice:
+        return f"tool_choice: request has {request.tool_choice_name!r}, rule wants {match.tool_choice!r}"
+    if match.response_format is not None and request.response_format_type != match.response_format:
+        return f"response_format: request has {request.response_format_type!r}, rule wants {match.response_format!r}"
+    if match.has_image is not None and request.has_image != match.has_image:
+        return "has_image: the request has " + ("an image" if request.has_image else "no image")
+    return None
+
+
 #: Checks in the order they are tried; the first failure is the reason a rule did not match.
 CHECKS: tuple[Check, ...] = (
     _check_model,
     _check_stream,
     _check_headers,
+    _check_turn,
+    _check_last_role,
+    _check_tools,
+    _check_request_options,
+    _check_tool_result,
     _text_check("user", "last user message", lambda r: [r.last_user]),
     _text_check("system", "system prompt", lambda r: [r.system]),
     _text_check("any_message", "any message of", lambda r: [m.text for m in r.messages] or [""]),
@@ -108,7 +164,8 @@ class Selection:
 
     def no_match_message(self, request: ChatRequest, method: str, path: str, limit: int = 30) -> str:
         """The text that explains a miss, for the HTTP body and the journal."""
-        head = f"fake-llm: no rule matched {method} {path} (model {request.model!r}, last user message {_clip(request.last_user)})."
+        asked = f"model {request.model!r}, last user message {_clip(request.last_user)}"
+        head = f"fake-llm: no rule matched {method} {path} ({asked})."
         if not self.reasons:
             return head + " No rules are loaded."
         lines = [f"{name}: {reason}" for name, reason in self.reasons[:limit]]

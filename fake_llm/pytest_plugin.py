@@ -100,6 +100,8 @@ def fake_llm(request: pytest.FixtureRequest, fake_llm_server: FakeLLMServer) -> 
         problems: list[str] = []
         for entry in journal.errors:
             problems.append(f"fake-llm failed while answering {entry.describe()}:\n{entry.error}")
+        for entry in journal.mismatches:
+            problems.append(f"the reply to {entry.describe()} contradicts the request: {entry.reply}")
         if options["fail_on_unmatched"]:
             for entry in journal.unmatched:
                 reasons = "\n".join(f"    {rule}: {why}" for rule, why in entry.reasons) or "    (no rules loaded)"

@@ -41,6 +41,31 @@ _MATCH: dict[str, Any] = {
             "type": "object",
             "additionalProperties": _TEXT_LOOKUP,
         },
+        "turn": {
+            "description": "Assistant turns before this one, plus one (1 = the first answer); a number or {min, max}.",
+            "anyOf": [
+                {"type": "integer", "minimum": 1},
+                {
+                    "type": "object",
+                    "properties": {"min": {"type": "integer", "minimum": 1}, "max": {"type": "integer", "minimum": 1}},
+                    "additionalProperties": False,
+                },
+            ],
+        },
+        "last_role": {
+            "description": "Role of the last message.",
+            "enum": ["system", "developer", "user", "assistant", "tool", "function"],
+        },
+        "tool_result": {**_TEXT_LOOKUP, "description": "Text of a tool result just sent (the trailing tool messages)."},
+        "tool_result_for": {"type": "string", "description": "Name of the tool whose result was just sent."},
+        "tools": {
+            "description": "Tool names the request must offer (all of them).",
+            "type": ["string", "array"],
+            "items": {"type": "string"},
+        },
+        "tool_choice": {"type": "string", "description": "none, auto, required, or the name of a forced function."},
+        "response_format": {"enum": ["text", "json_object", "json_schema"], "description": "Requested format type."},
+        "has_image": {"type": "boolean", "description": "Whether a message carries an image."},
     },
     "additionalProperties": False,
 }
@@ -165,9 +190,35 @@ _RATE_LIMIT: dict[str, Any] = {
     "additionalProperties": False,
 }
 
-#: Keys of a reply that produce its body; exactly one of them is required (checked by the loader), except that
-#: a `stream.chunks` timeline may stand in for `content`.
-REPLY_BODY_KEYS = ("content", "content_file", "error", "choices", "raw", "hang")
+#: Keys that give a reply's text: at most one, alone or with `tool_calls` (checked by the loader).
+TEXT_KEYS = ("content", "content_file", "json", "generate", "refusal")
+#: Keys that make the whole reply: nothing else that produces a body may go with them.
+WHOLE_REPLY_KEYS = ("error", "raw", "hang", "choices")
+REPLY_BODY_KEYS = (*TEXT_KEYS, "tool_calls", *WHOLE_REPLY_KEYS)
+
+_TOOL_CALL: dict[str, Any] = {
+    "description": "A call of a function tool.",
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "minLength": 1},
+        "arguments": {
+            "description": "A mapping (sent as a JSON string), or a raw string (to script invalid JSON). "
+            "Left out: generated from the tool's JSON Schema in the request.",
+            "type": ["object", "string"],
+        },
+        "id": {"type": "string", "description": "The call id (default: a deterministic `call_...`)."},
+    },
+    "required": ["name"],
+    "additionalProperties": False,
+}
+
+_GENERATE: dict[str, Any] = {
+    "description": "Generated, deterministic reply: prose of this length, or (when the request asks for JSON) an "
+    "object that fits the request's schema.",
+    "type": "object",
+    "properties": {"words": {"type": "integer", "minimum": 0}, "tokens": {"type": "integer", "minimum": 0}},
+    "additionalProperties": False,
+}
 
 _CHOICE: dict[str, Any] = {
     "description": "One choice of a reply for requests with n > 1.",
@@ -184,8 +235,13 @@ _REPLY: dict[str, Any] = {
     "description": "What the server answers. Exactly one of: " + ", ".join(REPLY_BODY_KEYS) + ".",
     "type": "object",
     "properties": {
-        "content": {"type": "string", "description": "The assistant's text."},
+        "content": {"type": "string", "description": "The assistant's text (templates allowed: {{ match.name }})."},
         "content_file": {"type": "string", "description": "A file holding the text, relative to the scenario."},
+        "json": {"type": ["object", "array"], "description": "A JSON value sent as the content."},
+        "generate": _GENERATE,
+        "refusal": {"type": "string", "description": "A structured-output refusal (content is null)."},
+        "tool_calls": {"type": "array", "minItems": 1, "items": _TOOL_CALL},
+        "reasoning_content": {"type": "string", "description": "Reasoning text, sent as `reasoning_content`."},
         "error": _ERROR,
         "choices": {"type": "array", "minItems": 1, "items": _CHOICE},
         "raw": _RAW,
@@ -215,6 +271,10 @@ _RULE: dict[str, Any] = {
         },
         "times": {"type": "integer", "minimum": 1, "description": "The rule stops matching after this many uses."},
         "rate_limit": _RATE_LIMIT,
+        "allow_unknown_tools": {
+            "type": "boolean",
+            "description": "Let replies call functions the request does not offer (to script hallucinated tools).",
+        },
     },
     "additionalProperties": False,
 }

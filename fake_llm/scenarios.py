@@ -12,9 +12,11 @@ import jsonschema
 import yaml
 
 from fake_llm.errors import Problem, ScenarioError
-from fake_llm.scenario_schema import REPLY_BODY_KEYS, SCENARIO_SCHEMA
+from fake_llm.scenario_schema import REPLY_BODY_KEYS, SCENARIO_SCHEMA, TEXT_KEYS, WHOLE_REPLY_KEYS
+from fake_llm.templates import TemplateError, compile_template
 
 LOOKUP_KINDS = ("contains", "equals", "startswith", "regex")
+TOOL_CALLS_NOTE = "tool_calls may go with one text key"
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +157,23 @@ class Choice:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCallSpec:
+    """A scripted tool call; `arguments` None means "generate them from the tool's schema"."""
+
+    name: str
+    arguments: str | Mapping[str, Any] | None = None
+    id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateSpec:
+    """A generated reply of `words` words or `tokens` tokens (40 words when neither is given)."""
+
+    words: int | None = None
+    tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """What a rule answers: content (one or several choices) or an error, plus overrides."""
 
@@ -170,6 +189,18 @@ class Reply:
     raw: RawReply | None = None
     hang: bool = False
     truncate_body: int | None = None
+    tool_calls: tuple[ToolCallSpec, ...] = ()
+    #: A JSON value sent as the content (`has_json` tells it apart from no value).
+    json: Any = None
+    has_json: bool = False
+    generate: GenerateSpec | None = None
+    refusal: str | None = None
+    reasoning: str | None = None
+
+    @property
+    def is_completion(self) -> bool:
+        """True unless the reply is an error, a raw response or a hang."""
+        return self.error is None and self.raw is None and not self.hang
 
     def summary(self) -> str:
         """A one-line description for the journal."""
@@ -181,6 +212,15 @@ class Reply:
             return f"error {self.error.status}" + (f": {self.error.message}" if self.error.message else "")
         if self.choices:
             return f"{len(self.choices)} choices"
+        calls = f"tool calls {', '.join(c.name for c in self.tool_calls)}" if self.tool_calls else ""
+        if self.content is None and calls:
+            return calls
+        if self.refusal is not None:
+            return "refusal"
+        if self.generate is not None:
+            return "generated"
+        if self.has_json:
+            return "json"
         text = self.content or ""
         return "content " + repr(text if len(text) <= 60 else text[:57] + "...")
 
@@ -196,6 +236,7 @@ class Rule:
     scenario: str = ""
     source: str = ""
     rate_limit: RateLimit | None = None
+    allow_unknown_tools: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -533,6 +574,7 @@ class _Builder:
             scenario=scenario,
             source=f"{self.located.source}:{self.located.line(path)}",
             rate_limit=RateLimit(**raw["rate_limit"]) if raw.get("rate_limit") else None,
+            allow_unknown_tools=bool(raw.get("allow_unknown_tools")),
         )
 
     def match(self, raw: Mapping[str, Any], path: tuple[Any, ...]) -> Match:
@@ -590,11 +632,13 @@ class _Builder:
 
     def reply(self, raw: Mapping[str, Any], path: tuple[Any, ...]) -> Reply:
         stream = self.stream(raw.get("stream") or {}, (*path, "stream"))
+        texts = [k for k in TEXT_KEYS if k in raw]
+        whole = [k for k in WHOLE_REPLY_KEYS if k in raw]
         present = [k for k in REPLY_BODY_KEYS if k in raw]
         timeline = "".join(chunk.text for chunk in stream.chunks) if stream.chunks else None
-        if len(present) > 1 or (not present and timeline is None):
+        if (whole and len(present) > 1) or len(texts) > 1 or (not present and timeline is None):
             found = f" (found {', '.join(present)})" if present else ""
-            self.fail(path, f"expected exactly one of {', '.join(REPLY_BODY_KEYS)}{found}")
+            self.fail(path, f"expected exactly one of {', '.join(REPLY_BODY_KEYS)}; {TOOL_CALLS_NOTE}{found}")
         content = raw.get("content")
         if "content_file" in raw:
             content = self.read_file(raw["content_file"], (*path, "content_file"))
@@ -612,6 +656,15 @@ class _Builder:
             choices.append(Choice(content=text, finish_reason=c.get("finish_reason")))
         error = raw.get("error")
         raw_reply = raw.get("raw")
+        for key in ("content", "refusal", "reasoning_content"):
+            if isinstance(raw.get(key), str):
+                self.template(raw[key], (*path, key))
+        for i, call in enumerate(raw.get("tool_calls") or []):
+            self.templates_in(call.get("arguments"), (*path, "tool_calls", i, "arguments"))
+        self.templates_in(raw.get("json"), (*path, "json"))
+        generate = raw.get("generate")
+        if generate is not None and len(generate) > 1:
+            self.fail((*path, "generate"), "give words or tokens, not both")
         return Reply(
             content=content,
             error=self.error(error) if error is not None else None,
@@ -625,7 +678,32 @@ class _Builder:
             raw=RawReply(**raw_reply) if raw_reply is not None else None,
             hang=bool(raw.get("hang")),
             truncate_body=raw.get("truncate_body"),
+            tool_calls=tuple(
+                ToolCallSpec(c["name"], c.get("arguments"), c.get("id")) for c in raw.get("tool_calls") or []
+            ),
+            json=raw.get("json"),
+            has_json="json" in raw,
+            generate=GenerateSpec(**generate) if generate is not None else None,
+            refusal=raw.get("refusal"),
+            reasoning=raw.get("reasoning_content"),
         )
+
+    def template(self, text: str, path: tuple[Any, ...]) -> None:
+        """Check a reply text's `{{ }}` names now, so a typo fails at load time rather than mid-test."""
+        try:
+            compile_template(text)
+        except TemplateError as exc:
+            self.fail(path, str(exc))
+
+    def templates_in(self, value: Any, path: tuple[Any, ...]) -> None:
+        if isinstance(value, str):
+            self.template(value, path)
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                self.templates_in(item, (*path, key))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                self.templates_in(item, (*path, i))
 
     @staticmethod
     def error(raw: Mapping[str, Any]) -> ErrorSpec:

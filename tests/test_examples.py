@@ -15,6 +15,34 @@ from fake_llm.settings import bundled_scenarios
 
 BUNDLED = sorted(bundled_scenarios().glob("*.yaml"))
 
+
+def _tool(name: str, properties: dict[str, Any]) -> dict[str, Any]:
+    parameters = {"type": "object", "properties": properties, "required": sorted(properties)}
+    return {"type": "function", "function": {"name": name, "parameters": parameters}}
+
+
+WEATHER = _tool("get_weather", {"city": {"type": "string"}})
+TIME = _tool("get_time", {"timezone": {"type": "string"}})
+CONTACT = _tool("extract_contact", {"name": {"type": "string"}, "email": {"type": "string", "format": "email"}})
+FORCE_CONTACT = {"type": "function", "function": {"name": "extract_contact"}}
+PERSON_FORMAT = {
+    "type": "json_schema",
+    "json_schema": {"name": "person", "schema": {"type": "object", "properties": {"name": {"type": "string"}}}},
+}
+
+
+def _loop(tool: str) -> list[dict[str, Any]]:
+    call = {"id": "call_1", "type": "function", "function": {"name": tool, "arguments": "{}"}}
+    return [
+        {"role": "user", "content": "go"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+    ]
+
+
+WEATHER_LOOP = _loop("get_weather")
+TIME_LOOP = _loop("get_time")
+
 #: For each bundled file: requests (last user message, extra body fields, extra headers) and the rule each must hit.
 TRIGGERS: dict[str, list[tuple[dict[str, Any], str]]] = {
     "basics.yaml": [
@@ -54,7 +82,23 @@ TRIGGERS: dict[str, list[tuple[dict[str, Any], str]]] = {
             ("json cut", "json-cut-by-length"),
         ]
     ],
-    "zz-fallback.yaml": [({"user": "something else entirely"}, "catch-all")],
+    "zz-fallback.yaml": [({"user": "help"}, "help"), ({"user": "something else entirely"}, "catch-all")],
+    "agents.yaml": [
+        ({"user": "What is the weather in Paris?", "body": {"tools": [WEATHER]}}, "agent-weather-call"),
+        ({"messages": WEATHER_LOOP, "body": {"tools": [WEATHER]}}, "agent-weather-answer"),
+        ({"user": "weather and time please", "body": {"tools": [WEATHER, TIME]}}, "agent-parallel-calls"),
+        ({"messages": TIME_LOOP, "body": {"tools": [WEATHER, TIME]}}, "agent-parallel-answer"),
+        ({"user": "call a tool that does not exist"}, "agent-hallucinated-tool"),
+        (
+            {"user": "extract: Ann, ann@example.com", "body": {"tools": [CONTACT], "tool_choice": FORCE_CONTACT}},
+            "agent-forced-function",
+        ),
+        ({"user": "something dangerous", "body": {"response_format": PERSON_FORMAT}}, "agent-refusal"),
+        ({"user": "order status?", "body": {"response_format": {"type": "json_object"}}}, "agent-scripted-json"),
+        ({"user": "a person", "body": {"response_format": PERSON_FORMAT}}, "agent-generated-json"),
+        ({"user": "think hard"}, "agent-reasoning"),
+        ({"user": "generate something"}, "agent-generated-text"),
+    ],
 }
 
 
@@ -67,7 +111,7 @@ def server() -> Iterator[FakeLLMServer]:
 
 def _send(server: FakeLLMServer, request: dict[str, Any]) -> httpx.Response:
     messages = [{"role": "system", "content": request["system"]}] if "system" in request else []
-    messages.append({"role": "user", "content": request["user"]})
+    messages += request.get("messages") or [{"role": "user", "content": request["user"]}]
     body = {"model": "gpt-4o-mini", "messages": messages, **request.get("body", {})}
     return httpx.post(server.base_url + "/chat/completions", json=body, timeout=5)
 

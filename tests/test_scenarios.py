@@ -35,7 +35,7 @@ REPLY_KEYS = ", ".join(sorted(_RULE["properties"]["reply"]["properties"]))
 MATCH_KEYS = ", ".join(sorted(_MATCH["properties"]))
 LOOKUP_KEYS = ", ".join(sorted(_MATCH["properties"]["user"]["properties"]))
 STREAM_KEYS = ", ".join(sorted(_RULE["properties"]["reply"]["properties"]["stream"]["properties"]))
-BODY_KEYS = ", ".join(REPLY_BODY_KEYS)
+BODY_KEYS = ", ".join(REPLY_BODY_KEYS) + "; tool_calls may go with one text key"
 
 
 def problems(text: str) -> str:

@@ -8,8 +8,9 @@ from typing import Any
 
 from fake_llm.chat import ChatRequest, Message, ToolCall, ToolSpec
 from fake_llm.errors import ProviderRequestError
+from fake_llm.logprobs import logprobs_for
 from fake_llm.providers.base import ReplyMeta
-from fake_llm.replies import Completion, Usage, merge
+from fake_llm.replies import Completion, PlannedChoice, PlannedToolCall, Usage, merge
 from fake_llm.scenarios import StreamError
 from fake_llm.streaming import Event
 
@@ -64,7 +65,9 @@ def invalid_type(param: str, expected: str, value: Any) -> ProviderRequestError:
 
 
 def missing(param: str) -> ProviderRequestError:
-    return ProviderRequestError(f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
+    return ProviderRequestError(
+        f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter"
+    )
 
 
 def _number(body: Mapping[str, Any], name: str, low: float, high: float, *, integer: bool = False) -> Any:
@@ -181,12 +184,54 @@ def parse_messages(raw: Any) -> tuple[Message, ...]:
         text, has_image = _text_of(item.get("content"), f"{param}.content", allow_null=role == "assistant")
         tool_call_id = item.get("tool_call_id")
         if role == "tool" and not isinstance(tool_call_id, str):
-            raise missing(f"{param}.tool_call_id") if tool_call_id is None else invalid_type(
-                f"{param}.tool_call_id", "a string", tool_call_id
+            raise (
+                missing(f"{param}.tool_call_id")
+                if tool_call_id is None
+                else invalid_type(f"{param}.tool_call_id", "a string", tool_call_id)
             )
         name = item.get("name")
-        messages.append(Message(role, text, tool_calls, tool_call_id, name if isinstance(name, str) else None, has_image))
+        messages.append(
+            Message(role, text, tool_calls, tool_call_id, name if isinstance(name, str) else None, has_image)
+        )
+    check_tool_traffic(messages)
     return tuple(messages)
+
+
+def check_tool_traffic(messages: list[Message]) -> None:
+    """Reject what OpenAI rejects: a tool result that answers no preceding tool call, and tool calls left without
+    results before the conversation moves on."""
+    pending: dict[str, int] = {}  # tool_call_id -> index of the assistant message that made the call
+    answerable: set[str] = set()
+    for i, message in enumerate(messages):
+        if message.role == "tool":
+            if not answerable:
+                raise ProviderRequestError(
+                    "Invalid parameter: messages with role 'tool' must be a response to a preceding message with "
+                    "'tool_calls'.",
+                    param=f"messages[{i}].role",
+                )
+            if message.tool_call_id not in answerable:
+                raise ProviderRequestError(
+                    f"Invalid parameter: 'tool_call_id' of '{message.tool_call_id}' not found in 'tool_calls' of "
+                    "previous message.",
+                    param=f"messages[{i}].tool_call_id",
+                )
+            pending.pop(message.tool_call_id or "", None)
+            continue
+        _unanswered(pending)
+        answerable = {call.id for call in message.tool_calls}
+        pending = {call.id: i for call in message.tool_calls}
+    _unanswered(pending)
+
+
+def _unanswered(pending: dict[str, int]) -> None:
+    if pending:
+        index = min(pending.values())
+        raise ProviderRequestError(
+            "An assistant message with 'tool_calls' must be followed by tool messages responding to each "
+            f"'tool_call_id'. The following tool_call_ids did not have response messages: {', '.join(pending)}",
+            param=f"messages[{index}].role",
+        )
 
 
 def _tools(raw: Any) -> tuple[ToolSpec, ...]:
@@ -311,7 +356,7 @@ class OpenAIChat:
             "total_tokens": usage.total_tokens,
             "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
             "completion_tokens_details": {
-                "reasoning_tokens": 0,
+                "reasoning_tokens": usage.reasoning_tokens,
                 "audio_tokens": 0,
                 "accepted_prediction_tokens": 0,
                 "rejected_prediction_tokens": 0,
@@ -322,54 +367,130 @@ class OpenAIChat:
             merged["total_tokens"] = merged["prompt_tokens"] + merged["completion_tokens"]
         return merged
 
+    @staticmethod
+    def _logprobs(request: ChatRequest, tokens: tuple[str, ...], seed: str, offset: int = 0) -> dict[str, Any] | None:
+        """`{"content": [...], "refusal": null}` when the request asked for logprobs (§2.3), else None."""
+        if request.body.get("logprobs") is not True:
+            return None
+        top = request.body.get("top_logprobs") or 0
+        entries = [
+            {
+                "token": entry.token,
+                "logprob": entry.logprob,
+                "bytes": list(entry.token.encode()),
+                "top_logprobs": [{"token": t, "logprob": lp, "bytes": list(t.encode())} for t, lp in entry.top]
+                if top
+                else [],
+            }
+            for entry in logprobs_for(tokens, max(top, 1), seed, offset)
+        ]
+        return {"content": entries, "refusal": None}
+
+    @staticmethod
+    def _tool_call(call: PlannedToolCall) -> dict[str, Any]:
+        return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+
     def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+        choices = []
+        for choice in completion.choices:
+            message: dict[str, Any] = {
+                "role": "assistant",
+                "content": choice.text,
+                "refusal": choice.refusal,
+                "annotations": [],
+            }
+            if choice.reasoning is not None:
+                message["reasoning_content"] = choice.reasoning
+            if choice.tool_calls:
+                message["tool_calls"] = [self._tool_call(call) for call in choice.tool_calls]
+            choices.append(
+                {
+                    "index": choice.index,
+                    "message": message,
+                    "logprobs": self._logprobs(request, choice.tokens if choice.has_text else (), meta.id),
+                    "finish_reason": choice.finish_reason,
+                }
+            )
         return {
             "id": meta.id,
             "object": "chat.completion",
             "created": meta.created,
             "model": completion.model,
-            "choices": [
-                {
-                    "index": choice.index,
-                    "message": {"role": "assistant", "content": choice.text, "refusal": None, "annotations": []},
-                    "logprobs": None,
-                    "finish_reason": choice.finish_reason,
-                }
-                for choice in completion.choices
-            ],
+            "choices": choices,
             "usage": self.usage(completion.usage),
             "service_tier": "default",
             "system_fingerprint": meta.system_fingerprint,
         }
 
     def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
-        """Role chunk per choice, content chunks (`chunk_tokens` tokens each, choices interleaved), a finish chunk
-        per choice, the usage chunk when `stream_options.include_usage` asked for it, then `[DONE]` (§2.4)."""
+        """Per choice: the role chunk, reasoning chunks, content (or refusal) chunks, tool-call fragments, and the
+        finish chunk; choices interleave step by step. Then the usage chunk when `stream_options.include_usage`
+        asked for it, and `[DONE]` (§2.4)."""
         head = (
-            '{"id":' + dumps(meta.id) + ',"object":"chat.completion.chunk","created":' + str(meta.created)
-            + ',"model":' + dumps(completion.model) + ',"service_tier":"default","system_fingerprint":'
-            + dumps(meta.system_fingerprint) + ',"choices":'
+            '{"id":'
+            + dumps(meta.id)
+            + ',"object":"chat.completion.chunk","created":'
+            + str(meta.created)
+            + ',"model":'
+            + dumps(completion.model)
+            + ',"service_tier":"default","system_fingerprint":'
+            + dumps(meta.system_fingerprint)
+            + ',"choices":'
         )
         tail = ',"usage":null}' if request.include_usage else "}"
 
-        def chunk(index: int, delta: dict[str, Any], finish_reason: str | None = None) -> str:
-            choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        def chunk(index: int, delta: dict[str, Any], finish_reason: str | None = None, logprobs: Any = None) -> str:
+            choice = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
             return head + dumps([choice]) + tail
 
         events = [
-            Event(chunk(c.index, {"role": "assistant", "content": "", "refusal": None}), kind="role")
+            Event(
+                chunk(
+                    c.index,
+                    {"role": "assistant", "content": "" if c.has_text or c.refusal is None else None, "refusal": None},
+                ),
+                kind="role",
+            )
             for c in completion.choices
         ]
-        for step in range(max((len(c.chunks) for c in completion.choices), default=0)):
-            for choice in completion.choices:
-                if step < len(choice.chunks):
-                    text, tokens = choice.chunks[step]
-                    events.append(Event(chunk(choice.index, {"content": text}), tokens=tokens, step=step))
+        plans = [self._choice_steps(choice, request, meta.id) for choice in completion.choices]
+        for step in range(max((len(p) for p in plans), default=0)):
+            for choice, plan in zip(completion.choices, plans, strict=True):
+                if step < len(plan):
+                    delta, tokens, logprobs = plan[step]
+                    events.append(Event(chunk(choice.index, delta, None, logprobs), tokens=tokens, step=step))
         events.extend(Event(chunk(c.index, {}, c.finish_reason), kind="finish") for c in completion.choices)
         if request.include_usage:
             events.append(Event(head + '[],"usage":' + dumps(self.usage(completion.usage)) + "}", kind="usage"))
         events.append(Event("[DONE]", kind="done"))
         return events
+
+    def _choice_steps(
+        self, choice: PlannedChoice, request: ChatRequest, seed: str
+    ) -> list[tuple[dict[str, Any], int, Any]]:
+        """The deltas of one choice after its role chunk: (delta, tokens, logprobs) per chunk. Tool calls carry
+        `index` on every fragment and id/type/name on the first only (§2.4, trap 14)."""
+        steps: list[tuple[dict[str, Any], int, Any]] = []
+        for piece in choice.reasoning_chunks:
+            steps.append(({"reasoning_content": "".join(piece)}, len(piece), None))
+        position = 0
+        for piece in choice.chunks:
+            key = "content" if choice.has_text else "refusal"
+            logprobs = self._logprobs(request, piece, seed, position) if choice.has_text else None
+            steps.append(({key: "".join(piece)}, len(piece), logprobs))
+            position += len(piece)
+        for index, call in enumerate(choice.tool_calls):
+            first = {
+                "index": index,
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": ""},
+            }
+            steps.append(({"tool_calls": [first]}, 0, None))
+            for piece in call.chunks:
+                fragment = {"index": index, "function": {"arguments": "".join(piece)}}
+                steps.append(({"tool_calls": [fragment]}, len(piece), None))
+        return steps
 
     def stream_error_event(self, error: StreamError) -> Event:
         """A mid-stream error: a data object with a top-level `error` (what the SDKs raise on, §2.5/§8.3)."""
