@@ -1,0 +1,137 @@
+"""One benchmark server in its own process: fake-llm, or a bare Starlette app that returns canned bytes.
+
+    python benchmarks/_server.py fake --scenario FILE [--profile OUT.prof]
+    python benchmarks/_server.py bare --mode json|sse --body FILE --headers FILE
+
+Binds 127.0.0.1 on a free port (port 0), serves with uvicorn (uvloop + httptools when installed) and, once the
+socket accepts connections, prints one line `READY {"port": ..., "pid": ..., "loop": ..., "http": ...}` on stdout.
+SIGINT or SIGTERM stops it gracefully (and writes the cProfile dump when `--profile` is given).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+#: Settings shared by both sides of every comparison.
+UVICORN_OPTIONS: dict[str, Any] = {"log_level": "warning", "access_log": False, "lifespan": "off"}
+
+
+def _impl(kind: str, preferred: str) -> str:
+    """`preferred` (uvloop / httptools) when importable, else uvicorn's pure-asyncio fallback."""
+    if importlib.util.find_spec(preferred) is not None:
+        return preferred
+    return "asyncio" if kind == "loop" else "h11"
+
+
+def fake_app(scenario: str) -> Any:
+    from fake_llm.app import create_app
+    from fake_llm.settings import Settings
+
+    return create_app(Settings(scenarios=(scenario,), log_level="warning"))
+
+
+def bare_app(mode: str, body_file: str, headers_file: str) -> Any:
+    """A tiny Starlette app: one POST route answering the captured bytes, and a health route."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response, StreamingResponse
+    from starlette.routing import Route
+
+    payload = Path(body_file).read_bytes()
+    headers: dict[str, str] = json.loads(Path(headers_file).read_text())  # content-type included
+    # SSE: one frame per event (every frame ends with a blank line), one `send` per event.
+    events = [frame + b"\n\n" for frame in payload.split(b"\n\n") if frame]
+
+    async def chat(request: Request) -> Response:
+        await request.body()
+        if mode == "sse":
+
+            async def stream() -> Any:
+                for event in events:
+                    yield event
+
+            return StreamingResponse(stream(), headers=headers)
+        return Response(payload, headers=headers)
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(
+        routes=[Route("/v1/chat/completions", chat, methods=["POST"]), Route("/health", health, methods=["GET"])]
+    )
+
+
+class _Server(uvicorn.Server):
+    """Announces the port and the loop / HTTP implementations once it is accepting connections."""
+
+    def __init__(self, config: uvicorn.Config, port: int) -> None:
+        super().__init__(config)
+        self.port = port
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        loop = type(asyncio.get_running_loop())
+        protocol = self.config.http_protocol_class
+        info = {
+            "port": self.port,
+            "pid": os.getpid(),
+            "loop": f"{loop.__module__}.{loop.__qualname__}",
+            "http": f"{protocol.__module__}.{protocol.__qualname__}",
+        }
+        print("READY " + json.dumps(info), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("kind", choices=["fake", "bare"])
+    parser.add_argument("--scenario", help="fake: the scenario file to serve")
+    parser.add_argument("--mode", choices=["json", "sse"], default="json", help="bare: answer JSON or SSE")
+    parser.add_argument("--body", help="bare: file with the response body to replay")
+    parser.add_argument("--headers", help="bare: JSON file with the response headers to replay")
+    parser.add_argument("--profile", help="write a cProfile dump of the server to this file on exit")
+    args = parser.parse_args(argv)
+
+    if args.kind == "fake":
+        if not args.scenario:
+            parser.error("fake needs --scenario")
+        app = fake_app(args.scenario)
+    else:
+        if not (args.body and args.headers):
+            parser.error("bare needs --body and --headers")
+        app = bare_app(args.mode, args.body, args.headers)
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(2048)
+    config = uvicorn.Config(app, loop=_impl("loop", "uvloop"), http=_impl("http", "httptools"), **UVICORN_OPTIONS)
+    server = _Server(config, sock.getsockname()[1])
+
+    profiler = None
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+        sock.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
