@@ -83,7 +83,11 @@ def create_app(
                 settings, scenarios, [Path(s.path).resolve().parent for s in scenarios if not s.path.startswith("<")]
             )
     routes = [
-        Route("/v1/chat/completions", _chat_endpoint(PROVIDERS["openai-chat"]), methods=["POST"]),  # type: ignore[arg-type]
+        Route(path, _chat_endpoint(provider), methods=["POST"])  # type: ignore[arg-type]
+        for provider in PROVIDERS.values()
+        for path in provider.routes
+    ]
+    routes += [
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", get_model, methods=["GET"]),
         *ADMIN_ROUTES,

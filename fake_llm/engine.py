@@ -5,6 +5,7 @@ provider.parse -> selector.select -> journal.record -> render (JSON, SSE or the 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -149,6 +150,7 @@ class FakeLLM:
             created=int(self.clock.now()),
             system_fingerprint="",
             request_id=self.ids.make("req_", seq, 20),
+            seed=self.settings.seed,
         )
         entry = JournalEntry(
             seq=seq,
@@ -212,7 +214,7 @@ class FakeLLM:
                 ),
             )
         try:
-            chat = provider.parse(body, _lower_headers(request))
+            chat = provider.parse(body, _lower_headers(request), {**request.query_params, **request.path_params})
         except ProviderRequestError as exc:
             return self._reject(provider, entry, headers, exc)
         entry.model, entry.stream = chat.model, chat.stream
@@ -238,7 +240,7 @@ class FakeLLM:
                 self.journal.record(entry)
                 body = provider.error_body(400, f"fake-llm: {exc}", code="fake_llm_reply_mismatch")
                 return self._json(body, 400, {**headers, "x-should-retry": "false"})
-            meta = ReplyMeta(meta.id, meta.created, self.ids.fingerprint(completion.model), meta.request_id)
+            meta = dataclasses.replace(meta, system_fingerprint=self.ids.fingerprint(completion.model))
         tokens = (
             completion.usage.total_tokens
             if completion

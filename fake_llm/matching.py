@@ -58,6 +58,12 @@ def _text_check(key: str, describe: str, read: Callable[[ChatRequest], Sequence[
     return check
 
 
+def _check_api(match: Match, request: ChatRequest, captures: dict[str, str]) -> str | None:
+    if not match.api or request.api in match.api:
+        return None
+    return f"api: request came in as {request.api!r}, rule wants {' or '.join(map(repr, match.api))}"
+
+
 def _check_stream(match: Match, request: ChatRequest, captures: dict[str, str]) -> str | None:
     if match.stream is None or match.stream == request.stream:
         return None
@@ -127,6 +133,7 @@ def _check_request_options(match: Match, request: ChatRequest, captures: dict[st
 
 #: Checks in the order they are tried; the first failure is the reason a rule did not match.
 CHECKS: tuple[Check, ...] = (
+    _check_api,
     _check_model,
     _check_stream,
     _check_headers,

@@ -92,6 +92,8 @@ class Completion:
     choices: tuple[PlannedChoice, ...]
     usage: Usage
     model: str
+    #: A scripted embedding vector (embeddings requests), else None.
+    embedding: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,7 +304,7 @@ def plan_completion(
         reasoning_tokens=sum(c.reasoning_tokens for c in choices),
         overrides=reply.usage,
     )
-    return Completion(tuple(choices), usage, reply.model or request.model)
+    return Completion(tuple(choices), usage, reply.model or request.model, reply.embedding)
 
 
 def _with_refusal_tokens(

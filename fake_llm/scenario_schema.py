@@ -27,6 +27,12 @@ _MATCH: dict[str, Any] = {
     "description": "Every key must hold; an empty or missing match matches every request.",
     "type": "object",
     "properties": {
+        "api": {
+            "description": "The dialect the request arrived in (openai-chat, anthropic, responses, completions, "
+            "embeddings, gemini, azure ...), or a list of them.",
+            "type": ["string", "array"],
+            "items": {"type": "string"},
+        },
         "model": {
             "description": "Glob (fnmatch) on the request's model, or a list of globs.",
             "type": ["string", "array"],
@@ -191,7 +197,7 @@ _RATE_LIMIT: dict[str, Any] = {
 }
 
 #: Keys that give a reply's text: at most one, alone or with `tool_calls` (checked by the loader).
-TEXT_KEYS = ("content", "content_file", "json", "generate", "refusal")
+TEXT_KEYS = ("content", "content_file", "json", "generate", "refusal", "embedding")
 #: Keys that make the whole reply: nothing else that produces a body may go with them.
 WHOLE_REPLY_KEYS = ("error", "raw", "hang", "choices")
 REPLY_BODY_KEYS = (*TEXT_KEYS, "tool_calls", *WHOLE_REPLY_KEYS)
@@ -240,6 +246,12 @@ _REPLY: dict[str, Any] = {
         "json": {"type": ["object", "array"], "description": "A JSON value sent as the content."},
         "generate": _GENERATE,
         "refusal": {"type": "string", "description": "A structured-output refusal (content is null)."},
+        "embedding": {
+            "description": "The exact vector an embeddings request gets (for every input).",
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "number"},
+        },
         "tool_calls": {"type": "array", "minItems": 1, "items": _TOOL_CALL},
         "reasoning_content": {"type": "string", "description": "Reasoning text, sent as `reasoning_content`."},
         "error": _ERROR,

@@ -39,6 +39,7 @@ class Match:
     """The conditions of a rule; every one given must hold."""
 
     model: tuple[str, ...] | None = None
+    api: tuple[str, ...] = ()
     user: TextLookup | None = None
     system: TextLookup | None = None
     any_message: TextLookup | None = None
@@ -196,6 +197,7 @@ class Reply:
     generate: GenerateSpec | None = None
     refusal: str | None = None
     reasoning: str | None = None
+    embedding: tuple[float, ...] | None = None
 
     @property
     def is_completion(self) -> bool:
@@ -589,7 +591,9 @@ class _Builder:
         elif turn is not None:
             bounds = (turn, turn)
         tools = raw.get("tools")
+        api = raw.get("api")
         return Match(
+            api=(api,) if isinstance(api, str) else tuple(api or ()),
             turn=bounds,
             last_role=raw.get("last_role"),
             tool_result=self.lookup(raw.get("tool_result"), (*path, "tool_result")),
@@ -686,6 +690,7 @@ class _Builder:
             generate=GenerateSpec(**generate) if generate is not None else None,
             refusal=raw.get("refusal"),
             reasoning=raw.get("reasoning_content"),
+            embedding=tuple(raw["embedding"]) if "embedding" in raw else None,
         )
 
     def template(self, text: str, path: tuple[Any, ...]) -> None:

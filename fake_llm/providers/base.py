@@ -20,6 +20,8 @@ class ReplyMeta:
     created: int
     system_fingerprint: str
     request_id: str
+    #: The server's seed, for values a dialect derives itself (embedding vectors, its own ids).
+    seed: int = 0
 
 
 class Provider(Protocol):
@@ -28,8 +30,12 @@ class Provider(Protocol):
     api: str
     #: Prefix of reply ids (`chatcmpl-`, `msg_` ...).
     id_prefix: str
+    #: The POST paths this dialect answers (Starlette path syntax: `{model:path}` captures a model name).
+    routes: tuple[str, ...]
 
-    def parse(self, body: Any, headers: Mapping[str, str]) -> ChatRequest: ...
+    def parse(self, body: Any, headers: Mapping[str, str], params: Mapping[str, str]) -> ChatRequest:
+        """`params`: the path parameters and query string of the request (e.g. a model taken from the path)."""
+        ...
 
     def api_key(self, headers: Mapping[str, str]) -> str | None: ...
 

@@ -261,12 +261,13 @@ class OpenAIChat:
 
     api = "openai-chat"
     id_prefix = "chatcmpl-"
+    routes: tuple[str, ...] = ("/v1/chat/completions",)
 
     def api_key(self, headers: Mapping[str, str]) -> str | None:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
-    def parse(self, body: Any, headers: Mapping[str, str]) -> ChatRequest:
+    def parse(self, body: Any, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> ChatRequest:
         """Validate a request body as OpenAI does (400s name the param) and return the ChatRequest."""
         if not isinstance(body, dict):
             raise ProviderRequestError(
