@@ -5,7 +5,6 @@ provider.parse -> selector.select -> journal.record -> render (JSON, SSE or the 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import random
@@ -152,26 +151,35 @@ class FakeLLM:
             request_id=self.ids.make("req_", seq, 20),
             seed=self.settings.seed,
         )
+        # ASGI header names are already lower-case; decode them once for the journal and the dialect.
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in request.scope["headers"]}
         entry = JournalEntry(
             seq=seq,
             time=self.clock.now(),
             method=request.method,
-            path=request.url.path,
-            headers=redact_headers(request.headers.items()),
+            path=request.scope["path"],
+            headers=redact_headers(headers.items()),
             body=None,
             api=provider.api,
         )
         try:
-            return await self._chat(provider, request, meta, entry)
+            return await self._chat(provider, request, headers, meta, entry)
         except Exception as exc:  # a bug in fake-llm: answer, journal it, let the pytest plugin re-raise it
-            log.exception("internal error while answering %s %s", request.method, request.url.path)
+            log.exception("internal error while answering %s %s", request.method, entry.path)
             entry.outcome, entry.status = "error", 500
             entry.error = "".join(traceback.format_exception(exc))
             self.journal.record(entry)
             body = provider.error_body(500, f"fake-llm internal error: {exc!r}", type="server_error")
             return self._json(body, 500, {**provider.response_headers(meta), "x-should-retry": "false"})
 
-    async def _chat(self, provider: Provider, request: Request, meta: ReplyMeta, entry: JournalEntry) -> ASGIApp:
+    async def _chat(
+        self,
+        provider: Provider,
+        request: Request,
+        request_headers: dict[str, str],
+        meta: ReplyMeta,
+        entry: JournalEntry,
+    ) -> ASGIApp:
         headers = provider.response_headers(meta)
         raw = await _read_body(request, self.settings.max_body_bytes)
         if raw is None:
@@ -200,8 +208,8 @@ class FakeLLM:
                 ),
             )
         entry.body = body
-        if self.settings.api_keys and provider.api_key(request.headers) not in self.settings.api_keys:
-            given = provider.api_key(request.headers)
+        if self.settings.api_keys and provider.api_key(request_headers) not in self.settings.api_keys:
+            given = provider.api_key(request_headers)
             shown = f": {given[:3]}****{given[-4:]}" if given and len(given) > 8 else ""
             return self._reject(
                 provider,
@@ -214,14 +222,17 @@ class FakeLLM:
                 ),
             )
         try:
-            chat = provider.parse(body, _lower_headers(request), {**request.query_params, **request.path_params})
+            params = dict(request.path_params)
+            if request.scope.get("query_string"):
+                params = {**request.query_params, **params}
+            chat = provider.parse(body, request_headers, params)
         except ProviderRequestError as exc:
             return self._reject(provider, entry, headers, exc)
         entry.model, entry.stream = chat.model, chat.stream
         selection = self.selector.select(chat)
         entry.reasons = list(selection.reasons)
         if selection.rule is None or selection.reply is None:
-            message = selection.no_match_message(chat, request.method, request.url.path)
+            message = selection.no_match_message(chat, request.method, entry.path)
             entry.outcome, entry.status, entry.reply = "unmatched", 400, "no match"
             self.journal.record(entry)
             body = provider.error_body(400, message, type="invalid_request_error", code="fake_llm_no_match")
@@ -240,7 +251,8 @@ class FakeLLM:
                 self.journal.record(entry)
                 body = provider.error_body(400, f"fake-llm: {exc}", code="fake_llm_reply_mismatch")
                 return self._json(body, 400, {**headers, "x-should-retry": "false"})
-            meta = dataclasses.replace(meta, system_fingerprint=self.ids.fingerprint(completion.model))
+            fingerprint = self.ids.fingerprint(completion.model)
+            meta = ReplyMeta(meta.id, meta.created, fingerprint, meta.request_id, meta.seed)
         tokens = (
             completion.usage.total_tokens
             if completion
@@ -315,7 +327,12 @@ class FakeLLM:
                 content = content[: reply.truncate_body]
             return Response(content, 200, headers, media_type=JSON_TYPE)
         spec = reply.stream
-        rng = random.Random(f"{self.settings.seed}:{entry.rule}:{chat.conversation_key}:{step}")
+        # Jitter draws from a generator seeded by the request, so the same request gets the same delays.
+        rng = (
+            random.Random(f"{self.settings.seed}:{entry.rule}:{chat.conversation_key}:{step}")
+            if spec.is_timed
+            else None
+        )
         events = schedule(provider.stream_events(completion, meta, chat), spec, rng)
         plan = apply_faults(events, spec, provider.stream_error_event)
         entry.schedule = [event.at_ms for event in plan.events]
@@ -353,10 +370,6 @@ def _dump(body: Any) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _lower_headers(request: Request) -> dict[str, str]:
-    return {k.lower(): v for k, v in request.headers.items()}
-
-
 async def _read_body(request: Request, limit: int) -> bytes | None:
     """The request body, or None as soon as it exceeds `limit` bytes (never buffers more than that)."""
     declared = request.headers.get("content-length")
@@ -364,9 +377,14 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
         return None
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:  # straight from ASGI receive: the body is read once, here, so Request's caching is not needed
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return b"".join(chunks)
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             return None
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return b"".join(chunks)

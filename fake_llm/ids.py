@@ -9,9 +9,13 @@ from collections.abc import Callable
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
-def _digest(seed: int, *parts: object) -> int:
+#: Maps every byte to a base62 character (the slight bias towards the first few is irrelevant for ids).
+_BYTE_TO_CHAR = bytes((_ALPHABET * 5)[:256], "ascii")
+
+
+def _digest(seed: int, *parts: object, size: int = 32) -> bytes:
     text = ":".join(str(p) for p in (seed, *parts))
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=24).digest(), "big")
+    return hashlib.blake2b(text.encode(), digest_size=size).digest()
 
 
 class IdMaker:
@@ -19,18 +23,19 @@ class IdMaker:
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
+        self._fingerprints: dict[str, str] = {}
 
     def make(self, prefix: str, seq: int | str, length: int = 29) -> str:
-        number = _digest(self.seed, prefix, seq)
-        chars = []
-        for _ in range(length):
-            number, rest = divmod(number, len(_ALPHABET))
-            chars.append(_ALPHABET[rest])
-        return prefix + "".join(chars)
+        return prefix + _digest(self.seed, prefix, seq, size=min(length, 64)).translate(_BYTE_TO_CHAR).decode()
 
     def fingerprint(self, model: str) -> str:
         """A stable `system_fingerprint` per model and seed."""
-        return f"fp_{_digest(self.seed, 'fp', model):x}"[:13]
+        found = self._fingerprints.get(model)
+        if found is None:
+            if len(self._fingerprints) > 1024:  # bound the cache: model names come from clients
+                self._fingerprints.clear()
+            found = self._fingerprints[model] = "fp_" + _digest(self.seed, "fp", model, size=5).hex()
+        return found
 
 
 class Clock:

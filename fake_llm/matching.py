@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -181,12 +182,25 @@ class Selection:
         return head + " Rules tried: " + "; ".join(lines)
 
 
+#: Conversations whose `replies:` position is remembered; the least recently seen are forgotten first, so a
+#: long-running server does not grow without bound (a forgotten conversation starts its sequence again).
+MAX_CONVERSATIONS = 10_000
+
+
 class _State:
     """Counters of one Selector generation; a reset replaces it."""
 
     def __init__(self) -> None:
         self.uses: dict[str, int] = {}
-        self.steps: dict[tuple[str, str], int] = {}
+        self.steps: OrderedDict[tuple[str, str], int] = OrderedDict()
+
+    def advance(self, key: tuple[str, str]) -> int:
+        """The conversation's position in a rule's `replies:` before this request (0-based), then step it on."""
+        step = self.steps.pop(key, 0)
+        self.steps[key] = step + 1
+        if len(self.steps) > MAX_CONVERSATIONS:
+            self.steps.popitem(last=False)
+        return step
 
 
 class Selector:
@@ -237,9 +251,7 @@ class Selector:
                     state.uses[rule.name] = used + 1
                     step = 0
                     if len(rule.replies) > 1:
-                        key = (rule.name, request.conversation_key)
-                        step = state.steps.get(key, 0)
-                        state.steps[key] = step + 1
+                        step = state.advance((rule.name, request.conversation_key))
                     reply = rule.replies[min(step, len(rule.replies) - 1)]
                     return Selection(rule, reply, captures, tuple(reasons), step + 1)
         return Selection(None, None, {}, tuple(reasons))

@@ -48,6 +48,7 @@ class PlannedChoice:
     index: int
     tokens: tuple[str, ...]
     finish_reason: str
+    #: Empty unless the request streams.
     chunks: tuple[tuple[str, ...], ...] = ()
     has_text: bool = True
     refusal: str | None = None
@@ -151,10 +152,24 @@ def template_context(request: ChatRequest, captures: Mapping[str, str]) -> dict[
     }
 
 
-def _render(value: Any, context: Mapping[str, Any]) -> Any:
+class _LazyContext:
+    """The template context, built on first use: most replies have no `{{ }}` and never need it."""
+
+    def __init__(self, request: ChatRequest, captures: Mapping[str, str]) -> None:
+        self.request = request
+        self.captures = captures
+        self._built: dict[str, Any] | None = None
+
+    def get(self) -> dict[str, Any]:
+        if self._built is None:
+            self._built = template_context(self.request, self.captures)
+        return self._built
+
+
+def _render(value: Any, context: _LazyContext) -> Any:
     """`value` with every string rendered as a template (mappings and lists walked)."""
     if isinstance(value, str):
-        return _template(value).render(context)
+        return _template(value).render(context.get()) if "{{" in value else value
     if isinstance(value, Mapping):
         return {k: _render(v, context) for k, v in value.items()}
     if isinstance(value, list):
@@ -171,7 +186,7 @@ def _compact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def scripted_text(reply: Reply, request: ChatRequest, context: Mapping[str, Any], seed: str) -> str | None:
+def scripted_text(reply: Reply, request: ChatRequest, context: _LazyContext, seed: Callable[[], str]) -> str | None:
     """The reply's text before any cut: rendered content, a JSON value, or generated prose or JSON."""
     if reply.has_json:
         return _dumps(_render(reply.json, context))
@@ -179,17 +194,17 @@ def scripted_text(reply: Reply, request: ChatRequest, context: Mapping[str, Any]
         if request.response_format_type in ("json_object", "json_schema"):
             spec = (request.response_format or {}).get("json_schema")
             schema = spec.get("schema") if isinstance(spec, Mapping) else None
-            return _dumps(generate_value(schema if isinstance(schema, Mapping) else _JSON_OBJECT_SCHEMA, seed=seed))
+            return _dumps(generate_value(schema if isinstance(schema, Mapping) else _JSON_OBJECT_SCHEMA, seed=seed()))
         if reply.generate.tokens is not None:
-            return generate_text(seed=seed, tokens=reply.generate.tokens)
-        return generate_text(seed=seed, words=reply.generate.words or DEFAULT_GENERATED_WORDS)
+            return generate_text(seed=seed(), tokens=reply.generate.tokens)
+        return generate_text(seed=seed(), words=reply.generate.words or DEFAULT_GENERATED_WORDS)
     if reply.content is not None:
         return str(_render(reply.content, context))
     return None
 
 
 def _tool_calls(
-    reply: Reply, rule: Rule, request: ChatRequest, context: Mapping[str, Any], ctx: ReplyContext, seed: str
+    reply: Reply, rule: Rule, request: ChatRequest, context: _LazyContext, ctx: ReplyContext, seed: Callable[[], str]
 ) -> list[tuple[str, str, str]]:
     """(id, name, arguments) of each scripted call, after checking them against the request's tools and
     tool_choice; arguments left out are generated from the offered tool's JSON Schema."""
@@ -214,18 +229,19 @@ def _tool_calls(
                 f"rule {rule.name!r} calls {spec.name!r}, which the request does not offer (it offers {names}); "
                 "set allow_unknown_tools: true on the rule to script a call of an unknown tool"
             )
-        calls.append((spec.id or ctx.call_id(i), spec.name, _arguments(spec, offered, context, f"{seed}:{i}")))
+        arguments = _arguments(spec, offered, context, lambda i=i: f"{seed()}:{i}")  # type: ignore[misc]
+        calls.append((spec.id or ctx.call_id(i), spec.name, arguments))
     return calls
 
 
-def _arguments(spec: ToolCallSpec, offered: Mapping[str, Any], context: Mapping[str, Any], seed: str) -> str:
+def _arguments(spec: ToolCallSpec, offered: Mapping[str, Any], context: _LazyContext, seed: Callable[[], str]) -> str:
     if isinstance(spec.arguments, str):
         return str(_render(spec.arguments, context))
     if spec.arguments is not None:
         return _compact(_render(spec.arguments, context))
     tool = offered.get(spec.name)
     schema = tool.parameters if tool is not None and tool.parameters else {"type": "object", "properties": {}}
-    return _compact(generate_value(schema, seed=seed))
+    return _compact(generate_value(schema, seed=seed()))
 
 
 def plan_completion(
@@ -237,8 +253,15 @@ def plan_completion(
     the pieces of a `stream.chunks` timeline). Raises ReplyMismatch when the reply contradicts the request."""
     rule = rule or Rule(name="<inline>", match=Match(), replies=(reply,))
     ctx = ctx or ReplyContext()
-    context = template_context(request, ctx.captures)
-    base_seed = request_seed(ctx.seed, request.model, [[m.role, m.text] for m in request.messages])
+    context = _LazyContext(request, ctx.captures)
+    seeds: list[str] = []
+
+    def base_seed() -> str:
+        """The seed of generated values: the server seed plus the request, so the same request gets the same."""
+        if not seeds:
+            seeds.append(request_seed(ctx.seed, request.model, [[m.role, m.text] for m in request.messages]))
+        return seeds[0]
+
     timeline = [chunk.text for chunk in reply.stream.chunks]
     size = reply.stream.chunk_tokens
     calls = _tool_calls(reply, rule, request, context, ctx, base_seed)
@@ -254,7 +277,8 @@ def plan_completion(
             raw_text, override = scripted[index % len(scripted)]
             raw_text = str(_render(raw_text, context))
         else:
-            raw_text, override = scripted_text(reply, request, context, f"{base_seed}:{index}"), reply.finish_reason
+            raw_text = scripted_text(reply, request, context, lambda index=index: f"{base_seed()}:{index}")  # type: ignore[misc]
+            override = reply.finish_reason
         budget = request.max_tokens
         truncated = False
         reasoning_tokens = tokenizer.split(reasoning) if reasoning else []
@@ -277,7 +301,9 @@ def plan_completion(
             )
             if truncated:
                 break
-        if timeline:
+        if not request.stream:
+            chunks: tuple[tuple[str, ...], ...] = ()  # only streams are cut into chunks
+        elif timeline:
             chunks = tuple(tuple(tokenizer.split(p)) for p in cut_pieces(timeline, len("".join(tokens))))
         else:
             chunks = groups(tokens)

@@ -13,11 +13,11 @@ from fake_llm.scenarios import StreamSpec
 from fake_llm.streaming import Event
 
 
-def schedule(events: Sequence[Event], spec: StreamSpec, rng: random.Random) -> list[Event]:
+def schedule(events: Sequence[Event], spec: StreamSpec, rng: random.Random | None) -> list[Event]:
     """`events` with `at_ms` set: the first event after `ttft_ms`, each later content step after its gap
     (`chunks[i].after_ms`, else `chunk_ms` or the `tokens_per_second` pace) plus seeded jitter, and `stall_ms`
     added before event number `stall_after`. Times are offsets from the start of the stream, never decreasing."""
-    if not spec.is_timed:
+    if not spec.is_timed or rng is None:
         return list(events)
     timeline = [chunk.after_ms for chunk in spec.chunks]
     # Whatever precedes the first content (the role chunk) goes out with it, at the time to first token.

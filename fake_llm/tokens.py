@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from functools import lru_cache
 from typing import Protocol
 
 # Pre-tokenisation in the style of the GPT BPE encoders: contractions, a word with its leading space, up to
@@ -28,22 +29,35 @@ class Tokenizer(Protocol):
     def count(self, text: str) -> int: ...
 
 
+#: Texts up to this size have their split cached: scripted replies and prompts repeat across requests.
+_CACHED_TEXT = 4096
+
+
+@lru_cache(maxsize=2048)
+def _approx_split(text: str) -> tuple[str, ...]:
+    tokens: list[str] = []
+    for piece in _PIECES.findall(text):
+        if len(piece) <= _LONG_WORD:
+            tokens.append(piece)
+        else:
+            tokens.extend(piece[i : i + _LONG_WORD] for i in range(0, len(piece), _LONG_WORD))
+    return tuple(tokens)
+
+
 class ApproxTokenizer:
     """The built-in approximation: fast, dependency-free, within about 15% of o200k on English prose."""
 
     name = "approx"
 
     def split(self, text: str) -> list[str]:
-        tokens: list[str] = []
-        for piece in _PIECES.findall(text):
-            if len(piece) <= _LONG_WORD:
-                tokens.append(piece)
-            else:
-                tokens.extend(piece[i : i + _LONG_WORD] for i in range(0, len(piece), _LONG_WORD))
-        return tokens
+        if len(text) <= _CACHED_TEXT:
+            return list(_approx_split(text))
+        return list(_approx_split.__wrapped__(text))
 
     def count(self, text: str) -> int:
-        return len(self.split(text))
+        if len(text) <= _CACHED_TEXT:
+            return len(_approx_split(text))
+        return len(_approx_split.__wrapped__(text))
 
 
 class BpeTokenizer:

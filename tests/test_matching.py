@@ -403,3 +403,29 @@ def test_no_match_message_caps_the_rule_list() -> None:
         "Rules tried: r0: model 'other' does not match 'm0'; r1: model 'other' does not match 'm1'; "
         "... and 33 more rules"
     )
+
+
+def test_sequence_positions_are_bounded_and_forget_the_oldest_conversation(monkeypatch: pytest.MonkeyPatch) -> None:
+    import fake_llm.matching as matching_module
+
+    monkeypatch.setattr(matching_module, "MAX_CONVERSATIONS", 3)
+    rules = [{"name": "seq", "replies": [{"content": "one"}, {"content": "two"}]}]
+    selector = Selector([parse_rules(rules)])
+
+    def answer(session: str) -> str | None:
+        selection = selector.select(_session_request(session))
+        return selection.reply.content if selection.reply else None
+
+    assert [answer(s) for s in ("a", "b", "c", "a", "d")] == ["one", "one", "one", "two", "one"]
+    assert len(selector._state.steps) == 3
+    assert answer("b") == "one"  # b was the least recently seen: forgotten, so it starts again
+    assert answer("a") == "two"  # a was kept
+
+
+def _session_request(session: str) -> ChatRequest:
+    return ChatRequest(
+        api="openai-chat",
+        model="m",
+        messages=(Message("user", "hi"),),
+        headers={"x-fake-llm-session": session},
+    )

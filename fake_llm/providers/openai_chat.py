@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from json.encoder import encode_basestring
 from typing import Any
 
 from fake_llm.chat import ChatRequest, Message, ToolCall, ToolSpec
@@ -441,6 +442,12 @@ class OpenAIChat:
         tail = ',"usage":null}' if request.include_usage else "}"
 
         def chunk(index: int, delta: dict[str, Any], finish_reason: str | None = None, logprobs: Any = None) -> str:
+            if logprobs is None and finish_reason is None and len(delta) == 1 and "content" in delta:
+                # The common chunk, built from a template: only the text needs escaping (same bytes as dumps).
+                return (
+                    f'{head}[{{"index":{index},"delta":{{"content":{encode_basestring(delta["content"])}}},'
+                    f'"logprobs":null,"finish_reason":null}}]{tail}'
+                )
             choice = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
             return head + dumps([choice]) + tail
 
