@@ -108,9 +108,35 @@ async def rules(request: Request) -> Response:
     return JSONResponse({"loaded": [r.name for r in scenario.rules], "mode": mode, "warnings": engine.warnings})
 
 
+async def scenarios(request: Request) -> Response:
+    """GET: the scenarios and whether each is on. POST /_fake/scenarios/{name}/{enable|disable|activate}:
+    switch one on or off, or make it the only one on (`activate`; `all` as the name switches every one on)."""
+    engine = _engine(request)
+    if request.method == "POST":
+        name, action = request.path_params["name"], request.path_params["action"]
+        current = set(engine.selector.disabled)
+        names = {s.name for s in engine.selector.scenarios}
+        if name == "all" and action == "activate":
+            wanted: set[str] = set()
+        elif name not in names:
+            return _problem(404, f"unknown scenario {name!r}; loaded: {engine.selector.scenario_names()}")
+        elif action == "enable":
+            wanted = current - {name}
+        elif action == "disable":
+            wanted = current | {name}
+        elif action == "activate":
+            wanted = names - {name}
+        else:
+            return _problem(404, f"unknown action {action!r}: use enable, disable or activate")
+        engine.selector.set_disabled(wanted)
+    return JSONResponse({"scenarios": engine.scenarios_summary()})
+
+
 ADMIN_ROUTES = [
     Route("/_fake/health", health, methods=["GET"]),
     Route("/_fake/journal", _guarded(journal), methods=["GET", "DELETE"]),
     Route("/_fake/reset", _guarded(reset), methods=["POST"]),
     Route("/_fake/rules", _guarded(rules), methods=["GET", "POST"]),
+    Route("/_fake/scenarios", _guarded(scenarios), methods=["GET"]),
+    Route("/_fake/scenarios/{name}/{action}", _guarded(scenarios), methods=["POST"]),
 ]

@@ -113,10 +113,24 @@ class FakeLLM:
         """Clear the journal and every rule counter; with `rules`, also drop rules added at run time."""
         if rules:
             self.selector.replace(self.base_scenarios)
+            self.selector.set_disabled(())
             self.warnings = shadowed_rules(self.base_scenarios)
         self.selector.reset()
         self.limiter.reset()
         self.journal.clear()
+
+    def scenarios_summary(self) -> list[dict[str, Any]]:
+        """Each loaded scenario: name, file, whether it is switched on, and its rules with hit counts."""
+        hits = self.selector.hits()
+        return [
+            {
+                "name": scenario.name,
+                "path": scenario.path,
+                "enabled": scenario.name not in self.selector.disabled,
+                "rules": [rule_summary(rule, hits.get(rule.name, 0)) for rule in scenario.rules],
+            }
+            for scenario in self.selector.scenarios
+        ]
 
     def rules_summary(self) -> list[dict[str, Any]]:
         hits = self.selector.hits()
@@ -229,7 +243,19 @@ class FakeLLM:
         except ProviderRequestError as exc:
             return self._reject(provider, entry, headers, exc)
         entry.model, entry.stream = chat.model, chat.stream
-        selection = self.selector.select(chat)
+        only = request_headers.get("x-fake-llm-scenario")
+        if only is not None and only not in {s.name for s in self.selector.scenarios}:
+            return self._reject(
+                provider,
+                entry,
+                headers,
+                ProviderRequestError(
+                    f"fake-llm: X-Fake-LLM-Scenario names an unknown scenario {only!r}; loaded: "
+                    f"{self.selector.scenario_names()}",
+                    code="fake_llm_unknown_scenario",
+                ),
+            )
+        selection = self.selector.select(chat, only)
         entry.reasons = list(selection.reasons)
         if selection.rule is None or selection.reply is None:
             message = selection.no_match_message(chat, request.method, entry.path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
@@ -209,6 +209,8 @@ class Selector:
     def __init__(self, scenarios: Sequence[Scenario] = ()) -> None:
         self._lock = threading.Lock()
         self._scenarios: tuple[Scenario, ...] = tuple(scenarios)
+        #: Names of scenarios switched off (from the dashboard or POST /_fake/scenarios/...).
+        self._disabled: frozenset[str] = frozenset()
         self._state = _State()
 
     @property
@@ -218,6 +220,22 @@ class Selector:
     @property
     def rules(self) -> list[Rule]:
         return [rule for scenario in self._scenarios for rule in scenario.rules]
+
+    @property
+    def disabled(self) -> frozenset[str]:
+        return self._disabled
+
+    def set_disabled(self, names: Iterable[str]) -> None:
+        """Switch these scenarios off (and every other one on); their rules stop matching until switched back."""
+        names = frozenset(names)
+        unknown = names - {s.name for s in self._scenarios}
+        if unknown:
+            raise KeyError(f"unknown scenario {', '.join(sorted(map(repr, unknown)))}; loaded: {self.scenario_names()}")
+        with self._lock:
+            self._disabled = names
+
+    def scenario_names(self) -> str:
+        return ", ".join(s.name for s in self._scenarios) or "none"
 
     def replace(self, scenarios: Sequence[Scenario]) -> None:
         """Serve `scenarios` from now on; counters of rules that keep their name are kept."""
@@ -233,12 +251,15 @@ class Selector:
         with self._lock:
             return dict(self._state.uses)
 
-    def select(self, request: ChatRequest) -> Selection:
-        """Match `request` against every rule in load order and use up the winner's `times` and `replies`."""
+    def select(self, request: ChatRequest, only: str | None = None) -> Selection:
+        """Match `request` against every rule of the enabled scenarios (or only of scenario `only`, enabled or not)
+        in load order, and use up the winner's `times` and `replies`."""
         reasons: list[tuple[str, str]] = []
         with self._lock:
             state = self._state
             for scenario in self._scenarios:
+                if (scenario.name != only) if only is not None else (scenario.name in self._disabled):
+                    continue
                 for rule in scenario.rules:
                     used = state.uses.get(rule.name, 0)
                     if rule.times is not None and used >= rule.times:

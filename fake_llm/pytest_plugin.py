@@ -16,10 +16,11 @@ if TYPE_CHECKING:
     from fake_llm.settings import Settings
 
 MARKER = (
-    "fake_llm(scenarios=None, rules=None, fail_on_unmatched=True, fail_on_unused_rules=False): "
-    "scenario files or folders (relative to the test file) and inline rules for this test, and its teardown checks"
+    "fake_llm(scenarios=None, rules=None, activate=None, fail_on_unmatched=True, fail_on_unused_rules=False): "
+    "scenario files or folders (relative to the test file) and inline rules for this test, the only scenario(s) "
+    "switched on, and its teardown checks"
 )
-OPTIONS = ("scenarios", "rules", "fail_on_unmatched", "fail_on_unused_rules")
+OPTIONS = ("scenarios", "rules", "activate", "fail_on_unmatched", "fail_on_unused_rules")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -94,6 +95,9 @@ def fake_llm(request: pytest.FixtureRequest, fake_llm_server: FakeLLMServer) -> 
         fake_llm_server.load(*[p if Path(p).is_absolute() else base / p for p in paths])
     if options.get("rules") is not None:
         fake_llm_server.add_rules(options["rules"])
+    if options.get("activate") is not None:
+        active = options["activate"]
+        fake_llm_server.activate(*([active] if isinstance(active, str) else active))
     yield fake_llm_server
     try:
         journal = fake_llm_server.journal

@@ -136,6 +136,22 @@ class FakeLLMServer:
         self.engine.install(loaded, replace=replace)
         return loaded
 
+    def activate(self, *scenarios: str) -> None:
+        """Switch every scenario off except these (none given: switch every one back on)."""
+        names = {s.name for s in self.engine.selector.scenarios}
+        self.engine.selector.set_disabled(names - set(scenarios) if scenarios else ())
+
+    @staticmethod
+    def headers(*, scenario: str | None = None, session: str | None = None) -> dict[str, str]:
+        """Request headers that pick a scenario and keep `replies:` sequences per session, for clients of a shared
+        server: `openai.OpenAI(..., default_headers=server.headers(scenario="faults", session="test-1"))`."""
+        headers = {}
+        if scenario is not None:
+            headers["X-Fake-LLM-Scenario"] = scenario
+        if session is not None:
+            headers["X-Fake-LLM-Session"] = session
+        return headers
+
     def reset(self, *, rules: bool = True) -> None:
         """Clear the journal and rule counters; by default also drop rules added since start."""
         self.engine.reset(rules=rules)
