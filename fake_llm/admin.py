@@ -54,6 +54,8 @@ async def health(request: Request) -> Response:
             "version": __version__,
             "rules": len(engine.selector.rules),
             "scenarios": [s.name for s in engine.selector.scenarios],
+            # A failed hot reload: the last good rules still serve, and the problems show here until fixed.
+            "load_errors": engine.load_errors,
         }
     )
 

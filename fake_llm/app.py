@@ -102,6 +102,13 @@ def create_app(
         )
     ]
     silence_scripted_disconnects()
-    app = Starlette(routes=routes, middleware=middleware, exception_handlers={404: http_error, 405: http_error})
+    lifespan = None
+    if engine.settings.watch:
+        from fake_llm.reload import watcher_lifespan
+
+        lifespan = watcher_lifespan(engine)
+    app = Starlette(
+        lifespan=lifespan, routes=routes, middleware=middleware, exception_handlers={404: http_error, 405: http_error}
+    )
     app.state.fake_llm = engine
     return app

@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help=SETTINGS_HELP["max_hang_seconds"] + " (default 300)" + _env("max_hang_seconds"),
     )
+    add("--watch", action="store_true", default=None, help=SETTINGS_HELP["watch"] + _env("watch"))
     add(
         "--log-level",
         choices=["critical", "error", "warning", "info", "debug", "trace"],
@@ -96,6 +97,7 @@ def _settings(args: argparse.Namespace) -> Settings:
             "requests_per_minute",
             "tokens_per_minute",
             "max_hang_seconds",
+            "watch",
         )
     }
     for name in ("scenarios", "api_keys", "cors_origins"):

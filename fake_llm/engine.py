@@ -76,6 +76,10 @@ class FakeLLM:
         )
         #: Streams being sent right now (a client that disconnects must bring this back down).
         self.open_streams = 0
+        #: The scenario paths this engine was loaded from (what `reload` reads again), and the problems of the last
+        #: failed reload (empty once a reload succeeds).
+        self.paths: list[str | Path] = []
+        self.load_errors: list[str] = []
         self._added = 0  # numbers the rule sets added at run time, for their default names
 
     @classmethod
@@ -85,7 +89,44 @@ class FakeLLM:
         paths: list[str | Path] = list(settings.scenarios)
         if not paths and default_to_bundled:
             paths = [bundled_scenarios()]
-        return cls(settings, load_scenarios(paths), scenario_roots(paths))
+        engine = cls(settings, load_scenarios(paths), scenario_roots(paths))
+        engine.paths = paths
+        return engine
+
+    def reload(self, *, reason: str = "reload") -> bool:
+        """Load the scenario files again. On success they replace the loaded ones (rules added at run time are
+        kept); on a problem the last good rules keep serving, and the problem is logged, journaled and kept in
+        `load_errors` (shown by /_fake/health and the dashboard) until a reload succeeds."""
+        added = [s for s in self.selector.scenarios if s not in self.base_scenarios]
+        try:
+            scenarios = load_scenarios(self.paths)
+            self.install([*scenarios, *added], replace=True)
+        except ScenarioError as exc:
+            self.load_errors = [str(problem) for problem in exc.problems]
+            log.error("scenario reload failed (%s); still serving the last good rules:\n%s", reason, exc)
+            self._journal_reload(reason, "reload_error", "\n".join(self.load_errors))
+            return False
+        self.base_scenarios = tuple(scenarios)
+        self.load_errors = []
+        log.info("scenarios reloaded (%s): %d rules", reason, len(self.selector.rules))
+        self._journal_reload(reason, "reloaded", f"{len(self.selector.rules)} rules")
+        return True
+
+    def _journal_reload(self, reason: str, outcome: str, detail: str) -> None:
+        seq = self.journal.next_seq()
+        self.journal.record(
+            JournalEntry(
+                seq=seq,
+                time=self.clock.now(),
+                method="RELOAD",
+                path=reason,
+                headers={},
+                body=None,
+                outcome=outcome,
+                reply=detail,
+                status=0,
+            )
+        )
 
     # ------------------------------------------------------------------ rules
 

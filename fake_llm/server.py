@@ -81,7 +81,11 @@ class FakeLLMServer:
         self._sock = sock
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=2
+            self.app,
+            log_level="warning",
+            lifespan="on" if self.settings.watch else "off",
+            access_log=False,
+            timeout_graceful_shutdown=2,
         )
         self._server = _Server(config)
         self._thread = threading.Thread(

@@ -53,6 +53,8 @@ class Settings:
     tokens_per_minute: int | None = None
     #: How long a `hang` reply holds the connection before giving up with a 504.
     max_hang_seconds: float = 300.0
+    #: Reload scenario files when they change.
+    watch: bool = False
 
     def __post_init__(self) -> None:
         for name in _BOUNDS:
@@ -121,6 +123,10 @@ def _parse_env(name: str, raw: str) -> Any:
             return float(raw)
         if name == "freeze_time":
             return parse_time(raw)
+        if name == "watch":
+            if raw.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                raise ValueError("expected true or false")
+            return raw.lower() in ("1", "true", "yes", "on")
     except ValueError as exc:
         raise ValueError(f"{variable}={raw!r}: {exc}") from None
     return raw
@@ -158,4 +164,5 @@ SETTINGS_HELP: dict[str, str] = {
     "requests_per_minute": "server-wide limit of requests per minute (429 beyond it)",
     "tokens_per_minute": "server-wide limit of tokens per minute (429 beyond it)",
     "max_hang_seconds": "how long a `hang` reply holds a connection before a 504",
+    "watch": "reload scenario files when they change (bad edits keep the last good rules)",
 }
