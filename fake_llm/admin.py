@@ -70,11 +70,14 @@ async def journal(request: Request) -> Response:
     try:
         status = int(params["status"]) if "status" in params else None
         limit = int(params.get("limit", "0"))
+        after = int(params.get("after", "0"))
     except ValueError:
-        return _problem(400, "status and limit must be integers")
+        return _problem(400, "status, limit and after must be integers")
     entries = engine.journal.filter(
         rule=params.get("rule"), path=params.get("path"), model=params.get("model"), status=status, matched=matched
     )
+    if after:  # live views poll with the last sequence number they have seen
+        entries = [e for e in entries if e.seq > after]
     if limit > 0:
         entries = entries[-limit:]
     return JSONResponse({"entries": [e.to_dict() for e in entries]})

@@ -163,7 +163,9 @@ def test_405_names_the_allowed_methods(client: TestClient) -> None:
 def test_health(client: TestClient) -> None:
     response = client.get("/_fake/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "version": __version__, "rules": 3, "scenarios": ["test"]}
+    assert response.json() == {
+        "status": "ok", "version": __version__, "rules": 3, "scenarios": ["test"], "load_errors": []
+    }
 
 
 def test_journal_lists_requests_with_filters_and_limit(client: TestClient) -> None:
@@ -208,7 +210,7 @@ def test_journal_rejects_non_integer_filters(client: TestClient) -> None:
     for query in ("status=abc", "limit=x"):
         response = client.get(f"/_fake/journal?{query}")
         assert response.status_code == 400
-        assert response.json() == {"error": {"message": "status and limit must be integers"}}
+        assert response.json() == {"error": {"message": "status, limit and after must be integers"}}
 
 
 def test_journal_redacts_keys(client: TestClient) -> None:
@@ -589,3 +591,12 @@ def test_header_match_and_session_sequences_over_http(make_client: MakeClient) -
         "Rules tried: team: header 'x-team': 'Blue' does not equal 'blue'"
     )
     assert [e.step for e in engine(client).journal.entries] == [1, 2, 1, 0]
+
+
+def test_journal_after_returns_only_newer_entries(make_client: MakeClient) -> None:
+    client = make_client(RULES)
+    for _ in range(3):
+        client.post("/v1/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "hello"}]})
+    seqs = [e["seq"] for e in client.get("/_fake/journal", params={"after": 1}).json()["entries"]]
+    assert seqs == [2, 3]
+    assert client.get("/_fake/journal", params={"after": "x"}).status_code == 400
