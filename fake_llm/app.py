@@ -16,13 +16,26 @@ from starlette.types import ASGIApp
 
 from fake_llm.admin import ADMIN_ROUTES
 from fake_llm.engine import MODEL_CREATED, FakeLLM
-from fake_llm.providers import PROVIDERS, Provider
+from fake_llm.providers import PROVIDERS, Provider, anthropic
 from fake_llm.scenarios import Scenario
 from fake_llm.settings import Settings
 from fake_llm.streaming import silence_scripted_disconnects
 
 #: Response headers a browser app may read (CORS).
-EXPOSED_HEADERS = ["x-request-id", "openai-processing-ms", "retry-after", "retry-after-ms", "x-should-retry"]
+EXPOSED_HEADERS = [
+    "x-request-id",
+    "request-id",
+    "openai-processing-ms",
+    "retry-after",
+    "retry-after-ms",
+    "x-should-retry",
+    "x-ratelimit-limit-requests",
+    "x-ratelimit-remaining-requests",
+    "x-ratelimit-reset-requests",
+    "x-ratelimit-limit-tokens",
+    "x-ratelimit-remaining-tokens",
+    "x-ratelimit-reset-tokens",
+]
 
 
 def _chat_endpoint(provider: Provider) -> object:
@@ -90,6 +103,7 @@ def create_app(
     routes += [
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", get_model, methods=["GET"]),
+        *anthropic.EXTRA_ROUTES,
         *ADMIN_ROUTES,
     ]
     middleware = [

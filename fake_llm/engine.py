@@ -245,6 +245,8 @@ class FakeLLM:
                 ProviderRequestError(
                     f"Request body too large: the limit is {self.settings.max_body_bytes} bytes.",
                     code="request_too_large",
+                    # OpenAI answers a 400; Anthropic's edge a 413 `request_too_large` (wire-format §5.5).
+                    status=getattr(provider, "body_too_large_status", 400),
                 ),
             )
         try:
@@ -263,8 +265,8 @@ class FakeLLM:
                 ),
             )
         entry.body = body
-        if self.settings.api_keys and provider.api_key(request_headers) not in self.settings.api_keys:
-            given = provider.api_key(request_headers)
+        given = provider.api_key(request_headers, request.query_params) if self.settings.api_keys else None
+        if self.settings.api_keys and given not in self.settings.api_keys:
             shown = f": {given[:3]}****{given[-4:]}" if given and len(given) > 8 else ""
             return self._reject(
                 provider,

@@ -3,6 +3,7 @@ tool calls, cut at stop sequences and max_tokens, checked against the request's 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -54,6 +55,8 @@ class PlannedChoice:
     refusal: str | None = None
     reasoning_chunks: tuple[tuple[str, ...], ...] = ()
     tool_calls: tuple[PlannedToolCall, ...] = ()
+    #: The request stop sequence the text was cut at (Anthropic reports it), if any.
+    stop_sequence: str | None = None
 
     @property
     def text(self) -> str | None:
@@ -106,12 +109,13 @@ class ReplyContext:
     call_id: Callable[[int], str] = lambda i: f"call_{i}"
 
 
-def cut_at_stop(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
-    """Text before the earliest stop sequence, and whether one was found."""
-    positions = [i for stop in stops if stop and (i := text.find(stop)) >= 0]
-    if not positions:
-        return text, False
-    return text[: min(positions)], True
+def cut_at_stop(text: str, stops: tuple[str, ...]) -> tuple[str, str | None]:
+    """Text before the earliest stop sequence, and that sequence (None when none occurs)."""
+    found = [(i, stop) for stop in stops if stop and (i := text.find(stop)) >= 0]
+    if not found:
+        return text, None
+    position, stop = min(found)
+    return text[:position], stop
 
 
 def cut_pieces(pieces: list[str], length: int) -> list[str]:
@@ -285,7 +289,7 @@ def plan_completion(
         if budget is not None and len(reasoning_tokens) > budget:
             reasoning_tokens, truncated = reasoning_tokens[:budget], True
         budget = None if budget is None else budget - len(reasoning_tokens)
-        text, _ = cut_at_stop(raw_text or "", request.stop)
+        text, stop_sequence = cut_at_stop(raw_text or "", request.stop)
         tokens = tokenizer.split(text)
         if budget is not None and len(tokens) > budget:
             tokens, truncated = tokens[:budget], True
@@ -319,6 +323,7 @@ def plan_completion(
                 refusal=refusal,
                 reasoning_chunks=groups(reasoning_tokens),
                 tool_calls=tuple(planned_calls),
+                stop_sequence=stop_sequence if not truncated else None,
             )
         )
     if any(c.refusal for c in choices):
@@ -337,16 +342,7 @@ def _with_refusal_tokens(
     choice: PlannedChoice, tokens: list[str], groups: Callable[[list[str]], tuple[tuple[str, ...], ...]]
 ) -> PlannedChoice:
     """A refusal streams like text (as `refusal` deltas) and counts as completion tokens."""
-    return PlannedChoice(
-        choice.index,
-        tuple(tokens),
-        choice.finish_reason,
-        groups(tokens),
-        False,
-        choice.refusal,
-        choice.reasoning_chunks,
-        choice.tool_calls,
-    )
+    return dataclasses.replace(choice, tokens=tuple(tokens), chunks=groups(tokens), has_text=False)
 
 
 def merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -264,7 +264,7 @@ class OpenAIChat:
     id_prefix = "chatcmpl-"
     routes: tuple[str, ...] = ("/v1/chat/completions",)
 
-    def api_key(self, headers: Mapping[str, str]) -> str | None:
+    def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 

@@ -1,0 +1,466 @@
+"""OpenAI Responses API (`POST /v1/responses`): input items and flat tools parsed into a ChatRequest, and the response
+object with its strict streaming event sequence (wire-format §3)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from fake_llm.chat import ChatRequest, Message, ToolCall, ToolSpec
+from fake_llm.errors import ProviderRequestError
+from fake_llm.logprobs import logprobs_for
+from fake_llm.providers.base import ReplyMeta
+from fake_llm.providers.openai_chat import OpenAIChat, _number, dumps, invalid_type, missing, type_name
+from fake_llm.replies import Completion, PlannedChoice, Usage, merge
+from fake_llm.scenarios import StreamError
+from fake_llm.streaming import Event
+
+ROLES = ("user", "assistant", "system", "developer")
+TEXT_FORMATS = ("text", "json_object", "json_schema")
+PART_TYPES = ("input_text", "input_image", "input_file", "input_audio", "output_text", "refusal", "summary_text")
+#: The include value that asks for token log probabilities on output_text parts.
+LOGPROBS_INCLUDE = "message.output_text.logprobs"
+#: Scenario `usage:` keys use Chat's names; the Responses usage object names them differently (§3.2).
+USAGE_NAMES = {
+    "prompt_tokens": "input_tokens",
+    "completion_tokens": "output_tokens",
+    "prompt_tokens_details": "input_tokens_details",
+    "completion_tokens_details": "output_tokens_details",
+}
+#: Top-level fields checked only for their JSON type.
+FIELD_TYPES: tuple[tuple[str, type, str], ...] = (
+    *((name, bool, "a boolean") for name in ("stream", "store", "background", "parallel_tool_calls")),
+    *((name, str, "a string") for name in ("instructions", "previous_response_id", "user")),
+    *((name, dict, "an object") for name in ("reasoning", "metadata", "stream_options")),
+    ("include", list, "an array"),
+)
+#: Request fields the response object echoes (§3.2), with what it reports when the request left them out.
+ECHOED: dict[str, Any] = {
+    **dict.fromkeys(("instructions", "max_output_tokens", "max_tool_calls", "previous_response_id"), None),
+    **dict.fromkeys(("prompt_cache_key", "safety_identifier", "user"), None),
+    **{"background": False, "parallel_tool_calls": True, "store": True, "temperature": 1.0, "tool_choice": "auto"},
+    **{"top_logprobs": 0, "top_p": 1.0, "truncation": "disabled", "metadata": {}},
+}
+#: finish_reason -> incomplete_details.reason; anything else completes (§3.2).
+INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
+
+
+def check_type(body: Mapping[str, Any], name: str, kind: type, expected: str, param: str | None = None) -> Any:
+    """`body[name]` when absent, null or a `kind` (booleans are not numbers); else the 400 OpenAI sends."""
+    value = body.get(name)
+    if value is not None and (not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)):
+        raise invalid_type(param or name, expected, value)
+    return value
+
+
+def parse_model(body: Any) -> str:
+    """The `model` of a request body that must be a JSON object (the checks every OpenAI endpoint makes first)."""
+    if not isinstance(body, dict):
+        raise ProviderRequestError(
+            f"Invalid request body: expected a JSON object, but got {type_name(body)} instead.", code="invalid_type"
+        )
+    if body.get("model") is None:
+        raise missing("model")
+    return str(check_type(body, "model", str, "a string"))
+
+
+def invalid_value(value: Any, supported: tuple[str, ...], param: str) -> ProviderRequestError:
+    listed = ", ".join(f"'{v}'" for v in supported[:-1]) + f", and '{supported[-1]}'"
+    return ProviderRequestError(
+        f"Invalid value: {json.dumps(value)}. Supported values are: {listed}.", param=param, code="invalid_value"
+    )
+
+
+def _content_text(content: Any, param: str) -> tuple[str, bool]:
+    """Text of a message item's content (a string or input/output parts) and whether it holds an image."""
+    if isinstance(content, str):
+        return content, False
+    if not isinstance(content, list):
+        raise invalid_type(param, "one of a string or array of input content", content)
+    texts: list[str] = []
+    has_image = False
+    for i, part in enumerate(content):
+        if not isinstance(part, dict):
+            raise invalid_type(f"{param}[{i}]", "an object", part)
+        kind = part.get("type")
+        if kind is None:
+            raise missing(f"{param}[{i}].type")
+        if kind not in PART_TYPES:  # e.g. Chat's `text` part, a common porting mistake
+            raise invalid_value(kind, PART_TYPES, f"{param}[{i}].type")
+        if kind in ("input_text", "output_text", "summary_text"):
+            text = part.get("text")
+            if not isinstance(text, str):
+                raise invalid_type(f"{param}[{i}].text", "a string", text)
+            texts.append(text)
+        elif kind == "refusal":
+            texts.append(str(part.get("refusal", "")))
+        elif kind == "input_image":
+            has_image = True
+    return "\n".join(texts), has_image
+
+
+def parse_input(raw: Any, *, stored_calls: bool) -> list[Message]:
+    """`input` as Messages: message items, `function_call` items echoed back (joined to the assistant message of
+    their turn, as Chat carries them) and `function_call_output` items as tool messages (§3.1). `stored_calls`: a
+    previous_response_id holds calls we cannot see, so outputs are not checked against them."""
+    if isinstance(raw, str):
+        return [Message("user", raw)]
+    if not isinstance(raw, list):
+        raise invalid_type("input", "one of a string or array of input items", raw)
+    messages: list[Message] = []
+    calls: list[str] = []  # in input order, so the first unanswered call is the one named
+    answered: set[str] = set()
+    for i, item in enumerate(raw):
+        param = f"input[{i}]"
+        if not isinstance(item, dict):
+            raise invalid_type(param, "an object", item)
+        kind = item.get("type", "message" if "role" in item else None)
+        if kind == "message":
+            role = item.get("role")
+            if role is None:
+                raise missing(f"{param}.role")
+            if role not in ROLES:
+                raise invalid_value(role, ROLES, f"{param}.role")
+            if "content" not in item:
+                raise missing(f"{param}.content")
+            text, has_image = _content_text(item["content"], f"{param}.content")
+            messages.append(Message(role, text, has_image=has_image))
+        elif kind == "function_call":
+            call_id, name, arguments = (_required_string(item, key, param) for key in ("call_id", "name", "arguments"))
+            call = ToolCall(call_id, name, arguments)
+            calls.append(call_id)
+            if messages and messages[-1].role == "assistant":
+                messages[-1] = dataclasses.replace(messages[-1], tool_calls=(*messages[-1].tool_calls, call))
+            else:
+                messages.append(Message("assistant", "", (call,)))
+        elif kind == "function_call_output":
+            call_id = _required_string(item, "call_id", param)
+            output = item.get("output")
+            if output is None:
+                raise missing(f"{param}.output")
+            text = output if isinstance(output, str) else _content_text(output, f"{param}.output")[0]
+            if call_id not in calls and not stored_calls:
+                raise ProviderRequestError(
+                    f"No tool call found for function call output with call_id {call_id}.", param="input"
+                )
+            answered.add(call_id)
+            messages.append(Message("tool", text, tool_call_id=call_id))
+        elif kind is None:
+            raise missing(f"{param}.type")
+        # reasoning items, item references and hosted-tool calls are accepted: nothing matching reads is in them
+    unanswered = [call for call in calls if call not in answered]
+    if unanswered:
+        raise ProviderRequestError(f"No tool output found for function call {unanswered[0]}.", param="input")
+    return messages
+
+
+def _required_string(item: Mapping[str, Any], key: str, param: str) -> str:
+    if item.get(key) is None:
+        raise missing(f"{param}.{key}")
+    return str(check_type(item, key, str, "a string", f"{param}.{key}"))
+
+
+def parse_tools(raw: Any) -> tuple[ToolSpec, ...]:
+    """Function tools are flat here (§3.1); a Chat-shaped `{"function": {...}}` tool lacks `name` and is refused."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise invalid_type("tools", "an array", raw)
+    specs = []
+    for i, tool in enumerate(raw):
+        if not isinstance(tool, dict):
+            raise invalid_type(f"tools[{i}]", "an object", tool)
+        if tool.get("type") is None:
+            raise missing(f"tools[{i}].type")
+        if tool["type"] != "function":
+            continue  # hosted tools (web_search, file_search ...): accepted, never called by a scripted reply
+        name = _required_string(tool, "name", f"tools[{i}]")
+        params = tool.get("parameters")
+        specs.append(ToolSpec(name, tool.get("description"), params if isinstance(params, dict) else None))
+    return tuple(specs)
+
+
+def parse_tool_choice(raw: Any) -> Any:
+    """tool_choice in the form ChatRequest.tool_choice_name reads; `allowed_tools` becomes its mode and a hosted
+    tool `auto`, since scripted replies only call functions."""
+    if isinstance(raw, dict):
+        if raw.get("type") == "function":
+            _required_string(raw, "name", "tool_choice")
+            return raw
+        return raw.get("mode", "auto") if raw.get("type") == "allowed_tools" else "auto"
+    if raw is not None and raw not in ("none", "auto", "required"):
+        if not isinstance(raw, str):
+            raise invalid_type("tool_choice", "one of a string or an object", raw)
+        raise invalid_value(raw, ("none", "auto", "required"), "tool_choice")
+    return raw
+
+
+def parse_text_format(raw: Any) -> Mapping[str, Any] | None:
+    """`text.format` as the Chat-style response_format the reply planner reads (`generate:` fills a json_schema)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise invalid_type("text", "an object", raw)
+    fmt = raw.get("format")
+    if fmt is None:
+        return None
+    if not isinstance(fmt, dict):
+        raise invalid_type("text.format", "an object", fmt)
+    kind = fmt.get("type")
+    if kind not in TEXT_FORMATS:
+        raise missing("text.format.type") if kind is None else invalid_value(kind, TEXT_FORMATS, "text.format.type")
+    if kind != "json_schema":
+        return {"type": kind}
+    name = _required_string(fmt, "name", "text.format")
+    schema = fmt.get("schema")
+    if schema is None:
+        raise missing("text.format.schema")
+    if not isinstance(schema, dict):
+        raise invalid_type("text.format.schema", "an object", schema)
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": fmt.get("strict")}}
+
+
+def _or(body: Mapping[str, Any], key: str, default: Any) -> Any:
+    value = body.get(key)
+    return default if value is None else value
+
+
+def _item_id(meta: ReplyMeta, prefix: str, index: int) -> str:
+    """A stable item id per response and output position (`msg_`, `fc_`, `rs_` as the real API names them)."""
+    return prefix + "_" + hashlib.blake2b(f"{meta.id}:{index}".encode(), digest_size=24).hexdigest()
+
+
+class OpenAIResponses(OpenAIChat):
+    """The OpenAI Responses dialect; auth, error envelope and headers are inherited from Chat (§2.5, §2.6)."""
+
+    api = "responses"
+    id_prefix = "resp_"
+    routes: tuple[str, ...] = ("/v1/responses",)
+
+    def parse(self, body: Any, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> ChatRequest:
+        """Validate a request body as OpenAI does (400s name the param) and return the ChatRequest."""
+        model = parse_model(body)
+        for name, types, expected in FIELD_TYPES:
+            check_type(body, name, types, expected)
+        previous = body.get("previous_response_id")
+        if body.get("input") is None and previous is None:
+            raise missing("input")
+        messages = parse_input(_or(body, "input", []), stored_calls=previous is not None)
+        if body.get("instructions"):
+            messages.insert(0, Message("system", body["instructions"]))
+        _number(body, "temperature", 0, 2)
+        _number(body, "top_p", 0, 1)
+        _number(body, "top_logprobs", 0, 20, integer=True)
+        # The Responses API refuses budgets below 16 tokens (unlike Chat's max_tokens).
+        max_tokens = _number(body, "max_output_tokens", 16, 2**31, integer=True)
+        return ChatRequest(
+            api=self.api,
+            model=model,
+            messages=tuple(messages),
+            stream=bool(body.get("stream")),
+            max_tokens=max_tokens,
+            tools=parse_tools(body.get("tools")),
+            tool_choice=parse_tool_choice(body.get("tool_choice")),
+            response_format=parse_text_format(body.get("text")),
+            headers=headers,
+            body=body,
+        )
+
+    # ------------------------------------------------------------------ rendering
+
+    def usage(self, usage: Usage) -> dict[str, Any]:
+        computed = {
+            "input_tokens": usage.prompt_tokens,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": usage.completion_tokens,
+            "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
+            "total_tokens": usage.total_tokens,
+        }
+        overrides = {USAGE_NAMES.get(key, key): value for key, value in usage.overrides.items()}
+        merged = merge(computed, overrides)
+        if "total_tokens" not in overrides:
+            merged["total_tokens"] = merged["input_tokens"] + merged["output_tokens"]
+        return merged
+
+    @staticmethod
+    def _text_logprobs(
+        request: ChatRequest, tokens: tuple[str, ...], seed: str, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """Token log probabilities of an output_text part: filled only when `include` asks for them."""
+        if LOGPROBS_INCLUDE not in (request.body.get("include") or ()):
+            return []
+        top = request.body.get("top_logprobs") or 0
+        return [
+            {
+                "token": entry.token,
+                "logprob": entry.logprob,
+                "bytes": list(entry.token.encode()),
+                "top_logprobs": [{"token": t, "logprob": lp, "bytes": list(t.encode())} for t, lp in entry.top[:top]],
+            }
+            for entry in logprobs_for(tokens, max(top, 1), seed, offset)
+        ]
+
+    def _output(self, choice: PlannedChoice, meta: ReplyMeta, request: ChatRequest) -> list[dict[str, Any]]:
+        """The output items of a finished response: reasoning, the message, then one item per function call; the
+        last item is `incomplete` when the reply was cut (§3.2)."""
+        items: list[dict[str, Any]] = []
+        if choice.reasoning is not None:
+            summary = [{"type": "summary_text", "text": choice.reasoning}]
+            items.append({"id": _item_id(meta, "rs", len(items)), "type": "reasoning", "summary": summary})
+        if choice.refusal is not None or (choice.has_text and (choice.tokens or not choice.tool_calls)):
+            if choice.refusal is not None:
+                part: dict[str, Any] = {"type": "refusal", "refusal": choice.refusal}
+            else:
+                logprobs = self._text_logprobs(request, choice.tokens, meta.id)
+                part = {"type": "output_text", "text": choice.text, "annotations": [], "logprobs": logprobs}
+            message_id = _item_id(meta, "msg", len(items))
+            items.append(
+                {"id": message_id, "type": "message", "status": "completed", "content": [part], "role": "assistant"}
+            )
+        for call in choice.tool_calls:
+            items.append(
+                {
+                    "id": _item_id(meta, "fc", len(items)),
+                    "type": "function_call",
+                    "status": "completed",
+                    "arguments": call.arguments,
+                    "call_id": call.id,
+                    "name": call.name,
+                }
+            )
+        if choice.finish_reason in INCOMPLETE_REASONS and items and "status" in items[-1]:
+            items[-1]["status"] = "incomplete"
+        return items
+
+    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+        """The response object (§3.2); the Responses API has no `n`, so only the first planned choice is sent."""
+        choice = completion.choices[0]
+        body = request.body
+        reason = INCOMPLETE_REASONS.get(choice.finish_reason)
+        reasoning = _or(body, "reasoning", {})
+        tools = [
+            {"description": None, "parameters": None, "strict": True, **tool}
+            if tool.get("type") == "function"
+            else tool
+            for tool in _or(body, "tools", [])
+        ]
+        rest = {key: _or(body, key, default) for key, default in ECHOED.items()}
+        rest.update(
+            completed_at=None if reason else meta.created,
+            error=None,
+            incomplete_details={"reason": reason} if reason else None,
+            model=completion.model,
+            output=self._output(choice, meta, request),
+            reasoning={"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
+            service_tier="default",
+            text={"format": _or(_or(body, "text", {}), "format", {"type": "text"}), "verbosity": "medium"},
+            tools=tools,
+            usage=self.usage(completion.usage),
+        )
+        metadata = rest.pop("metadata")
+        head = {"id": meta.id, "object": "response", "created_at": meta.created}
+        # The real key order: the head, the rest alphabetically, metadata last.
+        return {
+            **head,
+            "status": "incomplete" if reason else "completed",
+            **dict(sorted(rest.items())),
+            "metadata": metadata,
+        }
+
+    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+        """The §3.3 sequence: created, in_progress, then per output item `output_item.added`, its part and deltas,
+        its done events and `output_item.done`; last `response.completed` (or `response.incomplete`) with the whole
+        response. Every event has `event:` + `type` + `sequence_number` from 0, and no `[DONE]` follows.
+
+        Kinds for the fault scripts: the item-finishing `*.done` events are `finish` (`finish_chunk: false` drops
+        them; the final response still carries every item, which the SDK's strict helper accepts), the terminal
+        lifecycle event is `done` (`done: false` ends the stream without it)."""
+        choice = completion.choices[0]
+        final = self.completion_body(completion, meta, request)
+        opening = {**final, "status": "in_progress", "completed_at": None, "incomplete_details": None}
+        opening.update(output=[], usage=None)
+        out = _EventWriter()
+        out.emit("role", "response.created", response=opening)
+        out.emit("role", "response.in_progress", response=opening)
+        calls = iter(choice.tool_calls)
+        for index, item in enumerate(final["output"]):
+            ids = {"item_id": item["id"], "output_index": index}
+            out.emit(
+                "content", "response.output_item.added", output_index=index, item={**item, **_OPENED[item["type"]]}
+            )
+            if item["type"] == "message":
+                part, at = item["content"][0], {**ids, "content_index": 0}
+                if part["type"] == "output_text":
+                    out.emit("content", "response.content_part.added", **at, part={**part, "text": "", "logprobs": []})
+                    out.deltas("response.output_text.delta", choice.chunks, at, request, meta.id)
+                    out.emit("finish", "response.output_text.done", **at, text=part["text"], logprobs=part["logprobs"])
+                else:
+                    out.emit("content", "response.content_part.added", **at, part={**part, "refusal": ""})
+                    out.deltas("response.refusal.delta", choice.chunks, at)
+                    out.emit("finish", "response.refusal.done", **at, refusal=part["refusal"])
+                out.emit("finish", "response.content_part.done", **at, part=part)
+            elif item["type"] == "function_call":
+                out.deltas("response.function_call_arguments.delta", next(calls).chunks, ids)
+                done = {"name": item["name"], "arguments": item["arguments"]}
+                out.emit("finish", "response.function_call_arguments.done", **ids, **done)
+            else:  # reasoning: the summary streams as summary-text deltas
+                at, text = {**ids, "summary_index": 0}, item["summary"][0]["text"]
+                out.emit("content", "response.reasoning_summary_part.added", **at, part=_summary(""))
+                out.deltas("response.reasoning_summary_text.delta", choice.reasoning_chunks, at)
+                out.emit("finish", "response.reasoning_summary_text.done", **at, text=text)
+                out.emit("finish", "response.reasoning_summary_part.done", **at, part=_summary(text))
+            out.emit("finish", "response.output_item.done", output_index=index, item=item)
+        terminal = "response.completed" if final["status"] == "completed" else "response.incomplete"
+        out.emit("done", terminal, response=final)
+        return out.events
+
+    def stream_error_event(self, error: StreamError, sequence_number: int = 0) -> Event:
+        """The nested error event real streams send (§3.3): its truthy `error` makes openai-python raise APIError.
+
+        The fault planner does not tell us the event's position, so `sequence_number` defaults to 0."""
+        inner = self.error_body(500, error.message or "", type=error.type, param=error.param, code=error.code)
+        payload = {"type": "error", "sequence_number": sequence_number, "error": inner["error"]}
+        return Event(dumps(payload), event="error", kind="error")
+
+
+#: What each output item looks like in its `output_item.added` event, before any delta.
+_OPENED: dict[str, dict[str, Any]] = {
+    "message": {"status": "in_progress", "content": []},
+    "function_call": {"status": "in_progress", "arguments": ""},
+    "reasoning": {"summary": []},
+}
+
+
+def _summary(text: str) -> dict[str, str]:
+    return {"type": "summary_text", "text": text}
+
+
+class _EventWriter:
+    """Numbers events from 0 (§3.3) and gives every delta its own content step, so the stream timing paces them."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.steps = itertools.count()
+
+    def emit(self, kind: str, type_: str, tokens: int = 0, step: int = -1, **fields: Any) -> None:
+        payload = {"type": type_, "sequence_number": len(self.events), **fields}
+        self.events.append(Event(dumps(payload), event=type_, kind=kind, tokens=tokens, step=step))
+
+    def deltas(
+        self,
+        type_: str,
+        pieces: tuple[tuple[str, ...], ...],
+        at: Mapping[str, Any],
+        request: ChatRequest | None = None,
+        seed: str = "",
+    ) -> None:
+        """One delta event per chunk; with `request`, output-text deltas carry their tokens' logprobs."""
+        position = 0
+        for piece in pieces:
+            extra = {"logprobs": OpenAIResponses._text_logprobs(request, piece, seed, position)} if request else {}
+            self.emit("content", type_, len(piece), next(self.steps), **at, delta="".join(piece), **extra)
+            position += len(piece)
