@@ -164,7 +164,11 @@ def test_health(client: TestClient) -> None:
     response = client.get("/_fake/health")
     assert response.status_code == 200
     assert response.json() == {
-        "status": "ok", "version": __version__, "rules": 3, "scenarios": ["test"], "load_errors": []
+        "status": "ok",
+        "version": __version__,
+        "rules": 3,
+        "scenarios": ["test"],
+        "load_errors": [],
     }
 
 
