@@ -56,6 +56,11 @@ class ChatRequest:
     tool_choice: Any = None
     response_format: Mapping[str, Any] | None = None
     seed: int | None = None
+    #: Guided decoding (vLLM-style servers): the reply must be one of these strings / match this regex.
+    guided_choice: tuple[str, ...] = ()
+    guided_regex: str | None = None
+    #: Keep the stop sequence that ended the text in the output (`include_stop_str_in_output`).
+    include_stop: bool = False
     headers: Mapping[str, str] = field(default_factory=dict)
     body: Mapping[str, Any] = field(default_factory=dict)
 

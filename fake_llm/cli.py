@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--watch", action="store_true", default=None, help=SETTINGS_HELP["watch"] + _env("watch"))
     add(
+        "--profile",
+        choices=["openai", "cerebras", "scale", "gradient"],
+        help=SETTINGS_HELP["profile"] + _env("profile"),
+    )
+    add(
         "--log-level",
         choices=["critical", "error", "warning", "info", "debug", "trace"],
         help=SETTINGS_HELP["log_level"] + _env("log_level"),
@@ -98,6 +103,7 @@ def _settings(args: argparse.Namespace) -> Settings:
             "tokens_per_minute",
             "max_hang_seconds",
             "watch",
+            "profile",
         )
     }
     for name in ("scenarios", "api_keys", "cors_origins"):

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
+from fake_llm import profiles
 from fake_llm.chat import ChatRequest
 from fake_llm.errors import ProviderRequestError, ReplyMismatch, ScenarioError
 from fake_llm.faults import apply_faults
@@ -308,13 +309,18 @@ class FakeLLM:
             return self._json(body, 400, {**headers, "x-should-retry": "false"})
         reply, rule = selection.reply, selection.rule
         entry.rule, entry.reply, entry.step = rule.name, reply.summary(), selection.step
+        profile = rule.profile or getattr(provider, "profile", None) or self.settings.profile
+        try:
+            profiles.check(profile, chat)
+        except ProviderRequestError as exc:
+            return self._reject(provider, entry, headers, exc)
         completion = None
         if reply.is_completion:
             context = ReplyContext(
                 selection.captures, self.settings.seed, lambda i: self.ids.make("call_", f"{entry.seq}.{i}", 24)
             )
             try:
-                completion = plan_completion(reply, chat, self.tokenizer, rule, context)
+                completion = plan_completion(reply, chat, self.tokenizer, rule, context, profiles.usage_fields(profile))
             except ReplyMismatch as exc:
                 entry.outcome, entry.status, entry.reply = "mismatch", 400, str(exc)
                 self.journal.record(entry)

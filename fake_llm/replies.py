@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -109,13 +110,13 @@ class ReplyContext:
     call_id: Callable[[int], str] = lambda i: f"call_{i}"
 
 
-def cut_at_stop(text: str, stops: tuple[str, ...]) -> tuple[str, str | None]:
-    """Text before the earliest stop sequence, and that sequence (None when none occurs)."""
+def cut_at_stop(text: str, stops: tuple[str, ...], *, keep: bool = False) -> tuple[str, str | None]:
+    """Text before the earliest stop sequence (or through it, with `keep`), and that sequence (None when none)."""
     found = [(i, stop) for stop in stops if stop and (i := text.find(stop)) >= 0]
     if not found:
         return text, None
     position, stop = min(found)
-    return text[:position], stop
+    return text[: position + len(stop) if keep else position], stop
 
 
 def cut_pieces(pieces: list[str], length: int) -> list[str]:
@@ -195,6 +196,10 @@ def scripted_text(reply: Reply, request: ChatRequest, context: _LazyContext, see
     if reply.has_json:
         return _dumps(_render(reply.json, context))
     if reply.generate is not None:
+        if request.guided_choice:
+            return request.guided_choice[int(seed()[:8], 16) % len(request.guided_choice)]
+        if request.guided_regex is not None:
+            return str(generate_value({"type": "string", "pattern": request.guided_regex}, seed=seed()))
         if request.response_format_type in ("json_object", "json_schema"):
             spec = (request.response_format or {}).get("json_schema")
             schema = spec.get("schema") if isinstance(spec, Mapping) else None
@@ -203,8 +208,19 @@ def scripted_text(reply: Reply, request: ChatRequest, context: _LazyContext, see
             return generate_text(seed=seed(), tokens=reply.generate.tokens)
         return generate_text(seed=seed(), words=reply.generate.words or DEFAULT_GENERATED_WORDS)
     if reply.content is not None:
-        return str(_render(reply.content, context))
+        return _guided(str(_render(reply.content, context)), request)
     return None
+
+
+def _guided(text: str, request: ChatRequest) -> str:
+    """A scripted text must obey the request's guided decoding, as a real guided server's output would."""
+    if request.guided_choice and text not in request.guided_choice:
+        raise ReplyMismatch(
+            f"the reply {text!r} is not one of the request's guided_choice {list(request.guided_choice)}"
+        )
+    if request.guided_regex is not None and not re.fullmatch(request.guided_regex, text):
+        raise ReplyMismatch(f"the reply {text!r} does not match the request's guided_regex {request.guided_regex!r}")
+    return text
 
 
 def _tool_calls(
@@ -249,7 +265,12 @@ def _arguments(spec: ToolCallSpec, offered: Mapping[str, Any], context: _LazyCon
 
 
 def plan_completion(
-    reply: Reply, request: ChatRequest, tokenizer: Tokenizer, rule: Rule | None = None, ctx: ReplyContext | None = None
+    reply: Reply,
+    request: ChatRequest,
+    tokenizer: Tokenizer,
+    rule: Rule | None = None,
+    ctx: ReplyContext | None = None,
+    usage_fields: Mapping[str, Any] | None = None,
 ) -> Completion:
     """The completion `reply` gives for `request`: n choices, each with its reasoning, text and tool calls. The text is
     cut first at the request's stop sequences, then at max_tokens (finish_reason `length`; reasoning counts against
@@ -289,7 +310,7 @@ def plan_completion(
         if budget is not None and len(reasoning_tokens) > budget:
             reasoning_tokens, truncated = reasoning_tokens[:budget], True
         budget = None if budget is None else budget - len(reasoning_tokens)
-        text, stop_sequence = cut_at_stop(raw_text or "", request.stop)
+        text, stop_sequence = cut_at_stop(raw_text or "", request.stop, keep=request.include_stop)
         tokens = tokenizer.split(text)
         if budget is not None and len(tokens) > budget:
             tokens, truncated = tokens[:budget], True
@@ -333,7 +354,7 @@ def plan_completion(
         prompt_tokens=count_prompt(tokenizer, request.prompt_texts(), len(request.messages)),
         completion_tokens=sum(c.completion_tokens for c in choices),
         reasoning_tokens=sum(c.reasoning_tokens for c in choices),
-        overrides=reply.usage,
+        overrides=merge(usage_fields, reply.usage) if usage_fields else reply.usage,
     )
     return Completion(tuple(choices), usage, reply.model or request.model, reply.embedding)
 

@@ -283,6 +283,7 @@ _RULE: dict[str, Any] = {
         },
         "times": {"type": "integer", "minimum": 1, "description": "The rule stops matching after this many uses."},
         "rate_limit": _RATE_LIMIT,
+        "profile": {"$ref": "#/$defs/profile"},
         "allow_unknown_tools": {
             "type": "boolean",
             "description": "Let replies call functions the request does not offer (to script hallucinated tools).",
@@ -302,6 +303,7 @@ SCENARIO_SCHEMA: dict[str, Any] = {
             "type": "object",
             "properties": {
                 "model": {"type": "string", "description": "Model listed by /v1/models and used when none is named."},
+                "profile": {"$ref": "#/$defs/profile"},
             },
             "additionalProperties": False,
         },
@@ -310,6 +312,10 @@ SCENARIO_SCHEMA: dict[str, Any] = {
     "required": ["rules"],
     "additionalProperties": False,
     "$defs": {
+        "profile": {
+            "description": "Provider profile: its request validations and response fields.",
+            "enum": ["openai", "cerebras", "scale", "gradient"],
+        },
         "finish_reason": {
             "description": "Override of the reported finish reason.",
             "enum": ["stop", "length", "tool_calls", "content_filter", "function_call"],

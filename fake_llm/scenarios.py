@@ -239,6 +239,8 @@ class Rule:
     source: str = ""
     rate_limit: RateLimit | None = None
     allow_unknown_tools: bool = False
+    #: The rule's provider profile, else its file's `defaults.profile`.
+    profile: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -548,6 +550,7 @@ class _Builder:
         self.base_dir = base_dir
         self.allowed_roots = [root.resolve() for root in allowed_roots] if allowed_roots is not None else None
         self.problems: list[Problem] = []
+        self.default_profile: str | None = None
 
     def fail(self, path: Sequence[Any], message: str) -> None:
         self.problems.append(self.located.problem(path, message))
@@ -555,6 +558,7 @@ class _Builder:
     def scenario(self, data: Mapping[str, Any], default_name: str) -> Scenario:
         source = self.located.source
         name = data.get("name") or default_name
+        self.default_profile = (data.get("defaults") or {}).get("profile")
         rules = tuple(self.rule(raw, ("rules", i), name) for i, raw in enumerate(data.get("rules") or []))
         defaults = data.get("defaults") or {}
         return Scenario(name=name, rules=rules, path=source, default_model=defaults.get("model"))
@@ -577,6 +581,7 @@ class _Builder:
             source=f"{self.located.source}:{self.located.line(path)}",
             rate_limit=RateLimit(**raw["rate_limit"]) if raw.get("rate_limit") else None,
             allow_unknown_tools=bool(raw.get("allow_unknown_tools")),
+            profile=raw.get("profile") or self.default_profile,
         )
 
     def match(self, raw: Mapping[str, Any], path: tuple[Any, ...]) -> Match:

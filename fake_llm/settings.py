@@ -55,10 +55,14 @@ class Settings:
     max_hang_seconds: float = 300.0
     #: Reload scenario files when they change.
     watch: bool = False
+    #: Provider profile for requests whose rule and file name none: openai, cerebras, scale or gradient.
+    profile: str | None = None
 
     def __post_init__(self) -> None:
         for name in _BOUNDS:
             check_value(name, getattr(self, name))
+        if self.profile is not None and self.profile not in ("openai", "cerebras", "scale", "gradient"):
+            raise ValueError(f"profile must be openai, cerebras, scale or gradient, got {self.profile!r}")
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed."""
@@ -165,4 +169,5 @@ SETTINGS_HELP: dict[str, str] = {
     "tokens_per_minute": "server-wide limit of tokens per minute (429 beyond it)",
     "max_hang_seconds": "how long a `hang` reply holds a connection before a 504",
     "watch": "reload scenario files when they change (bad edits keep the last good rules)",
+    "profile": "provider profile when the rule names none: openai, cerebras, scale or gradient",
 }

@@ -43,6 +43,12 @@ def _loop(tool: str) -> list[dict[str, Any]]:
 WEATHER_LOOP = _loop("get_weather")
 TIME_LOOP = _loop("get_time")
 
+
+def says(text: str) -> list[dict[str, str]]:
+    """A one-message conversation."""
+    return [{"role": "user", "content": text}]
+
+
 #: For each bundled file: requests (last user message, extra body fields, extra headers) and the rule each must hit.
 TRIGGERS: dict[str, list[tuple[dict[str, Any], str]]] = {
     "basics.yaml": [
@@ -82,6 +88,48 @@ TRIGGERS: dict[str, list[tuple[dict[str, Any], str]]] = {
             ("json cut", "json-cut-by-length"),
         ]
     ],
+    "providers.yaml": [
+        (
+            {
+                "path": "/v1/messages",
+                "json": {"model": "claude-x", "max_tokens": 50, "messages": says("provider: ping")},
+            },
+            "provider-anthropic",
+        ),
+        ({"path": "/v1/responses", "json": {"model": "gpt-4o", "input": "provider: ping"}}, "provider-responses"),
+        (
+            {
+                "path": "/v1beta/models/gemini-2.5-flash:generateContent",
+                "json": {"contents": [{"role": "user", "parts": [{"text": "provider: ping"}]}]},
+            },
+            "provider-gemini",
+        ),
+        (
+            {
+                "path": "/openai/deployments/gpt4/chat/completions?api-version=2024-10-21",
+                "json": {"messages": says("provider: ping")},
+            },
+            "provider-azure",
+        ),
+        (
+            {"path": "/v1/completions", "json": {"model": "gpt-3.5-turbo-instruct", "prompt": "provider: capital?"}},
+            "provider-completions",
+        ),
+        (
+            {"path": "/v1/embeddings", "json": {"model": "text-embedding-3-small", "input": "provider: fixed vector"}},
+            "provider-embedding",
+        ),
+        (
+            {"path": "/v5/chat/completions", "json": {"model": "openai/gpt-4o", "messages": says("provider: ping")}},
+            "provider-scale",
+        ),
+        (
+            {"user": "provider: cerebras json", "body": {"response_format": {"type": "json_object"}}},
+            "provider-cerebras-json-failure",
+        ),
+        ({"user": "provider: cerebras"}, "provider-cerebras"),
+        ({"user": "provider: gradient"}, "provider-gradient"),
+    ],
     "zz-fallback.yaml": [({"user": "help"}, "help"), ({"user": "something else entirely"}, "catch-all")],
     "agents.yaml": [
         ({"user": "What is the weather in Paris?", "body": {"tools": [WEATHER]}}, "agent-weather-call"),
@@ -110,6 +158,8 @@ def server() -> Iterator[FakeLLMServer]:
 
 
 def _send(server: FakeLLMServer, request: dict[str, Any]) -> httpx.Response:
+    if "path" in request:  # another dialect: its own path and body
+        return httpx.post(server.url + request["path"], json=request["json"], timeout=5)
     messages = [{"role": "system", "content": request["system"]}] if "system" in request else []
     messages += request.get("messages") or [{"role": "user", "content": request["user"]}]
     body = {"model": "gpt-4o-mini", "messages": messages, **request.get("body", {})}

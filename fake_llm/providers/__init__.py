@@ -10,6 +10,7 @@ from fake_llm.providers.openai_chat import OpenAIChat
 from fake_llm.providers.openai_completions import OpenAICompletions
 from fake_llm.providers.openai_embeddings import OpenAIEmbeddings
 from fake_llm.providers.openai_responses import OpenAIResponses
+from fake_llm.providers.scale import ScaleChat
 
 PROVIDERS: dict[str, Provider] = {
     Gemini.api: Gemini(),
@@ -19,6 +20,7 @@ PROVIDERS: dict[str, Provider] = {
     OpenAICompletions.api: OpenAICompletions(),
     OpenAIEmbeddings.api: OpenAIEmbeddings(),
     AnthropicMessages.api: AnthropicMessages(),
+    ScaleChat.api: ScaleChat(),
 }
 
 __all__ = ["PROVIDERS", "Provider", "ReplyMeta"]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -257,6 +259,59 @@ def _tools(raw: Any) -> tuple[ToolSpec, ...]:
     return tuple(specs)
 
 
+@dataclass(frozen=True, slots=True)
+class Guided:
+    """The guided-decoding fields of vLLM-based servers such as Scale's (wire-format §7b)."""
+
+    schema: Mapping[str, Any] | None = None
+    choice: tuple[str, ...] = ()
+    regex: str | None = None
+    include_stop: bool = False
+    last_k: int | None = None
+
+
+def parse_guided(body: Mapping[str, Any]) -> Guided:
+    """Validate `guided_json`, `guided_choice`, `guided_regex`, `include_stop_str_in_output` and
+    `memory_strategy` (only `last_k`: the last k messages count). `guided_grammar` is accepted as is."""
+    if not any(key in body for key in _GUIDED_KEYS):
+        return Guided()
+    schema = body.get("guided_json")
+    if schema is not None and not isinstance(schema, dict):
+        raise invalid_type("guided_json", "an object", schema)
+    choice = body.get("guided_choice")
+    if choice is not None and (
+        not isinstance(choice, list) or not choice or not all(isinstance(c, str) for c in choice)
+    ):
+        raise invalid_type("guided_choice", "a non-empty array of strings", choice)
+    regex = body.get("guided_regex")
+    if regex is not None:
+        if not isinstance(regex, str):
+            raise invalid_type("guided_regex", "a string", regex)
+        try:
+            re.compile(regex)
+        except re.error as exc:
+            raise ProviderRequestError(f"Invalid 'guided_regex': {exc}.", param="guided_regex") from None
+    include_stop = body.get("include_stop_str_in_output", False)
+    if not isinstance(include_stop, bool):
+        raise invalid_type("include_stop_str_in_output", "a boolean", include_stop)
+    strategy = body.get("memory_strategy")
+    last_k = None
+    if strategy is not None:
+        if not isinstance(strategy, dict) or strategy.get("name") != "last_k":
+            raise ProviderRequestError(
+                'Invalid \'memory_strategy\': only {"name": "last_k", "k": <int>} is supported.',
+                param="memory_strategy",
+            )
+        k = strategy.get("k")
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise invalid_type("memory_strategy.k", "an integer of 1 or more", k)
+        last_k = k
+    return Guided(schema, tuple(choice or ()), regex, include_stop, last_k)
+
+
+_GUIDED_KEYS = ("guided_json", "guided_choice", "guided_regex", "include_stop_str_in_output", "memory_strategy")
+
+
 class OpenAIChat:
     """The OpenAI Chat Completions dialect."""
 
@@ -332,10 +387,16 @@ class OpenAIChat:
                     param="response_format.type",
                     code="invalid_value",
                 )
+        guided = parse_guided(body)
+        if guided.schema is not None and response_format is None:
+            response_format = {"type": "json_schema", "json_schema": {"name": "guided_json", "schema": guided.schema}}
         return ChatRequest(
             api=self.api,
             model=model,
-            messages=messages,
+            messages=messages[-guided.last_k :] if guided.last_k else messages,
+            guided_choice=guided.choice,
+            guided_regex=guided.regex,
+            include_stop=guided.include_stop,
             stream=stream,
             n=n,
             max_tokens=max_tokens,
