@@ -123,7 +123,10 @@ class EventStreamResponse:
         outcome = "client disconnected"
         try:
             await send(_start(self.status_code, self.headers))
-            if await _until_done_or_disconnect(self._write(send), receive):
+            # The schedule starts when the headers go out, not when the writer task first runs: under a burst of
+            # requests the writer may be queued behind every other request, and the whole stream would run late.
+            start = self.clock()
+            if await _until_done_or_disconnect(self._write(send, start), receive):
                 outcome = "disconnected (scripted)" if self.abort else "completed"
         finally:
             if self.on_close is not None:
@@ -131,8 +134,7 @@ class EventStreamResponse:
         if self.abort and outcome != "client disconnected":
             raise ScriptedDisconnect("scripted disconnect_after fault")
 
-    async def _write(self, send: Send) -> None:
-        start = self.clock()
+    async def _write(self, send: Send, start: float) -> None:
         pending: list[bytes] = []
         for event in self.events:
             wait = start + event.at_ms * self.time_scale / 1000.0 - self.clock()
