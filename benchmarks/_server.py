@@ -2,6 +2,7 @@
 
     python benchmarks/_server.py fake --scenario FILE [--profile OUT.prof]
     python benchmarks/_server.py bare --mode json|sse --body FILE --headers FILE
+    python benchmarks/_server.py bare --mode sse-timed --body FILE --headers FILE --schedule FILE
 
 Binds 127.0.0.1 on a free port (port 0), serves with uvicorn (uvloop + httptools when installed) and, once the
 socket accepts connections, prints one line `READY {"port": ..., "pid": ..., "loop": ..., "http": ...}` on stdout.
@@ -17,6 +18,7 @@ import json
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +42,12 @@ def fake_app(scenario: str) -> Any:
     return create_app(Settings(scenarios=(scenario,), log_level="warning"))
 
 
-def bare_app(mode: str, body_file: str, headers_file: str) -> Any:
-    """A tiny Starlette app: one POST route answering the captured bytes, and a health route."""
+def bare_app(mode: str, body_file: str, headers_file: str, schedule_file: str | None = None) -> Any:
+    """A tiny Starlette app: one POST route answering the captured bytes, and a health route.
+
+    `sse-timed` sends event k at `start + schedule[k]` ms on the monotonic clock (events due at the same moment in
+    one `send`, as fake-llm does), `start` being taken once the response head is sent: the plainest way to pace a
+    stream on this stack, for the timing run to compare fake-llm with."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -51,6 +57,16 @@ def bare_app(mode: str, body_file: str, headers_file: str) -> Any:
     headers: dict[str, str] = json.loads(Path(headers_file).read_text())  # content-type included
     # SSE: one frame per event (every frame ends with a blank line), one `send` per event.
     events = [frame + b"\n\n" for frame in payload.split(b"\n\n") if frame]
+    slots: list[tuple[float, bytes]] = []  # sse-timed: (due in s after the start, bytes due then)
+    if schedule_file is not None:
+        schedule: list[float] = json.loads(Path(schedule_file).read_text())
+        if len(schedule) != len(events):
+            raise SystemExit(f"the schedule has {len(schedule)} times for {len(events)} events")
+        for at_ms, event in zip(schedule, events, strict=True):
+            if slots and slots[-1][0] == at_ms / 1000:
+                slots[-1] = (slots[-1][0], slots[-1][1] + event)
+            else:
+                slots.append((at_ms / 1000, event))
 
     async def chat(request: Request) -> Response:
         await request.body()
@@ -61,6 +77,17 @@ def bare_app(mode: str, body_file: str, headers_file: str) -> Any:
                     yield event
 
             return StreamingResponse(stream(), headers=headers)
+        if mode == "sse-timed":
+
+            async def paced() -> Any:
+                start = time.monotonic()
+                for due, chunk in slots:
+                    wait = start + due - time.monotonic()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    yield chunk
+
+            return StreamingResponse(paced(), headers=headers)
         return Response(payload, headers=headers)
 
     async def health(request: Request) -> Response:
@@ -95,9 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("kind", choices=["fake", "bare"])
     parser.add_argument("--scenario", help="fake: the scenario file to serve")
-    parser.add_argument("--mode", choices=["json", "sse"], default="json", help="bare: answer JSON or SSE")
+    parser.add_argument(
+        "--mode", choices=["json", "sse", "sse-timed"], default="json", help="bare: answer JSON, SSE or paced SSE"
+    )
     parser.add_argument("--body", help="bare: file with the response body to replay")
     parser.add_argument("--headers", help="bare: JSON file with the response headers to replay")
+    parser.add_argument("--schedule", help="bare sse-timed: JSON list, when each event is due (ms from the start)")
     parser.add_argument("--profile", help="write a cProfile dump of the server to this file on exit")
     args = parser.parse_args(argv)
 
@@ -108,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if not (args.body and args.headers):
             parser.error("bare needs --body and --headers")
-        app = bare_app(args.mode, args.body, args.headers)
+        if (args.mode == "sse-timed") != bool(args.schedule):
+            parser.error("--schedule goes with --mode sse-timed, and only with it")
+        app = bare_app(args.mode, args.body, args.headers, args.schedule)
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -3,9 +3,10 @@
     .venv/bin/python benchmarks/bench.py [--quick] [--duration S] [--connections N] [--requests N] ...
 
 Measures (see benchmarks/README.md): non-stream throughput, zero-delay 20-chunk stream throughput, resident memory
-after 1k and after --requests requests, and FakeLLMServer start/stop time. Servers and the load generator run in
-separate processes on 127.0.0.1 (wrk when installed, else benchmarks/_loadgen.py). Targets are reported, not
-enforced: the exit status is 0 unless the harness itself failed (2).
+after 1k and after --requests requests, FakeLLMServer start/stop time, and the timing accuracy of paced streams
+(when --timing-streams concurrent SSE events reach the client vs when fake-llm planned them, benchmarks/_timing.py).
+Servers and the load generator run in separate processes on 127.0.0.1 (wrk when installed, else
+benchmarks/_loadgen.py). Targets are reported, not enforced: the exit status is 0 unless the harness itself failed (2).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import os
 import platform
 import re
@@ -240,6 +242,22 @@ def content_chunks(payload: bytes) -> int:
 # ---------------------------------------------------------------------------------------------------- load generators
 
 
+def run_client(cmd: list[str], cpus: set[int] | None, timeout: float) -> str:
+    """Run a client process (pinned to `cpus`) to its end, at most `timeout` seconds; its stdout."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if cpus:
+        os.sched_setaffinity(proc.pid, cpus)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise HarnessError(f"client timed out after {timeout:.0f} s: {' '.join(cmd)}") from None
+    if proc.returncode != 0:
+        raise HarnessError(f"client failed ({proc.returncode}): {' '.join(cmd)}\n{err.decode()[-2000:]}")
+    return out.decode()
+
+
 @dataclass
 class LoadResult:
     rps: float
@@ -263,18 +281,7 @@ class LoadGen:
         return f"built-in asyncio client (benchmarks/_loadgen.py), {self.connections} connections"
 
     def _run(self, cmd: list[str], timeout: float) -> str:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        if self.cpus:
-            os.sched_setaffinity(proc.pid, self.cpus)
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            raise HarnessError(f"load generator timed out after {timeout:.0f} s: {' '.join(cmd)}") from None
-        if proc.returncode != 0:
-            raise HarnessError(f"load generator failed ({proc.returncode}): {' '.join(cmd)}\n{err.decode()[-2000:]}")
-        return out.decode()
+        return run_client(cmd, self.cpus, timeout)
 
     def timed(self, port: int, body: Path, duration: float) -> LoadResult:
         """Requests/s over `duration` seconds."""
@@ -443,6 +450,228 @@ def measure_startup(repeats: int) -> tuple[float, float, float]:
     return statistics.median(starts), statistics.median(stops), statistics.median(totals)
 
 
+#: Phase 5: the scripted pace of the timing-accuracy streams (time_scale 1), and its targets.
+TIMING_TTFT_MS = 100
+TIMING_CHUNK_MS = 20
+TIMING_P99_MS = 3.0
+TIMING_DRIFT_MS = 1.0
+#: The most CPU other processes used during the timing run (in CPUs).
+TIMING_LOAD = 0.0
+
+
+def timing_scenario(chunks: int) -> str:
+    """One rule streaming `chunks` one-token content chunks, paced by ttft_ms and chunk_ms."""
+    words = CONTENT.split()
+    content = " ".join(words[i % len(words)] for i in range(chunks))
+    return f"""\
+name: bench-timing
+rules:
+  - name: paced
+    reply:
+      content: "{content}"
+      stream: {{ttft_ms: {TIMING_TTFT_MS}, chunk_ms: {TIMING_CHUNK_MS}, chunk_tokens: 1}}
+"""
+
+
+def get_json(port: int, path: str) -> Any:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        payload = response.read()
+    finally:
+        conn.close()
+    if response.status != 200:
+        raise HarnessError(f"GET {path} answered {response.status}: {payload[:300]!r}")
+    return json.loads(payload)
+
+
+def pct(values: list[float], q: float) -> float:
+    """The nearest-rank `q`th percentile of `values`."""
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))]
+
+
+@dataclass
+class TimingRun:
+    """One timing run against one server: the error of every event, in ms (observed - scripted, signed)."""
+
+    side: str
+    errors: list[float]
+    first: list[float]  # |error| of the first third of each stream's events
+    last: list[float]  # ... of the last third
+    ttft: list[float]  # |error| of each stream's first event (the one after ttft_ms)
+    from_request: list[float]  # |error| if observed times counted from sending the request instead
+    heads: list[float]  # response head arrival after the request was sent
+    events_per_stream: int
+    loop: str
+    elapsed: float
+    server_cpu: float
+    client_cpu: float
+    other: float
+
+    @property
+    def absolute(self) -> list[float]:
+        return [abs(e) for e in self.errors]
+
+    @property
+    def p99(self) -> float:
+        return pct(self.absolute, 99)
+
+    def absorb(self, other: TimingRun) -> None:
+        """Pool the events of `other` (another round against the same side) into this run."""
+        for name in ("errors", "first", "last", "ttft", "from_request", "heads"):
+            getattr(self, name).extend(getattr(other, name))
+        self.elapsed += other.elapsed
+        self.server_cpu += other.server_cpu
+        self.client_cpu += other.client_cpu
+        self.other = max(self.other, other.other)
+
+    def summary(self) -> str:
+        absolute = self.absolute
+        return f"{pct(absolute, 50):.2f} / {pct(absolute, 99):.2f} / {max(absolute):.2f}"
+
+    def drift(self) -> str:
+        return f"{pct(self.first, 99):.2f} -> {pct(self.last, 99):.2f}"
+
+    def report(self, round_no: int) -> None:
+        absolute, early = self.absolute, sum(1 for e in self.errors if e < 0)
+        print(
+            f"  round {round_no} {self.side:8s}: |err| p50 {pct(absolute, 50):.2f}, p99 {pct(absolute, 99):.2f}, "
+            f"max {max(absolute):.2f} ms; p99 first event {pct(self.ttft, 99):.2f}, first third "
+            f"{pct(self.first, 99):.2f}, last third {pct(self.last, 99):.2f} ms; signed mean "
+            f"{statistics.fmean(self.errors):+.2f} ms, {early}/{len(self.errors)} early (min {min(self.errors):+.2f})",
+            flush=True,
+        )
+        print(
+            f"    {len(self.errors)} events in {self.elapsed:.1f} s; response head after the request p50 "
+            f"{pct(self.heads, 50):.1f}, max {max(self.heads):.1f} ms (|err| counted from the request: p50 "
+            f"{pct(self.from_request, 50):.1f}, p99 {pct(self.from_request, 99):.1f} ms); server CPU "
+            f"{self.server_cpu:.2f} s, client CPU {self.client_cpu:.2f} s, "
+            f"other processes {max(self.other, 0):.2f} CPU",
+            flush=True,
+        )
+
+
+def timing_run(
+    side: str,
+    srv: Server,
+    body: Path,
+    opts: argparse.Namespace,
+    cpus: set[int] | None,
+    plans: dict[str, list[float]] | None,
+) -> TimingRun:
+    """Run the timing client against `srv` and set each event's arrival against its planned time: `plans` maps
+    stream names to schedules; None reads them from fake-llm's journal (and checks the streams it reports)."""
+    global TIMING_LOAD
+    streams, warmup = opts.timing_streams, min(opts.timing_streams, 5)
+    timeout = 30 + 2 * (TIMING_TTFT_MS + opts.timing_chunks * TIMING_CHUNK_MS) / 1000
+    cmd = [PYTHON, str(HERE / "_timing.py"), "--port", str(srv.port), "--body", str(body)]
+    cmd += ["--streams", str(streams), "--warmup", str(warmup), "--timeout", str(timeout)]
+    cpu_before, machine_before, children_before = cpu_seconds(srv.pid), machine_busy(), children_cpu()
+    started = time.monotonic()
+    result = json.loads(run_client(cmd, cpus, 2 * timeout + 30).strip().splitlines()[-1])
+    elapsed = time.monotonic() - started
+    server_cpu, client_cpu = cpu_seconds(srv.pid) - cpu_before, children_cpu() - children_before
+    other = (machine_busy() - machine_before - server_cpu - client_cpu) / elapsed
+    TIMING_LOAD = max(TIMING_LOAD, other)
+    if plans is None:
+        plans = {}
+        for entry in get_json(srv.port, f"/_fake/journal?limit={streams}")["entries"]:
+            match = re.fullmatch(r"Timing stream (\w+)\.", entry["body"]["messages"][0]["content"])
+            if match is None:
+                continue
+            content = sum(1 for event in entry["events"] if event["kind"] == "content")
+            if entry["stream_outcome"] != "completed" or content != opts.timing_chunks:
+                raise HarnessError(
+                    f"timing stream {match.group(1)}: fake-llm says {entry['stream_outcome']!r}, {content} content "
+                    f"chunks (expected {opts.timing_chunks})"
+                )
+            plans[match.group(1)] = entry["schedule"]
+    run = TimingRun(side, [], [], [], [], [], [], 0, result["loop"], elapsed, server_cpu, client_cpu, other)
+    for stream in result["streams"]:
+        name, arrived = stream["n"], stream["events_ms"]
+        plan = plans.get(name, plans.get("*"))
+        if plan is None:
+            raise HarnessError(f"timing stream {name} is not in fake-llm's journal")
+        if stream["status"] != 200 or not stream["complete"] or len(arrived) != len(plan):
+            raise HarnessError(
+                f"{side} timing stream {name}: status {stream['status']}, complete {stream['complete']}, "
+                f"{len(arrived)} events received, {len(plan)} planned"
+            )
+        run.events_per_stream = len(plan)
+        run.heads.append(stream["headers_ms"])
+        diffs = [t - stream["headers_ms"] - at for t, at in zip(arrived, plan, strict=True)]
+        third = len(diffs) // 3
+        run.errors += diffs
+        run.first += [abs(d) for d in diffs[:third]]
+        run.last += [abs(d) for d in diffs[-third:]]
+        run.ttft.append(abs(diffs[0]))
+        run.from_request += [abs(t - at) for t, at in zip(arrived, plan, strict=True)]
+    return run
+
+
+def measure_timing(opts: argparse.Namespace, server_cpus: set[int] | None, client_cpus: set[int] | None) -> list[Row]:
+    """`opts.timing_streams` concurrent paced streams: when each SSE event reaches the client vs when the server
+    planned it (the journal's `schedule`), for fake-llm and for a bare paced StreamingResponse sending the same
+    bytes on the same schedule. Observed times count from the arrival of the response head, which both servers
+    write just before they start their clock: what is left is how late (or early) each event was sent, plus any
+    difference in delivery, not the time it took to parse, match and plan the request (printed apart)."""
+    streams, chunks = opts.timing_streams, opts.timing_chunks
+    stream_ms = TIMING_TTFT_MS + (chunks - 1) * TIMING_CHUNK_MS
+    print(
+        f"\n[5] timing accuracy: {streams} concurrent streams of {chunks} chunks (ttft_ms {TIMING_TTFT_MS}, chunk_ms "
+        f"{TIMING_CHUNK_MS}: {stream_ms} ms each), {opts.rounds} round(s), each after {min(streams, 5)} warm-up streams"
+    )
+    pooled: dict[str, TimingRun] = {}
+    with tempfile.TemporaryDirectory(prefix="fake-llm-bench-timing-") as tmp:
+        workdir = Path(tmp)
+        scenario = workdir / "timing.yaml"
+        scenario.write_text(timing_scenario(chunks))
+        body = workdir / "timing.json"
+        messages = [{"role": "user", "content": "Timing stream @N@."}]
+        body.write_text(json.dumps({**REQUEST, "messages": messages, "stream": True}))
+        with server(["fake", "--scenario", str(scenario)], "/_fake/health", workdir, server_cpus) as fake:
+            # One stream, read whole: the bytes and the schedule the bare app replays.
+            sse_body, sse_headers, _ = capture(fake.port, body.read_bytes().replace(b"@N@", b"x"), workdir, "timed")
+            schedule = workdir / "schedule.json"
+            schedule.write_text(json.dumps(get_json(fake.port, "/_fake/journal?limit=1")["entries"][0]["schedule"]))
+            bare_args = ["bare", "--mode", "sse-timed", "--body", str(sse_body), "--headers", str(sse_headers)]
+            with server([*bare_args, "--schedule", str(schedule)], "/health", workdir, server_cpus) as bare:
+                bare_plans = {"*": json.loads(schedule.read_text())}
+                for round_no in range(1, opts.rounds + 1):
+                    order = [("fake-llm", fake, None), ("bare", bare, bare_plans)]
+                    if round_no % 2 == 0:
+                        order.reverse()
+                    for side, srv, plans in order:
+                        run = timing_run(side, srv, body, opts, client_cpus, plans)
+                        run.report(round_no)
+                        if side in pooled:
+                            pooled[side].absorb(run)
+                        else:
+                            pooled[side] = run
+    fake_run, bare_run = pooled["fake-llm"], pooled["bare"]
+    first_p99, last_p99 = pct(fake_run.first, 99), pct(fake_run.last, 99)
+    return [
+        Row(
+            f"stream timing |err| p50/p99/max ms ({opts.rounds}x{streams}x{fake_run.events_per_stream} ev)",
+            fake_run.summary(),
+            bare_run.summary(),
+            "-",
+            f"p99 <= {TIMING_P99_MS:g} ms",
+            fake_run.p99 <= TIMING_P99_MS,
+        ),
+        Row(
+            "  drift: p99 first -> last third ms",
+            fake_run.drift(),
+            bare_run.drift(),
+            "-",
+            f"<= first + {TIMING_DRIFT_MS:g} ms",
+            last_p99 <= first_p99 + TIMING_DRIFT_MS,
+        ),
+    ]
+
+
 def fmt_ratio(value: float) -> str:
     return f"{value:.2f}x"
 
@@ -549,6 +778,9 @@ def run(opts: argparse.Namespace) -> list[Row]:
             total_s < 1.0,
         )
     )
+
+    # 5. Timing accuracy of paced streams.
+    rows += measure_timing(opts, server_cpus, load_cpus)
     return rows
 
 
@@ -604,6 +836,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-pin", action="store_true", help="do not pin servers and load generator to CPUs")
     parser.add_argument("--profile", metavar="FILE", help="cProfile the fake-llm server of phases 1-2 into FILE")
+    parser.add_argument(
+        "--timing-streams", type=int, default=50, help="concurrent paced streams of the timing run (default 50)"
+    )
+    parser.add_argument(
+        "--timing-chunks", type=int, default=50, help="content chunks per timing-run stream (default 50)"
+    )
     opts = parser.parse_args(argv)
     if opts.quick:
         opts.duration = max(1.0, opts.duration / 5)
@@ -611,11 +849,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         opts.rounds = 1
         opts.requests = max(2, opts.requests // 20)
         opts.startup_repeats = max(3, opts.startup_repeats // 3)
-    for name in ("duration", "connections", "requests", "rounds", "startup_repeats"):
+        opts.timing_streams = max(1, opts.timing_streams // 5)
+        opts.timing_chunks = max(3, opts.timing_chunks * 2 // 5)
+    for name in ("duration", "connections", "requests", "rounds", "startup_repeats", "timing_streams"):
         if getattr(opts, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive")
     if opts.requests < 2:
         parser.error("--requests must be at least 2")
+    if opts.timing_chunks < 3:
+        parser.error("--timing-chunks must be at least 3")
     return opts
 
 
@@ -632,6 +874,11 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"warning: other processes used up to {OTHER_LOAD:.1f} CPU during the throughput runs: the req/s rows are "
             "disturbed, the per-CPU-second rows less so"
+        )
+    if TIMING_LOAD > 0.25:
+        print(
+            f"warning: other processes used up to {TIMING_LOAD:.1f} CPU during the timing run: late events may be "
+            "theirs rather than fake-llm's"
         )
     print(f"targets are reported, not enforced; {time.monotonic() - started:.0f} s in all")
     return 0
