@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 from collections.abc import Sequence
@@ -47,10 +48,8 @@ class _Server(uvicorn.Server):
         while not await self.on_tick(counter):
             counter = (counter + 1) % 864000
             assert self._wake is not None
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):  # a tick passed: on_tick updates the date header
                 await asyncio.wait_for(self._wake.wait(), 0.1)
-            except asyncio.TimeoutError:
-                pass
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         if self.server_state.connections or self.server_state.tasks:
