@@ -195,3 +195,26 @@ def test_file_defaults_and_server_setting_choose_the_profile() -> None:
 def test_bad_profile_setting_is_refused() -> None:
     with pytest.raises(ValueError, match="profile must be openai, cerebras, scale or gradient, got 'groq'"):
         Settings(profile="groq")
+
+
+# ------------------------------------------------------------------ aggregators (Claude through the OpenAI format)
+
+
+def test_aggregator_claude_models_through_chat_completions_with_images() -> None:
+    """Aggregators serve claude-* models on /v1/chat/completions: the path picks the dialect, never the model."""
+    openai = pytest.importorskip("openai")
+    rules = [
+        {"name": "vision", "match": {"model": "claude-*", "has_image": True}, "reply": {"content": "A red square."}},
+        {"name": "text", "match": {"model": "claude-*"}, "reply": {"content": "Text only."}},
+    ]
+    with FakeLLMServer(rules=rules) as server, openai.OpenAI(base_url=server.base_url, api_key="sk-agg") as client:
+        for url in ("https://example.com/cat.png", "data:image/png;base64,iVBORw0KGgo="):
+            parts = [{"type": "text", "text": "What is this?"}, {"type": "image_url", "image_url": {"url": url}}]
+            reply = client.chat.completions.create(
+                model="claude-sonnet-4-5", messages=[{"role": "user", "content": parts}]
+            )
+            assert reply.object == "chat.completion"
+            assert reply.choices[0].message.content == "A red square."
+        plain = client.chat.completions.create(model="claude-sonnet-4-5", messages=[{"role": "user", "content": "hi"}])
+        assert plain.choices[0].message.content == "Text only."
+        assert server.journal.last.api == "openai-chat"
