@@ -205,3 +205,11 @@ def test_basics_pack_replies(server: FakeLLMServer) -> None:
     limited = _send(server, {"user": "rate limit"})
     assert (limited.status_code, limited.headers["retry-after-ms"]) == (429, "20")
     assert [_send(server, {"user": "retry me"}).status_code for _ in range(3)] == [503, 200, 200]
+
+
+def test_compose_example_scenarios_are_valid() -> None:
+    """examples/compose mounts this folder into the container: it must load (make docker-test runs the rest)."""
+    from fake_llm.scenarios import load_scenarios
+
+    folder = Path(__file__).resolve().parent.parent / "examples" / "compose" / "scenarios"
+    assert sum(len(s.rules) for s in load_scenarios([folder])) >= 1
