@@ -56,6 +56,7 @@ async def health(request: Request) -> Response:
             "scenarios": [s.name for s in engine.selector.scenarios],
             # A failed hot reload: the last good rules still serve, and the problems show here until fixed.
             "load_errors": engine.load_errors,
+            "time_scale": engine.settings.time_scale,
         }
     )
 

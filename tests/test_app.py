@@ -169,6 +169,7 @@ def test_health(client: TestClient) -> None:
         "rules": 3,
         "scenarios": ["test"],
         "load_errors": [],
+        "time_scale": 1.0,
     }
 
 
