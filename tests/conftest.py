@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 from fake_llm.app import create_app
 from fake_llm.scenarios import parse_rules
 from fake_llm.settings import Settings
+from tests.sdk_clients import close_all
 
 MakeClient = Callable[..., TestClient]
 
@@ -30,3 +31,10 @@ def make_client() -> Iterator[MakeClient]:
     yield make
     for client in clients:
         client.close()
+
+
+@pytest.fixture(autouse=True)
+def _close_sdk_clients() -> Iterator[None]:
+    """Close the SDK clients a test registered with `tests.sdk_clients.closing`."""
+    yield
+    close_all()

@@ -12,6 +12,7 @@ import pytest
 
 from fake_llm.server import FakeLLMServer
 from fake_llm.settings import bundled_scenarios
+from tests.sdk_clients import closing
 
 openai = pytest.importorskip("openai")
 
@@ -22,21 +23,15 @@ def server() -> Iterator[FakeLLMServer]:
         yield running
 
 
-_clients: list[openai.OpenAI] = []
-
-
 @pytest.fixture(autouse=True)
-def _reset(server: FakeLLMServer) -> Iterator[None]:
+def _reset(server: FakeLLMServer) -> None:
     server.reset(rules=False)
-    yield
-    while _clients:
-        _clients.pop().close()
 
 
 def sdk(server: FakeLLMServer, **options: Any) -> openai.OpenAI:
     """A client closed after the test, so no connection outlives it."""
     client = openai.OpenAI(base_url=server.base_url, api_key="sk-test", **{"timeout": 10, "max_retries": 0, **options})
-    _clients.append(client)
+    closing(client)
     return client
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from fake_llm.server import FakeLLMServer
+from tests.sdk_clients import closing
 
 openai = pytest.importorskip("openai")
 
@@ -37,21 +38,15 @@ def server() -> Iterator[FakeLLMServer]:
         yield running
 
 
-_clients: list[openai.OpenAI] = []
-
-
 @pytest.fixture(autouse=True)
-def _reset(server: FakeLLMServer) -> Iterator[None]:
+def _reset(server: FakeLLMServer) -> None:
     server.reset(rules=False)
-    yield
-    while _clients:
-        _clients.pop().close()
 
 
 def client(server: FakeLLMServer, **options: object) -> openai.OpenAI:
     """A client closed after the test, so no connection outlives it."""
     made = openai.OpenAI(base_url=server.base_url, api_key="sk-test", timeout=10, **options)
-    _clients.append(made)
+    closing(made)
     return made
 
 

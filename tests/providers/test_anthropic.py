@@ -19,6 +19,7 @@ from fake_llm.providers.anthropic import EXTRA_ROUTES, AnthropicMessages, stop_r
 from fake_llm.server import FakeLLMServer
 from fake_llm.settings import Settings
 from fake_llm.tokens import count_prompt
+from tests.sdk_clients import closing
 
 anthropic = pytest.importorskip("anthropic")
 openai = pytest.importorskip("openai")
@@ -127,15 +128,9 @@ def locked() -> Iterator[FakeLLMServer]:
         yield running
 
 
-_clients: list[Any] = []
-
-
 @pytest.fixture(autouse=True)
-def _reset(server: FakeLLMServer) -> Iterator[None]:
+def _reset(server: FakeLLMServer) -> None:
     server.reset(rules=False)
-    yield
-    while _clients:
-        _clients.pop().close()
 
 
 def client(server: FakeLLMServer, **options: Any) -> Any:
@@ -143,13 +138,13 @@ def client(server: FakeLLMServer, **options: Any) -> Any:
     made = anthropic.Anthropic(
         **{"base_url": server.url, "api_key": "sk-ant-test", "timeout": TIMEOUT, "max_retries": 0, **options}
     )
-    _clients.append(made)
+    closing(made)
     return made
 
 
 def http(server: FakeLLMServer) -> httpx.Client:
     made = httpx.Client(base_url=server.url, timeout=TIMEOUT)
-    _clients.append(made)
+    closing(made)
     return made
 
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from fake_llm.server import FakeLLMServer
+from tests.sdk_clients import closing
 
 openai = pytest.importorskip("openai")
 
@@ -39,20 +40,14 @@ def server() -> Iterator[FakeLLMServer]:
         yield running
 
 
-_clients: list[Any] = []
-
-
 @pytest.fixture(autouse=True)
-def _reset(server: FakeLLMServer) -> Iterator[None]:
+def _reset(server: FakeLLMServer) -> None:
     server.reset(rules=False)
-    yield
-    while _clients:
-        _clients.pop().close()
 
 
 def client(server: FakeLLMServer) -> Any:
     made = openai.OpenAI(base_url=server.base_url, api_key="sk-test", timeout=10, max_retries=0)
-    _clients.append(made)
+    closing(made)
     return made
 
 
