@@ -14,7 +14,7 @@ _BYTE_TO_CHAR = bytes((_ALPHABET * 5)[:256], "ascii")
 
 
 def _digest(seed: int, *parts: object, size: int = 32) -> bytes:
-    text = ":".join(str(p) for p in (seed, *parts))
+    text = f"{seed}:" + ":".join(map(str, parts))
     return hashlib.blake2b(text.encode(), digest_size=size).digest()
 
 

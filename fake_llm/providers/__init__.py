@@ -12,14 +12,15 @@ from fake_llm.providers.openai_embeddings import OpenAIEmbeddings
 from fake_llm.providers.openai_responses import OpenAIResponses
 from fake_llm.providers.scale import ScaleChat
 
+#: Routes are tried in this order: the most used dialect first.
 PROVIDERS: dict[str, Provider] = {
+    OpenAIChat.api: OpenAIChat(),
+    AnthropicMessages.api: AnthropicMessages(),
+    OpenAIResponses.api: OpenAIResponses(),
+    OpenAIEmbeddings.api: OpenAIEmbeddings(),
+    OpenAICompletions.api: OpenAICompletions(),
     Gemini.api: Gemini(),
     AzureOpenAIChat.api: AzureOpenAIChat(),
-    OpenAIChat.api: OpenAIChat(),
-    OpenAIResponses.api: OpenAIResponses(),
-    OpenAICompletions.api: OpenAICompletions(),
-    OpenAIEmbeddings.api: OpenAIEmbeddings(),
-    AnthropicMessages.api: AnthropicMessages(),
     ScaleChat.api: ScaleChat(),
 }
 
