@@ -1,4 +1,4 @@
-"""The `fake-llm` command: `serve`, `check` and `schema`; every serve flag also has a `FAKE_LLM_*` variable."""
+"""The `fake-llm` command: `serve`, `check`, `schema`, `record`; every serve flag also has a `FAKE_LLM_*` variable."""
 
 from __future__ import annotations
 
@@ -82,6 +82,40 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("paths", nargs="+", metavar="PATH", help="scenario file or folder")
 
     commands.add_parser("schema", help="print the JSON Schema of the scenario format")
+
+    rec = commands.add_parser(
+        "record",
+        help="record real traffic into a scenario file",
+        description="Proxy requests to a real provider and record each exchange as a rule of a scenario file, "
+        "which `serve --scenarios FILE` replays. Record flags are flags only (no FAKE_LLM_* variables).",
+    )
+    rec.add_argument("--upstream", required=True, metavar="URL", help="the provider's URL, e.g. https://api.openai.com")
+    rec.add_argument("--out", required=True, metavar="FILE", help="the scenario file to record into (appended to)")
+    rec.add_argument(
+        "--api",
+        action="append",
+        metavar="DIALECT",
+        help="record only this dialect (repeatable): openai-chat, anthropic, responses, completions, embeddings, "
+        "gemini, azure (default: all)",
+    )
+    rec.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    rec.add_argument("--port", "-p", type=int, default=8000, help="port (default 8000)")
+    rec.add_argument(
+        "--mode",
+        choices=["new", "all"],
+        default="new",
+        help="new: answer what the file already matches from it and record the rest; all: record everything, "
+        "replacing rules with the same match (default new)",
+    )
+    rec.add_argument("--no-timing", action="store_true", help="record stream chunks without their timing")
+    rec.add_argument(
+        "--redact",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a header, query parameter or body field whose value must never be written (repeatable; API key "
+        "headers always are)",
+    )
     return parser
 
 
@@ -171,11 +205,26 @@ def schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def record(args: argparse.Namespace) -> int:
+    from fake_llm.recorder import run_recorder
+
+    return run_recorder(
+        args.upstream,
+        args.out,
+        mode=args.mode,
+        api=tuple(args.api or ()),
+        timing=not args.no_timing,
+        redact=tuple(args.redact),
+        host=args.host,
+        port=args.port,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    commands = {"serve": serve, "check": check, "schema": schema}
+    commands = {"serve": serve, "check": check, "schema": schema, "record": record}
     if args.command is None:
         parser.print_help()
         return 2

@@ -16,11 +16,12 @@ if TYPE_CHECKING:
     from fake_llm.settings import Settings
 
 MARKER = (
-    "fake_llm(scenarios=None, rules=None, activate=None, fail_on_unmatched=True, fail_on_unused_rules=False): "
-    "scenario files or folders (relative to the test file) and inline rules for this test, the only scenario(s) "
-    "switched on, and its teardown checks"
+    "fake_llm(scenarios=None, rules=None, activate=None, cassette=None, fail_on_unmatched=True, "
+    "fail_on_unused_rules=False): scenario files or folders (relative to the test file) and inline rules for this "
+    "test, the only scenario(s) switched on, a cassette to replay (or record with --fake-llm-record), and its "
+    "teardown checks"
 )
-OPTIONS = ("scenarios", "rules", "activate", "fail_on_unmatched", "fail_on_unused_rules")
+OPTIONS = ("scenarios", "rules", "activate", "cassette", "fail_on_unmatched", "fail_on_unused_rules")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -31,6 +32,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("fake_llm_time_scale", "multiplier for scripted delays; 0 turns them off (default 1)", default="1")
     parser.addini(
         "fake_llm_fail_on_unmatched", "fail a test whose code sent a request no rule matched", type="bool", default=True
+    )
+    parser.addoption(
+        "--fake-llm-record",
+        metavar="URL",
+        help="record the cassettes of `fake_llm(cassette=...)` tests from this provider instead of replaying them",
+    )
+    parser.addoption(
+        "--fake-llm-record-mode",
+        choices=("new", "all"),
+        default="new",
+        help="new: record what the cassette does not answer yet (default); all: record every request again",
     )
 
 
@@ -98,7 +110,15 @@ def fake_llm(request: pytest.FixtureRequest, fake_llm_server: FakeLLMServer) -> 
     if options.get("activate") is not None:
         active = options["activate"]
         fake_llm_server.activate(*([active] if isinstance(active, str) else active))
-    yield fake_llm_server
+    if options.get("cassette") is None:
+        yield fake_llm_server
+    else:
+        from fake_llm.recorder import use_cassette
+
+        cassette = Path(str(request.node.path)).parent / options["cassette"]
+        upstream, mode = request.config.getoption("fake_llm_record"), request.config.getoption("fake_llm_record_mode")
+        with use_cassette(fake_llm_server, cassette, upstream=upstream, mode=mode) as handle:
+            yield handle
     try:
         journal = fake_llm_server.journal
         problems: list[str] = []
