@@ -1,6 +1,7 @@
 """FakeLLM: the server's state (rules, journal, ids, clock) and the one request flow every dialect goes through.
 
 provider.parse -> selector.select -> journal.record -> render (JSON, SSE or the provider's error envelope).
+Adding, replacing and reloading the rules it serves, and their summaries, are RuleSets' (rule_sets.py).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import logging
 import random
 import traceback
 from collections.abc import Sequence
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -20,24 +20,16 @@ from starlette.types import ASGIApp
 
 from fake_llm import profiles
 from fake_llm.chat import ChatRequest
-from fake_llm.errors import ProviderRequestError, ReplyMismatch, ScenarioError
+from fake_llm.errors import ProviderRequestError, ReplyMismatch
 from fake_llm.faults import apply_faults
 from fake_llm.ids import Clock, IdMaker
 from fake_llm.journal import Journal, JournalEntry, redact_headers
 from fake_llm.limits import Decision, RateLimiter
-from fake_llm.matching import Selector, rule_summary
+from fake_llm.matching import Selector
 from fake_llm.providers import Provider, ReplyMeta
 from fake_llm.replies import Completion, ReplyContext, plan_completion
-from fake_llm.scenarios import (
-    RateLimit,
-    Reply,
-    Rule,
-    Scenario,
-    check_unique_names,
-    load_scenarios,
-    parse_rules,
-    shadowed_rules,
-)
+from fake_llm.rule_sets import RuleSets
+from fake_llm.scenarios import RateLimit, Reply, Rule, Scenario, load_scenarios, shadowed_rules
 from fake_llm.settings import Settings, bundled_scenarios
 from fake_llm.streaming import DelayedResponse, EventStreamResponse, HangResponse
 from fake_llm.timing import schedule
@@ -48,7 +40,6 @@ log = logging.getLogger("fake_llm")
 JSON_TYPE = "application/json"
 #: Created time reported for every model in /v1/models (a fixed instant keeps the listing byte-stable).
 MODEL_CREATED = 1700000000
-DEFAULT_MODEL = "gpt-4o-mini"
 
 
 def scenario_roots(paths: Sequence[str | Path]) -> list[Path]:
@@ -56,7 +47,7 @@ def scenario_roots(paths: Sequence[str | Path]) -> list[Path]:
     return [Path(p).resolve() if Path(p).is_dir() else Path(p).resolve().parent for p in paths]
 
 
-class FakeLLM:
+class FakeLLM(RuleSets):
     """Owns everything one server instance needs; the Starlette app and the admin endpoints call into it."""
 
     def __init__(self, settings: Settings, scenarios: Sequence[Scenario] = (), roots: Sequence[Path] = ()) -> None:
@@ -94,63 +85,6 @@ class FakeLLM:
         engine.paths = paths
         return engine
 
-    def reload(self, *, reason: str = "reload") -> bool:
-        """Load the scenario files again. On success they replace the loaded ones (rules added at run time are
-        kept); on a problem the last good rules keep serving, and the problem is logged, journaled and kept in
-        `load_errors` (shown by /_fake/health and the dashboard) until a reload succeeds."""
-        added = [s for s in self.selector.scenarios if s not in self.base_scenarios]
-        try:
-            scenarios = load_scenarios(self.paths)
-            self.install([*scenarios, *added], replace=True)
-        except ScenarioError as exc:
-            self.load_errors = [str(problem) for problem in exc.problems]
-            log.error("scenario reload failed (%s); still serving the last good rules:\n%s", reason, exc)
-            self._journal_reload(reason, "reload_error", "\n".join(self.load_errors))
-            return False
-        self.base_scenarios = tuple(scenarios)
-        self.load_errors = []
-        log.info("scenarios reloaded (%s): %d rules", reason, len(self.selector.rules))
-        self._journal_reload(reason, "reloaded", f"{len(self.selector.rules)} rules")
-        return True
-
-    def _journal_reload(self, reason: str, outcome: str, detail: str) -> None:
-        seq = self.journal.next_seq()
-        self.journal.record(
-            JournalEntry(
-                seq=seq,
-                time=self.clock.now(),
-                method="RELOAD",
-                path=reason,
-                headers={},
-                body=None,
-                outcome=outcome,
-                reply=detail,
-                status=0,
-            )
-        )
-
-    # ------------------------------------------------------------------ rules
-
-    def load_rules(self, data: Any, *, replace: bool = False, source: str = "<rules>") -> Scenario:
-        """Add rules at run time (YAML text, a list of rule mappings or a scenario mapping); with `replace`, they
-        replace everything loaded. Files they name must lie inside the scenario folders."""
-        base = self.roots[0] if self.roots else Path.cwd()
-        self._added += 1
-        scenario = parse_rules(
-            data, source=source, base_dir=base, allowed_roots=self.roots, default_name=f"rules-{self._added}"
-        )
-        self.install([scenario], replace=replace)
-        return scenario
-
-    def install(self, scenarios: Sequence[Scenario], *, replace: bool = False) -> None:
-        """Serve `scenarios` after (or, with `replace`, instead of) the current ones; names must stay unique."""
-        combined = [*([] if replace else self.selector.scenarios), *scenarios]
-        problems = check_unique_names(combined)
-        if problems:
-            raise ScenarioError(problems)
-        self.selector.replace(combined)
-        self.warnings = shadowed_rules(combined)
-
     def reset(self, *, rules: bool = False) -> None:
         """Clear the journal and every rule counter; with `rules`, also drop rules added at run time."""
         if rules:
@@ -160,40 +94,6 @@ class FakeLLM:
         self.selector.reset()
         self.limiter.reset()
         self.journal.clear()
-
-    def scenarios_summary(self) -> list[dict[str, Any]]:
-        """Each loaded scenario: name, file, whether it is switched on, and its rules with hit counts."""
-        hits = self.selector.hits()
-        return [
-            {
-                "name": scenario.name,
-                "path": scenario.path,
-                "enabled": scenario.name not in self.selector.disabled,
-                "rules": [rule_summary(rule, hits.get(rule.name, 0)) for rule in scenario.rules],
-            }
-            for scenario in self.selector.scenarios
-        ]
-
-    def rules_summary(self) -> list[dict[str, Any]]:
-        hits = self.selector.hits()
-        return [rule_summary(rule, hits.get(rule.name, 0)) for rule in self.selector.rules]
-
-    def models(self) -> list[str]:
-        """Model names the scenarios mention literally (globs are not listable), defaults first."""
-        names: list[str] = []
-        for scenario in self.selector.scenarios:
-            if scenario.default_model:
-                names.append(scenario.default_model)
-        for rule in self.selector.rules:
-            names.extend(p for p in rule.match.model or () if not any(c in p for c in "*?["))
-            names.extend(r.model for r in rule.replies if r.model)
-        names.append(DEFAULT_MODEL)
-        return list(dict.fromkeys(names))
-
-    def knows_model(self, model: str) -> bool:
-        if model in self.models():
-            return True
-        return any(fnmatchcase(model, p) for rule in self.selector.rules for p in rule.match.model or ())
 
     # ------------------------------------------------------------------ the request flow
 

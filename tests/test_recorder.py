@@ -22,19 +22,12 @@ from fake_llm.cli import main
 from fake_llm.errors import ScenarioError
 from fake_llm.matching import explain
 from fake_llm.providers import PROVIDERS
+from fake_llm.recorded_rules import build_error, build_match, build_reply, rule_name
 from fake_llm.recorder import Cassette, Recorder, RecordingServer, _replays, dump_yaml
+from fake_llm.relay import SSEEvent, SSEReader
 from fake_llm.scenarios import load_scenario, parse_rules
 from fake_llm.server import FakeLLMServer
-from fake_llm.transcripts import (
-    SSEEvent,
-    SSEReader,
-    build_error,
-    build_match,
-    build_reply,
-    read_body,
-    read_stream,
-    rule_name,
-)
+from fake_llm.transcripts import read_body, read_stream
 
 openai = pytest.importorskip("openai")
 anthropic = pytest.importorskip("anthropic")
