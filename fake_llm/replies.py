@@ -191,6 +191,11 @@ def _compact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _derived(seed: Callable[[], str], suffix: object) -> Callable[[], str]:
+    """A seed for one part of a reply (a choice, a tool call), still computed only if it is used."""
+    return lambda: f"{seed()}:{suffix}"
+
+
 def scripted_text(reply: Reply, request: ChatRequest, context: _LazyContext, seed: Callable[[], str]) -> str | None:
     """The reply's text before any cut: rendered content, a JSON value, or generated prose or JSON."""
     if reply.has_json:
@@ -249,7 +254,7 @@ def _tool_calls(
                 f"rule {rule.name!r} calls {spec.name!r}, which the request does not offer (it offers {names}); "
                 "set allow_unknown_tools: true on the rule to script a call of an unknown tool"
             )
-        arguments = _arguments(spec, offered, context, lambda i=i: f"{seed()}:{i}")  # type: ignore[misc]
+        arguments = _arguments(spec, offered, context, _derived(seed, i))
         calls.append((spec.id or ctx.call_id(i), spec.name, arguments))
     return calls
 
@@ -302,7 +307,7 @@ def plan_completion(
             raw_text, override = scripted[index % len(scripted)]
             raw_text = str(_render(raw_text, context))
         else:
-            raw_text = scripted_text(reply, request, context, lambda index=index: f"{base_seed()}:{index}")  # type: ignore[misc]
+            raw_text = scripted_text(reply, request, context, _derived(base_seed, index))
             override = reply.finish_reason
         budget = request.max_tokens
         truncated = False

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fake_llm.relay import SSEEvent
-from fake_llm.relay import SSEReader as SSEReader  # importable from here, as before relay.py
 
 ANTHROPIC_STOPS = {
     "end_turn": "stop",
