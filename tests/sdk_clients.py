@@ -18,3 +18,10 @@ def closing(client: Client) -> Client:
 def close_all() -> None:
     while _open:
         _open.pop().close()
+
+
+def openai_client(server: Any) -> Any:
+    """An `openai.OpenAI` client for `server` (no retries, a bounded timeout), closed when the test ends."""
+    import openai
+
+    return closing(openai.OpenAI(base_url=server.base_url, api_key="sk-test", timeout=10, max_retries=0))

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from fake_llm.server import FakeLLMServer
-from tests.sdk_clients import closing
+from tests.sdk_clients import openai_client
 
 openai = pytest.importorskip("openai")
 
@@ -58,10 +58,7 @@ def _reset(server: FakeLLMServer) -> None:
     server.reset(rules=False)
 
 
-def client(server: FakeLLMServer) -> Any:
-    made = openai.OpenAI(base_url=server.base_url, api_key="sk-test", timeout=10, max_retries=0)
-    closing(made)
-    return made
+client = openai_client
 
 
 def test_string_prompt(server: FakeLLMServer) -> None:
