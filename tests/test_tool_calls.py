@@ -248,3 +248,34 @@ def test_responses_gemini_and_anthropic_tools(make_client: MakeClient) -> None:
     ).json()
     parts = gemini["candidates"][0]["content"]["parts"]
     assert [p["functionCall"]["name"] for p in parts if "functionCall" in p] == ["get_weather"]
+
+
+@pytest.mark.parametrize(
+    ("match", "body", "reason"),
+    [
+        ("{has_tools: true}", {}, "has_tools: the request offers no tools"),
+        ("{has_tools: true}", {"tools": [WEATHER], "tool_choice": "none"}, "has_tools: the request forbids tool calls"),
+        ("{has_tools: false}", {"tools": [WEATHER]}, "has_tools: the request offers tools"),
+        (
+            "{forces_tool: true}",
+            {"tools": [WEATHER], "tool_choice": "auto"},
+            "forces_tool: the request's tool_choice is 'auto'",
+        ),
+        (
+            "{forces_tool: false}",
+            {"tools": [WEATHER], "tool_choice": "required"},
+            "forces_tool: the request's tool_choice is 'required'",
+        ),
+    ],
+)
+def test_has_tools_and_forces_tool_explain_a_miss(
+    make_client: MakeClient, match: str, body: dict[str, Any], reason: str
+) -> None:
+    client = make_client(f"- {{name: r, match: {match}, reply: {{content: x}}}}")
+    if "tools" in body:
+        body = {**body, "tools": [{"type": "function", "function": tool} for tool in body["tools"]]}
+    response = client.post(
+        "/v1/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "x"}], **body}
+    )
+    assert response.status_code == 400
+    assert reason in response.json()["error"]["message"]
