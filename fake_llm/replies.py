@@ -22,7 +22,7 @@ from fake_llm.schema_values import generate_value
 from fake_llm.templates import Template, compile_template
 from fake_llm.textgen import generate_text, request_seed
 from fake_llm.tokens import Tokenizer, count_prompt
-from fake_llm.tool_calls import plan_tool_calls
+from fake_llm.tool_calls import forces_tool, plan_tool_calls
 
 #: Length of a `generate:` reply that names none.
 DEFAULT_GENERATED_WORDS = 40
@@ -204,6 +204,8 @@ def scripted_text(reply: Reply, request: ChatRequest, context: _LazyContext, see
     if reply.has_json:
         return _dumps(_typed_json(_render(reply.json, context), request))
     if reply.generate is not None:
+        if not reply.tool_calls and forces_tool(request):
+            return None  # answered by a call of the forced tool (tool_calls.py), with no text, as real models do
         if request.guided_choice:
             return request.guided_choice[int(seed()[:8], 16) % len(request.guided_choice)]
         if request.guided_regex is not None:

@@ -81,3 +81,12 @@ def test_alternatives_that_all_fail_are_listed() -> None:
 def test_const_and_remote_refs() -> None:
     assert coerce("A", {"const": "a"}) == "a"
     assert coerce("3", {"$ref": "https://example.com/schema.json"}) == "3"
+
+
+def test_lists_all_of_and_prefix_items() -> None:
+    assert coerce({"tags": ["1", 2]}, SCHEMA) == {"tags": [1, 2]}
+    assert coerce("4", {"allOf": [{"type": "integer"}, {"minimum": 1}]}) == 4
+    pair = {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "boolean"}], "items": {"type": "string"}}
+    assert coerce(["1", "no", 3], pair) == [1, False, "3"]
+    assert coerce("", {"type": "array"}) == []
+    assert coerce({"x": "1"}, {"properties": {"x": {"type": "integer"}}}) == {"x": 1}

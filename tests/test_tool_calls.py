@@ -105,7 +105,10 @@ def test_generate_answers_a_forced_tool_call(make_client: MakeClient, tool_choic
         "- {name: forced-named, match: {forces_tool: true}, reply: {generate: {}}}"
     )
     tools = [STOCKS] if tool_choice == "required" else [WEATHER, STOCKS]
-    calls = chat_calls(client, chat_body("hi", tools, tool_choice=tool_choice))
+    body = chat_body("hi", tools, tool_choice=tool_choice)
+    message = client.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]
+    assert message["content"] is None
+    calls = chat_calls(client, body)
     assert [name for name, _ in calls] == ["get_stock_price"]
     assert isinstance(calls[0][1]["ticker"], str)
 
