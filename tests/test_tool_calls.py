@@ -282,3 +282,30 @@ def test_has_tools_and_forces_tool_explain_a_miss(
     )
     assert response.status_code == 400
     assert reason in response.json()["error"]["message"]
+
+
+def test_chosen_parallel_calls_stream_with_indexes(make_client: MakeClient) -> None:
+    client = make_client("- {name: r, reply: {tool_calls: [{tool: all}]}}")
+    with client.stream("POST", "/v1/chat/completions", json=chat_body("x", [WEATHER, STOCKS], stream=True)) as response:
+        lines = [line[6:] for line in response.iter_lines() if line.startswith("data: {")]
+    arguments: dict[int, str] = {}
+    names: dict[int, str] = {}
+    for chunk in map(json.loads, lines):
+        for delta in (chunk["choices"] or [{}])[0].get("delta", {}).get("tool_calls") or []:
+            names.setdefault(delta["index"], delta.get("function", {}).get("name", ""))
+            arguments[delta["index"]] = arguments.get(delta["index"], "") + delta["function"].get("arguments", "")
+    assert names == {0: "get_weather", 1: "get_stock_price"}
+    assert set(json.loads(arguments[0])) == {"city", "days"}
+
+
+def test_gemini_json_mode_honours_named_keys(make_client: MakeClient) -> None:
+    client = make_client("- {name: r, reply: {generate: {}}}")
+    response = client.post(
+        "/v1beta/models/gemini-2.5-flash:generateContent",
+        json={
+            "contents": [{"role": "user", "parts": [{"text": "Reply with the keys title and year"}]}],
+            "generationConfig": {"responseMimeType": "application/json"},
+        },
+    )
+    text = response.json()["candidates"][0]["content"]["parts"][0]["text"]
+    assert list(json.loads(text)) == ["title", "year"]
