@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench schema clean docker-test
+.PHONY: run test lint bench schema goldens clean docker-test
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ bench: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/fake-llm schema > docs/scenario.schema.json
+
+# Rewrite fixtures/golden/ from the current code (never part of `make test`); review the diff before committing.
+goldens: $(STAMP)
+	$(BIN)/python -m tests.goldens $(ARGS)
 
 clean:
 	rm -rf $(VENV) .coverage .pytest_cache .mypy_cache .ruff_cache
