@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench schema goldens clean docker-test
+.PHONY: run test lint bench schema goldens layers clean docker-test
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ schema: $(STAMP)
 # Rewrite fixtures/golden/ from the current code (never part of `make test`); review the diff before committing.
 goldens: $(STAMP)
 	$(BIN)/python -m tests.goldens $(ARGS)
+
+# Module count per layer (package folder), for the architecture notes.
+layers:
+	python3 scripts/layers.py
 
 clean:
 	rm -rf $(VENV) .coverage .pytest_cache .mypy_cache .ruff_cache
