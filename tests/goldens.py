@@ -194,8 +194,8 @@ CASES: list[Case] = [
 
 
 def _client(rules: str = RULES) -> TestClient:
-    from fake_llm.app import create_app
-    from fake_llm.scenarios import parse_rules
+    from fake_llm.http.app import create_app
+    from fake_llm.scenarios.loader import parse_rules
     from fake_llm.settings import Settings
 
     scenario = parse_rules(rules, source="<golden>")
@@ -231,8 +231,8 @@ def record_round_trip() -> bytes:
     """Record a stream and a tool call through the proxy from an upstream fake-llm, then replay the cassette: the
     transcript holds the cassette as written (upstream URL and times aside, which it does not keep) and the two
     replayed wire exchanges."""
-    from fake_llm.recorder import Recorder, create_recorder_app
-    from fake_llm.server import FakeLLMServer
+    from fake_llm.record.proxy import Recorder, create_recorder_app
+    from fake_llm.testing.server import FakeLLMServer
 
     asks = [
         {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}], "stream": True},
@@ -282,8 +282,8 @@ def _legacy() -> dict[str, Callable[[], bytes]]:
 
     def body(extra: dict[str, Any]) -> Callable[[], bytes]:
         def run() -> bytes:
-            from fake_llm.app import create_app
-            from fake_llm.scenarios import parse_rules
+            from fake_llm.http.app import create_app
+            from fake_llm.scenarios.loader import parse_rules
             from fake_llm.settings import Settings
 
             app = create_app(Settings(freeze_time=FROZEN, seed=0), scenarios=[parse_rules(rules, source="<golden>")])

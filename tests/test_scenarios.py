@@ -9,8 +9,7 @@ from textwrap import dedent
 import pytest
 
 from fake_llm.errors import Problem, ScenarioError
-from fake_llm.scenario_schema import REPLY_BODY_KEYS, SCENARIO_SCHEMA
-from fake_llm.scenarios import (
+from fake_llm.scenarios.loader import (
     Choice,
     ErrorSpec,
     Match,
@@ -25,6 +24,7 @@ from fake_llm.scenarios import (
     parse_scenario,
     shadowed_rules,
 )
+from fake_llm.scenarios.schema import REPLY_BODY_KEYS, SCENARIO_SCHEMA
 
 # Key lists as the loader prints them ("expected one of ..."), read from the schema so that new keys do not break
 # the pinned texts.
