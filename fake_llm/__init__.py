@@ -15,7 +15,7 @@ _EXPORTS = {
     "Journal": "fake_llm.core.journal",
     "JournalAssertionError": "fake_llm.errors",
     "JournalEntry": "fake_llm.core.journal",
-    "Scenario": "fake_llm.scenarios.loader",
+    "Scenario": "fake_llm.model.spec",
     "ScenarioError": "fake_llm.errors",
     "Settings": "fake_llm.settings",
     "create_app": "fake_llm.http.app",
@@ -44,7 +44,8 @@ if TYPE_CHECKING:
     from fake_llm.errors import FakeLLMError, JournalAssertionError, ScenarioError
     from fake_llm.http.app import create_app
     from fake_llm.model.request import ChatRequest
-    from fake_llm.scenarios.loader import Scenario, load_scenario, load_scenarios
+    from fake_llm.model.spec import Scenario
+    from fake_llm.scenarios.loader import load_scenario, load_scenarios
     from fake_llm.settings import Settings
     from fake_llm.testing.server import FakeLLMServer
 

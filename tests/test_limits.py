@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from fake_llm.core.limits import RateLimiter, go_duration
-from fake_llm.scenarios.loader import RateLimit
+from fake_llm.model.spec import RateLimit
 from fake_llm.testing.server import FakeLLMServer
 
 

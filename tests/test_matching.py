@@ -9,7 +9,8 @@ import pytest
 
 from fake_llm.core.matching import Selector, explain, rule_summary
 from fake_llm.model.request import ChatRequest, Message
-from fake_llm.scenarios.loader import Match, Scenario, parse_rules
+from fake_llm.model.spec import Match, Scenario
+from fake_llm.scenarios.loader import parse_rules
 
 
 def request(

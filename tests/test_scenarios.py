@@ -9,13 +9,8 @@ from textwrap import dedent
 import pytest
 
 from fake_llm.errors import Problem, ScenarioError
+from fake_llm.model.spec import Choice, ErrorSpec, Match, Reply, StreamSpec, TextLookup
 from fake_llm.scenarios.loader import (
-    Choice,
-    ErrorSpec,
-    Match,
-    Reply,
-    StreamSpec,
-    TextLookup,
     check_unique_names,
     expand_paths,
     load_scenario,

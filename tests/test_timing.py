@@ -14,7 +14,7 @@ import pytest
 
 from fake_llm.core.timing import schedule
 from fake_llm.http.sse import DelayedResponse, Event, EventStreamResponse, HangResponse, split_bytes
-from fake_llm.scenarios.loader import StreamSpec, TimedChunk
+from fake_llm.model.spec import StreamSpec, TimedChunk
 from fake_llm.testing.server import FakeLLMServer
 
 

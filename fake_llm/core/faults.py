@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from fake_llm.http.sse import Event
-from fake_llm.scenarios.loader import StreamError, StreamSpec
+from fake_llm.model.spec import StreamError, StreamSpec
 
 KEEPALIVE = "keep-alive"
 

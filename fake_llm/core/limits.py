@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from fake_llm.scenarios.loader import RateLimit
+from fake_llm.model.spec import RateLimit
 
 WINDOW_S = 60.0
 

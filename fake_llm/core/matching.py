@@ -10,7 +10,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from fake_llm.model.request import ChatRequest
-from fake_llm.scenarios.loader import Match, Reply, Rule, Scenario, TextLookup
+from fake_llm.model.spec import Match, Reply, Rule, Scenario, TextLookup
 
 #: A check returns None when it holds, else a reason; regex captures go into the dict it is given.
 Check = Callable[[Match, ChatRequest, dict[str, str]], "str | None"]

@@ -16,7 +16,7 @@ from fake_llm.core.textgen import generate_text, request_seed
 from fake_llm.core.tokens import Tokenizer, count_prompt
 from fake_llm.errors import ReplyMismatch
 from fake_llm.model.request import ChatRequest
-from fake_llm.scenarios.loader import Match, Reply, Rule, ToolCallSpec
+from fake_llm.model.spec import Match, Reply, Rule, ToolCallSpec
 from fake_llm.scenarios.templates import Template, compile_template
 
 #: Length of a `generate:` reply that names none.

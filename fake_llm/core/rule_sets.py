@@ -13,7 +13,8 @@ from fake_llm.core.ids import Clock
 from fake_llm.core.journal import Journal, JournalEntry
 from fake_llm.core.matching import Selector, rule_summary
 from fake_llm.errors import ScenarioError
-from fake_llm.scenarios.loader import Scenario, check_unique_names, load_scenarios, parse_rules, shadowed_rules
+from fake_llm.model.spec import Scenario
+from fake_llm.scenarios.loader import check_unique_names, load_scenarios, parse_rules, shadowed_rules
 
 log = logging.getLogger("fake_llm")
 

@@ -9,7 +9,7 @@ import random
 from collections.abc import Sequence
 
 from fake_llm.http.sse import Event
-from fake_llm.scenarios.loader import StreamSpec
+from fake_llm.model.spec import StreamSpec
 
 
 def schedule(events: Sequence[Event], spec: StreamSpec, rng: random.Random | None) -> list[Event]:

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from fake_llm.core.replies import Completion
 from fake_llm.http.sse import Event
 from fake_llm.model.request import ChatRequest
-from fake_llm.scenarios.loader import StreamError
+from fake_llm.model.spec import StreamError
 
 
 @dataclass(frozen=True, slots=True)

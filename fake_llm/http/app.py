@@ -20,7 +20,7 @@ from fake_llm.http.admin import ADMIN_ROUTES
 from fake_llm.http.dashboard import DASHBOARD_ROUTES
 from fake_llm.http.engine import MODEL_CREATED, FakeLLM
 from fake_llm.http.sse import silence_scripted_disconnects
-from fake_llm.scenarios.loader import Scenario
+from fake_llm.model.spec import Scenario
 from fake_llm.settings import Settings
 
 #: Response headers a browser app may read (CORS).

@@ -32,7 +32,8 @@ from fake_llm.dialects.openai import profiles
 from fake_llm.errors import ProviderRequestError, ReplyMismatch
 from fake_llm.http.sse import DelayedResponse, EventStreamResponse, HangResponse
 from fake_llm.model.request import ChatRequest
-from fake_llm.scenarios.loader import RateLimit, Reply, Rule, Scenario, load_scenarios, shadowed_rules
+from fake_llm.model.spec import RateLimit, Reply, Rule, Scenario
+from fake_llm.scenarios.loader import load_scenarios, shadowed_rules
 from fake_llm.settings import Settings, bundled_scenarios
 
 log = logging.getLogger("fake_llm")

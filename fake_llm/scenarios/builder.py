@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 
 from fake_llm.errors import Problem, ScenarioError
-from fake_llm.scenarios.loader import (
+from fake_llm.model.spec import (
     LOOKUP_KINDS,
     TOOL_CALLS_NOTE,
     Choice,

@@ -16,7 +16,8 @@ import uvicorn
 from fake_llm.core.journal import Journal
 from fake_llm.http.app import create_app
 from fake_llm.http.engine import FakeLLM
-from fake_llm.scenarios.loader import Scenario, load_scenarios
+from fake_llm.model.spec import Scenario
+from fake_llm.scenarios.loader import load_scenarios
 from fake_llm.settings import Settings
 
 #: Longest wait for the server thread to start or stop; a healthy server needs a few milliseconds.

@@ -34,7 +34,7 @@ from fake_llm.dialects.base import ReplyMeta
 from fake_llm.errors import ProviderRequestError
 from fake_llm.http.sse import Event
 from fake_llm.model.request import ChatRequest
-from fake_llm.scenarios.loader import StreamError
+from fake_llm.model.spec import StreamError
 
 if TYPE_CHECKING:  # the engine imports the providers, so this import is for the type checker only
     from fake_llm.http.engine import FakeLLM

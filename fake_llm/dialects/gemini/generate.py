@@ -25,7 +25,7 @@ from fake_llm.dialects.gemini.request import (
 from fake_llm.errors import ProviderRequestError
 from fake_llm.http.sse import Event
 from fake_llm.model.request import ChatRequest
-from fake_llm.scenarios.loader import StreamError
+from fake_llm.model.spec import StreamError
 
 METHODS = ("generateContent", "streamGenerateContent")
 #: google.rpc status names by HTTP status (wire-format §6 "Errors").

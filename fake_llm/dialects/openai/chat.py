@@ -21,7 +21,7 @@ from fake_llm.dialects.openai.request import type_name as type_name
 from fake_llm.errors import ProviderRequestError
 from fake_llm.http.sse import Event
 from fake_llm.model.request import ChatRequest
-from fake_llm.scenarios.loader import StreamError
+from fake_llm.model.spec import StreamError
 
 RESPONSE_FORMATS = ("text", "json_object", "json_schema")
 

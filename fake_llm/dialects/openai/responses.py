@@ -26,7 +26,7 @@ from fake_llm.dialects.openai.responses_request import invalid_value as invalid_
 from fake_llm.dialects.openai.responses_request import parse_model as parse_model
 from fake_llm.http.sse import Event
 from fake_llm.model.request import ChatRequest, Message
-from fake_llm.scenarios.loader import StreamError
+from fake_llm.model.spec import StreamError
 
 #: The include value that asks for token log probabilities on output_text parts.
 LOGPROBS_INCLUDE = "message.output_text.logprobs"
