@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from fake_llm.core.timing import schedule
-from fake_llm.http.sse import DelayedResponse, Event, EventStreamResponse, HangResponse, split_bytes
+from fake_llm.http.sse import DelayedResponse, EventStreamResponse, HangResponse, split_bytes
 from fake_llm.model.spec import StreamSpec, TimedChunk
+from fake_llm.model.stream import Event
 from fake_llm.testing.server import FakeLLMServer
 
 

@@ -9,8 +9,8 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from fake_llm.http.sse import Event
 from fake_llm.model.spec import StreamError, StreamSpec
+from fake_llm.model.stream import Event
 
 KEEPALIVE = "keep-alive"
 

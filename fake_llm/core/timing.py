@@ -8,8 +8,8 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from fake_llm.http.sse import Event
 from fake_llm.model.spec import StreamSpec
+from fake_llm.model.stream import Event
 
 
 def schedule(events: Sequence[Event], spec: StreamSpec, rng: random.Random | None) -> list[Event]:

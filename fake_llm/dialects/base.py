@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from fake_llm.core.replies import Completion
-from fake_llm.http.sse import Event
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import StreamError
+from fake_llm.model.stream import Event
 
 
 @dataclass(frozen=True, slots=True)

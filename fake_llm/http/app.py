@@ -15,8 +15,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from fake_llm.dialects import PROVIDERS, Provider
-from fake_llm.dialects.anthropic import messages as anthropic
 from fake_llm.http.admin import ADMIN_ROUTES
+from fake_llm.http.anthropic_count_tokens import EXTRA_ROUTES as ANTHROPIC_ROUTES
 from fake_llm.http.dashboard import DASHBOARD_ROUTES
 from fake_llm.http.engine import MODEL_CREATED, FakeLLM
 from fake_llm.http.sse import silence_scripted_disconnects
@@ -105,7 +105,7 @@ def create_app(
     routes += [
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", get_model, methods=["GET"]),
-        *anthropic.EXTRA_ROUTES,
+        *ANTHROPIC_ROUTES,
         *ADMIN_ROUTES,
         *DASHBOARD_ROUTES,
     ]

@@ -13,8 +13,9 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from fake_llm.core.tokens import count_prompt
-from fake_llm.dialects.anthropic.messages import EXTRA_ROUTES, AnthropicMessages, stop_reason, tool_input
+from fake_llm.dialects.anthropic.messages import AnthropicMessages, stop_reason, tool_input
 from fake_llm.errors import ProviderRequestError
+from fake_llm.http.anthropic_count_tokens import EXTRA_ROUTES
 from fake_llm.http.engine import FakeLLM
 from fake_llm.model.request import Message, ToolCall
 from fake_llm.settings import Settings

@@ -23,9 +23,9 @@ from fake_llm.dialects.gemini.request import (
     invalid,
 )
 from fake_llm.errors import ProviderRequestError
-from fake_llm.http.sse import Event
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import StreamError
+from fake_llm.model.stream import Event
 
 METHODS = ("generateContent", "streamGenerateContent")
 #: google.rpc status names by HTTP status (wire-format §6 "Errors").

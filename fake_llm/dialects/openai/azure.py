@@ -12,8 +12,8 @@ from fake_llm.core.replies import Completion
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai.chat import OpenAIChat, dumps
 from fake_llm.errors import ProviderRequestError
-from fake_llm.http.sse import Event
 from fake_llm.model.request import ChatRequest
+from fake_llm.model.stream import Event
 
 _SAFE = {"filtered": False, "severity": "safe"}
 _CLEAN = {"filtered": False, "detected": False}

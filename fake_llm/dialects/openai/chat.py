@@ -19,9 +19,9 @@ from fake_llm.dialects.openai.request import invalid_type as invalid_type
 from fake_llm.dialects.openai.request import missing as missing
 from fake_llm.dialects.openai.request import type_name as type_name
 from fake_llm.errors import ProviderRequestError
-from fake_llm.http.sse import Event
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import StreamError
+from fake_llm.model.stream import Event
 
 RESPONSE_FORMATS = ("text", "json_object", "json_schema")
 

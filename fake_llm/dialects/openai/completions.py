@@ -13,8 +13,8 @@ from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai.chat import OpenAIChat, _number, dumps, invalid_type, missing
 from fake_llm.dialects.openai.responses import check_type, parse_model
 from fake_llm.errors import ProviderRequestError
-from fake_llm.http.sse import Event
 from fake_llm.model.request import ChatRequest, Message
+from fake_llm.model.stream import Event
 
 #: The real API's budget when a request names none: long scripted replies are cut with finish_reason `length`.
 DEFAULT_MAX_TOKENS = 16

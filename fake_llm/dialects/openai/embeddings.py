@@ -19,8 +19,8 @@ from fake_llm.dialects.openai.chat import OpenAIChat, _number
 from fake_llm.dialects.openai.completions import bare_prompt_tokens, parse_prompts
 from fake_llm.dialects.openai.responses import check_type, invalid_value, parse_model
 from fake_llm.errors import ProviderRequestError
-from fake_llm.http.sse import Event
 from fake_llm.model.request import ChatRequest, Message
+from fake_llm.model.stream import Event
 
 ENCODINGS = ("float", "base64")
 MAX_INPUTS = 2048

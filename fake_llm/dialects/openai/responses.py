@@ -24,9 +24,9 @@ from fake_llm.dialects.openai.responses_request import (
 from fake_llm.dialects.openai.responses_request import check_type as check_type
 from fake_llm.dialects.openai.responses_request import invalid_value as invalid_value
 from fake_llm.dialects.openai.responses_request import parse_model as parse_model
-from fake_llm.http.sse import Event
 from fake_llm.model.request import ChatRequest, Message
 from fake_llm.model.spec import StreamError
+from fake_llm.model.stream import Event
 
 #: The include value that asks for token log probabilities on output_text parts.
 LOGPROBS_INCLUDE = "message.output_text.logprobs"
