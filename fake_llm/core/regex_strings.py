@@ -8,11 +8,11 @@ import re
 from typing import Any
 
 
-class _Unsupported(Exception):
+class Unsupported(Exception):
     """A regex feature the generator does not produce strings for (lookaround, backreference, \\p)."""
 
 
-_Node = tuple[Any, ...]
+Node = tuple[Any, ...]
 _PRINTABLE = ((32, 126),)
 _CLASSES: dict[str, tuple[tuple[int, int], ...]] = {
     "d": ((48, 57),),
@@ -26,39 +26,39 @@ def _complement(ranges: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], .
     """Printable ASCII outside `ranges`: what `[^...]`, `\\D` and friends produce."""
     chars = [c for c in range(32, 127) if not any(a <= c <= b for a, b in ranges)]
     if not chars:
-        raise _Unsupported
+        raise Unsupported
     return tuple((c, c) for c in chars)
 
 
-class _RegexParser:
+class RegexParser:
     """Parses the common regex subset into ("lit"|"set"|"seq"|"alt"|"rep") nodes."""
 
     def __init__(self, pattern: str) -> None:
         self.p, self.i = pattern, 0
 
-    def parse(self) -> _Node:
+    def parse(self) -> Node:
         node = self.alternation()
         if self.i < len(self.p):
-            raise _Unsupported
+            raise Unsupported
         return node
 
     def peek(self, ahead: int = 0) -> str:
         return self.p[self.i + ahead] if self.i + ahead < len(self.p) else ""
 
-    def alternation(self) -> _Node:
+    def alternation(self) -> Node:
         branches = [self.sequence()]
         while self.peek() == "|":
             self.i += 1
             branches.append(self.sequence())
         return ("alt", branches) if len(branches) > 1 else branches[0]
 
-    def sequence(self) -> _Node:
+    def sequence(self) -> Node:
         items = []
         while self.peek() not in ("", "|", ")"):
             items.append(self.quantified(self.atom()))
         return ("seq", items)
 
-    def atom(self) -> _Node:
+    def atom(self) -> Node:
         c = self.p[self.i]
         self.i += 1
         if c == "(":
@@ -68,10 +68,10 @@ class _RegexParser:
             if named := re.match(r"\?:|\?P?<\w+>", self.p[self.i :]):
                 self.i += named.end()
             elif self.peek() == "?":
-                raise _Unsupported  # lookaround, conditional
+                raise Unsupported  # lookaround, conditional
             node = self.alternation()
             if self.peek() != ")":
-                raise _Unsupported
+                raise Unsupported
             self.i += 1
             return node
         if c == "[":
@@ -83,14 +83,14 @@ class _RegexParser:
         if c == "\\":
             return self.escape()
         if c in "*+?" or (c == "{" and _BRACES.match(self.p, self.i - 1)):
-            raise _Unsupported
+            raise Unsupported
         return ("lit", c)
 
-    def escape(self) -> _Node:
+    def escape(self) -> Node:
         c = self.peek()
         self.i += 1
         if not c or c.isdigit():
-            raise _Unsupported  # a trailing backslash, a backreference
+            raise Unsupported  # a trailing backslash, a backreference
         if c.lower() in _CLASSES:
             ranges = _CLASSES[c.lower()]
             return ("set", ranges if c.islower() else _complement(ranges))
@@ -104,7 +104,7 @@ class _RegexParser:
             self.i += width
             return ("lit", chr(int(digits, 16)))
         if c.isalnum():
-            raise _Unsupported  # \p{...}, \N{...} and other escapes this generator does not know
+            raise Unsupported  # \p{...}, \N{...} and other escapes this generator does not know
         return ("lit", c)
 
     def class_item(self) -> tuple[tuple[int, int], ...]:
@@ -114,28 +114,28 @@ class _RegexParser:
         if node[0] == "set":
             return tuple(node[1])
         if node[0] != "lit":
-            raise _Unsupported
+            raise Unsupported
         start = ord(node[1])
         if self.peek() == "-" and self.peek(1) not in ("]", ""):
             self.i += 1
             end = self.class_item()
             if len(end) != 1 or end[0][0] != end[0][1] or end[0][0] < start:
-                raise _Unsupported
+                raise Unsupported
             return ((start, end[0][0]),)
         return ((start, start),)
 
-    def char_class(self) -> _Node:
+    def char_class(self) -> Node:
         negate = self.peek() == "^"
         self.i += negate
         ranges: list[tuple[int, int]] = []
         while not ranges or self.peek() != "]":
             if not self.peek():
-                raise _Unsupported
+                raise Unsupported
             ranges.extend(self.class_item())
         self.i += 1
         return ("set", _complement(tuple(ranges)) if negate else tuple(ranges))
 
-    def quantified(self, atom: _Node) -> _Node:
+    def quantified(self, atom: Node) -> Node:
         while True:
             c = self.peek()
             if c in ("*", "+", "?") and c:
@@ -151,25 +151,25 @@ class _RegexParser:
             atom = ("rep", atom, lo, hi)
 
 
-def _emit(node: _Node, rng: random.Random, spread: tuple[int, int]) -> str:
+def emit(node: Node, rng: random.Random, spread: tuple[int, int]) -> str:
     """A random string of the language of `node`; unbounded repeats add `spread` (low, high) extra copies."""
     kind = node[0]
     if kind == "lit":
         return str(node[1])
     if kind == "seq":
-        return "".join(_emit(n, rng, spread) for n in node[1])
+        return "".join(emit(n, rng, spread) for n in node[1])
     if kind == "alt":
-        return _emit(rng.choice(node[1]), rng, spread)
+        return emit(rng.choice(node[1]), rng, spread)
     if kind == "rep":
         _, inner, lo, hi = node
         count = lo + rng.randint(*spread) if hi is None else rng.randint(lo, min(hi, lo + max(spread[1], 8)))
-        return "".join(_emit(inner, rng, spread) for _ in range(count))
+        return "".join(emit(inner, rng, spread) for _ in range(count))
     # A set: printable ASCII when the class has some (readable, and never a lone surrogate), else any member.
     ranges = [(max(a, 32), min(b, 126)) for a, b in node[1] if a <= 126 and b >= 32] or [
         (a, b) for a, b in node[1] if b < 0xD800 or a > 0xDFFF
     ]
     if not ranges:
-        raise _Unsupported
+        raise Unsupported
     pick = rng.randrange(sum(b - a + 1 for a, b in ranges))
     for a, b in ranges:
         if pick <= b - a:

@@ -15,7 +15,7 @@ _UPPER_BOUNDS = ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxPro
 _TYPES = ("string", "integer", "number", "boolean", "null", "array", "object")
 
 
-def _type_list(schema: Mapping[str, Any]) -> list[str]:
+def type_list(schema: Mapping[str, Any]) -> list[str]:
     declared = schema.get("type")
     if isinstance(declared, str):
         declared = [declared]
@@ -28,7 +28,7 @@ def _type_list(schema: Mapping[str, Any]) -> list[str]:
     return ["number"] if any(k in schema for k in _NUMBER_KEYS) else []
 
 
-def _merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+def merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
     """Both schemas' constraints in one (for allOf and $ref siblings): bounds tighten, required and types combine."""
     out = dict(a)
     for key, new in b.items():
@@ -39,10 +39,10 @@ def _merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = {**old, **{k: ({"allOf": [old[k], v]} if k in old else v) for k, v in new.items()}}
         elif key == "required" and isinstance(old, list) and isinstance(new, list):
             out[key] = list(dict.fromkeys([*old, *new]))
-        elif key in _LOWER_BOUNDS + _UPPER_BOUNDS and _is_number(old) and _is_number(new):
+        elif key in _LOWER_BOUNDS + _UPPER_BOUNDS and is_number(old) and is_number(new):
             out[key] = max(old, new) if key in _LOWER_BOUNDS else min(old, new)
         elif key == "type":
-            left, right = _type_list({"type": old}), _type_list({"type": new})
+            left, right = type_list({"type": old}), type_list({"type": new})
             both = [t for t in left if t in right or (t == "integer" and "number" in right)]
             both += ["integer"] if "number" in left and "integer" in right and "integer" not in both else []
             if not both:
@@ -59,11 +59,11 @@ def _merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _is_number(value: object) -> TypeGuard[float]:
+def is_number(value: object) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _is_multiple(value: float, step: float) -> bool:
+def is_multiple(value: float, step: float) -> bool:
     # The same test jsonschema applies, float rounding included.
     if isinstance(step, float):
         quotient = value / step
@@ -71,17 +71,17 @@ def _is_multiple(value: float, step: float) -> bool:
     return value % step == 0
 
 
-def _count(value: object, default: int | None) -> Any:
+def count_or(value: object, default: int | None) -> Any:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
 
 
-def _bounds(schema: Mapping[str, Any]) -> tuple[float | None, bool, float | None, bool]:
+def numeric_bounds(schema: Mapping[str, Any]) -> tuple[float | None, bool, float | None, bool]:
     """(low, low is exclusive, high, high is exclusive); draft 4's boolean exclusiveMinimum included."""
     lo, hi = schema.get("minimum"), schema.get("maximum")
     lo_ex, hi_ex = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
     lo_open, hi_open = lo_ex is True, hi_ex is True
-    if _is_number(lo_ex) and (not _is_number(lo) or lo_ex >= lo):
+    if is_number(lo_ex) and (not is_number(lo) or lo_ex >= lo):
         lo, lo_open = lo_ex, True
-    if _is_number(hi_ex) and (not _is_number(hi) or hi_ex <= hi):
+    if is_number(hi_ex) and (not is_number(hi) or hi_ex <= hi):
         hi, hi_open = hi_ex, True
-    return (lo if _is_number(lo) else None), lo_open, (hi if _is_number(hi) else None), hi_open
+    return (lo if is_number(lo) else None), lo_open, (hi if is_number(hi) else None), hi_open

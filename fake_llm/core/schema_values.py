@@ -15,9 +15,9 @@ from typing import Any
 import jsonschema
 from faker import Faker
 
-from fake_llm.core.regex_strings import _emit, _Node, _RegexParser, _Unsupported
-from fake_llm.core.schema_keywords import _bounds, _count, _is_multiple, _is_number, _merge, _type_list
-from fake_llm.core.value_hints import _FORMATS, _NAMED, _NUMERIC, _lookup, _make, _singular
+from fake_llm.core.regex_strings import Node, RegexParser, Unsupported, emit
+from fake_llm.core.schema_keywords import count_or, is_multiple, is_number, merge, numeric_bounds, type_list
+from fake_llm.core.value_hints import FORMATS, NAMED, NUMERIC, lookup_hint, make_value, singular
 
 _SHALLOW = 3  # objects nested less deep than this get every optional property
 _MINIMAL_DEPTH = 6  # past this nesting, or when a $ref repeats _MINIMAL_REPEATS times, only required parts are made
@@ -59,7 +59,7 @@ class _Generator:
         for key in ("oneOf", "anyOf"):
             if isinstance(schema.get(key), list):
                 return self.choose(key, schema, name, depth, refs, minimal)
-        types = _type_list(schema) or ["string"]
+        types = type_list(schema) or ["string"]
         if minimal and "null" in types:
             return None
         kind = self.rng.choice([t for t in types if t != "null"] or types)
@@ -79,7 +79,7 @@ class _Generator:
             if len(refs) > _HARD_LIMIT:
                 raise _no_finite_value(refs)
             rest = {k: v for k, v in schema.items() if k != "$ref"}
-            schema, refs = _merge(self.lookup(ref), rest), (*refs, ref)
+            schema, refs = merge(self.lookup(ref), rest), (*refs, ref)
         parts = schema.get("allOf")
         if isinstance(parts, list):
             merged: Mapping[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
@@ -87,7 +87,7 @@ class _Generator:
                 if part is False:
                     raise ValueError("allOf contains `false`, which accepts no value")
                 part, refs = self.resolve(part if isinstance(part, Mapping) else {}, refs)
-                merged = _merge(merged, part)
+                merged = merge(merged, part)
             schema = merged
         return schema, refs
 
@@ -117,7 +117,7 @@ class _Generator:
         if not branches:
             raise ValueError(f"{key} has no branch that accepts a value")
         rest = {k: v for k, v in schema.items() if k != key}
-        nulls = [b for b in branches if isinstance(b, Mapping) and _type_list(b) == ["null"]]
+        nulls = [b for b in branches if isinstance(b, Mapping) and type_list(b) == ["null"]]
         others = [b for b in branches if b not in nulls]
         if minimal:
             flat = [b for b in others if "$ref" not in json.dumps(b, default=str)]
@@ -128,7 +128,7 @@ class _Generator:
         problem: ValueError | None = None
         for branch in order * 3:  # oneOf: a second draw from a branch may match it alone
             try:  # a branch can clash with the schema around it (allOf of two anyOfs): try the next one
-                value = self.value(_merge(rest, branch if isinstance(branch, Mapping) else {}), name, depth, refs)
+                value = self.value(merge(rest, branch if isinstance(branch, Mapping) else {}), name, depth, refs)
             except ValueError as error:
                 problem = problem or error
                 continue
@@ -148,12 +148,12 @@ class _Generator:
             return True
 
     def number(self, schema: Mapping[str, Any], name: str, integer: bool) -> int | float:
-        lo, lo_open, hi, hi_open = _bounds(schema)
+        lo, lo_open, hi, hi_open = numeric_bounds(schema)
         if lo is not None and hi is not None and (lo > hi or (lo == hi and (lo_open or hi_open))):
             raise ValueError(f"no number lies between minimum {lo} and maximum {hi}")
         step = schema.get("multipleOf")
-        step = step if _is_number(step) and step > 0 else None
-        hint: tuple[float, float, int] = _lookup(_NUMERIC, name) or (1, 100, 2)
+        step = step if is_number(step) and step > 0 else None
+        hint: tuple[float, float, int] = lookup_hint(NUMERIC, name) or (1, 100, 2)
         wlo, whi, decimals = hint
 
         def inside(v: float) -> bool:
@@ -187,23 +187,25 @@ class _Generator:
             for k in picks + list(range(first, min(last, first + _ATTEMPTS) + 1)):
                 exact = k * unit
                 result = int(exact) if exact.denominator == 1 else float(exact)
-                if first <= k <= last and inside(result) and (step is None or _is_multiple(result, step)):
+                if first <= k <= last and inside(result) and (step is None or is_multiple(result, step)):
                     return result
         raise ValueError(f"no {'integer' if integer else 'number'} multiple of {step or 1} lies between {lo} and {hi}")
 
     def text(self, schema: Mapping[str, Any], name: str) -> str:
-        lo, hi = _count(schema.get("minLength"), 0), _count(schema.get("maxLength"), None)
+        lo, hi = count_or(schema.get("minLength"), 0), count_or(schema.get("maxLength"), None)
         if hi is not None and lo > hi:
             raise ValueError(f"minLength {lo} is greater than maxLength {hi}")
         fmt = str(schema.get("format", "")).lower()
-        hint = _lookup(_NAMED, name)
+        hint = lookup_hint(NAMED, name)
         # A named date (`birthday`) keeps its plausible range under format: date.
-        maker = hint if fmt == "date" and hint in ("_birth", "_date") else _FORMATS.get(fmt) or hint
-        realistic = _make(maker, self.fake, self.rng) if maker else " ".join(self.fake.words(self.rng.randint(1, 3)))
+        maker = hint if fmt == "date" and hint in ("_birth", "_date") else FORMATS.get(fmt) or hint
+        realistic = (
+            make_value(maker, self.fake, self.rng) if maker else " ".join(self.fake.words(self.rng.randint(1, 3)))
+        )
         pattern = schema.get("pattern")
         if isinstance(pattern, str):
             return self.patterned(pattern, realistic, lo, hi)
-        return realistic if fmt in _FORMATS else self.fit(realistic, lo, hi)
+        return realistic if fmt in FORMATS else self.fit(realistic, lo, hi)
 
     def fit(self, text: str, lo: int, hi: int | None) -> str:
         while len(text) < lo:
@@ -219,8 +221,8 @@ class _Generator:
         except re.error:
             return self.fit(realistic, lo, hi)  # not a Python regex: nothing can be checked
         try:
-            tree: _Node | None = _RegexParser(pattern).parse()
-        except _Unsupported:
+            tree: Node | None = RegexParser(pattern).parse()
+        except Unsupported:
             tree = None
         fallbacks = [self.fake.password(max(lo, 12)), self.fake.word(), str(self.rng.randint(0, 999)), ""]
         for attempt in range(_ATTEMPTS + 1):
@@ -228,8 +230,8 @@ class _Generator:
             if attempt and tree is not None:
                 try:  # unbounded repeats grow with the attempts, to reach a minLength
                     grow = 0 if attempt < 10 else max(1, lo * (attempt - 9) // 10)
-                    candidate = _emit(tree, self.rng, (grow, grow + 4))
-                except _Unsupported:
+                    candidate = emit(tree, self.rng, (grow, grow + 4))
+                except Unsupported:
                     tree = None
             if regex.search(candidate) and lo <= len(candidate) <= (len(candidate) if hi is None else hi):
                 return candidate
@@ -242,7 +244,7 @@ class _Generator:
         if isinstance(items, list):  # drafts 4-7 write tuples as items: [...] plus additionalItems
             prefix, items = items, schema.get("additionalItems", {})
         prefix = prefix if isinstance(prefix, list) else []
-        lo, hi = _count(schema.get("minItems"), 0), _count(schema.get("maxItems"), None)
+        lo, hi = count_or(schema.get("minItems"), 0), count_or(schema.get("maxItems"), None)
         contains = schema.get("contains")
         lo = max(lo, 1) if contains not in (None, False) and not prefix and schema.get("minContains") != 0 else lo
         if items is False:
@@ -258,7 +260,7 @@ class _Generator:
             if index == 0 and isinstance(contains, Mapping) and not prefix:
                 sub = {"allOf": [sub if isinstance(sub, Mapping) else {}, contains]}
             for _ in range(_ATTEMPTS):
-                value = self.value(sub, _singular(name), depth + 1, refs)
+                value = self.value(sub, singular(name), depth + 1, refs)
                 key = json.dumps(value, sort_keys=True, default=str)
                 if key not in seen or not schema.get("uniqueItems"):
                     break
@@ -275,7 +277,7 @@ class _Generator:
         props = props if isinstance(props, Mapping) else {}
         required = [k for k in schema.get("required", ()) if isinstance(k, str)]
         extra = schema.get("additionalProperties", True)
-        lo, hi = _count(schema.get("minProperties"), 0), _count(schema.get("maxProperties"), None)
+        lo, hi = count_or(schema.get("minProperties"), 0), count_or(schema.get("maxProperties"), None)
         if hi is not None and len(required) > hi:
             raise ValueError(f"{len(required)} required properties but maxProperties is {hi}")
         optional = [k for k in props if k not in required and props[k] is not False]

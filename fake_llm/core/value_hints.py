@@ -20,7 +20,7 @@ def _when(days_from: int, days_to: int, rng: random.Random) -> dt.datetime:
     return _EPOCH + dt.timedelta(days=rng.randint(days_from, days_to), seconds=rng.randrange(86400))
 
 
-def _make(maker: str, fake: Faker, rng: random.Random) -> str:
+def make_value(maker: str, fake: Faker, rng: random.Random) -> str:
     """A string from a Faker provider, or from one of ours (the names starting with `_`)."""
     if maker == "_uuid":
         return str(uuid.UUID(int=rng.getrandbits(128), version=4))
@@ -44,7 +44,7 @@ def _aliases(table: Mapping[Any, str]) -> dict[str, Any]:
     return {alias: value for value, aliases in table.items() for alias in aliases.split()}
 
 
-_FORMATS = _aliases(
+FORMATS = _aliases(
     {
         "email": "email idn-email",
         "_date": "date",
@@ -59,7 +59,7 @@ _FORMATS = _aliases(
     }
 )
 # Realistic strings by property name: the whole name first (`first_name`), then its last word (`user_email`).
-_NAMED = _aliases(
+NAMED = _aliases(
     {
         "name": "name fullname",
         "first_name": "firstname givenname",
@@ -95,7 +95,7 @@ _NAMED = _aliases(
     }
 )
 # Plausible (low, high, decimals) for numbers by property name, kept within the schema's own bounds.
-_NUMERIC = _aliases(
+NUMERIC = _aliases(
     {
         (18, 80, 0): "age",
         (1990, 2030, 0): "year",
@@ -124,7 +124,7 @@ def _name_words(name: str) -> list[str]:
     return [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", name)]
 
 
-def _lookup(table: Mapping[str, Any], name: str) -> Any:
+def lookup_hint(table: Mapping[str, Any], name: str) -> Any:
     words = _name_words(name)
     if not words:
         return None
@@ -132,7 +132,7 @@ def _lookup(table: Mapping[str, Any], name: str) -> Any:
     return found if found is not None else table.get(words[-1])
 
 
-def _singular(name: str) -> str:
+def singular(name: str) -> str:
     """`cities` → `city`, `emails` → `email`: item names inherit their list's hint."""
     if name.endswith("ies"):
         return name[:-3] + "y"

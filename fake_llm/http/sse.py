@@ -101,7 +101,7 @@ class EventStreamResponse:
             # The schedule starts when the headers go out, not when the writer task first runs: under a burst of
             # requests the writer may be queued behind every other request, and the whole stream would run late.
             start = self.clock()
-            if await _until_done_or_disconnect(self._write(send, start), receive):
+            if await until_done_or_disconnect(self._write(send, start), receive):
                 outcome = "disconnected (scripted)" if self.abort else "completed"
         finally:
             if self.on_close is not None:
@@ -138,7 +138,7 @@ class DelayedResponse:
         self.sleep = sleep
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if await _until_done_or_disconnect(self.sleep(self.delay_s), receive):
+        if await until_done_or_disconnect(self.sleep(self.delay_s), receive):
             await self.inner(scope, receive, send)
 
 
@@ -151,7 +151,7 @@ class HangResponse:
         self.sleep = sleep
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if await _until_done_or_disconnect(self.sleep(self.max_s), receive):
+        if await until_done_or_disconnect(self.sleep(self.max_s), receive):
             await self.timeout_reply(scope, receive, send)
 
 
@@ -163,7 +163,7 @@ def _start(status: int, headers: Mapping[str, str]) -> Message:
     }
 
 
-async def _until_done_or_disconnect(work: Awaitable[None], receive: Receive) -> bool:
+async def until_done_or_disconnect(work: Awaitable[None], receive: Receive) -> bool:
     """Run `work` while watching for the client to disconnect; True if `work` finished first.
 
     Both tasks are always cancelled and awaited, so nothing outlives the request.

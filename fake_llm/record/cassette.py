@@ -143,27 +143,27 @@ class Cassette:
 # ---------------------------------------------------------------------------------------------- redaction
 
 
-def _field_values(value: Any, names: frozenset[str]) -> Iterator[str]:
+def field_values(value: Any, names: frozenset[str]) -> Iterator[str]:
     """String values of the fields named `names`, anywhere in a request body."""
     if isinstance(value, dict):
         for key, item in value.items():
             if str(key).lower() in names and isinstance(item, str):
                 yield item
             else:
-                yield from _field_values(item, names)
+                yield from field_values(item, names)
     elif isinstance(value, list):
         for item in value:
-            yield from _field_values(item, names)
+            yield from field_values(item, names)
 
 
-def _scrub(value: Any, secrets: Sequence[str]) -> Any:
+def scrub_secrets(value: Any, secrets: Sequence[str]) -> Any:
     """`value` with every secret replaced wherever it occurs (mapping and list types kept)."""
     if isinstance(value, str):
         for secret in secrets:
             value = value.replace(secret, REDACTED)
         return value
     if isinstance(value, dict):
-        return type(value)({k: _scrub(v, secrets) for k, v in value.items()})
+        return type(value)({k: scrub_secrets(v, secrets) for k, v in value.items()})
     if isinstance(value, list):
-        return type(value)(_scrub(v, secrets) for v in value)
+        return type(value)(scrub_secrets(v, secrets) for v in value)
     return value

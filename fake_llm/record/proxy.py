@@ -29,9 +29,9 @@ from fake_llm.errors import ProviderRequestError, ScenarioError
 from fake_llm.http.engine import FakeLLM
 from fake_llm.http.sse import silence_scripted_disconnects
 from fake_llm.model.request import ChatRequest
-from fake_llm.record.cassette import MIN_SECRET, Cassette, _field_values, _scrub
+from fake_llm.record.cassette import MIN_SECRET, Cassette, field_values, scrub_secrets
 from fake_llm.record.cassette import dump_yaml as dump_yaml  # importable from here, as before cassette.py
-from fake_llm.record.relay import REQUEST_DROP, SSEEvent, _Relay
+from fake_llm.record.relay import REQUEST_DROP, Relay, SSEEvent
 from fake_llm.record.rules import build_error, build_match, build_raw, build_reply
 from fake_llm.record.transcripts import read_body, read_stream
 from fake_llm.scenarios.loader import load_scenario
@@ -122,13 +122,13 @@ class Recorder:
             # Not worth retrying at once: the upstream is down or the URL is wrong.
             return Response(payload, 502, {"x-should-retry": "false"}, media_type="application/json")
         if chat is None:
-            return _Relay(client, response, started, None)
+            return Relay(client, response, started, None)
         secrets = self._secrets(request, chat)
 
         def finish(body: bytes, events: list[SSEEvent]) -> None:
             self.record(chat, request, response, body, events, secrets)
 
-        return _Relay(client, response, started, finish)
+        return Relay(client, response, started, finish)
 
     def _secrets(self, request: Request, chat: ChatRequest) -> list[str]:
         """Values that must never be written: API keys (and their Bearer tokens), `?key=`, and the values of the
@@ -138,7 +138,7 @@ class Recorder:
             if name in REDACTED_HEADERS or name in self.redact or name in ("cookie", "proxy-authorization"):
                 found += [value, value.partition(" ")[2]]
         found += [v for k, v in request.query_params.items() if k == "key" or k.lower() in self.redact]
-        found += _field_values(chat.body, self.redact)
+        found += field_values(chat.body, self.redact)
         return sorted({s.strip() for s in found if len(s.strip()) >= MIN_SECRET}, key=len, reverse=True)
 
     def record(
@@ -155,7 +155,7 @@ class Recorder:
         entry = self._entry(chat, request, response.status_code)
         try:
             reply = self.reply(chat, response, body, events)
-            rule = _scrub({"match": build_match(chat), "reply": reply}, secrets)
+            rule = scrub_secrets({"match": build_match(chat), "reply": reply}, secrets)
             entry.rule = self.cassette.add(rule["match"], rule["reply"])
             entry.reply = f"recorded into {self.cassette.path}"
             log.info("recorded %s %s -> %s as %r", request.method, request.url.path, response.status_code, entry.rule)

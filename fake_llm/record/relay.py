@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import httpx
 from starlette.types import Receive, Scope, Send
 
-from fake_llm.http.sse import ScriptedDisconnect, _until_done_or_disconnect
+from fake_llm.http.sse import ScriptedDisconnect, until_done_or_disconnect
 
 log = logging.getLogger("fake_llm.recorder")
 
@@ -70,7 +70,7 @@ class SSEReader:
                     self._event = value
 
 
-class _Relay:
+class Relay:
     """Sends the upstream answer on as its bytes arrive. Once the body is complete, and before the last write (so a
     client holding the whole answer also finds it recorded), `finish` gets the body and its SSE events. A client
     that goes away closes the upstream answer and nothing is recorded: a half answer would replay as a whole one."""
@@ -88,7 +88,7 @@ class _Relay:
         headers = [(k, v) for k, v in self.response.headers.raw if k.decode("latin-1").lower() not in RESPONSE_DROP]
         try:
             await send({"type": "http.response.start", "status": self.response.status_code, "headers": headers})
-            if not await _until_done_or_disconnect(self._pump(send), receive):
+            if not await until_done_or_disconnect(self._pump(send), receive):
                 log.warning("the client went away before the answer to %s ended: not recorded", scope["path"])
         finally:
             await self.response.aclose()

@@ -11,7 +11,7 @@ from typing import Any
 
 from fake_llm.dialects import PROVIDERS
 from fake_llm.model.request import ChatRequest
-from fake_llm.record.transcripts import Transcript, _dict, _json, _list
+from fake_llm.record.transcripts import Transcript, as_dict, as_list, parse_json
 
 #: Error headers a recorded error keeps: the ones the SDKs' retry logic reads (wire-format §8.1), and rate-limit state.
 ERROR_HEADERS = frozenset({"retry-after", "retry-after-ms", "x-should-retry"})
@@ -99,7 +99,7 @@ def build_match(request: ChatRequest) -> dict[str, Any]:
 
 def rule_name(match: Mapping[str, Any]) -> str:
     """`<api>-<first words of the user text>-<digest of the match>`: readable, and the same for the same match."""
-    text = _dict(match.get("user")).get("equals") or match.get("tool_result_for") or ""
+    text = as_dict(match.get("user")).get("equals") or match.get("tool_result_for") or ""
     slug = "-".join(re.findall(r"[a-z0-9]+", str(text).lower())[:6])[:40].strip("-")
     digest = hashlib.blake2b(json.dumps(match, sort_keys=True).encode(), digest_size=3).hexdigest()
     return "-".join(part for part in (str(match.get("api")), slug, digest) if part)
@@ -110,7 +110,7 @@ def _arguments(raw: Any) -> Any:
     if isinstance(raw, dict):
         return _literal_value(raw)
     text = raw if isinstance(raw, str) else json.dumps(raw)
-    value = _json(text)
+    value = parse_json(text)
     if isinstance(value, dict) and json.dumps(value, ensure_ascii=False, separators=(",", ":")) == text:
         return _literal_value(value)
     return literal(text)
@@ -195,10 +195,10 @@ def build_reply(t: Transcript, request: ChatRequest, *, timing: bool = True) -> 
 
 def _error_fields(api: str, data: Any) -> dict[str, Any] | None:
     """The fields the dialect's error envelope is built from (`error_body` keywords), or None if not its shape."""
-    data = _dict(data)
+    data = as_dict(data)
     if api == "anthropic":
-        error = _dict(data.get("error"))
-        details = _dict(error.get("details"))
+        error = as_dict(data.get("error"))
+        details = as_dict(error.get("details"))
         flat = "error" not in data
         error = data if flat else error
         return {
@@ -208,11 +208,11 @@ def _error_fields(api: str, data: Any) -> dict[str, Any] | None:
             "flat": flat,
         }
     if api == "gemini":
-        status = _dict(data.get("error"))
-        infos = [_dict(d) for d in _list(status.get("details"))]
+        status = as_dict(data.get("error"))
+        infos = [as_dict(d) for d in as_list(status.get("details"))]
         reason = next((d.get("reason") for d in infos if str(d.get("@type")).endswith("ErrorInfo")), None)
-        violations = next((_list(d.get("fieldViolations")) for d in infos if "fieldViolations" in d), [])
-        param = _dict(violations[0]).get("field") if violations else None
+        violations = next((as_list(d.get("fieldViolations")) for d in infos if "fieldViolations" in d), [])
+        param = as_dict(violations[0]).get("field") if violations else None
         return {"message": status.get("message"), "type": status.get("status"), "code": reason, "param": param}
     flat = not isinstance(data.get("error"), dict)
     error = data if flat else data["error"]
@@ -224,7 +224,7 @@ def build_error(api: str, status: int, content_type: str, body: bytes, headers: 
     """An `error:` mapping: the envelope's fields when the dialect renders them back to the same JSON, else the
     body as received; plus the retry and rate-limit headers."""
     error: dict[str, Any] = {"status": status}
-    data = _json(body)
+    data = parse_json(body)
     fields = _error_fields(api, data) if isinstance(data, dict) else None
     if fields is not None and isinstance(fields.get("message"), str):
         flat = bool(fields.pop("flat", False))

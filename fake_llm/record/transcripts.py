@@ -50,24 +50,24 @@ class Transcript:
     events_before_error: int = 0
 
 
-def _json(text: str | bytes) -> Any:
+def parse_json(text: str | bytes) -> Any:
     try:
         return json.loads(text)
     except ValueError:
         return None
 
 
-def _dict(value: Any) -> dict[str, Any]:
+def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
 def _pick(raw: Any, names: Mapping[str, str]) -> dict[str, Any]:
     """Usage fields renamed to the neutral names a scenario's `usage:` uses (each dialect maps them back)."""
-    usage = _dict(raw)
+    usage = as_dict(raw)
     return {neutral: usage[name] for name, neutral in names.items() if usage.get(name) is not None}
 
 
@@ -95,7 +95,7 @@ def _anthropic_usage(raw: Any) -> dict[str, Any]:
     usage = _pick(raw, _ANTHROPIC_USAGE)
     # Cache counts keep Anthropic's names (the dialect passes unknown keys through); zero is what replay computes.
     for name in ("cache_creation_input_tokens", "cache_read_input_tokens"):
-        if _dict(raw).get(name):
+        if as_dict(raw).get(name):
             usage[name] = raw[name]
     return usage
 
@@ -105,18 +105,18 @@ def _anthropic_usage(raw: Any) -> dict[str, Any]:
 
 def _chat(body: Any) -> Transcript:
     """Chat completions, and legacy completions (whose choices hold `text` instead of a message)."""
-    body = _dict(body)
+    body = as_dict(body)
     t = Transcript(model=body.get("model"), usage=_pick(body.get("usage"), _OPENAI_USAGE))
-    choices = [_dict(c) for c in _list(body.get("choices"))]
-    messages = [_dict(c.get("message")) if "message" in c else {"content": c.get("text") or ""} for c in choices]
+    choices = [as_dict(c) for c in as_list(body.get("choices"))]
+    messages = [as_dict(c.get("message")) if "message" in c else {"content": c.get("text") or ""} for c in choices]
     if len(choices) > 1:
         t.choices = [(m.get("content") or "", c.get("finish_reason")) for m, c in zip(messages, choices, strict=True)]
     if choices:
         message = messages[0]
         t.content, t.refusal = message.get("content"), message.get("refusal")
         t.reasoning = message.get("reasoning_content")
-        for call in _list(message.get("tool_calls")):
-            function = _dict(_dict(call).get("function"))
+        for call in as_list(message.get("tool_calls")):
+            function = as_dict(as_dict(call).get("function"))
             t.tool_calls.append(
                 {"id": call.get("id"), "name": function.get("name"), "arguments": function.get("arguments")}
             )
@@ -132,15 +132,15 @@ def _chat_stream(events: Sequence[SSEEvent]) -> Transcript:
     refusal: list[str] = []
     calls: dict[int, dict[str, Any]] = {}
     for n, event in enumerate(events):
-        chunk = _dict(_json(event.data)) if event.data != "[DONE]" else {}
+        chunk = as_dict(parse_json(event.data)) if event.data != "[DONE]" else {}
         if chunk.get("error"):
-            t.stream_error, t.events_before_error = _dict(chunk["error"]), n
+            t.stream_error, t.events_before_error = as_dict(chunk["error"]), n
             break
         t.model = t.model or chunk.get("model") or None  # Azure's prompt-filter chunk has an empty model
         if chunk.get("usage"):
             t.usage = _pick(chunk["usage"], _OPENAI_USAGE)
-        for choice in _list(chunk.get("choices")):
-            index, delta = choice.get("index", 0), _dict(choice.get("delta"))
+        for choice in as_list(chunk.get("choices")):
+            index, delta = choice.get("index", 0), as_dict(choice.get("delta"))
             text = delta.get("content") or choice.get("text")  # legacy completions chunks carry `text`
             if text:
                 texts.setdefault(index, []).append(text)
@@ -152,10 +152,10 @@ def _chat_stream(events: Sequence[SSEEvent]) -> Transcript:
                 t.pieces.append((text, event.at_ms))
             reasoning.append(delta.get("reasoning_content") or "")
             refusal.append(delta.get("refusal") or "")
-            for fragment in _list(delta.get("tool_calls")):
+            for fragment in as_list(delta.get("tool_calls")):
                 call = calls.setdefault(fragment.get("index", 0), {"id": None, "name": "", "arguments": ""})
                 call["id"] = fragment.get("id") or call["id"]
-                function = _dict(fragment.get("function"))
+                function = as_dict(fragment.get("function"))
                 call["name"] += function.get("name") or ""
                 call["arguments"] += function.get("arguments") or ""
             if text or reasoning[-1] or refusal[-1] or delta.get("tool_calls"):
@@ -171,14 +171,14 @@ def _chat_stream(events: Sequence[SSEEvent]) -> Transcript:
 
 
 def _responses(body: Any) -> Transcript:
-    body = _dict(body)
+    body = as_dict(body)
     t = Transcript(model=body.get("model"), usage=_pick(body.get("usage"), _RESPONSES_USAGE))
     texts: list[str] = []
-    for item in map(_dict, _list(body.get("output"))):
+    for item in map(as_dict, as_list(body.get("output"))):
         if item.get("type") == "reasoning":
-            t.reasoning = "".join(_dict(s).get("text", "") for s in _list(item.get("summary")))
+            t.reasoning = "".join(as_dict(s).get("text", "") for s in as_list(item.get("summary")))
         elif item.get("type") == "message":
-            for part in map(_dict, _list(item.get("content"))):
+            for part in map(as_dict, as_list(item.get("content"))):
                 if part.get("type") == "refusal":
                     t.refusal = part.get("refusal")
                 elif "text" in part:
@@ -189,7 +189,7 @@ def _responses(body: Any) -> Transcript:
             )
     t.content = "".join(texts) if texts or not (t.tool_calls or t.refusal) else None
     if body.get("status") == "incomplete":
-        t.finish_reason = RESPONSES_INCOMPLETE.get(_dict(body.get("incomplete_details")).get("reason", ""))
+        t.finish_reason = RESPONSES_INCOMPLETE.get(as_dict(body.get("incomplete_details")).get("reason", ""))
     return t
 
 
@@ -205,7 +205,7 @@ def _responses_stream(events: Sequence[SSEEvent]) -> Transcript:
     deltas: list[float] = []
     t = Transcript()
     for n, event in enumerate(events):
-        payload = _dict(_json(event.data))
+        payload = as_dict(parse_json(event.data))
         kind = payload.get("type")
         if kind == "response.output_text.delta":
             pieces.append((payload.get("delta") or "", event.at_ms))
@@ -215,7 +215,7 @@ def _responses_stream(events: Sequence[SSEEvent]) -> Transcript:
         elif kind in ("response.completed", "response.incomplete"):
             t = _responses(payload.get("response"))  # the whole response, items and usage included (§3.3)
         elif kind in ("error", "response.failed"):
-            nested = payload.get("error") or _dict(payload.get("response")).get("error")
+            nested = payload.get("error") or as_dict(payload.get("response")).get("error")
             error = nested if isinstance(nested, dict) else {k: v for k, v in payload.items() if k != "type"}
             t.stream_error, t.events_before_error = error, n
             t.content = "".join(text for text, _ in pieces)
@@ -225,10 +225,10 @@ def _responses_stream(events: Sequence[SSEEvent]) -> Transcript:
 
 
 def _anthropic(body: Any) -> Transcript:
-    body = _dict(body)
+    body = as_dict(body)
     t = Transcript(model=body.get("model"), usage=_anthropic_usage(body.get("usage")))
     texts, thinking = [], []
-    for block in map(_dict, _list(body.get("content"))):
+    for block in map(as_dict, as_list(body.get("content"))):
         if block.get("type") == "text":
             texts.append(block.get("text") or "")
         elif block.get("type") == "thinking":
@@ -247,17 +247,17 @@ def _anthropic_stream(events: Sequence[SSEEvent]) -> Transcript:
     blocks: dict[int, dict[str, Any]] = {}
     t = Transcript()
     for n, event in enumerate(events):
-        payload = _dict(_json(event.data))
+        payload = as_dict(parse_json(event.data))
         kind = payload.get("type")
         if kind == "message_start":
-            message = {**_dict(payload.get("message")), "content": []}
+            message = {**as_dict(payload.get("message")), "content": []}
         elif kind == "content_block_start":
-            block = dict(_dict(payload.get("content_block")))
+            block = dict(as_dict(payload.get("content_block")))
             if block.get("type") == "tool_use":
                 block["input"] = ""  # the arguments come as partial_json fragments
             blocks[payload.get("index", len(blocks))] = block
         elif kind == "content_block_delta":
-            block, delta = blocks.setdefault(payload.get("index", 0), {}), _dict(payload.get("delta"))
+            block, delta = blocks.setdefault(payload.get("index", 0), {}), as_dict(payload.get("delta"))
             for key, target in (("text", "text"), ("thinking", "thinking"), ("partial_json", "input")):
                 if key in delta:
                     block[target] = (block.get(target) or "") + (delta[key] or "")
@@ -265,15 +265,15 @@ def _anthropic_stream(events: Sequence[SSEEvent]) -> Transcript:
                     if key == "text" and delta[key]:
                         t.pieces.append((delta[key], event.at_ms))
         elif kind == "message_delta":
-            message.update(_dict(payload.get("delta")))
-            message["usage"] = {**_dict(message.get("usage")), **_dict(payload.get("usage"))}
+            message.update(as_dict(payload.get("delta")))
+            message["usage"] = {**as_dict(message.get("usage")), **as_dict(payload.get("usage"))}
         elif kind == "error":
-            t.stream_error, t.events_before_error = _dict(payload.get("error")), n
+            t.stream_error, t.events_before_error = as_dict(payload.get("error")), n
             break
     for index in sorted(blocks):
         block = blocks[index]
         if block.get("type") == "tool_use":
-            parsed = _json(block["input"] or "{}")
+            parsed = parse_json(block["input"] or "{}")
             block["input"] = parsed if isinstance(parsed, dict) else block["input"]
         message["content"].append(block)
     result = _anthropic(message)
@@ -289,16 +289,16 @@ def _gemini(chunks: Sequence[tuple[Any, float]]) -> Transcript:
     finishes: dict[int, str | None] = {}
     thoughts: list[str] = []
     for n, (raw, at_ms) in enumerate(chunks):
-        chunk = _dict(raw)
+        chunk = as_dict(raw)
         if chunk.get("error"):
-            t.stream_error, t.events_before_error = _dict(chunk["error"]), n
+            t.stream_error, t.events_before_error = as_dict(chunk["error"]), n
             break
         t.model = chunk.get("modelVersion") or t.model
         if chunk.get("usageMetadata"):
             t.usage = _pick(chunk["usageMetadata"], _GEMINI_USAGE)
-        for candidate in map(_dict, _list(chunk.get("candidates"))):
+        for candidate in map(as_dict, as_list(chunk.get("candidates"))):
             index = candidate.get("index", 0)
-            for part in map(_dict, _list(_dict(candidate.get("content")).get("parts"))):
+            for part in map(as_dict, as_list(as_dict(candidate.get("content")).get("parts"))):
                 if part.get("thought") and isinstance(part.get("text"), str):
                     thoughts.append(part["text"])
                 elif isinstance(part.get("text"), str):
@@ -345,9 +345,9 @@ def _short_float32(value: float) -> float:
 
 
 def _embeddings(body: Any) -> Transcript:
-    body = _dict(body)
+    body = as_dict(body)
     t = Transcript(model=body.get("model"), usage=_pick(body.get("usage"), _OPENAI_USAGE))
-    vectors = [_vector(_dict(item).get("embedding")) for item in _list(body.get("data"))]
+    vectors = [_vector(as_dict(item).get("embedding")) for item in as_list(body.get("data"))]
     # A reply has one vector, which replay gives to every input: the first input's is kept.
     t.embedding = vectors[0] if vectors else None
     return t
@@ -374,5 +374,5 @@ def read_stream(api: str, events: Sequence[SSEEvent]) -> Transcript:
     if api == "responses":
         return _responses_stream(events)
     if api == "gemini":
-        return _gemini([(_json(e.data), e.at_ms) for e in events])
+        return _gemini([(parse_json(e.data), e.at_ms) for e in events])
     return _chat_stream(events)  # chat, Azure and legacy completions share the chunk shape

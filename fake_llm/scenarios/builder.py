@@ -31,10 +31,10 @@ from fake_llm.model.spec import (
 )
 from fake_llm.scenarios.schema import REPLY_BODY_KEYS, SCENARIO_SCHEMA, TEXT_KEYS, WHOLE_REPLY_KEYS
 from fake_llm.scenarios.templates import TemplateError, compile_template
-from fake_llm.scenarios.yaml_lines import _error_path, _Located, _most_specific, _schema_message
+from fake_llm.scenarios.yaml_lines import Located, error_path, most_specific, schema_message
 
 
-def _build(
+def build_scenario(
     data: Any,
     lines: dict[tuple[Any, ...], int],
     source: str,
@@ -44,9 +44,9 @@ def _build(
 ) -> Scenario:
     if data is None:
         data = {}
-    located = _Located(source, lines)
-    errors = [_most_specific(e) for e in jsonschema.Draft202012Validator(SCENARIO_SCHEMA).iter_errors(data)]
-    problems = [located.problem(_error_path(error), _schema_message(error)) for error in errors]
+    located = Located(source, lines)
+    errors = [most_specific(e) for e in jsonschema.Draft202012Validator(SCENARIO_SCHEMA).iter_errors(data)]
+    problems = [located.problem(error_path(error), schema_message(error)) for error in errors]
     if problems:
         raise ScenarioError(sorted(_dedupe(problems), key=lambda p: p.line))
     builder = _Builder(located, base_dir or Path.cwd(), allowed_roots)
@@ -67,7 +67,7 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
 class _Builder:
     """Turns schema-valid data into typed values, checking what a JSON Schema cannot say."""
 
-    def __init__(self, located: _Located, base_dir: Path, allowed_roots: Sequence[Path] | None) -> None:
+    def __init__(self, located: Located, base_dir: Path, allowed_roots: Sequence[Path] | None) -> None:
         self.located = located
         self.base_dir = base_dir
         self.allowed_roots = [root.resolve() for root in allowed_roots] if allowed_roots is not None else None

@@ -11,8 +11,8 @@ import yaml
 
 from fake_llm.errors import Problem, ScenarioError
 from fake_llm.model.spec import Rule, Scenario
-from fake_llm.scenarios.builder import _build
-from fake_llm.scenarios.yaml_lines import _load_yaml
+from fake_llm.scenarios.builder import build_scenario
+from fake_llm.scenarios.yaml_lines import load_yaml
 
 # --------------------------------------------------------------------------------------------- loading
 
@@ -67,8 +67,8 @@ def parse_scenario(
     """Build a Scenario from YAML text (named by its `name:`, else `default_name`, else the file's stem).
     `content_file` paths resolve against `base_dir`; with `allowed_roots`
     (rules sent over HTTP) they must stay inside one of those folders."""
-    data, lines = _load_yaml(text, source)
-    return _build(data, lines, source, base_dir, allowed_roots, default_name)
+    data, lines = load_yaml(text, source)
+    return build_scenario(data, lines, source, base_dir, allowed_roots, default_name)
 
 
 def parse_rules(
@@ -82,11 +82,11 @@ def parse_rules(
     """A Scenario from YAML/JSON text holding a rule list or a scenario mapping, or the same already parsed."""
     if not isinstance(data, str):
         data = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    parsed, lines = _load_yaml(data, source)
+    parsed, lines = load_yaml(data, source)
     if isinstance(parsed, list):
         # A bare list of rules: the same lines, under `rules`, so errors point at what the user wrote.
         parsed, lines = {"rules": parsed}, {("rules", *path): line for path, line in lines.items()}
-    return _build(parsed, lines, source, base_dir, allowed_roots, default_name)
+    return build_scenario(parsed, lines, source, base_dir, allowed_roots, default_name)
 
 
 def check_unique_names(scenarios: Sequence[Scenario]) -> list[Problem]:

@@ -16,7 +16,7 @@ class _LineLoader(yaml.SafeLoader):
     """SafeLoader (no arbitrary tags) that keeps nodes so we can map every key path to its line."""
 
 
-def _load_yaml(text: str, source: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
+def load_yaml(text: str, source: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
     loader = _LineLoader(text)
     try:
         node = loader.get_single_node()
@@ -64,7 +64,7 @@ def _format_path(path: Sequence[Any]) -> str:
     return out
 
 
-class _Located:
+class Located:
     def __init__(self, source: str, lines: dict[tuple[Any, ...], int]) -> None:
         self.source = source
         self.lines = lines
@@ -102,7 +102,7 @@ def _describe_value(value: Any) -> str:
     return repr(value)
 
 
-def _schema_message(error: jsonschema.ValidationError) -> str:
+def schema_message(error: jsonschema.ValidationError) -> str:
     schema = error.schema if isinstance(error.schema, dict) else {}
     instance: Any = error.instance
     expected: Any = error.validator_value
@@ -127,13 +127,13 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
     return error.message
 
 
-def _most_specific(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
+def most_specific(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
     """For `a mapping or null` (`match:`), a mapping is best explained by the mapping branch's own error: the
     deepest one (a wrong value inside), else any that is not about the mapping's own type."""
     if error.validator == "anyOf" and isinstance(error.instance, dict):
         inside = [sub for sub in error.context or [] if sub.relative_path or sub.validator != "type"]
         if inside:
-            return _most_specific(max(inside, key=lambda sub: len(sub.relative_path)))
+            return most_specific(max(inside, key=lambda sub: len(sub.relative_path)))
     return error
 
 
@@ -144,7 +144,7 @@ def _describe_schema(schema: Mapping[str, Any]) -> str:
     return _TYPE_NAMES.get(kind, str(kind)) if isinstance(kind, str) else " or ".join(_TYPE_NAMES[k] for k in kind)
 
 
-def _error_path(error: jsonschema.ValidationError) -> list[Any]:
+def error_path(error: jsonschema.ValidationError) -> list[Any]:
     """Where an error points: an unknown key points at the key itself, so the line is the typo's."""
     path = list(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):

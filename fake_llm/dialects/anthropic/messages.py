@@ -12,18 +12,18 @@ from typing import Any
 
 from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall, Usage, merge
 from fake_llm.dialects.anthropic.request import (
-    _messages,
-    _number,
-    _response_format,
-    _string,
-    _system,
-    _thinking,
-    _tool_choice,
-    _tools,
-    _turns,
     dumps,
     invalid,
+    number_field,
+    parse_messages,
+    parse_response_format,
+    parse_system,
+    parse_thinking,
+    parse_tool_choice,
+    parse_tools,
+    parse_turns,
     required,
+    string_field,
 )
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.errors import ProviderRequestError
@@ -137,14 +137,14 @@ class AnthropicMessages:
         """`counting`: a count_tokens request, which has no max_tokens and no sampling options."""
         if not isinstance(body, dict):
             raise ProviderRequestError("Input should be a valid dictionary")
-        model = _string(body.get("model"), "model")
+        model = string_field(body.get("model"), "model")
         max_tokens = None
         if not counting:
             if body.get("max_tokens") is None:
                 raise required("max_tokens")
-            max_tokens = _number(body, "max_tokens", 1, integer=True)
-        turns = _turns(body.get("messages"))
-        system = _system(body.get("system"))
+            max_tokens = number_field(body, "max_tokens", 1, integer=True)
+        turns = parse_turns(body.get("messages"))
+        system = parse_system(body.get("system"))
         stream = body.get("stream", False)
         if stream is None:
             stream = False
@@ -154,27 +154,27 @@ class AnthropicMessages:
         if not isinstance(stop, list):
             raise invalid("stop_sequences", "Input should be a valid list")
         for j, sequence in enumerate(stop):
-            _string(sequence, f"stop_sequences.{j}")
-        _number(body, "temperature", 0, 1)
-        _number(body, "top_p", 0, 1)
-        _number(body, "top_k", 0, integer=True)
+            string_field(sequence, f"stop_sequences.{j}")
+        number_field(body, "temperature", 0, 1)
+        number_field(body, "top_p", 0, 1)
+        number_field(body, "top_k", 0, integer=True)
         metadata = body.get("metadata")
         if metadata is not None:
             if not isinstance(metadata, dict):
                 raise invalid("metadata", "Input should be a valid dictionary")
             if metadata.get("user_id") is not None:
-                _string(metadata["user_id"], "metadata.user_id")
-        _thinking(body.get("thinking"), max_tokens)
+                string_field(metadata["user_id"], "metadata.user_id")
+        parse_thinking(body.get("thinking"), max_tokens)
         return ChatRequest(
             api=self.api,
             model=model,
-            messages=_messages(turns, system),
+            messages=parse_messages(turns, system),
             stream=stream,
             max_tokens=max_tokens,
             stop=tuple(stop),
-            tools=_tools(body.get("tools")),
-            tool_choice=_tool_choice(body.get("tool_choice")),
-            response_format=_response_format(body),
+            tools=parse_tools(body.get("tools")),
+            tool_choice=parse_tool_choice(body.get("tool_choice")),
+            response_format=parse_response_format(body),
             headers=headers,
             body=body,
         )

@@ -55,7 +55,7 @@ def _bad_tag(param: str, tag: Any, expected: tuple[str, ...]) -> ProviderRequest
     return invalid(param, f"Input tag '{tag}' found using 'type' does not match any of the expected tags: {tags}")
 
 
-def _string(value: Any, param: str) -> str:
+def string_field(value: Any, param: str) -> str:
     if value is None:
         raise required(param)
     if not isinstance(value, str):
@@ -63,7 +63,9 @@ def _string(value: Any, param: str) -> str:
     return value
 
 
-def _number(body: Mapping[str, Any], name: str, low: float, high: float | None = None, *, integer: bool = False) -> Any:
+def number_field(
+    body: Mapping[str, Any], name: str, low: float, high: float | None = None, *, integer: bool = False
+) -> Any:
     value = body.get(name)
     if value is None:
         return None
@@ -91,7 +93,7 @@ def _content_text(content: Any, param: str) -> tuple[str, bool]:
             raise invalid(f"{param}.{j}", "Input should be a valid dictionary")
         kind = block.get("type")
         if kind == "text":
-            texts.append(_string(block.get("text"), f"{param}.{j}.text.text"))
+            texts.append(string_field(block.get("text"), f"{param}.{j}.text.text"))
         elif kind == "image":
             has_image = True
         elif kind not in ("document", "search_result"):
@@ -120,7 +122,7 @@ def _read_block(turn: _Turn, block: Any, param: str) -> None:
         raise _bad_tag(param, kind, BLOCK_TYPES)
     where = f"{param}.{kind}"
     if kind == "text":
-        text = _string(block.get("text"), f"{where}.text")
+        text = string_field(block.get("text"), f"{where}.text")
         if not text:
             raise invalid(f"{where}.text", "text content blocks must be non-empty")
         turn.texts.append(text)
@@ -129,7 +131,7 @@ def _read_block(turn: _Turn, block: Any, param: str) -> None:
             raise required(f"{where}.source")
         turn.has_image = turn.has_image or kind == "image"
     elif kind == "tool_use":
-        call_id, name = _string(block.get("id"), f"{where}.id"), _string(block.get("name"), f"{where}.name")
+        call_id, name = string_field(block.get("id"), f"{where}.id"), string_field(block.get("name"), f"{where}.name")
         arguments = block.get("input")
         if isinstance(arguments, dict):
             arguments = dumps(arguments)
@@ -138,17 +140,17 @@ def _read_block(turn: _Turn, block: Any, param: str) -> None:
             raise invalid(f"{where}.input", "Input should be a valid dictionary")
         turn.calls.append(ToolCall(call_id, name, arguments))
     elif kind == "tool_result":
-        call_id = _string(block.get("tool_use_id"), f"{where}.tool_use_id")
+        call_id = string_field(block.get("tool_use_id"), f"{where}.tool_use_id")
         text, has_image = _content_text(block.get("content"), f"{where}.content")
         turn.results.append((call_id, text, has_image, param))
     elif kind == "thinking":
-        _string(block.get("thinking"), f"{where}.thinking")
-        _string(block.get("signature"), f"{where}.signature")
+        string_field(block.get("thinking"), f"{where}.thinking")
+        string_field(block.get("signature"), f"{where}.signature")
     elif kind == "redacted_thinking":
-        _string(block.get("data"), f"{where}.data")
+        string_field(block.get("data"), f"{where}.data")
 
 
-def _turns(raw: Any) -> list[_Turn]:
+def parse_turns(raw: Any) -> list[_Turn]:
     if raw is None:
         raise required("messages")
     if not isinstance(raw, list):
@@ -216,7 +218,7 @@ def _check_tool_pairs(turns: list[_Turn]) -> None:
                 )
 
 
-def _messages(turns: list[_Turn], system: str | None) -> tuple[Message, ...]:
+def parse_messages(turns: list[_Turn], system: str | None) -> tuple[Message, ...]:
     """Turns as provider-neutral messages. A user turn's tool results become `tool` messages placed after its text,
     so they are the trailing results `tool_result`/`tool_result_for` match on."""
     messages = [Message("system", system)] if system else []
@@ -233,7 +235,7 @@ def _messages(turns: list[_Turn], system: str | None) -> tuple[Message, ...]:
     return tuple(messages)
 
 
-def _system(raw: Any) -> str | None:
+def parse_system(raw: Any) -> str | None:
     if raw is None or isinstance(raw, str):
         return raw
     if not isinstance(raw, list):
@@ -244,11 +246,11 @@ def _system(raw: Any) -> str | None:
             raise invalid(f"system.{j}", "Input should be a valid dictionary")
         if block.get("type") != "text":
             raise invalid(f"system.{j}.type", "Input should be 'text'")
-        texts.append(_string(block.get("text"), f"system.{j}.text"))
+        texts.append(string_field(block.get("text"), f"system.{j}.text"))
     return "\n".join(texts)
 
 
-def _tools(raw: Any) -> tuple[ToolSpec, ...]:
+def parse_tools(raw: Any) -> tuple[ToolSpec, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -258,7 +260,7 @@ def _tools(raw: Any) -> tuple[ToolSpec, ...]:
         if not isinstance(tool, dict):
             raise invalid(f"tools.{i}", "Input should be a valid dictionary")
         kind = tool.get("type") or "custom"
-        name = _string(tool.get("name"), f"tools.{i}.{kind}.name")
+        name = string_field(tool.get("name"), f"tools.{i}.{kind}.name")
         if kind != "custom":
             specs.append(ToolSpec(name))  # a versioned Anthropic tool (bash, web search...): no schema of ours
             continue
@@ -272,7 +274,7 @@ def _tools(raw: Any) -> tuple[ToolSpec, ...]:
     return tuple(specs)
 
 
-def _tool_choice(raw: Any) -> Any:
+def parse_tool_choice(raw: Any) -> Any:
     """The choice in the form ChatRequest.tool_choice_name reads: `auto`, `required` (for `any`), `none`, or a
     mapping naming the forced tool."""
     if raw is None:
@@ -283,11 +285,11 @@ def _tool_choice(raw: Any) -> Any:
     if kind not in TOOL_CHOICES:
         raise _bad_tag("tool_choice", kind, TOOL_CHOICES)
     if kind == "tool":
-        return {"type": "tool", "name": _string(raw.get("name"), "tool_choice.tool.name")}
+        return {"type": "tool", "name": string_field(raw.get("name"), "tool_choice.tool.name")}
     return "required" if kind == "any" else kind
 
 
-def _thinking(raw: Any, max_tokens: int | None) -> None:
+def parse_thinking(raw: Any, max_tokens: int | None) -> None:
     if raw is None:
         return
     if not isinstance(raw, dict):
@@ -308,7 +310,7 @@ def _thinking(raw: Any, max_tokens: int | None) -> None:
         raise ProviderRequestError("`max_tokens` must be greater than `thinking.budget_tokens`.", param="max_tokens")
 
 
-def _response_format(body: Mapping[str, Any]) -> dict[str, Any] | None:
+def parse_response_format(body: Mapping[str, Any]) -> dict[str, Any] | None:
     """Structured outputs (`output_config.format`, formerly `output_format`) in the shape `generate:` reads."""
     config = body.get("output_config")
     spec = config.get("format") if isinstance(config, dict) else body.get("output_format")

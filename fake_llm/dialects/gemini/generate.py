@@ -10,17 +10,17 @@ from typing import Any
 from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall, Usage, merge
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.gemini.request import (
-    _contents,
-    _get,
-    _number,
-    _object,
-    _response_format,
-    _system,
-    _tool_choice,
-    _tools,
     bad_value,
     dumps,
+    get_field,
     invalid,
+    number_field,
+    object_field,
+    parse_contents,
+    parse_response_format,
+    parse_system,
+    parse_tool_choice,
+    parse_tools,
 )
 from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import ChatRequest
@@ -109,19 +109,19 @@ class Gemini:
             model = "tunedModels/" + model
         if not isinstance(body, dict):
             raise ProviderRequestError(f"Invalid JSON payload received. Expected an object, got {dumps(body)[:40]}.")
-        config = _object(_get(body, "generationConfig"), "generation_config", "GenerationConfig")
-        temperature = _number(config, "temperature", 0, 2)
-        _number(config, "topP", 0, 1)
-        _number(config, "topK", 1, 2**31, integer=True)
-        n = _number(config, "candidateCount", 1, 8, integer=True) or 1
-        max_tokens = _number(config, "maxOutputTokens", 1, 2**31, integer=True)
-        seed = _number(config, "seed", -(2**31), 2**31 - 1, integer=True)
-        stop = _get(config, "stopSequences") or []
+        config = object_field(get_field(body, "generationConfig"), "generation_config", "GenerationConfig")
+        temperature = number_field(config, "temperature", 0, 2)
+        number_field(config, "topP", 0, 1)
+        number_field(config, "topK", 1, 2**31, integer=True)
+        n = number_field(config, "candidateCount", 1, 8, integer=True) or 1
+        max_tokens = number_field(config, "maxOutputTokens", 1, 2**31, integer=True)
+        seed = number_field(config, "seed", -(2**31), 2**31 - 1, integer=True)
+        stop = get_field(config, "stopSequences") or []
         if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
             raise bad_value("generation_config.stop_sequences", "TYPE_STRING", stop)
         if len(stop) > 5:
             raise invalid("generation_config.stop_sequences", "the maximum number of stop sequences is 5.")
-        messages = [*_system(body), *_contents(_get(body, "contents"))]
+        messages = [*parse_system(body), *parse_contents(get_field(body, "contents"))]
         return ChatRequest(
             api=self.api,
             model=model,
@@ -130,9 +130,9 @@ class Gemini:
             n=n,
             max_tokens=max_tokens,
             stop=tuple(stop),
-            tools=_tools(_get(body, "tools")),
-            tool_choice=_tool_choice(_object(_get(body, "toolConfig"), "tool_config", "ToolConfig")),
-            response_format=_response_format(config),
+            tools=parse_tools(get_field(body, "tools")),
+            tool_choice=parse_tool_choice(object_field(get_field(body, "toolConfig"), "tool_config", "ToolConfig")),
+            response_format=parse_response_format(config),
             seed=seed,
             headers=headers,
             # Reply templates read `request.temperature` from the top level of the body, where OpenAI keeps it.
@@ -176,9 +176,9 @@ class Gemini:
     def _show_thoughts(request: ChatRequest) -> bool:
         """Gemini sends thought parts only when `thinkingConfig.includeThoughts` asks; otherwise reasoning only
         shows in thoughtsTokenCount."""
-        config = _get(request.body, "generationConfig")
-        thinking = _get(config, "thinkingConfig") if isinstance(config, dict) else None
-        return isinstance(thinking, dict) and _get(thinking, "includeThoughts") is True
+        config = get_field(request.body, "generationConfig")
+        thinking = get_field(config, "thinkingConfig") if isinstance(config, dict) else None
+        return isinstance(thinking, dict) and get_field(thinking, "includeThoughts") is True
 
     @staticmethod
     def _call_part(call: PlannedToolCall) -> dict[str, Any] | None:

@@ -30,7 +30,7 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
 
 
-def _get(obj: Mapping[str, Any], name: str) -> Any:
+def get_field(obj: Mapping[str, Any], name: str) -> Any:
     """A field by its JSON name or its proto name: Google's JSON parser accepts both (`inlineData`, `inline_data`)."""
     return obj[name] if name in obj else obj.get(_snake(name))
 
@@ -45,7 +45,7 @@ def bad_value(field: str, kind: str, value: Any) -> ProviderRequestError:
     return ProviderRequestError(f"Invalid value at '{field}' ({kind}), {dumps(value)}", param=field)
 
 
-def _object(value: Any, field: str, kind: str) -> dict[str, Any]:
+def object_field(value: Any, field: str, kind: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -53,10 +53,10 @@ def _object(value: Any, field: str, kind: str) -> dict[str, Any]:
     return value
 
 
-def _number(config: Mapping[str, Any], name: str, low: float, high: float, *, integer: bool = False) -> Any:
+def number_field(config: Mapping[str, Any], name: str, low: float, high: float, *, integer: bool = False) -> Any:
     """A numeric generationConfig field; proto JSON also accepts numbers written as strings."""
     field = f"generation_config.{_snake(name)}"
-    value = _get(config, name)
+    value = get_field(config, name)
     if value is None:
         return None
     if isinstance(value, str):
@@ -94,7 +94,7 @@ def json_schema(schema: Any) -> Any:
         elif key in ("items", "anyOf", "oneOf", "allOf", "additionalProperties", "prefixItems", "not"):
             value = json_schema(value)
         out[key] = value
-    if _get(schema, "nullable") is True and isinstance(out.get("type"), str):
+    if get_field(schema, "nullable") is True and isinstance(out.get("type"), str):
         out["type"] = [out["type"], "null"]
     return out
 
@@ -109,20 +109,20 @@ def _result_text(response: Any) -> str:
     return dumps(response)
 
 
-def _system(body: Mapping[str, Any]) -> list[Message]:
-    raw = _get(body, "systemInstruction")
+def parse_system(body: Mapping[str, Any]) -> list[Message]:
+    raw = get_field(body, "systemInstruction")
     if raw is None:
         return []
     if isinstance(raw, str):
         return [Message("system", raw)]
-    parts = _object(raw, "system_instruction", "Content").get("parts") or []
+    parts = object_field(raw, "system_instruction", "Content").get("parts") or []
     if not isinstance(parts, list):
         raise bad_value("system_instruction.parts", PROTO + "Part", parts)
     texts = [p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str)]
     return [Message("system", "\n".join(texts))]
 
 
-def _contents(raw: Any) -> list[Message]:
+def parse_contents(raw: Any) -> list[Message]:
     """Turns into Messages: a model turn is one assistant message (its functionCalls as tool calls, with ids
     invented from position when the client sent none); each functionResponse a tool message answering the call
     of the preceding model turn with the same id or name, which is what `tool_result_for` matches on."""
@@ -134,7 +134,7 @@ def _contents(raw: Any) -> list[Message]:
     pending: list[ToolCall] = []  # the calls of the preceding model turn that have no response yet
     for i, content in enumerate(raw):
         field = f"contents[{i}]"
-        content = _object(content, field, "Content")
+        content = object_field(content, field, "Content")
         role = content.get("role") or "user"
         if role not in ("user", "model", "function"):
             raise ProviderRequestError("Please use a valid role: user, model.", param=f"{field}.role")
@@ -149,8 +149,8 @@ def _contents(raw: Any) -> list[Message]:
         has_image = False
         for j, part in enumerate(parts):
             where = f"{field}.parts[{j}]"
-            part = _object(part, where, "Part")
-            if not any(_get(part, name) is not None for name in DATA_FIELDS):
+            part = object_field(part, where, "Part")
+            if not any(get_field(part, name) is not None for name in DATA_FIELDS):
                 raise invalid(f"{where}.data", "required oneof field 'data' must have one initialized field")
             if "text" in part:
                 if not isinstance(part["text"], str):
@@ -158,14 +158,14 @@ def _contents(raw: Any) -> list[Message]:
                 if not part.get("thought"):  # thought summaries are not conversation text
                     texts.append(part["text"])
             for name in ("inlineData", "fileData"):
-                media = _get(part, name)
+                media = get_field(part, name)
                 if media is not None:
-                    mime = _get(_object(media, f"{where}.{_snake(name)}", "Blob"), "mimeType")
+                    mime = get_field(object_field(media, f"{where}.{_snake(name)}", "Blob"), "mimeType")
                     has_image = has_image or str(mime or "").startswith("image/")
-            call = _get(part, "functionCall")
+            call = get_field(part, "functionCall")
             if call is not None:
-                calls.append(_call(_object(call, f"{where}.function_call", "FunctionCall"), where, i, j))
-            response = _get(part, "functionResponse")
+                calls.append(_call(object_field(call, f"{where}.function_call", "FunctionCall"), where, i, j))
+            response = get_field(part, "functionResponse")
             if response is not None:
                 results.append(_result(response, f"{where}.function_response", pending))
         if results and pending:
@@ -194,7 +194,7 @@ def _call(call: Mapping[str, Any], where: str, i: int, j: int) -> ToolCall:
 
 
 def _result(raw: Any, where: str, pending: list[ToolCall]) -> Message:
-    response = _object(raw, where, "FunctionResponse")
+    response = object_field(raw, where, "FunctionResponse")
     name, given = response.get("name"), response.get("id")
     if not isinstance(name, str) or not name:
         raise invalid(f"{where}.name", "function_response.name must not be empty.")
@@ -214,17 +214,17 @@ def _result(raw: Any, where: str, pending: list[ToolCall]) -> Message:
     return Message("tool", _result_text(response.get("response")), tool_call_id=matches[0].id, name=name)
 
 
-def _tools(raw: Any) -> tuple[ToolSpec, ...]:
+def parse_tools(raw: Any) -> tuple[ToolSpec, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
         raise bad_value("tools", PROTO + "Tool", raw)
     specs = []
     for i, tool in enumerate(raw):
-        declarations = _get(_object(tool, f"tools[{i}]", "Tool"), "functionDeclarations")
+        declarations = get_field(object_field(tool, f"tools[{i}]", "Tool"), "functionDeclarations")
         for k, declaration in enumerate(declarations or []):  # googleSearch, codeExecution ...: not functions
             where = f"tools[{i}].function_declarations[{k}]"
-            declaration = _object(declaration, where, "FunctionDeclaration")
+            declaration = object_field(declaration, where, "FunctionDeclaration")
             name = declaration.get("name")
             if not isinstance(name, str) or not FUNCTION_NAME.fullmatch(name):
                 raise invalid(
@@ -233,7 +233,7 @@ def _tools(raw: Any) -> tuple[ToolSpec, ...]:
                     "(a-z, A-Z, 0-9), underscores (_), dots (.), colons (:), or dashes (-), with a maximum "
                     "length of 64.",
                 )
-            schema = _get(declaration, "parametersJsonSchema")
+            schema = get_field(declaration, "parametersJsonSchema")
             if schema is None:
                 schema = json_schema(declaration.get("parameters"))
             description = declaration.get("description")
@@ -241,18 +241,18 @@ def _tools(raw: Any) -> tuple[ToolSpec, ...]:
     return tuple(specs)
 
 
-def _tool_choice(tool_config: Mapping[str, Any]) -> Any:
+def parse_tool_choice(tool_config: Mapping[str, Any]) -> Any:
     """functionCallingConfig as the tool_choice values ChatRequest.tool_choice_name reads: NONE → none,
     AUTO/VALIDATED → auto, ANY → required, or the function when ANY allows exactly one."""
     where = "tool_config.function_calling_config"
-    config = _get(tool_config, "functionCallingConfig")
+    config = get_field(tool_config, "functionCallingConfig")
     if config is None:
         return None
-    mode = _object(config, where, "FunctionCallingConfig").get("mode", "AUTO")
+    mode = object_field(config, where, "FunctionCallingConfig").get("mode", "AUTO")
     if mode not in MODES:
         kind = PROTO + "FunctionCallingConfig.Mode"
         raise bad_value(f"{where}.mode", kind, mode)
-    allowed = _get(config, "allowedFunctionNames") or []
+    allowed = get_field(config, "allowedFunctionNames") or []
     if not isinstance(allowed, list) or not all(isinstance(a, str) for a in allowed):
         raise bad_value(f"{where}.allowed_function_names", "TYPE_STRING", allowed)
     if mode == "NONE":
@@ -262,18 +262,18 @@ def _tool_choice(tool_config: Mapping[str, Any]) -> Any:
     return {"type": "function", "function": {"name": allowed[0]}} if len(allowed) == 1 else "required"
 
 
-def _response_format(config: Mapping[str, Any]) -> dict[str, Any] | None:
+def parse_response_format(config: Mapping[str, Any]) -> dict[str, Any] | None:
     """JSON mode as the response_format `generate:` replies read (replies.scripted_text)."""
-    mime = _get(config, "responseMimeType")
+    mime = get_field(config, "responseMimeType")
     if mime is not None and mime not in MIME_TYPES:
         raise invalid(
             "generation_config.response_mime_type",
             "allowed mimetypes are `text/plain`, `application/json`, `application/xml`, `application/yaml` "
             "and `text/x.enum`.",
         )
-    schema = _get(config, "responseJsonSchema")
+    schema = get_field(config, "responseJsonSchema")
     if schema is None:
-        schema = json_schema(_get(config, "responseSchema"))
+        schema = json_schema(get_field(config, "responseSchema"))
     if schema is not None and mime not in ("application/json", "text/x.enum"):
         raise invalid(
             "generation_config.response_mime_type",

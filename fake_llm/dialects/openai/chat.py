@@ -11,12 +11,12 @@ from typing import Any
 from fake_llm.core.logprobs import logprobs_for
 from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall, Usage, merge
 from fake_llm.dialects.base import ReplyMeta
-
-# The `name as name` imports are re-exports: the other OpenAI-style dialects import them from here.
-from fake_llm.dialects.openai.request import _number as _number
-from fake_llm.dialects.openai.request import _tools, parse_guided, parse_messages
 from fake_llm.dialects.openai.request import invalid_type as invalid_type
 from fake_llm.dialects.openai.request import missing as missing
+
+# The `name as name` imports are re-exports: the other OpenAI-style dialects import them from here.
+from fake_llm.dialects.openai.request import number_field as number_field
+from fake_llm.dialects.openai.request import parse_guided, parse_messages, parse_tools
 from fake_llm.dialects.openai.request import type_name as type_name
 from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import ChatRequest
@@ -85,15 +85,15 @@ class OpenAIChat:
                     param="stream_options",
                     code="invalid_value",
                 )
-        n = _number(body, "n", 1, 128, integer=True) or 1
-        _number(body, "temperature", 0, 2)
-        _number(body, "top_p", 0, 1)
-        _number(body, "frequency_penalty", -2, 2)
-        _number(body, "presence_penalty", -2, 2)
-        _number(body, "top_logprobs", 0, 20, integer=True)
-        max_tokens = _number(body, "max_completion_tokens", 1, 2**31, integer=True)
+        n = number_field(body, "n", 1, 128, integer=True) or 1
+        number_field(body, "temperature", 0, 2)
+        number_field(body, "top_p", 0, 1)
+        number_field(body, "frequency_penalty", -2, 2)
+        number_field(body, "presence_penalty", -2, 2)
+        number_field(body, "top_logprobs", 0, 20, integer=True)
+        max_tokens = number_field(body, "max_completion_tokens", 1, 2**31, integer=True)
         if max_tokens is None:
-            max_tokens = _number(body, "max_tokens", 1, 2**31, integer=True)
+            max_tokens = number_field(body, "max_tokens", 1, 2**31, integer=True)
         seed = body.get("seed")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise invalid_type("seed", "an integer", seed)
@@ -137,7 +137,7 @@ class OpenAIChat:
             max_tokens=max_tokens,
             stop=tuple(stop),
             include_usage=bool((stream_options or {}).get("include_usage")),
-            tools=_tools(body.get("tools")),
+            tools=parse_tools(body.get("tools")),
             tool_choice=body.get("tool_choice"),
             response_format=response_format,
             seed=seed,

@@ -10,7 +10,7 @@ from fake_llm.core.logprobs import logprobs_for
 from fake_llm.core.replies import Completion, PlannedChoice, Usage, merge
 from fake_llm.core.tokens import TOKENS_PER_MESSAGE, TOKENS_REPLY_PRIMING, ApproxTokenizer
 from fake_llm.dialects.base import ReplyMeta
-from fake_llm.dialects.openai.chat import OpenAIChat, _number, dumps, invalid_type, missing
+from fake_llm.dialects.openai.chat import OpenAIChat, dumps, invalid_type, missing, number_field
 from fake_llm.dialects.openai.responses import check_type, parse_model
 from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import ChatRequest, Message
@@ -80,14 +80,14 @@ class OpenAICompletions(OpenAIChat):
                 param="stream_options",
                 code="invalid_value",
             )
-        n = _number(body, "n", 1, 128, integer=True) or 1
-        _number(body, "best_of", 0, 20, integer=True)
-        _number(body, "temperature", 0, 2)
-        _number(body, "top_p", 0, 1)
-        _number(body, "frequency_penalty", -2, 2)
-        _number(body, "presence_penalty", -2, 2)
-        _number(body, "logprobs", 0, 5, integer=True)  # an int here, not Chat's boolean
-        max_tokens = _number(body, "max_tokens", 0, 2**31, integer=True)
+        n = number_field(body, "n", 1, 128, integer=True) or 1
+        number_field(body, "best_of", 0, 20, integer=True)
+        number_field(body, "temperature", 0, 2)
+        number_field(body, "top_p", 0, 1)
+        number_field(body, "frequency_penalty", -2, 2)
+        number_field(body, "presence_penalty", -2, 2)
+        number_field(body, "logprobs", 0, 5, integer=True)  # an int here, not Chat's boolean
+        max_tokens = number_field(body, "max_tokens", 0, 2**31, integer=True)
         stop = body.get("stop")
         stops = [stop] if isinstance(stop, str) else stop or []
         if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops):

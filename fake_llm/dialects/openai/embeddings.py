@@ -15,7 +15,7 @@ from typing import Any
 
 from fake_llm.core.replies import Completion, merge
 from fake_llm.dialects.base import ReplyMeta
-from fake_llm.dialects.openai.chat import OpenAIChat, _number
+from fake_llm.dialects.openai.chat import OpenAIChat, number_field
 from fake_llm.dialects.openai.completions import bare_prompt_tokens, parse_prompts
 from fake_llm.dialects.openai.responses import check_type, invalid_value, parse_model
 from fake_llm.errors import ProviderRequestError
@@ -96,7 +96,7 @@ class OpenAIEmbeddings(OpenAIChat):
         if encoding is not None and encoding not in ENCODINGS:
             raise invalid_value(encoding, ENCODINGS, "encoding_format")
         check_type(body, "user", str, "a string")
-        _number(body, "dimensions", 1, native_dimensions(model), integer=True)
+        number_field(body, "dimensions", 1, native_dimensions(model), integer=True)
         return ChatRequest(
             api=self.api,
             model=model,

@@ -46,7 +46,7 @@ def missing(param: str) -> ProviderRequestError:
     )
 
 
-def _number(body: Mapping[str, Any], name: str, low: float, high: float, *, integer: bool = False) -> Any:
+def number_field(body: Mapping[str, Any], name: str, low: float, high: float, *, integer: bool = False) -> Any:
     value = body.get(name)
     if value is None:
         return None
@@ -210,7 +210,7 @@ def _unanswered(pending: dict[str, int]) -> None:
         )
 
 
-def _tools(raw: Any) -> tuple[ToolSpec, ...]:
+def parse_tools(raw: Any) -> tuple[ToolSpec, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):

@@ -11,7 +11,7 @@ from typing import Any
 from fake_llm.core.logprobs import logprobs_for
 from fake_llm.core.replies import Completion, PlannedChoice, Usage, merge
 from fake_llm.dialects.base import ReplyMeta
-from fake_llm.dialects.openai.chat import OpenAIChat, _number, dumps, missing
+from fake_llm.dialects.openai.chat import OpenAIChat, dumps, missing, number_field
 
 # The `name as name` imports are re-exports: the other OpenAI dialects import them from here.
 from fake_llm.dialects.openai.responses_request import (
@@ -76,11 +76,11 @@ class OpenAIResponses(OpenAIChat):
         messages = parse_input(_or(body, "input", []), stored_calls=previous is not None)
         if body.get("instructions"):
             messages.insert(0, Message("system", body["instructions"]))
-        _number(body, "temperature", 0, 2)
-        _number(body, "top_p", 0, 1)
-        _number(body, "top_logprobs", 0, 20, integer=True)
+        number_field(body, "temperature", 0, 2)
+        number_field(body, "top_p", 0, 1)
+        number_field(body, "top_logprobs", 0, 20, integer=True)
         # The Responses API refuses budgets below 16 tokens (unlike Chat's max_tokens).
-        max_tokens = _number(body, "max_output_tokens", 16, 2**31, integer=True)
+        max_tokens = number_field(body, "max_output_tokens", 16, 2**31, integer=True)
         return ChatRequest(
             api=self.api,
             model=model,
