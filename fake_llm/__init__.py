@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from fake_llm.version import __version__
 
 # Public names are imported on first use, so that loading the pytest plugin (or `fake-llm --version`) stays cheap.
 _EXPORTS = {

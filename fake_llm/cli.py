@@ -8,8 +8,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from fake_llm import __version__
 from fake_llm.settings import ENV_PREFIX, SETTINGS_HELP, Settings, parse_time
+from fake_llm.version import __version__
 
 
 def _env(name: str) -> str:

@@ -10,9 +10,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from fake_llm import __version__
 from fake_llm.errors import ScenarioError
 from fake_llm.http.engine import FakeLLM
+from fake_llm.version import __version__
 
 
 def _engine(request: Request) -> FakeLLM:

@@ -24,12 +24,12 @@ from fake_llm.core.journal import Journal, JournalEntry, redact_headers
 from fake_llm.core.limits import Decision, RateLimiter
 from fake_llm.core.matching import Selector
 from fake_llm.core.replies import Completion, ReplyContext, plan_completion
-from fake_llm.core.rule_sets import RuleSets
 from fake_llm.core.timing import schedule
 from fake_llm.core.tokens import count_prompt, make_tokenizer
 from fake_llm.dialects import Provider, ReplyMeta
 from fake_llm.dialects.openai import profiles
 from fake_llm.errors import ProviderRequestError, ReplyMismatch
+from fake_llm.http.rule_sets import RuleSets
 from fake_llm.http.sse import DelayedResponse, EventStreamResponse, HangResponse
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import RateLimit, Reply, Rule, Scenario

@@ -1,16 +1,16 @@
 """`fake-llm record`: a proxy that forwards each dialect request to the real provider, streams the answer back as it
 arrives, and writes every exchange to a scenario file (the cassette) as a rule that plain `serve` replays. Here: the
-proxy (Recorder) and its app, RecordingServer, run_recorder for the CLI and use_cassette for pytest."""
+proxy (Recorder) and its app, and run_recorder for the CLI; RecordingServer and use_cassette (for tests) live in
+fake_llm/testing/recording.py."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import ssl
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Scope
 
-from fake_llm import __version__
 from fake_llm.core.journal import REDACTED_HEADERS, JournalEntry, redact_headers
 from fake_llm.core.matching import explain
 from fake_llm.dialects import PROVIDERS, Provider
@@ -36,7 +35,7 @@ from fake_llm.record.rules import build_error, build_match, build_raw, build_rep
 from fake_llm.record.transcripts import read_body, read_stream
 from fake_llm.scenarios.loader import load_scenario
 from fake_llm.settings import Settings
-from fake_llm.testing.server import FakeLLMServer
+from fake_llm.version import __version__
 
 log = logging.getLogger("fake_llm.recorder")
 
@@ -280,31 +279,6 @@ def create_recorder_app(recorder: Recorder, engine: FakeLLM | None = None) -> St
 # ---------------------------------------------------------------------------------------------- running it
 
 
-class RecordingServer(FakeLLMServer):
-    """A recording proxy in a background thread, with FakeLLMServer's handle (`url`, `base_url`, `journal` ...).
-
-    `engine` is what mode `new` answers from (the pytest fixture passes its session server's); by default an
-    engine serving the cassette as it was."""
-
-    def __init__(
-        self,
-        upstream: str,
-        out: str | Path,
-        *,
-        mode: str = "new",
-        api: Sequence[str] = (),
-        timing: bool = True,
-        redact: Sequence[str] = (),
-        engine: FakeLLM | None = None,
-        host: str = "127.0.0.1",
-        port: int = 0,
-    ) -> None:
-        super().__init__(settings=Settings(host=host, port=port))
-        self.recorder = Recorder(upstream, out, mode=mode, api=api, timing=timing, redact=redact)
-        self.app = create_recorder_app(self.recorder, engine)
-        self.engine = self.app.state.engine
-
-
 def run_recorder(
     upstream: str,
     out: str,
@@ -335,21 +309,3 @@ def run_recorder(
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is uvicorn's job
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
     return 0
-
-
-@contextlib.contextmanager
-def use_cassette(
-    server: FakeLLMServer, path: Path, *, upstream: str | None = None, mode: str = "new"
-) -> Iterator[FakeLLMServer]:
-    """The pytest fixture's `cassette=`: serve the file (replay), or with an `upstream` record into it through a
-    proxy whose `base_url` the test gets; in mode `new` the rules the server already has still answer."""
-    if upstream is None:
-        if not path.is_file():
-            raise FileNotFoundError(f"cassette {path} does not exist: record it with --fake-llm-record=URL")
-        server.load(path, replace=False)
-        yield server
-        return
-    if mode == "new" and path.is_file():
-        server.load(path, replace=False)
-    with RecordingServer(upstream, path, mode=mode, engine=server.engine) as proxy:
-        yield proxy

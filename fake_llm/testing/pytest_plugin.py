@@ -113,7 +113,7 @@ def fake_llm(request: pytest.FixtureRequest, fake_llm_server: FakeLLMServer) -> 
     if options.get("cassette") is None:
         yield fake_llm_server
     else:
-        from fake_llm.record.proxy import use_cassette
+        from fake_llm.testing.recording import use_cassette
 
         cassette = Path(str(request.node.path)).parent / options["cassette"]
         upstream, mode = request.config.getoption("fake_llm_record"), request.config.getoption("fake_llm_record_mode")
