@@ -24,6 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check fake_llm tests benchmarks
 	$(BIN)/ruff check fake_llm tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py $(ARGS)
