@@ -1,6 +1,6 @@
 """When each event of a stream is due: time to first token, pacing, seeded jitter, stalls and scripted timelines.
 
-Pure planning, no sleeping: the plan is journaled, and streaming.EventStreamResponse carries it out.
+Pure planning, no sleeping: the plan is journaled, and http/sse.py (EventStreamResponse) carries it out.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Google Gemini (`POST /{v1,v1beta}/models/{model}:generateContent` and `:streamGenerateContent`): the dialect and
-its wire shapes (wire-format §6); request validation lives in gemini_request.py."""
+its wire shapes (wire-format §6); request validation lives in request.py."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """OpenAI Chat Completions (`POST /v1/chat/completions`): the dialect and its wire shapes (wire-format §2); request
-validation helpers, shared with the other OpenAI-style dialects, live in openai_request.py."""
+validation helpers, shared with the other OpenAI-style dialects, live in request.py."""
 
 from __future__ import annotations
 

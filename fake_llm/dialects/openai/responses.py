@@ -1,5 +1,5 @@
 """OpenAI Responses API (`POST /v1/responses`): the dialect, the response object and its strict streaming event
-sequence (wire-format §3); parsing input items and flat tools lives in openai_responses_request.py."""
+sequence (wire-format §3); parsing input items and flat tools lives in responses_request.py."""
 
 from __future__ import annotations
 
