@@ -10,7 +10,7 @@ import openai
 import pydantic
 import pytest
 
-from fake_llm.server import FakeLLMServer
+from fake_llm.testing.server import FakeLLMServer
 
 pytest.importorskip("pydantic_ai")
 

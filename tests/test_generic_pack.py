@@ -13,9 +13,9 @@ import pydantic
 import pytest
 
 from fake_llm.cli import main
-from fake_llm.scenarios import expand_paths
-from fake_llm.server import FakeLLMServer
+from fake_llm.scenarios.loader import expand_paths
 from fake_llm.settings import bundled_scenarios
+from fake_llm.testing.server import FakeLLMServer
 from tests.sdk_clients import closing, openai_client
 
 openai = pytest.importorskip("openai")

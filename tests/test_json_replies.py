@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from fake_llm.prompt_keys import requested_schema
+from fake_llm.core.prompt_keys import requested_schema
 from tests.conftest import MakeClient
 
 SCHEMA = {

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from fake_llm.errors import ScenarioError
-from fake_llm.scenarios import parse_rules
+from fake_llm.scenarios.loader import parse_rules
 from tests.conftest import MakeClient
 
 WEATHER = {
