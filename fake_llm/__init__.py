@@ -10,6 +10,7 @@ from fake_llm.version import __version__
 # Public names are imported on first use, so that loading the pytest plugin (or `fake-llm --version`) stays cheap.
 _EXPORTS = {
     "ChatRequest": "fake_llm.model.request",
+    "ErrorReply": "fake_llm.errors",
     "FakeLLMError": "fake_llm.errors",
     "FakeLLMServer": "fake_llm.testing.server",
     "Journal": "fake_llm.core.journal",
@@ -25,6 +26,7 @@ _EXPORTS = {
 
 __all__ = [
     "ChatRequest",
+    "ErrorReply",
     "FakeLLMError",
     "FakeLLMServer",
     "Journal",
@@ -41,7 +43,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from fake_llm.core.journal import Journal, JournalEntry
-    from fake_llm.errors import FakeLLMError, JournalAssertionError, ScenarioError
+    from fake_llm.errors import ErrorReply, FakeLLMError, JournalAssertionError, ScenarioError
     from fake_llm.http.app import create_app
     from fake_llm.model.request import ChatRequest
     from fake_llm.model.spec import Scenario

@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["openai", "cerebras", "scale", "gradient"],
         help=SETTINGS_HELP["profile"] + _env("profile"),
     )
+    add("--chaos-seed", type=int, metavar="N", help=SETTINGS_HELP["chaos_seed"] + _env("chaos_seed"))
     add(
         "--log-level",
         choices=["critical", "error", "warning", "info", "debug", "trace"],
@@ -138,6 +139,7 @@ def _settings(args: argparse.Namespace) -> Settings:
             "max_hang_seconds",
             "watch",
             "profile",
+            "chaos_seed",
         )
     }
     for name in ("scenarios", "api_keys", "cors_origins"):
@@ -169,6 +171,9 @@ def serve(args: argparse.Namespace) -> int:
         f"{len(engine.selector.rules)} rules from {', '.join(sources)}",
         flush=True,
     )
+    if any(rule.chaos is not None for rule in engine.selector.rules):
+        seed = engine.chaos_seed
+        print(f"fake-llm: chaos seed {seed} (replay this run's chaos with --chaos-seed {seed})", flush=True)
     logging.basicConfig(level=settings.log_level.upper() if settings.log_level != "trace" else "DEBUG")
     uvicorn.run(
         create_app(engine=engine),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 class FakeLLMError(Exception):
@@ -48,3 +49,15 @@ class JournalAssertionError(FakeLLMError, AssertionError):
 
 class ReplyMismatch(FakeLLMError):
     """A matched reply contradicts the request (e.g. no tool call where tool_choice forces one): a scenario mistake."""
+
+
+class ErrorReply(FakeLLMError):
+    """Raised by a Python reply to answer with a provider error; takes the keys of a YAML `error:` reply."""
+
+    def __init__(self, status: int, message: str | None = None, **fields: Any) -> None:
+        super().__init__(f"error reply {status}" + (f": {message}" if message else ""))
+        self.fields: dict[str, Any] = {
+            "status": status,
+            **({"message": message} if message is not None else {}),
+            **fields,
+        }

@@ -68,6 +68,8 @@ class Settings:
     watch: bool = False
     #: Provider profile for requests whose rule and file name none: openai, cerebras, scale or gradient.
     profile: str | None = None
+    #: Seed of `chaos:` rules that name none; None draws a fresh one per server (printed, to replay the run).
+    chaos_seed: int | None = None
 
     def __post_init__(self) -> None:
         for name in _BOUNDS:
@@ -123,7 +125,7 @@ def check_value(name: str, value: Any) -> None:
 
 
 _TUPLE_SEPARATORS = {"scenarios": os.pathsep, "api_keys": ",", "cors_origins": ","}
-_INTS = {"port", "seed", "journal_size", "max_body_bytes", "requests_per_minute", "tokens_per_minute"}
+_INTS = {"chaos_seed", "port", "seed", "journal_size", "max_body_bytes", "requests_per_minute", "tokens_per_minute"}
 _FLOATS = {"time_scale", "max_hang_seconds"}
 
 
@@ -181,4 +183,5 @@ SETTINGS_HELP: dict[str, str] = {
     "max_hang_seconds": "how long a `hang` reply holds a connection before a 504",
     "watch": "reload scenario files when they change (bad edits keep the last good rules)",
     "profile": "provider profile when the rule names none: openai, cerebras, scale or gradient",
+    "chaos_seed": "seed of `chaos:` rules that give none (default: a fresh one, printed at start; pass it to replay)",
 }

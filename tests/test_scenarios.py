@@ -101,7 +101,7 @@ ERRORS = [
         rulez: []
         rules: []
         """,
-        "s.yaml:2: rulez: unknown key; expected one of defaults, name, rules",
+        "s.yaml:2: rulez: unknown key; expected one of chaos, defaults, name, normalize, rules",
         id="unknown-top-level-key",
     ),
     pytest.param(

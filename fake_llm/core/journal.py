@@ -63,6 +63,10 @@ class JournalEntry:
     faults: list[str] = field(default_factory=list)
     events: list[Any] = field(default_factory=list, repr=False)
     stream_outcome: str | None = None
+    #: For unmatched requests: the closest rule and every field it differs in (`rule`, `source`, `differences`).
+    closest: dict[str, Any] | None = None
+    #: Seeded chaos: the seed and every draw made for this request (see `faults` for what was injected).
+    chaos: list[str] = field(default_factory=list)
 
     @property
     def matched(self) -> bool:
@@ -162,6 +166,36 @@ class Journal:
     def errors(self) -> list[JournalEntry]:
         """Entries where fake-llm itself failed."""
         return [e for e in self.entries if e.outcome == "error"]
+
+    def sequence(self) -> list[str]:
+        """The rules that answered, in order (`<unmatched>`, `<rejected>`... for requests no rule answered)."""
+        return [e.rule if e.rule else f"<{e.outcome}>" for e in self.entries if e.method != "RELOAD"]
+
+    def assert_order(self, *rules: str) -> None:
+        """Assert that the requests the named rules answered came in exactly this order (requests answered by
+        other rules may come in between). The failure shows the sequence that actually happened."""
+        if not rules:
+            raise ValueError("assert_order needs the names of the rules, in the order they must answer")
+        wanted = set(rules)
+        seen = [e.rule for e in self.entries if e.rule in wanted]
+        if seen == list(rules):
+            return
+        mismatch = next(
+            (i for i, (a, b) in enumerate(zip(seen, rules, strict=False)) if a != b), min(len(seen), len(rules))
+        )
+        if mismatch < len(rules) and mismatch < len(seen):
+            first = f"answer #{mismatch + 1} was {seen[mismatch]!r}, expected {rules[mismatch]!r}"
+        elif mismatch < len(rules):
+            first = f"{rules[mismatch]!r} (#{mismatch + 1}) never answered after {list(seen)!r}"
+        else:
+            first = f"{seen[mismatch]!r} answered again after the expected sequence"
+        lines = [
+            f"expected the rules to answer in the order {' -> '.join(rules)}, but {first}.",
+            f"Their answers, in order: {' -> '.join(seen) or '(none)'}",
+            "Everything that happened:",
+        ]
+        lines += ["  " + e.describe() for e in self.entries[-30:]] or ["  (no requests)"]
+        raise JournalAssertionError("\n".join(lines))
 
     def assert_called(self, rule: str, times: int | None = None) -> list[JournalEntry]:
         """Assert that `rule` answered at least once (or exactly `times` times); returns those entries.

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
+from fake_llm.core.normalize import normalize_request, tools_hash
 from fake_llm.core.tool_calls import forces_tool
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import Match, Reply, Rule, Scenario, TextLookup
@@ -167,6 +168,20 @@ def explain(match: Match, request: ChatRequest) -> tuple[str | None, dict[str, s
     return None, captures
 
 
+def subject(rule: Rule, request: ChatRequest) -> ChatRequest:
+    """The request as `rule` sees it: normalised by its `normalize:` steps."""
+    return normalize_request(request, rule.normalize)
+
+
+def rule_reason(rule: Rule, request: ChatRequest) -> tuple[str | None, dict[str, str]]:
+    """Why `rule` does not hold for `request` (already normalised for it), with its captures: its match, then the
+    tool schemas its recording's fingerprint names."""
+    reason, captures = explain(rule.match, request)
+    if reason is None and rule.fingerprint is not None and tools_hash(request) != rule.fingerprint.tools:
+        reason = "fingerprint: the request's tool schemas differ from the ones this rule was recorded with"
+    return reason, captures
+
+
 @dataclass(frozen=True, slots=True)
 class Selection:
     """The outcome of matching one request: the rule and reply chosen, or every rule's reason for not matching."""
@@ -177,6 +192,8 @@ class Selection:
     reasons: tuple[tuple[str, str], ...] = ()
     #: 1-based position of the reply in the rule's `replies:` for this conversation.
     step: int = 0
+    #: How many requests the rule has answered, this one included (chaos draws per use).
+    use: int = 0
 
     def no_match_message(self, request: ChatRequest, method: str, path: str, limit: int = 30) -> str:
         """The text that explains a miss, for the HTTP body and the journal."""
@@ -201,6 +218,8 @@ class _State:
     def __init__(self) -> None:
         self.uses: dict[str, int] = {}
         self.steps: OrderedDict[tuple[str, str], int] = OrderedDict()
+        #: The furthest `replies:` step each rule reached (1-based), for the coverage report.
+        self.reached: dict[str, int] = {}
 
     def advance(self, key: tuple[str, str]) -> int:
         """The conversation's position in a rule's `replies:` before this request (0-based), then step it on."""
@@ -242,6 +261,15 @@ class Selector:
         with self._lock:
             self._disabled = names
 
+    def enabled_rules(self, only: str | None = None) -> list[Rule]:
+        """The rules a request can reach: those of the enabled scenarios, or of scenario `only`."""
+        return [
+            rule
+            for scenario in self._scenarios
+            if (scenario.name == only if only is not None else scenario.name not in self._disabled)
+            for rule in scenario.rules
+        ]
+
     def scenario_names(self) -> str:
         return ", ".join(s.name for s in self._scenarios) or "none"
 
@@ -259,10 +287,17 @@ class Selector:
         with self._lock:
             return dict(self._state.uses)
 
+    def steps_reached(self) -> dict[str, int]:
+        """The furthest `replies:` step (1-based) each rule that answered reached."""
+        with self._lock:
+            return dict(self._state.reached)
+
     def select(self, request: ChatRequest, only: str | None = None) -> Selection:
         """Match `request` against every rule of the enabled scenarios (or only of scenario `only`, enabled or not)
         in load order, and use up the winner's `times` and `replies`."""
         reasons: list[tuple[str, str]] = []
+        # Rules of one file share their normalisation: normalise the request once per distinct list of steps.
+        normalized_for: dict[tuple[Any, ...], ChatRequest] = {(): request}
         with self._lock:
             state = self._state
             for scenario in self._scenarios:
@@ -273,7 +308,13 @@ class Selector:
                     if rule.times is not None and used >= rule.times:
                         reasons.append((rule.name, f"exhausted {used}/{rule.times}"))
                         continue
-                    reason, captures = explain(rule.match, request)
+                    if rule.after is not None and not state.uses.get(rule.after):
+                        reasons.append((rule.name, f"ordered: waits until {rule.after!r} has answered"))
+                        continue
+                    normalized = normalized_for.get(rule.normalize)
+                    if normalized is None:
+                        normalized = normalized_for[rule.normalize] = normalize_request(request, rule.normalize)
+                    reason, captures = rule_reason(rule, normalized)
                     if reason is not None:
                         reasons.append((rule.name, reason))
                         continue
@@ -282,7 +323,8 @@ class Selector:
                     if len(rule.replies) > 1:
                         step = state.advance((rule.name, request.conversation_key))
                     reply = rule.replies[min(step, len(rule.replies) - 1)]
-                    return Selection(rule, reply, captures, tuple(reasons), step + 1)
+                    state.reached[rule.name] = max(state.reached.get(rule.name, 0), step + 1)
+                    return Selection(rule, reply, captures, tuple(reasons), step + 1, used + 1)
         return Selection(None, None, {}, tuple(reasons))
 
 

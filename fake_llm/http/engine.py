@@ -6,9 +6,11 @@ Adding, replacing and reloading the rules it serves, and their summaries, are Ru
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
+import secrets
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,17 +20,27 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
+from fake_llm.core.chaos import break_stream
 from fake_llm.core.faults import apply_faults
 from fake_llm.core.ids import Clock, IdMaker
 from fake_llm.core.journal import Journal, JournalEntry, redact_headers
 from fake_llm.core.limits import Decision, RateLimiter
 from fake_llm.core.matching import Selector
+from fake_llm.core.near_miss import closest
 from fake_llm.core.replies import Completion, ReplyContext, plan_completion
 from fake_llm.core.timing import schedule
 from fake_llm.core.tokens import count_prompt, make_tokenizer
 from fake_llm.dialects import Provider, ReplyMeta
 from fake_llm.dialects.openai import profiles
 from fake_llm.errors import ProviderRequestError, ReplyMismatch
+from fake_llm.http.reply_effects import (
+    Chaos,
+    DroppedResponse,
+    ReplyFunctionError,
+    call_reply_function,
+    function_name,
+    roll_chaos,
+)
 from fake_llm.http.rule_sets import RuleSets
 from fake_llm.http.sse import DelayedResponse, EventStreamResponse, HangResponse
 from fake_llm.model.request import ChatRequest
@@ -74,6 +86,9 @@ class FakeLLM(RuleSets):
         self.paths: list[str | Path] = []
         self.load_errors: list[str] = []
         self._added = 0  # numbers the rule sets added at run time, for their default names
+        #: The seed of chaos rules without their own: given (--chaos-seed), else a fresh one, printed at start so
+        #: that a run's chaos can be replayed.
+        self.chaos_seed = settings.chaos_seed if settings.chaos_seed is not None else secrets.randbelow(2**31)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, default_to_bundled: bool = True) -> FakeLLM:
@@ -205,11 +220,32 @@ class FakeLLM(RuleSets):
         if selection.rule is None or selection.reply is None:
             message = selection.no_match_message(chat, request.method, entry.path)
             entry.outcome, entry.status, entry.reply = "unmatched", 400, "no match"
+            near = closest(self.selector.enabled_rules(only), chat)
+            entry.closest = near.to_dict() if near is not None else None
             self.journal.record(entry)
             body = provider.error_body(400, message, type="invalid_request_error", code="fake_llm_no_match")
             return self._json(body, 400, {**headers, "x-should-retry": "false"})
         reply, rule = selection.reply, selection.rule
-        entry.rule, entry.reply, entry.step = rule.name, reply.summary(), selection.step
+        entry.rule, entry.step = rule.name, selection.step
+        if rule.reply_function is not None:
+            try:
+                reply = await call_reply_function(rule, chat)
+            except ReplyFunctionError as exc:
+                entry.outcome, entry.status, entry.error = "error", 500, str(exc)
+                self.journal.record(entry)
+                body = provider.error_body(500, f"fake-llm: {exc}", type="server_error")
+                return self._json(body, 500, {**headers, "x-should-retry": "false"})
+        chaos = roll_chaos(rule, selection.use, self.chaos_seed)
+        if chaos is not None:
+            entry.chaos = list(chaos.found.notes)
+            if chaos.found.error:
+                reply = dataclasses.replace(
+                    Reply(error=rule.chaos.error if rule.chaos else None), headers=reply.headers
+                )
+                entry.faults.append("chaos: error")
+        entry.reply = reply.summary()
+        if rule.reply_function is not None:
+            entry.reply = f"python {function_name(rule)}: {entry.reply}"
         profile = rule.profile or getattr(provider, "profile", None) or self.settings.profile
         try:
             profiles.check(profile, chat)
@@ -241,9 +277,9 @@ class FakeLLM(RuleSets):
             body = provider.error_body(429, decision.message, type=decision.kind, code="rate_limit_exceeded")
             return self._json(body, 429, {**headers, **decision.headers})
         headers = {**headers, **decision.headers, **reply.headers}
-        response = self._render(provider, reply, completion, chat, meta, entry, headers, selection.step)
+        response = self._render(provider, reply, completion, chat, meta, entry, headers, selection.step, chaos)
         if reply.delay_ms:
-            entry.delay_ms = reply.delay_ms
+            entry.delay_ms += reply.delay_ms
             response = DelayedResponse(response, reply.delay_ms * self.settings.time_scale / 1000.0)
         self.journal.record(entry)
         return response
@@ -270,6 +306,7 @@ class FakeLLM(RuleSets):
         entry: JournalEntry,
         headers: dict[str, str],
         step: int,
+        chaos: Chaos | None = None,
     ) -> ASGIApp:
         """The ASGI response for a matched reply (entry gets what the journal should show of it)."""
         if reply.hang:
@@ -301,15 +338,18 @@ class FakeLLM(RuleSets):
             content = _dump(provider.completion_body(completion, meta, chat))
             if reply.truncate_body is not None:
                 content = content[: reply.truncate_body]
-            return Response(content, 200, headers, media_type=JSON_TYPE)
+            return self._chaos_body(content, headers, entry, chaos)
         spec = reply.stream
+        events = provider.stream_events(completion, meta, chat)
+        if chaos is not None and chaos.rule.chaos is not None:
+            spec = break_stream(spec, chaos.rule.chaos, chaos.found, len(events))
         # Jitter draws from a generator seeded by the request, so the same request gets the same delays.
         rng = (
             random.Random(f"{self.settings.seed}:{entry.rule}:{chat.conversation_key}:{step}")
             if spec.is_timed
             else None
         )
-        events = schedule(provider.stream_events(completion, meta, chat), spec, rng)
+        events = schedule(events, spec, rng)
         plan = apply_faults(events, spec, provider.stream_error_event)
         entry.schedule = [event.at_ms for event in plan.events]
         entry.faults = plan.describe(spec)
@@ -328,6 +368,25 @@ class FakeLLM(RuleSets):
             abort=plan.abort,
             on_close=closed,
         )
+
+    def _chaos_body(self, content: bytes, headers: dict[str, str], entry: JournalEntry, chaos: Chaos | None) -> ASGIApp:
+        """A non-streamed body, cut (malformed), delayed (stall) or dropped midway (disconnect) as chaos drew."""
+        found, spec = (chaos.found, chaos.rule.chaos) if chaos is not None else (None, None)
+        if found is None or spec is None:
+            return Response(content, 200, headers, media_type=JSON_TYPE)
+        if found.malformed:
+            cut = max(1, int(found.position * len(content)))
+            content = content[:cut]
+            entry.faults.append(f"chaos: body cut at byte {cut}")
+        response: ASGIApp = Response(content, 200, headers, media_type=JSON_TYPE)
+        if found.disconnect:
+            entry.faults.append(f"chaos: connection dropped after {len(content) // 2} bytes")
+            response = DroppedResponse(content, 200, headers, JSON_TYPE)
+        if found.stall:
+            entry.faults.append(f"chaos: stall {spec.stall_ms:g} ms")
+            entry.delay_ms += spec.stall_ms
+            response = DelayedResponse(response, spec.stall_ms * self.settings.time_scale / 1000.0)
+        return response
 
     def _reject(
         self, provider: Provider, entry: JournalEntry, headers: dict[str, str], exc: ProviderRequestError

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -69,14 +70,25 @@ class RuleSets:
             )
         )
 
-    def load_rules(self, data: Any, *, replace: bool = False, source: str = "<rules>") -> Scenario:
+    def load_rules(
+        self,
+        data: Any,
+        *,
+        replace: bool = False,
+        source: str = "<rules>",
+        extras: Mapping[int, Mapping[str, Any]] | None = None,
+    ) -> Scenario:
         """Add rules at run time (YAML text, a list of rule mappings or a scenario mapping); with `replace`, they
-        replace everything loaded. Files they name must lie inside the scenario folders."""
+        replace everything loaded. Files they name must lie inside the scenario folders. `extras` sets Rule fields
+        YAML cannot give (a Python `reply_function`, an ordering `after`) on the rule at each index."""
         base = self.roots[0] if self.roots else Path.cwd()
         self._added += 1
         scenario = parse_rules(
             data, source=source, base_dir=base, allowed_roots=self.roots, default_name=f"rules-{self._added}"
         )
+        if extras:
+            rules = tuple(dataclasses.replace(r, **extras.get(i, {})) for i, r in enumerate(scenario.rules))
+            scenario = dataclasses.replace(scenario, rules=rules)
         self.install([scenario], replace=replace)
         return scenario
 

@@ -4,7 +4,7 @@ values. Every layer reads them; only fake_llm.scenarios builds them from YAML, s
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -236,6 +236,46 @@ class Reply:
 
 
 @dataclass(frozen=True, slots=True)
+class Normalizer:
+    """One `normalize:` step: every match of `pattern` in a prompt text becomes `replacement` (before matching and
+    recording); `name` is the built-in's name or the regex, for messages."""
+
+    name: str
+    pattern: re.Pattern[str]
+    replacement: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChaosSpec:
+    """Seeded chaos on a scenario or rule: the probability of each injected fault, drawn per request from `seed`
+    (None: the server's chaos seed)."""
+
+    seed: int | None = None
+    error_rate: float = 0.0
+    error: ErrorSpec = field(
+        default_factory=lambda: ErrorSpec(status=500, message="fake-llm chaos: injected error", type="server_error")
+    )
+    disconnect_rate: float = 0.0
+    stall_rate: float = 0.0
+    stall_ms: float = 5000.0
+    malformed_rate: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What a recorded rule was recorded against: hashes of the normalised prompt and of the tool schemas, and the
+    model; a cassette miss compares them to tell an edited prompt from a changed schema, model or a new request."""
+
+    prompt: str
+    tools: str
+    model: str
+
+
+#: A Python reply: called with the neutral request, returns a reply mapping (or text), maybe awaitable.
+ReplyFunction = Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     """A match plus one reply or a sequence of replies; `source` is `file:line` for messages."""
 
@@ -249,6 +289,16 @@ class Rule:
     allow_unknown_tools: bool = False
     #: The rule's provider profile, else its file's `defaults.profile`.
     profile: str | None = None
+    #: The scenario's `normalize:` steps, then the rule's own.
+    normalize: tuple[Normalizer, ...] = ()
+    #: The rule's `chaos:`, else its scenario's.
+    chaos: ChaosSpec | None = None
+    fingerprint: Fingerprint | None = None
+    #: A Python callable that makes the reply of each request (in-process rules only); `replies` then holds a
+    #: placeholder that is never sent.
+    reply_function: ReplyFunction | None = None
+    #: Ordered expectations: the rule only matches once the rule named here has answered.
+    after: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,3 +309,5 @@ class Scenario:
     rules: tuple[Rule, ...]
     path: str = "<inline>"
     default_model: str | None = None
+    normalize: tuple[Normalizer, ...] = ()
+    chaos: ChaosSpec | None = None

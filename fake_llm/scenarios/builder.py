@@ -14,10 +14,13 @@ from fake_llm.errors import Problem, ScenarioError
 from fake_llm.model.spec import (
     LOOKUP_KINDS,
     TOOL_CALLS_NOTE,
+    ChaosSpec,
     Choice,
     ErrorSpec,
+    Fingerprint,
     GenerateSpec,
     Match,
+    Normalizer,
     RateLimit,
     RawReply,
     Reply,
@@ -30,6 +33,7 @@ from fake_llm.model.spec import (
     ToolCallSpec,
 )
 from fake_llm.scenarios.coercion import CoercionError, coerce
+from fake_llm.scenarios.normalizers import builtin
 from fake_llm.scenarios.schema import REPLY_BODY_KEYS, SCENARIO_SCHEMA, TEXT_KEYS, WHOLE_REPLY_KEYS
 from fake_llm.scenarios.templates import TemplateError, compile_template
 from fake_llm.scenarios.yaml_lines import Located, error_path, most_specific, schema_message
@@ -93,6 +97,8 @@ class _Builder:
         self.allowed_roots = [root.resolve() for root in allowed_roots] if allowed_roots is not None else None
         self.problems: list[Problem] = []
         self.default_profile: str | None = None
+        self.normalize: tuple[Normalizer, ...] = ()
+        self.chaos: ChaosSpec | None = None
 
     def fail(self, path: Sequence[Any], message: str) -> None:
         self.problems.append(self.located.problem(path, message))
@@ -101,9 +107,41 @@ class _Builder:
         source = self.located.source
         name = data.get("name") or default_name
         self.default_profile = (data.get("defaults") or {}).get("profile")
+        self.normalize = self.normalizers(data.get("normalize") or [], ("normalize",))
+        self.chaos = self.chaos_spec(data["chaos"]) if "chaos" in data else None
         rules = tuple(self.rule(raw, ("rules", i), name) for i, raw in enumerate(data.get("rules") or []))
         defaults = data.get("defaults") or {}
-        return Scenario(name=name, rules=rules, path=source, default_model=defaults.get("model"))
+        return Scenario(
+            name=name,
+            rules=rules,
+            path=source,
+            default_model=defaults.get("model"),
+            normalize=self.normalize,
+            chaos=self.chaos,
+        )
+
+    def normalizers(self, raw: Sequence[Any], path: tuple[Any, ...]) -> tuple[Normalizer, ...]:
+        steps = []
+        for i, item in enumerate(raw):
+            if isinstance(item, str):
+                steps.append(builtin(item))
+                continue
+            try:
+                pattern = re.compile(item["regex"])
+                pattern.sub(item["replace"], "")  # a bad group reference fails now, not on the first request
+            except (re.error, IndexError) as exc:
+                self.fail(
+                    (*path, i, "regex"), f"invalid normalize step {item['regex']!r} -> {item['replace']!r}: {exc}"
+                )
+                continue
+            steps.append(Normalizer(item["regex"], pattern, item["replace"]))
+        return tuple(steps)
+
+    def chaos_spec(self, raw: Mapping[str, Any]) -> ChaosSpec:
+        values = {k: v for k, v in raw.items() if k != "error"}
+        if "error" in raw:
+            values["error"] = self.error(raw["error"])
+        return ChaosSpec(**values)
 
     def rule(self, raw: Mapping[str, Any], path: tuple[Any, ...], scenario: str) -> Rule:
         if ("reply" in raw) == ("replies" in raw):
@@ -124,6 +162,9 @@ class _Builder:
             rate_limit=RateLimit(**raw["rate_limit"]) if raw.get("rate_limit") else None,
             allow_unknown_tools=bool(raw.get("allow_unknown_tools")),
             profile=raw.get("profile") or self.default_profile,
+            normalize=self.normalize + self.normalizers(raw.get("normalize") or [], (*path, "normalize")),
+            chaos=self.chaos_spec(raw["chaos"]) if "chaos" in raw else self.chaos,
+            fingerprint=Fingerprint(**raw["fingerprint"]) if "fingerprint" in raw else None,
         )
 
     def match(self, raw: Mapping[str, Any], path: tuple[Any, ...]) -> Match:

@@ -3,14 +3,14 @@ fake_llm.model.spec; the YAML reading lives in yaml_lines.py and the typed build
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from fake_llm.errors import Problem, ScenarioError
-from fake_llm.model.spec import Rule, Scenario
+from fake_llm.model.spec import Reply, Rule, Scenario
 from fake_llm.scenarios.builder import build_scenario
 from fake_llm.scenarios.yaml_lines import load_yaml
 from fake_llm.settings import bundled_pack, bundled_pack_names
@@ -94,6 +94,27 @@ def parse_rules(
         # A bare list of rules: the same lines, under `rules`, so errors point at what the user wrote.
         parsed, lines = {"rules": parsed}, {("rules", *path): line for path, line in lines.items()}
     return build_scenario(parsed, lines, source, base_dir, allowed_roots, default_name)
+
+
+def parse_reply(value: Any, *, rule: str) -> Reply:
+    """The reply a Python reply function returned (a reply mapping, or text for `content`), validated like a YAML
+    reply; a ScenarioError names the rule and the key."""
+    source = f"reply function of rule {rule!r}"
+    if isinstance(value, str):
+        value = {"content": value}
+    if not isinstance(value, Mapping):
+        message = f"returned {type(value).__name__}; expected a reply mapping (content, tool_calls, error...) or text"
+        raise ScenarioError([Problem(source, 0, "", message)])
+    try:
+        text = yaml.safe_dump({"rules": [{"name": rule, "reply": dict(value)}]}, sort_keys=False, allow_unicode=True)
+    except yaml.YAMLError as exc:
+        raise ScenarioError([Problem(source, 0, "reply", f"is not plain data: {exc}")]) from None
+    try:
+        return parse_rules(text, source=source).rules[0].replies[0]
+    except ScenarioError as exc:
+        # Line numbers of YAML the user never wrote mean nothing: name the key only.
+        problems = [Problem(source, 0, p.path.replace("rules[0].", ""), p.message) for p in exc.problems]
+        raise ScenarioError(problems) from None
 
 
 def check_unique_names(scenarios: Sequence[Scenario]) -> list[Problem]:

@@ -291,6 +291,60 @@ _REPLY: dict[str, Any] = {
     "additionalProperties": False,
 }
 
+#: Built-in `normalize:` steps (their patterns live in scenarios/normalizers.py).
+NORMALIZER_NAMES = ("uuid", "iso_datetime", "hex_id", "tmp_path")
+
+_NORMALIZE: dict[str, Any] = {
+    "description": "Rewrite prompt texts before matching and recording: built-in names ("
+    + ", ".join(NORMALIZER_NAMES)
+    + ") or {regex, replace}, applied in order.",
+    "type": "array",
+    "items": {
+        "anyOf": [
+            {"enum": list(NORMALIZER_NAMES)},
+            {
+                "type": "object",
+                "properties": {
+                    "regex": {"type": "string", "description": "Python regex (re.sub) over each prompt text."},
+                    "replace": {"type": "string", "description": "The replacement (\\1 and \\g<name> allowed)."},
+                },
+                "required": ["regex", "replace"],
+                "additionalProperties": False,
+            },
+        ]
+    },
+}
+
+_RATE = {"type": "number", "minimum": 0, "maximum": 1}
+
+_CHAOS: dict[str, Any] = {
+    "description": "Seeded chaos: each request draws its faults from the seed, and the journal shows every draw.",
+    "type": "object",
+    "properties": {
+        "seed": {"type": "integer", "description": "Seed of the draws (default: the server's chaos seed)."},
+        "error_rate": {**_RATE, "description": "Probability of answering `error` instead."},
+        "error": {**_ERROR, "description": "The injected error (default 500 server_error)."},
+        "disconnect_rate": {**_RATE, "description": "Probability of dropping the connection mid-answer."},
+        "stall_rate": {**_RATE, "description": "Probability of a stall of `stall_ms`."},
+        "stall_ms": {**_MS, "description": "Length of a stall (default 5000)."},
+        "malformed_rate": {**_RATE, "description": "Probability of a malformed chunk or body."},
+    },
+    "additionalProperties": False,
+}
+
+_FINGERPRINT: dict[str, Any] = {
+    "description": "Written by the recorder: what the rule was recorded against, to explain cassette misses. "
+    "A rule with a fingerprint only matches requests with the same tool schemas.",
+    "type": "object",
+    "properties": {
+        "prompt": {"type": "string", "description": "Hash of the normalised prompt."},
+        "tools": {"type": "string", "description": "Hash of the tool schemas offered."},
+        "model": {"type": "string", "description": "The model asked for."},
+    },
+    "required": ["prompt", "tools", "model"],
+    "additionalProperties": False,
+}
+
 _RULE: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -310,6 +364,9 @@ _RULE: dict[str, Any] = {
             "type": "boolean",
             "description": "Let replies call functions the request does not offer (to script hallucinated tools).",
         },
+        "normalize": _NORMALIZE,
+        "chaos": _CHAOS,
+        "fingerprint": _FINGERPRINT,
     },
     "additionalProperties": False,
 }
@@ -330,6 +387,8 @@ SCENARIO_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
         },
         "rules": {"type": "array", "items": _RULE},
+        "normalize": {**_NORMALIZE, "description": "Normalisation for every rule of the file (before the rules' own)."},
+        "chaos": {**_CHAOS, "description": "Chaos for every rule of the file that has none of its own."},
     },
     "required": ["rules"],
     "additionalProperties": False,

@@ -130,6 +130,10 @@ def fake_llm(request: pytest.FixtureRequest, fake_llm_server: FakeLLMServer) -> 
             for entry in journal.unmatched:
                 reasons = "\n".join(f"    {rule}: {why}" for rule, why in entry.reasons) or "    (no rules loaded)"
                 problems.append(f"no rule matched {entry.describe()}; rules tried:\n{reasons}")
+        try:
+            fake_llm_server.check_expectations()
+        except JournalAssertionError as exc:
+            problems.append(str(exc))
         if options.get("fail_on_unused_rules"):
             hits = fake_llm_server.engine.selector.hits()
             rules = fake_llm_server.engine.selector.rules

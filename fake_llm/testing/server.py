@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 import uvicorn
 
 from fake_llm.core.journal import Journal
+from fake_llm.errors import JournalAssertionError
 from fake_llm.http.app import create_app
 from fake_llm.http.engine import FakeLLM
 from fake_llm.model.spec import Scenario
@@ -22,6 +23,29 @@ from fake_llm.settings import Settings
 
 #: Longest wait for the server thread to start or stop; a healthy server needs a few milliseconds.
 STARTUP_TIMEOUT = 15.0
+#: What a Python rule's `reply` is parsed as: a placeholder the function replaces on every request.
+PYTHON_PLACEHOLDER = {"content": "(a Python reply function answers this rule)"}
+
+
+def python_rules(rules: Any) -> tuple[Any, dict[int, dict[str, Any]]]:
+    """Rules with each callable `reply` swapped for a placeholder, and the functions by rule index (the YAML
+    validation sees plain data; the engine calls the function instead of the placeholder)."""
+    items = rules.get("rules") if isinstance(rules, Mapping) else rules
+    if not isinstance(items, list):
+        return rules, {}
+    extras: dict[int, dict[str, Any]] = {}
+    out: list[Any] = []
+    for i, rule in enumerate(items):
+        if isinstance(rule, Mapping) and callable(rule.get("reply")):
+            extras[i] = {"reply_function": rule["reply"]}
+            rule = {**rule, "reply": PYTHON_PLACEHOLDER}
+        elif isinstance(rule, Mapping) and any(callable(r) for r in rule.get("replies") or ()):
+            raise TypeError(
+                f"rule {rule.get('name', i)!r}: a Python reply goes in `reply`, not in `replies` (the function "
+                "sees every request and can keep its own sequence)"
+            )
+        out.append(rule)
+    return ({**rules, "rules": out} if isinstance(rules, Mapping) else out), extras
 
 
 class _Server(uvicorn.Server):
@@ -93,8 +117,11 @@ class FakeLLMServer:
             options["scenarios"] = tuple(str(s) for s in scenarios)
         self.settings = base.replace(**options)
         self.engine = FakeLLM.from_settings(self.settings, default_to_bundled=False)
+        #: Groups of ordered expectations (rule names), checked by `check_expectations`.
+        self.expectations: list[list[str]] = []
         if rules is not None:
-            self.engine.load_rules(rules, source="<rules>")
+            data, extras = python_rules(rules)
+            self.engine.load_rules(data, source="<rules>", extras=extras)
             self.engine.base_scenarios = self.engine.selector.scenarios
         self.app = create_app(engine=self.engine)
         self._server: _Server | None = None
@@ -165,9 +192,44 @@ class FakeLLMServer:
     def journal(self) -> Journal:
         return self.engine.journal
 
-    def add_rules(self, rules: Any, *, replace: bool = False) -> None:
-        """Add rules: YAML text, a list of rule mappings, or a whole scenario mapping."""
-        self.engine.load_rules(rules, replace=replace, source="<add_rules>")
+    def add_rules(self, rules: Any, *, replace: bool = False) -> Scenario:
+        """Add rules: YAML text, a list of rule mappings, or a whole scenario mapping. A rule mapping's `reply` may
+        be a Python callable (sync or async) that gets the neutral ChatRequest and returns a reply mapping or text,
+        or raises `fake_llm.ErrorReply`."""
+        data, extras = python_rules(rules)
+        return self.engine.load_rules(data, replace=replace, source="<add_rules>", extras=extras)
+
+    def add_rule(self, name: str | None = None, *, reply: Any = None, **keys: Any) -> Scenario:
+        """Add one rule from keyword arguments (`match=`, `reply=` a mapping or a callable, `times=`...)."""
+        rule = {"name": name, "reply": reply, **keys}
+        return self.add_rules([{k: v for k, v in rule.items() if v is not None}])
+
+    def expect_ordered(self, *rules: Mapping[str, Any]) -> Scenario:
+        """Rules that must answer in this order, once each (unless they give `times`): each one matches only after
+        the one before it has answered, so a request out of order matches none of them and fails the test, and
+        `check_expectations` (run by the fixture at teardown) fails if one never answered."""
+        if not rules:
+            raise ValueError("expect_ordered needs at least one rule mapping")
+        group = len(self.expectations) + 1
+        named = [{"name": f"ordered-{group}.{i}", "times": 1, **rule} for i, rule in enumerate(rules, start=1)]
+        data, extras = python_rules(named)
+        for i in range(1, len(named)):
+            extras.setdefault(i, {})["after"] = named[i - 1]["name"]
+        scenario = self.engine.load_rules(data, source="<expect_ordered>", extras=extras)
+        self.expectations.append([rule.name for rule in scenario.rules])
+        return scenario
+
+    def check_expectations(self) -> None:
+        """Fail if an ordered expectation never answered, showing the sequence that actually happened."""
+        hits = self.engine.selector.hits()
+        for names in self.expectations:
+            missing = [name for name in names if not hits.get(name)]
+            if missing:
+                position = names.index(missing[0]) + 1
+                raise JournalAssertionError(
+                    f"ordered expectation {missing[0]!r} ({position} of {len(names)}: {' -> '.join(names)}) never "
+                    f"answered.\nWhat answered, in order: {' -> '.join(self.journal.sequence()) or '(no requests)'}"
+                )
 
     def load(self, *paths: str | Path, replace: bool = True) -> list[Scenario]:
         """Serve the scenario files or folders `paths` (replacing the current rules unless `replace=False`)."""
@@ -192,5 +254,7 @@ class FakeLLMServer:
         return headers
 
     def reset(self, *, rules: bool = True) -> None:
-        """Clear the journal and rule counters; by default also drop rules added since start."""
+        """Clear the journal and rule counters; by default also drop rules added since start (and expectations)."""
         self.engine.reset(rules=rules)
+        if rules:
+            self.expectations = []

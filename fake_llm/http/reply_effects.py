@@ -1,0 +1,74 @@
+"""What happens to a matched reply before it is rendered: a Python reply function is called (and its result
+validated like YAML), and seeded chaos replaces or breaks the answer. Also the response that drops a connection
+mid-body, which chaos uses for non-streamed answers."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+from starlette.types import Receive, Scope, Send
+
+from fake_llm.core.chaos import ChaosDraw, draw
+from fake_llm.errors import ErrorReply, ScenarioError
+from fake_llm.http.sse import ScriptedDisconnect
+from fake_llm.model.request import ChatRequest
+from fake_llm.model.spec import Reply, Rule
+from fake_llm.scenarios.loader import parse_reply
+
+
+class ReplyFunctionError(Exception):
+    """A Python reply returned something that is not a valid reply (the test author's mistake, shown at teardown)."""
+
+
+async def call_reply_function(rule: Rule, request: ChatRequest) -> Reply:
+    """Call the rule's reply function with the neutral request (awaiting it if it is async). `ErrorReply` raised
+    inside it becomes that error reply; any other exception goes up to the engine, which answers 500 and journals
+    it for the pytest plugin to raise again."""
+    function = rule.reply_function
+    assert function is not None
+    try:
+        result = function(request)
+        if inspect.isawaitable(result):
+            result = await result
+    except ErrorReply as exc:
+        result = {"error": exc.fields}
+    try:
+        return parse_reply(result, rule=rule.name)
+    except ScenarioError as exc:
+        raise ReplyFunctionError(f"the reply function of rule {rule.name!r} returned an invalid reply: {exc}") from None
+
+
+def function_name(rule: Rule) -> str:
+    return getattr(rule.reply_function, "__qualname__", None) or repr(rule.reply_function)
+
+
+@dataclass(frozen=True, slots=True)
+class Chaos:
+    """The chaos one request gets: the rule's spec and what was drawn for it."""
+
+    rule: Rule
+    found: ChaosDraw
+
+
+def roll_chaos(rule: Rule, use: int, session_seed: int) -> Chaos | None:
+    """The draws for the `use`-th request `rule` answers; a rule's own seed wins over the session's."""
+    if rule.chaos is None:
+        return None
+    seed = rule.chaos.seed if rule.chaos.seed is not None else session_seed
+    return Chaos(rule, draw(rule.chaos, seed, rule.name, use))
+
+
+class DroppedResponse:
+    """Sends the headers and the first part of `body`, then drops the connection (a non-streamed disconnect)."""
+
+    def __init__(self, body: bytes, status: int, headers: dict[str, str], media_type: str) -> None:
+        self.body, self.status = body, status
+        self.headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        self.headers.append((b"content-type", media_type.encode()))
+        self.headers.append((b"content-length", str(len(body)).encode()))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+        await send({"type": "http.response.body", "body": self.body[: len(self.body) // 2], "more_body": True})
+        raise ScriptedDisconnect("chaos: connection dropped mid-body")

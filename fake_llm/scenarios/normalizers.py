@@ -1,0 +1,31 @@
+"""The built-in `normalize:` steps (uuid, iso_datetime, hex_id, tmp_path): patterns for the values that change on
+every run of a prompt, each replaced by a stable placeholder."""
+
+from __future__ import annotations
+
+import re
+
+from fake_llm.model.spec import Normalizer
+
+#: name -> (pattern, placeholder). Order inside a `normalize:` list is the user's; `uuid` before `hex_id` keeps a
+#: UUID from being read as hex runs.
+BUILTINS: dict[str, tuple[str, str]] = {
+    "uuid": (r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b", "<uuid>"),
+    "iso_datetime": (
+        r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b",
+        "<datetime>",
+    ),
+    # At least 8 hex digits with one digit among them, so that words such as `deadbeef` or `facade` survive.
+    "hex_id": (r"\b(?:0x)?(?=[0-9a-fA-F]*[0-9])(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b", "<hex>"),
+    # POSIX temporary folders (macOS's /private/var/folders too) and Windows' ...\Temp\..., up to whitespace or quotes.
+    "tmp_path": (
+        r"(?:/private)?/(?:tmp|var/folders|var/tmp)/[^\s'\"`]*|[A-Za-z]:\\[^\s'\"`]*?\\Temp\\[^\s'\"`]*",
+        "<tmp>",
+    ),
+}
+
+
+def builtin(name: str) -> Normalizer:
+    """The built-in normaliser `name` (a KeyError for an unknown one; the schema lists the names)."""
+    pattern, placeholder = BUILTINS[name]
+    return Normalizer(name, re.compile(pattern), placeholder)
