@@ -140,6 +140,8 @@ def most_specific(error: jsonschema.ValidationError) -> jsonschema.ValidationErr
 def _describe_schema(schema: Mapping[str, Any]) -> str:
     if "const" in schema:
         return repr(schema["const"])
+    if "enum" in schema:
+        return "one of " + ", ".join(map(str, schema["enum"]))
     kind = schema.get("type", "object")
     return _TYPE_NAMES.get(kind, str(kind)) if isinstance(kind, str) else " or ".join(_TYPE_NAMES[k] for k in kind)
 
