@@ -5,6 +5,7 @@ Registered through the `pytest11` entry point. One server per session, reset bef
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,8 @@ MARKER = (
     "teardown checks"
 )
 OPTIONS = ("scenarios", "rules", "activate", "cassette", "fail_on_unmatched", "fail_on_unused_rules")
+#: The session's chaos seed: given, or drawn once by the controller (and handed to xdist workers).
+CHAOS_SEED = pytest.StashKey[int]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -39,6 +42,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="record the cassettes of `fake_llm(cassette=...)` tests from this provider instead of replaying them",
     )
     parser.addoption(
+        "--fake-llm-chaos-seed",
+        type=int,
+        metavar="N",
+        help="seed of `chaos:` rules that give none (default: a fresh one, shown in the header, to replay a run)",
+    )
+    parser.addoption(
         "--fake-llm-record-mode",
         choices=("new", "all"),
         default="new",
@@ -48,6 +57,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER)
+    seed = config.getoption("fake_llm_chaos_seed")
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and "fake_llm_chaos_seed" in workerinput:
+        seed = workerinput["fake_llm_chaos_seed"]
+    config.stash[CHAOS_SEED] = seed if seed is not None else secrets.randbelow(2**31)
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(), "fake_llm_xdist")
+
+
+class XdistHooks:
+    """Hooks only pytest-xdist calls (registered when it is installed, as pytest warns of unknown hooks)."""
+
+    def pytest_configure_node(self, node: Any) -> None:
+        """Every worker uses the controller's chaos seed, so that one seed replays a parallel run too."""
+        node.workerinput["fake_llm_chaos_seed"] = node.config.stash[CHAOS_SEED]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    seed = config.stash[CHAOS_SEED]
+    return [f"fake-llm: chaos seed {seed} (replay with --fake-llm-chaos-seed={seed})"]
 
 
 @pytest.fixture(scope="session")
@@ -61,6 +90,7 @@ def fake_llm_settings(pytestconfig: pytest.Config) -> Settings:
         seed=int(pytestconfig.getini("fake_llm_seed")),
         time_scale=float(pytestconfig.getini("fake_llm_time_scale")),
         freeze_time=1767225600.0,
+        chaos_seed=pytestconfig.stash[CHAOS_SEED],
     )
 
 
