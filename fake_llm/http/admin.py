@@ -7,9 +7,10 @@ import secrets
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from fake_llm.core.report import format_report
 from fake_llm.errors import ScenarioError
 from fake_llm.http.engine import FakeLLM
 from fake_llm.version import __version__
@@ -138,11 +139,23 @@ async def scenarios(request: Request) -> Response:
     return JSONResponse({"scenarios": engine.scenarios_summary()})
 
 
+async def report(request: Request) -> Response:
+    """The coverage and near-miss report since the last reset: JSON, or `?format=text`."""
+    data = _engine(request).coverage().to_dict()
+    form = request.query_params.get("format", "json")
+    if form == "text":
+        return PlainTextResponse(format_report(data) + "\n")
+    if form != "json":
+        return _problem(400, f"format must be json or text, got {form!r}")
+    return JSONResponse(data)
+
+
 ADMIN_ROUTES = [
     Route("/_fake/health", health, methods=["GET"]),
     Route("/_fake/journal", _guarded(journal), methods=["GET", "DELETE"]),
     Route("/_fake/reset", _guarded(reset), methods=["POST"]),
     Route("/_fake/rules", _guarded(rules), methods=["GET", "POST"]),
+    Route("/_fake/report", _guarded(report), methods=["GET"]),
     Route("/_fake/scenarios", _guarded(scenarios), methods=["GET"]),
     Route("/_fake/scenarios/{name}/{action}", _guarded(scenarios), methods=["POST"]),
 ]

@@ -27,6 +27,7 @@ from fake_llm.core.journal import Journal, JournalEntry, redact_headers
 from fake_llm.core.limits import Decision, RateLimiter
 from fake_llm.core.matching import Selector
 from fake_llm.core.near_miss import closest
+from fake_llm.core.report import Coverage
 from fake_llm.core.replies import Completion, ReplyContext, plan_completion
 from fake_llm.core.timing import schedule
 from fake_llm.core.tokens import count_prompt, make_tokenizer
@@ -100,6 +101,13 @@ class FakeLLM(RuleSets):
         engine = cls(settings, load_scenarios(paths), scenario_roots(paths))
         engine.paths = paths
         return engine
+
+    def coverage(self, context: str = "") -> Coverage:
+        """What the rules served since the last reset: the coverage and near-miss report's data."""
+        coverage = Coverage()
+        hits, reached = self.selector.hits(), self.selector.steps_reached()
+        coverage.absorb(self.selector.rules, hits, reached, self.journal.unmatched, context)
+        return coverage
 
     def reset(self, *, rules: bool = False) -> None:
         """Clear the journal and every rule counter; with `rules`, also drop rules added at run time."""
@@ -221,7 +229,7 @@ class FakeLLM(RuleSets):
             message = selection.no_match_message(chat, request.method, entry.path)
             entry.outcome, entry.status, entry.reply = "unmatched", 400, "no match"
             near = closest(self.selector.enabled_rules(only), chat)
-            entry.closest = near.to_dict() if near is not None else None
+            entry.closest = {**(near.to_dict() if near is not None else {}), "last_user": chat.last_user[:500]}
             self.journal.record(entry)
             body = provider.error_body(400, message, type="invalid_request_error", code="fake_llm_no_match")
             return self._json(body, 400, {**headers, "x-should-retry": "false"})

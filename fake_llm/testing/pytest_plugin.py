@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from fake_llm.core.report import Coverage
     from fake_llm.settings import Settings
     from fake_llm.testing.server import FakeLLMServer
 
@@ -25,6 +26,8 @@ MARKER = (
 OPTIONS = ("scenarios", "rules", "activate", "cassette", "fail_on_unmatched", "fail_on_unused_rules")
 #: The session's chaos seed: given, or drawn once by the controller (and handed to xdist workers).
 CHAOS_SEED = pytest.StashKey[int]()
+#: The session's coverage and near-miss report, when asked for (--fake-llm-report, --fake-llm-report-json).
+COVERAGE = pytest.StashKey["Coverage"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,6 +44,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="URL",
         help="record the cassettes of `fake_llm(cassette=...)` tests from this provider instead of replaying them",
     )
+    parser.addoption(
+        "--fake-llm-report",
+        action="store_true",
+        help="print the coverage and near-miss report at the end: rules never hit, replies never reached, and each "
+        "unmatched request with the closest rule",
+    )
+    parser.addoption("--fake-llm-report-json", metavar="PATH", help="write the same report as JSON (for CI)")
     parser.addoption(
         "--fake-llm-chaos-seed",
         type=int,
@@ -62,6 +72,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if workerinput is not None and "fake_llm_chaos_seed" in workerinput:
         seed = workerinput["fake_llm_chaos_seed"]
     config.stash[CHAOS_SEED] = seed if seed is not None else secrets.randbelow(2**31)
+    if config.getoption("fake_llm_report") or config.getoption("fake_llm_report_json"):
+        from fake_llm.core.report import Coverage
+
+        config.stash[COVERAGE] = Coverage()
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(), "fake_llm_xdist")
 
@@ -72,6 +86,39 @@ class XdistHooks:
     def pytest_configure_node(self, node: Any) -> None:
         """Every worker uses the controller's chaos seed, so that one seed replays a parallel run too."""
         node.workerinput["fake_llm_chaos_seed"] = node.config.stash[CHAOS_SEED]
+
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """A worker's report joins the controller's."""
+        coverage = node.config.stash.get(COVERAGE, None)
+        data = getattr(node, "workeroutput", {}).get("fake_llm_report")
+        if coverage is not None and data is not None:
+            coverage.merge(data)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    coverage = session.config.stash.get(COVERAGE, None)
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if coverage is not None and workeroutput is not None:  # an xdist worker: the controller prints the report
+        workeroutput["fake_llm_report"] = coverage.to_dict()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    coverage = config.stash.get(COVERAGE, None)
+    if coverage is None or hasattr(config, "workeroutput"):
+        return
+    import json
+
+    from fake_llm.core.report import format_report
+
+    data = coverage.to_dict()
+    path = config.getoption("fake_llm_report_json")
+    if path:
+        Path(path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    if config.getoption("fake_llm_report"):
+        terminalreporter.write_sep("-", "fake-llm report")
+        terminalreporter.write_line(format_report(data))
+    if path:
+        terminalreporter.write_line(f"fake-llm report written to {path}")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -173,4 +220,7 @@ def fake_llm(request: pytest.FixtureRequest, fake_llm_server: FakeLLMServer) -> 
         if problems:
             raise JournalAssertionError("fake-llm: " + "\n".join(problems))
     finally:
+        coverage = request.config.stash.get(COVERAGE, None)
+        if coverage is not None:  # before the reset below forgets this test's hits
+            coverage.merge(fake_llm_server.engine.coverage(request.node.nodeid).to_dict())
         fake_llm_server.reset(rules=True)
