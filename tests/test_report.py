@@ -110,7 +110,9 @@ def client(fake_llm):
 def test_hello(fake_llm):
     client(fake_llm).chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hello"}])
 
-@pytest.mark.fake_llm(fail_on_unmatched=False, rules=[{"name": "inline", "match": {"user": "x"}, "reply": {"content": "x"}}])
+INLINE = [{"name": "inline", "match": {"user": "x"}, "reply": {"content": "x"}}]
+
+@pytest.mark.fake_llm(fail_on_unmatched=False, rules=INLINE)
 def test_miss(fake_llm):
     with pytest.raises(openai.BadRequestError):
         client(fake_llm).chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "bye"}])
@@ -136,7 +138,8 @@ def test_the_plugin_prints_the_session_report_and_writes_json(pytester: pytest.P
             "  never (*rules.yaml:13)",
             "  inline (<add_rules>:1, in test_suite.py::test_miss)",
             "Unmatched requests:",
-            "  test_suite.py::test_miss: #1 POST /v1/chat/completions model='gpt-4o' -> 400 (unmatched) last user 'bye'",
+            "  test_suite.py::test_miss: #1 POST /v1/chat/completions model='gpt-4o' -> 400 (unmatched) last user "
+            "'bye'",
             "    closest rule 'greet' (*rules.yaml:3) differs in:",
             "      - user: last user message 'bye' does not contain 'hello' (ignoring case)",
             "fake-llm report written to report.json",

@@ -27,8 +27,8 @@ from fake_llm.core.journal import Journal, JournalEntry, redact_headers
 from fake_llm.core.limits import Decision, RateLimiter
 from fake_llm.core.matching import Selector
 from fake_llm.core.near_miss import closest
-from fake_llm.core.report import Coverage
 from fake_llm.core.replies import Completion, ReplyContext, plan_completion
+from fake_llm.core.report import Coverage
 from fake_llm.core.timing import schedule
 from fake_llm.core.tokens import count_prompt, make_tokenizer
 from fake_llm.dialects import Provider, ReplyMeta

@@ -27,7 +27,7 @@ OPTIONS = ("scenarios", "rules", "activate", "cassette", "fail_on_unmatched", "f
 #: The session's chaos seed: given, or drawn once by the controller (and handed to xdist workers).
 CHAOS_SEED = pytest.StashKey[int]()
 #: The session's coverage and near-miss report, when asked for (--fake-llm-report, --fake-llm-report-json).
-COVERAGE = pytest.StashKey["Coverage"]()
+COVERAGE: pytest.StashKey[Coverage] = pytest.StashKey()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
