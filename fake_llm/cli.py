@@ -103,10 +103,24 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--port", "-p", type=int, default=8000, help="port (default 8000)")
     rec.add_argument(
         "--mode",
-        choices=["new", "all"],
-        default="new",
-        help="new: answer what the file already matches from it and record the rest; all: record everything, "
-        "replacing rules with the same match (default new)",
+        choices=["once", "new_episodes", "all", "new"],
+        default="new_episodes",
+        help="vcrpy's record modes: once: record only if the file does not exist yet (else answer from it); "
+        "new_episodes (alias new): answer what the file already matches from it and record the rest; all: record "
+        "everything, replacing rules with the same match (default new_episodes)",
+    )
+    rec.add_argument(
+        "--stale-only",
+        action="store_true",
+        help="record nothing but requests that are stale versions of recorded rules (prompt edited, tool schema or "
+        "model changed), replacing those rules in place; new requests get the no-match error",
+    )
+    rec.add_argument(
+        "--normalize",
+        action="append",
+        default=[],
+        choices=["uuid", "iso_datetime", "hex_id", "tmp_path"],
+        help="a built-in normalize: step written to a new cassette and applied before recording (repeatable)",
     )
     rec.add_argument("--no-timing", action="store_true", help="record stream chunks without their timing")
     rec.add_argument(
@@ -222,6 +236,8 @@ def record(args: argparse.Namespace) -> int:
         redact=tuple(args.redact),
         host=args.host,
         port=args.port,
+        normalize=tuple(args.normalize),
+        stale_only=args.stale_only,
     )
 
 

@@ -630,7 +630,7 @@ def test_upstream_path_prefix_and_options_are_checked(tmp_path: Path) -> None:
     v1 = Recorder("https://api.openai.com/v1", tmp_path / "a.yaml")
     assert str(v1.target({**scope, "query_string": b""})) == "https://api.openai.com/v1/chat/completions"
     for bad, message in [
-        ({"mode": "once"}, "mode must be new or all"),
+        ({"mode": "none"}, r"mode must be once, new_episodes \(or new\) or all, got 'none'"),
         ({"api": ["openai"]}, "unknown dialect openai"),
     ]:
         with pytest.raises(ValueError, match=message):
@@ -662,7 +662,7 @@ def test_cli_record_serves_the_proxy(
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(app=app, **options))
     args = ["record", "--upstream", upstream.url, "--out", str(cassette), "--port", "0", "--api", "openai-chat"]
     assert main([*args, "--no-timing", "--redact", "x-team-token"]) == 0
-    assert f"recording {upstream.url} into {cassette} (mode new)" in capsys.readouterr().out
+    assert f"recording {upstream.url} into {cassette} (mode new_episodes)" in capsys.readouterr().out
     assert (served["host"], served["port"]) == ("127.0.0.1", 0)
     with TestClient(served["app"]) as client:
         body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello"}], "stream": True}

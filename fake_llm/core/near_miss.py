@@ -39,6 +39,10 @@ class NearMiss:
         return "\n".join(lines)
 
 
+def near_miss(rule: Rule, request: ChatRequest) -> NearMiss:
+    return NearMiss(rule.name, rule.source, tuple(differences(rule, request)))
+
+
 def closest(rules: Iterable[Rule], request: ChatRequest) -> NearMiss | None:
     """The rule with the fewest differing fields (the first one on a tie), or None without rules."""
     best: NearMiss | None = None

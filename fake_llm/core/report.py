@@ -102,6 +102,10 @@ def format_report(report: Mapping[str, Any]) -> str:
             if near is None:
                 lines.append("    no rules were loaded")
                 continue
+            if near.get("cause"):
+                lines.append(f"    against the recorded rules: {near['cause']}")
+            if not near.get("rule"):
+                continue
             lines.append(f"    closest rule {near['rule']!r} ({near['source'] or 'added at run time'}) differs in:")
             lines += [f"      - {d}" for d in near["differences"]] or ["      - nothing: it is used up or switched off"]
     return "\n".join(lines)

@@ -26,9 +26,10 @@ from fake_llm.core.ids import Clock, IdMaker
 from fake_llm.core.journal import Journal, JournalEntry, redact_headers
 from fake_llm.core.limits import Decision, RateLimiter
 from fake_llm.core.matching import Selector
-from fake_llm.core.near_miss import closest
+from fake_llm.core.near_miss import closest, near_miss
 from fake_llm.core.replies import Completion, ReplyContext, plan_completion
 from fake_llm.core.report import Coverage
+from fake_llm.core.staleness import classify_miss
 from fake_llm.core.timing import schedule
 from fake_llm.core.tokens import count_prompt, make_tokenizer
 from fake_llm.dialects import Provider, ReplyMeta
@@ -228,8 +229,7 @@ class FakeLLM(RuleSets):
         if selection.rule is None or selection.reply is None:
             message = selection.no_match_message(chat, request.method, entry.path)
             entry.outcome, entry.status, entry.reply = "unmatched", 400, "no match"
-            near = closest(self.selector.enabled_rules(only), chat)
-            entry.closest = {**(near.to_dict() if near is not None else {}), "last_user": chat.last_user[:500]}
+            entry.closest = self._near_miss(self.selector.enabled_rules(only), chat)
             self.journal.record(entry)
             body = provider.error_body(400, message, type="invalid_request_error", code="fake_llm_no_match")
             return self._json(body, 400, {**headers, "x-should-retry": "false"})
@@ -291,6 +291,19 @@ class FakeLLM(RuleSets):
             response = DelayedResponse(response, reply.delay_ms * self.settings.time_scale / 1000.0)
         self.journal.record(entry)
         return response
+
+    @staticmethod
+    def _near_miss(rules: list[Rule], chat: ChatRequest) -> dict[str, Any]:
+        """For the journal: the closest rule and its differences; against recorded rules, why the cassette missed
+        (and then the closest rule is the one the request is a stale version of)."""
+        found: dict[str, Any] = {"last_user": chat.last_user[:500]}
+        stale = classify_miss(rules, chat)
+        near = near_miss(stale.rule, chat) if stale is not None and stale.rule is not None else closest(rules, chat)
+        if near is not None:
+            found.update(near.to_dict())
+        if stale is not None:
+            found.update(cause=stale.cause, changes=list(stale.changes))
+        return found
 
     def _check_rate_limits(self, rule: Rule, tokens: int) -> Decision:
         """The rule's own limit, then the server-wide one; the headers of both are merged."""

@@ -14,8 +14,10 @@ from typing import Any
 
 import yaml
 
+from fake_llm.model.spec import Normalizer
 from fake_llm.record.rules import FlowList, FlowMap, rule_name
 from fake_llm.scenarios.loader import load_scenarios, parse_scenario
+from fake_llm.scenarios.normalizers import compile_steps
 
 REDACTED = "[redacted]"
 #: Shorter secrets are not searched for in what is written, so that a short value cannot scrub ordinary words.
@@ -66,18 +68,31 @@ class Cassette:
     New rules are appended to the file's text, so hand edits and comments stay; a re-recorded rule (mode `all`)
     is replaced where it stands, which rewrites the file from its data (comments other than the leading ones go)."""
 
-    def __init__(self, path: Path, *, mode: str) -> None:
+    def __init__(self, path: Path, *, mode: str, normalize: Sequence[Any] = ()) -> None:
+        """`normalize`: steps (built-in names or {regex, replace}) for a cassette whose file has no `normalize:`
+        yet; they are written to it, so that replay normalises as recording did."""
         self.path = path
         self.mode = mode
         self._lock = threading.Lock()
+        #: The prompt normalisation recorded matches are written with: the file's, else `normalize`.
+        self.normalize: tuple[Normalizer, ...] = compile_steps(normalize)
         if path.is_file():
-            load_scenarios([path])  # a broken cassette stops the recorder before anything is forwarded
+            # A broken cassette stops the recorder before anything is forwarded.
+            (loaded,) = load_scenarios([path])
             self.text = path.read_text(encoding="utf-8")
         else:
-            self.text = HEADER + dump_yaml({"name": path.stem}) + "rules:\n"
+            head = {"name": path.stem, **({"normalize": list(normalize)} if normalize else {})}
+            self.text = HEADER + dump_yaml(head) + "rules:\n"
         self.data: dict[str, Any] = yaml.safe_load(self.text)
         self.data["rules"] = self.data.get("rules") or []
         self.indent = self._append_indent()
+        if path.is_file():
+            if loaded.normalize or not normalize:
+                self.normalize = loaded.normalize
+            else:  # the file gains the steps (before its rules), which rewrites it on the first write
+                rules = self.data.pop("rules")
+                self.data.update(normalize=list(normalize), rules=rules)
+                self.indent = None
         #: Rules recorded now that replace none, and every rule recorded now by its match.
         self.added: list[dict[str, Any]] = []
         self.recorded: dict[str, dict[str, Any]] = {}
@@ -92,23 +107,39 @@ class Cassette:
             return None
         return None if rules.flow_style else rules.start_mark.column
 
-    def add(self, match: dict[str, Any], reply: dict[str, Any]) -> str:
+    def add(
+        self,
+        match: dict[str, Any],
+        reply: dict[str, Any],
+        fingerprint: Mapping[str, Any] | None = None,
+        *,
+        replaces: str | None = None,
+    ) -> str:
         """Record one exchange; a match recorded before in this session gets the reply appended to its `replies:`
-        (a retried request replays as it happened). Returns the rule's name."""
+        (a retried request replays as it happened). `replaces` names a stale rule the exchange takes the place of.
+        Returns the rule's name."""
         key = json.dumps(match, sort_keys=True)
         with self._lock:
             rule = self.recorded.get(key)
             if rule is not None:
                 replies = rule.pop("replies", None) or [rule.pop("reply")]
+                stamp = rule.pop("fingerprint", None)
                 rule["replies"] = [*replies, reply]
+                if stamp is not None:  # kept last, after the replies
+                    rule["fingerprint"] = stamp
             else:
                 old = self.data["rules"]
-                index = next((i for i, r in enumerate(old) if r.get("match") == match), None)
-                if self.mode == "all" and index is not None:
-                    rule = {"name": old[index].get("name") or self._name(match), "match": match, "reply": reply}
+                if replaces is not None:
+                    index = next((i for i, r in enumerate(old) if r.get("name") == replaces), None)
+                else:
+                    index = next((i for i, r in enumerate(old) if r.get("match") == match), None)
+                stamp = {"fingerprint": fingerprint} if fingerprint is not None else {}
+                if (self.mode == "all" or replaces is not None) and index is not None:
+                    name = old[index].get("name") or self._name(match)
+                    rule = {"name": name, "match": match, "reply": reply, **stamp}
                     old[index], self.indent = rule, None
                 else:
-                    rule = {"name": self._name(match), "match": match, "reply": reply}
+                    rule = {"name": self._name(match), "match": match, "reply": reply, **stamp}
                     self.added.append(rule)
                 self.recorded[key] = rule
             self._write()

@@ -22,7 +22,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Scope
 
 from fake_llm.core.journal import REDACTED_HEADERS, JournalEntry, redact_headers
-from fake_llm.core.matching import explain
+from fake_llm.core.matching import rule_reason, subject
+from fake_llm.core.normalize import fingerprint, normalize_request
+from fake_llm.core.staleness import classify_miss
 from fake_llm.dialects import PROVIDERS, Provider
 from fake_llm.errors import ProviderRequestError, ScenarioError
 from fake_llm.http.engine import FakeLLM
@@ -31,7 +33,7 @@ from fake_llm.model.request import ChatRequest
 from fake_llm.record.cassette import MIN_SECRET, Cassette, field_values, scrub_secrets
 from fake_llm.record.cassette import dump_yaml as dump_yaml  # importable from here, as before cassette.py
 from fake_llm.record.relay import REQUEST_DROP, Relay, SSEEvent
-from fake_llm.record.rules import build_error, build_match, build_raw, build_reply
+from fake_llm.record.rules import FlowMap, build_error, build_match, build_raw, build_reply
 from fake_llm.record.transcripts import read_body, read_stream
 from fake_llm.scenarios.loader import load_scenario
 from fake_llm.settings import Settings
@@ -39,7 +41,10 @@ from fake_llm.version import __version__
 
 log = logging.getLogger("fake_llm.recorder")
 
-MODES = ("new", "all")
+#: vcrpy's record modes that record something (`none` only replays: that is `fake-llm serve`); `new` is the old
+#: name of `new_episodes`.
+MODES = ("once", "new_episodes", "all")
+ALIASES = {"new": "new_episodes"}
 #: LLM answers can take minutes; connecting should not.
 TIMEOUT = httpx.Timeout(600.0, connect=10.0)
 
@@ -55,25 +60,33 @@ class Recorder:
         upstream: str,
         out: str | Path,
         *,
-        mode: str = "new",
+        mode: str = "new_episodes",
         api: Sequence[str] = (),
         timing: bool = True,
         redact: Sequence[str] = (),
+        normalize: Sequence[Any] = (),
+        stale_only: bool = False,
     ) -> None:
-        """`mode`: `new` answers requests an existing rule matches from the file and records the rest, `all`
-        records everything; `api`: record only these dialects; `timing`: keep stream timing; `redact`: header or
-        body field names whose values must never be written (API key headers always are)."""
+        """`mode` (vcrpy's): `once` records only into a cassette that does not exist yet (an existing one is
+        replayed), `new_episodes` answers requests an existing rule matches from the file and records the rest,
+        `all` records everything; `api`: record only these dialects; `timing`: keep stream timing; `redact`:
+        header or body field names whose values must never be written (API key headers always are);
+        `normalize`: steps for a new cassette's `normalize:`; `stale_only`: record nothing but the requests that
+        are stale versions of recorded rules, replacing those rules."""
+        mode = ALIASES.get(mode, mode)
         if mode not in MODES:
-            raise ValueError(f"mode must be new or all, got {mode!r}")
+            raise ValueError(f"mode must be once, new_episodes (or new) or all, got {mode!r}")
         unknown = sorted(set(api) - set(PROVIDERS))
         if unknown:
             raise ValueError(f"unknown dialect {', '.join(unknown)}; expected one of {', '.join(sorted(PROVIDERS))}")
         self.upstream = httpx.URL(upstream)
         if self.upstream.scheme not in ("http", "https") or not self.upstream.host:
             raise ValueError(f"--upstream must be an http(s) URL, got {upstream!r}")
-        self.mode, self.apis, self.timing = mode, tuple(api), timing
+        self.mode, self.apis, self.timing, self.stale_only = mode, tuple(api), timing, stale_only
         self.redact = frozenset(name.lower() for name in redact)
-        self.cassette = Cassette(Path(out), mode=mode)
+        #: `once` on an existing cassette records nothing: every request is answered from the file.
+        self.replay_only = mode == "once" and Path(out).is_file()
+        self.cassette = Cassette(Path(out), mode=mode, normalize=normalize)
         self.engine: FakeLLM | None = None  # set by create_recorder_app: journals what is recorded
         self._tls: ssl.SSLContext | None = None
 
@@ -93,9 +106,15 @@ class Recorder:
         return self.upstream.copy_with(raw_path=raw_path + (b"?" + query if query else b""))
 
     async def forward(
-        self, request: Request, body: bytes, provider: Provider | None = None, chat: ChatRequest | None = None
+        self,
+        request: Request,
+        body: bytes,
+        provider: Provider | None = None,
+        chat: ChatRequest | None = None,
+        replaces: str | None = None,
     ) -> ASGIApp:
-        """Send the request upstream and relay the answer; with `chat`, record it when it is complete."""
+        """Send the request upstream and relay the answer; with `chat`, record it when it is complete (in place of
+        the rule named `replaces`, a stale one)."""
         headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1").lower() not in REQUEST_DROP]
         # One client per exchange, closed with it: nothing outlives a request. They share one TLS context, which is
         # slow to build (CA certificates), and only an https upstream needs a real one.
@@ -125,7 +144,7 @@ class Recorder:
         secrets = self._secrets(request, chat)
 
         def finish(body: bytes, events: list[SSEEvent]) -> None:
-            self.record(chat, request, response, body, events, secrets)
+            self.record(chat, request, response, body, events, secrets, replaces)
 
         return Relay(client, response, started, finish)
 
@@ -148,15 +167,22 @@ class Recorder:
         body: bytes,
         events: list[SSEEvent],
         secrets: Sequence[str],
+        replaces: str | None = None,
     ) -> None:
         """Write the rule for one complete exchange (and journal it). Never raises: a failure is logged and
         journaled as an error, which the pytest fixture reports."""
         entry = self._entry(chat, request, response.status_code)
         try:
             reply = self.reply(chat, response, body, events)
-            rule = scrub_secrets({"match": build_match(chat), "reply": reply}, secrets)
-            entry.rule = self.cassette.add(rule["match"], rule["reply"])
+            steps = self.cassette.normalize
+            match = build_match(normalize_request(chat, steps))
+            rule = scrub_secrets({"match": match, "reply": reply}, secrets)
+            found = fingerprint(chat, steps)
+            stamp = FlowMap(prompt=found.prompt, tools=found.tools, model=scrub_secrets(found.model, secrets))
+            entry.rule = self.cassette.add(rule["match"], rule["reply"], stamp, replaces=replaces)
             entry.reply = f"recorded into {self.cassette.path}"
+            if replaces is not None:
+                entry.reply += f" in place of the stale rule {replaces!r}"
             log.info("recorded %s %s -> %s as %r", request.method, request.url.path, response.status_code, entry.rule)
         except Exception as exc:  # a recorder bug must not break the client's answer, which is already sent
             log.exception("could not record %s %s", request.method, request.url.path)
@@ -227,7 +253,9 @@ def _replays(engine: FakeLLM, chat: ChatRequest) -> bool:
         if scenario.name in engine.selector.disabled:
             continue
         for rule in scenario.rules:
-            if (rule.times is None or hits.get(rule.name, 0) < rule.times) and explain(rule.match, chat)[0] is None:
+            if rule.times is not None and hits.get(rule.name, 0) >= rule.times:
+                continue
+            if rule.after is None and rule_reason(rule, subject(rule, chat))[0] is None:
                 return True
     return False
 
@@ -241,8 +269,15 @@ def _dialect_endpoint(provider: Provider) -> Callable[[Request], Awaitable[ASGIA
             message = f"fake-llm record: this recorder only proxies {', '.join(recorder.apis)} (--api)"
             return Response(json.dumps(provider.error_body(404, message)), 404, media_type="application/json")
         chat = _parse(provider, request, body)
-        if chat is not None and recorder.mode == "new" and _replays(engine, chat):
+        if chat is None:
+            return await recorder.forward(request, body, provider, chat)
+        if recorder.replay_only or ((recorder.mode != "all" or recorder.stale_only) and _replays(engine, chat)):
             return await engine.chat(provider, _with_body(request, body))
+        if recorder.stale_only:
+            stale = classify_miss(engine.selector.enabled_rules(), chat)
+            if stale is None or stale.rule is None:  # a new request: nothing to re-record, the miss is answered
+                return await engine.chat(provider, _with_body(request, body))
+            return await recorder.forward(request, body, provider, chat, replaces=stale.rule.name)
         return await recorder.forward(request, body, provider, chat)
 
     endpoint.__name__ = "record_" + provider.api.replace("-", "_")
@@ -256,11 +291,11 @@ async def _passthrough(request: Request) -> ASGIApp:
 
 
 def create_recorder_app(recorder: Recorder, engine: FakeLLM | None = None) -> Starlette:
-    """The proxy app. `engine` answers, in mode `new`, what its rules match (default: an engine serving the
-    cassette as it was when recording started); it also journals every recorded exchange."""
+    """The proxy app. `engine` answers, unless the mode is `all`, what its rules match (default: an engine serving
+    the cassette as it was when recording started); it also journals every recorded exchange."""
     if engine is None:
         path = recorder.cassette.path
-        scenarios = [load_scenario(path)] if recorder.mode == "new" and path.is_file() else []
+        scenarios = [load_scenario(path)] if recorder.mode != "all" and path.is_file() else []
         engine = FakeLLM(Settings(), scenarios, [path.resolve().parent])
     recorder.engine = engine
     routes = [
@@ -283,25 +318,30 @@ def run_recorder(
     upstream: str,
     out: str,
     *,
-    mode: str = "new",
+    mode: str = "new_episodes",
     api: Sequence[str] = (),
     timing: bool = True,
     redact: Sequence[str] = (),
     host: str = "127.0.0.1",
     port: int = 8000,
+    normalize: Sequence[str] = (),
+    stale_only: bool = False,
 ) -> int:
     """`fake-llm record`: serve the proxy in the foreground until interrupted; returns the exit status."""
     import uvicorn
 
     try:
-        recorder = Recorder(upstream, out, mode=mode, api=api, timing=timing, redact=redact)
+        recorder = Recorder(
+            upstream, out, mode=mode, api=api, timing=timing, redact=redact, normalize=normalize, stale_only=stale_only
+        )
         app = create_recorder_app(recorder)
     except (ScenarioError, ValueError) as exc:
         print(f"fake-llm record: {exc}", file=sys.stderr)
         return 2
     shown = f"[{host}]" if ":" in host else host
     print(
-        f"fake-llm {__version__} recording {recorder.shown_upstream} into {out} (mode {mode}) - "
+        f"fake-llm {__version__} recording {recorder.shown_upstream} into {out} (mode {recorder.mode}"
+        f"{', stale rules only' if stale_only else ''}) - "
         f"point clients at http://{shown}:{port}/v1",
         flush=True,
     )

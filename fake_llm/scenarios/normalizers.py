@@ -4,6 +4,8 @@ every run of a prompt, each replaced by a stable placeholder."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from fake_llm.model.spec import Normalizer
 
@@ -29,3 +31,21 @@ def builtin(name: str) -> Normalizer:
     """The built-in normaliser `name` (a KeyError for an unknown one; the schema lists the names)."""
     pattern, placeholder = BUILTINS[name]
     return Normalizer(name, re.compile(pattern), placeholder)
+
+
+def compile_steps(raw: Sequence[Any]) -> tuple[Normalizer, ...]:
+    """Steps given outside a scenario file (built-in names or {regex, replace}); ValueError names a bad one."""
+    steps = []
+    for item in raw:
+        if isinstance(item, str):
+            if item not in BUILTINS:
+                raise ValueError(f"unknown normalizer {item!r}; built-in ones: {', '.join(BUILTINS)}")
+            steps.append(builtin(item))
+        elif isinstance(item, Mapping) and set(item) == {"regex", "replace"}:
+            try:
+                steps.append(Normalizer(item["regex"], re.compile(item["regex"]), item["replace"]))
+            except re.error as exc:
+                raise ValueError(f"invalid normalize regex {item['regex']!r}: {exc}") from None
+        else:
+            raise ValueError(f"a normalize step is a built-in name or {{regex, replace}}, got {item!r}")
+    return tuple(steps)

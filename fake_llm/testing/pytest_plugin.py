@@ -18,12 +18,12 @@ if TYPE_CHECKING:
     from fake_llm.testing.server import FakeLLMServer
 
 MARKER = (
-    "fake_llm(scenarios=None, rules=None, activate=None, cassette=None, fail_on_unmatched=True, "
+    "fake_llm(scenarios=None, rules=None, activate=None, cassette=None, normalize=None, fail_on_unmatched=True, "
     "fail_on_unused_rules=False): scenario files or folders (relative to the test file) and inline rules for this "
-    "test, the only scenario(s) switched on, a cassette to replay (or record with --fake-llm-record), and its "
-    "teardown checks"
+    "test, the only scenario(s) switched on, a cassette to replay (or record with --fake-llm-record; True names it "
+    "cassettes/<module>/<test>.yaml), the normalize: steps of a new cassette, and its teardown checks"
 )
-OPTIONS = ("scenarios", "rules", "activate", "cassette", "fail_on_unmatched", "fail_on_unused_rules")
+OPTIONS = ("scenarios", "rules", "activate", "cassette", "normalize", "fail_on_unmatched", "fail_on_unused_rules")
 #: The session's chaos seed: given, or drawn once by the controller (and handed to xdist workers).
 CHAOS_SEED = pytest.StashKey[int]()
 #: The session's coverage and near-miss report, when asked for (--fake-llm-report, --fake-llm-report-json).
@@ -59,9 +59,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addoption(
         "--fake-llm-record-mode",
-        choices=("new", "all"),
-        default="new",
-        help="new: record what the cassette does not answer yet (default); all: record every request again",
+        choices=("none", "once", "new_episodes", "all", "new"),
+        help="vcrpy's record modes: none (replay only, the default without --fake-llm-record), once (record "
+        "missing cassettes), new_episodes (record what the cassette does not answer yet; the default with "
+        "--fake-llm-record; `new` is an alias), all (record every request again)",
+    )
+    parser.addoption(
+        "--fake-llm-stale-only",
+        action="store_true",
+        help="with --fake-llm-record: re-record only the cassette rules whose requests changed (prompt, tool "
+        "schemas or model), in place",
     )
 
 
@@ -154,6 +161,36 @@ def fake_llm_server(fake_llm_settings: Settings) -> Iterator[FakeLLMServer]:
         server.stop()
 
 
+def cassette_path(request: pytest.FixtureRequest, cassette: Any) -> Path | None:
+    """The marker's `cassette=` relative to the test file; `True` names it after the test, as pytest-recording does:
+    `cassettes/<module>/<test>.yaml`."""
+    if cassette is None or cassette is False:
+        return None
+    folder = Path(str(request.node.path)).parent
+    if cassette is True:
+        test = "".join("-" if c in '<>:"/\\|?*' else c for c in request.node.name)
+        return folder / "cassettes" / Path(str(request.node.path)).stem / f"{test}.yaml"
+    return folder / str(cassette)
+
+
+def describe_miss(entry: Any, cassette: Path | None) -> str:
+    """A request no rule answered: what it asked, the closest rule field by field, and against a cassette, why
+    the cassette missed (a new request, or a stale recording: prompt edited, tool schema or model changed)."""
+    near = entry.closest or {}
+    lines = [f"no rule matched {entry.describe()}, last user message {near.get('last_user', '')!r}"]
+    if cassette is not None:
+        cause = near.get("cause") or "new"
+        lines.append(f"  the cassette {cassette} has no recording of this request: {cause}")
+        if near.get("changes") and near["changes"] != [cause]:
+            lines.append(f"  changes against the recording: {', '.join(near['changes'])}")
+    if near.get("rule"):
+        lines.append(f"  closest {'recorded ' if cassette else ''}rule {near['rule']!r} ({near['source']}) differs in:")
+        lines += [f"    - {d}" for d in near["differences"]] or ["    - nothing: it is used up or switched off"]
+    lines.append("  rules tried:")
+    lines += [f"    {rule}: {why}" for rule, why in entry.reasons] or ["    (no rules loaded)"]
+    return "\n".join(lines)
+
+
 def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
     """Marker keyword arguments, closest marker winning (function over class over module)."""
     options: dict[str, Any] = {"fail_on_unmatched": request.config.getini("fake_llm_fail_on_unmatched")}
@@ -187,14 +224,21 @@ def fake_llm(request: pytest.FixtureRequest, fake_llm_server: FakeLLMServer) -> 
     if options.get("activate") is not None:
         active = options["activate"]
         fake_llm_server.activate(*([active] if isinstance(active, str) else active))
-    if options.get("cassette") is None:
+    cassette = cassette_path(request, options.get("cassette"))
+    if cassette is None:
         yield fake_llm_server
     else:
         from fake_llm.testing.recording import use_cassette
 
-        cassette = Path(str(request.node.path)).parent / options["cassette"]
-        upstream, mode = request.config.getoption("fake_llm_record"), request.config.getoption("fake_llm_record_mode")
-        with use_cassette(fake_llm_server, cassette, upstream=upstream, mode=mode) as handle:
+        config = request.config
+        with use_cassette(
+            fake_llm_server,
+            cassette,
+            upstream=config.getoption("fake_llm_record"),
+            mode=config.getoption("fake_llm_record_mode"),
+            normalize=options.get("normalize") or (),
+            stale_only=config.getoption("fake_llm_stale_only"),
+        ) as handle:
             yield handle
     try:
         journal = fake_llm_server.journal
@@ -205,8 +249,7 @@ def fake_llm(request: pytest.FixtureRequest, fake_llm_server: FakeLLMServer) -> 
             problems.append(f"the reply to {entry.describe()} contradicts the request: {entry.reply}")
         if options["fail_on_unmatched"]:
             for entry in journal.unmatched:
-                reasons = "\n".join(f"    {rule}: {why}" for rule, why in entry.reasons) or "    (no rules loaded)"
-                problems.append(f"no rule matched {entry.describe()}; rules tried:\n{reasons}")
+                problems.append(describe_miss(entry, cassette))
         try:
             fake_llm_server.check_expectations()
         except JournalAssertionError as exc:
