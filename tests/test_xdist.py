@@ -48,8 +48,9 @@ SUITE = dedent(
             return client.chat.completions.create(model=model, messages=[{"role": "user", "content": text}])
 
     def log(fake_llm, **data):
+        line = {"worker": os.environ.get("PYTEST_XDIST_WORKER"), "port": fake_llm.port, **data}
         with open(os.environ["WORKER_LOG"], "a") as out:
-            out.write(json.dumps({"worker": os.environ.get("PYTEST_XDIST_WORKER"), "port": fake_llm.port, **data}) + "\\n")
+            out.write(json.dumps(line) + "\\n")
 
     @pytest.mark.parametrize("i", range(4))
     def test_ini_scenarios(fake_llm, i):
