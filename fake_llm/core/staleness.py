@@ -6,8 +6,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from fake_llm.core.matching import subject
+from fake_llm.core.near_miss import closest, near_miss
 from fake_llm.core.normalize import fingerprint
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import Rule
@@ -77,3 +79,16 @@ def classify_miss(rules: Sequence[Rule], request: ChatRequest) -> Staleness | No
     if best is not None and best[0] >= EDIT_SIMILARITY:
         return Staleness("prompt edited", best[1], tuple(_changes(best[1], request)))
     return Staleness("new")
+
+
+def miss_details(rules: Sequence[Rule], request: ChatRequest) -> dict[str, Any]:
+    """For the journal entry of a request no rule answered: its last user text, the closest rule and every field
+    it differs in; against recorded rules, why the cassette missed (the closest rule is then the stale one)."""
+    found: dict[str, Any] = {"last_user": request.last_user[:500]}
+    stale = classify_miss(rules, request)
+    near = near_miss(stale.rule, request) if stale is not None and stale.rule is not None else closest(rules, request)
+    if near is not None:
+        found.update(near.to_dict())
+    if stale is not None:
+        found.update(cause=stale.cause, changes=list(stale.changes))
+    return found

@@ -6,7 +6,6 @@ Adding, replacing and reloading the rules it serves, and their summaries, are Ru
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import random
@@ -26,23 +25,15 @@ from fake_llm.core.ids import Clock, IdMaker
 from fake_llm.core.journal import Journal, JournalEntry, redact_headers
 from fake_llm.core.limits import Decision, RateLimiter
 from fake_llm.core.matching import Selector
-from fake_llm.core.near_miss import closest, near_miss
 from fake_llm.core.replies import Completion, ReplyContext, plan_completion
 from fake_llm.core.report import Coverage
-from fake_llm.core.staleness import classify_miss
+from fake_llm.core.staleness import miss_details
 from fake_llm.core.timing import schedule
 from fake_llm.core.tokens import count_prompt, make_tokenizer
 from fake_llm.dialects import Provider, ReplyMeta
 from fake_llm.dialects.openai import profiles
 from fake_llm.errors import ProviderRequestError, ReplyMismatch
-from fake_llm.http.reply_effects import (
-    Chaos,
-    DroppedResponse,
-    ReplyFunctionError,
-    call_reply_function,
-    function_name,
-    roll_chaos,
-)
+from fake_llm.http.reply_effects import Chaos, ReplyFunctionError, chaos_body, prepare_reply
 from fake_llm.http.rule_sets import RuleSets
 from fake_llm.http.sse import DelayedResponse, EventStreamResponse, HangResponse
 from fake_llm.model.request import ChatRequest
@@ -229,31 +220,19 @@ class FakeLLM(RuleSets):
         if selection.rule is None or selection.reply is None:
             message = selection.no_match_message(chat, request.method, entry.path)
             entry.outcome, entry.status, entry.reply = "unmatched", 400, "no match"
-            entry.closest = self._near_miss(self.selector.enabled_rules(only), chat)
+            entry.closest = miss_details(self.selector.enabled_rules(only), chat)
             self.journal.record(entry)
             body = provider.error_body(400, message, type="invalid_request_error", code="fake_llm_no_match")
             return self._json(body, 400, {**headers, "x-should-retry": "false"})
         reply, rule = selection.reply, selection.rule
         entry.rule, entry.step = rule.name, selection.step
-        if rule.reply_function is not None:
-            try:
-                reply = await call_reply_function(rule, chat)
-            except ReplyFunctionError as exc:
-                entry.outcome, entry.status, entry.error = "error", 500, str(exc)
-                self.journal.record(entry)
-                body = provider.error_body(500, f"fake-llm: {exc}", type="server_error")
-                return self._json(body, 500, {**headers, "x-should-retry": "false"})
-        chaos = roll_chaos(rule, selection.use, self.chaos_seed)
-        if chaos is not None:
-            entry.chaos = list(chaos.found.notes)
-            if chaos.found.error:
-                reply = dataclasses.replace(
-                    Reply(error=rule.chaos.error if rule.chaos else None), headers=reply.headers
-                )
-                entry.faults.append("chaos: error")
-        entry.reply = reply.summary()
-        if rule.reply_function is not None:
-            entry.reply = f"python {function_name(rule)}: {entry.reply}"
+        try:
+            reply, chaos = await prepare_reply(rule, reply, chat, selection.use, self.chaos_seed, entry)
+        except ReplyFunctionError as exc:
+            entry.outcome, entry.status, entry.error = "error", 500, str(exc)
+            self.journal.record(entry)
+            body = provider.error_body(500, f"fake-llm: {exc}", type="server_error")
+            return self._json(body, 500, {**headers, "x-should-retry": "false"})
         profile = rule.profile or getattr(provider, "profile", None) or self.settings.profile
         try:
             profiles.check(profile, chat)
@@ -291,19 +270,6 @@ class FakeLLM(RuleSets):
             response = DelayedResponse(response, reply.delay_ms * self.settings.time_scale / 1000.0)
         self.journal.record(entry)
         return response
-
-    @staticmethod
-    def _near_miss(rules: list[Rule], chat: ChatRequest) -> dict[str, Any]:
-        """For the journal: the closest rule and its differences; against recorded rules, why the cassette missed
-        (and then the closest rule is the one the request is a stale version of)."""
-        found: dict[str, Any] = {"last_user": chat.last_user[:500]}
-        stale = classify_miss(rules, chat)
-        near = near_miss(stale.rule, chat) if stale is not None and stale.rule is not None else closest(rules, chat)
-        if near is not None:
-            found.update(near.to_dict())
-        if stale is not None:
-            found.update(cause=stale.cause, changes=list(stale.changes))
-        return found
 
     def _check_rate_limits(self, rule: Rule, tokens: int) -> Decision:
         """The rule's own limit, then the server-wide one; the headers of both are merged."""
@@ -359,7 +325,7 @@ class FakeLLM(RuleSets):
             content = _dump(provider.completion_body(completion, meta, chat))
             if reply.truncate_body is not None:
                 content = content[: reply.truncate_body]
-            return self._chaos_body(content, headers, entry, chaos)
+            return chaos_body(content, headers, entry, chaos, self.settings.time_scale)
         spec = reply.stream
         events = provider.stream_events(completion, meta, chat)
         if chaos is not None and chaos.rule.chaos is not None:
@@ -389,25 +355,6 @@ class FakeLLM(RuleSets):
             abort=plan.abort,
             on_close=closed,
         )
-
-    def _chaos_body(self, content: bytes, headers: dict[str, str], entry: JournalEntry, chaos: Chaos | None) -> ASGIApp:
-        """A non-streamed body, cut (malformed), delayed (stall) or dropped midway (disconnect) as chaos drew."""
-        found, spec = (chaos.found, chaos.rule.chaos) if chaos is not None else (None, None)
-        if found is None or spec is None:
-            return Response(content, 200, headers, media_type=JSON_TYPE)
-        if found.malformed:
-            cut = max(1, int(found.position * len(content)))
-            content = content[:cut]
-            entry.faults.append(f"chaos: body cut at byte {cut}")
-        response: ASGIApp = Response(content, 200, headers, media_type=JSON_TYPE)
-        if found.disconnect:
-            entry.faults.append(f"chaos: connection dropped after {len(content) // 2} bytes")
-            response = DroppedResponse(content, 200, headers, JSON_TYPE)
-        if found.stall:
-            entry.faults.append(f"chaos: stall {spec.stall_ms:g} ms")
-            entry.delay_ms += spec.stall_ms
-            response = DelayedResponse(response, spec.stall_ms * self.settings.time_scale / 1000.0)
-        return response
 
     def _reject(
         self, provider: Provider, entry: JournalEntry, headers: dict[str, str], exc: ProviderRequestError

@@ -4,17 +4,22 @@ mid-body, which chaos uses for non-streamed answers."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from dataclasses import dataclass
 
-from starlette.types import Receive, Scope, Send
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fake_llm.core.chaos import ChaosDraw, draw
+from fake_llm.core.journal import JournalEntry
 from fake_llm.errors import ErrorReply, ScenarioError
-from fake_llm.http.sse import ScriptedDisconnect
+from fake_llm.http.sse import DelayedResponse, ScriptedDisconnect
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import Reply, Rule
 from fake_llm.scenarios.loader import parse_reply
+
+JSON_TYPE = "application/json"
 
 
 class ReplyFunctionError(Exception):
@@ -41,6 +46,25 @@ async def call_reply_function(rule: Rule, request: ChatRequest) -> Reply:
 
 def function_name(rule: Rule) -> str:
     return getattr(rule.reply_function, "__qualname__", None) or repr(rule.reply_function)
+
+
+async def prepare_reply(
+    rule: Rule, reply: Reply, request: ChatRequest, use: int, chaos_seed: int, entry: JournalEntry
+) -> tuple[Reply, Chaos | None]:
+    """The reply to send: the rule's Python function's, if it has one, then chaos's error if one was drawn; the
+    journal entry gets the reply's summary and the chaos draws. Raises ReplyFunctionError for a bad result."""
+    if rule.reply_function is not None:
+        reply = await call_reply_function(rule, request)
+    chaos = roll_chaos(rule, use, chaos_seed)
+    if chaos is not None and rule.chaos is not None:
+        entry.chaos = list(chaos.found.notes)
+        if chaos.found.error:
+            reply = dataclasses.replace(Reply(error=rule.chaos.error), headers=reply.headers)
+            entry.faults.append("chaos: error")
+    entry.reply = reply.summary()
+    if rule.reply_function is not None:
+        entry.reply = f"python {function_name(rule)}: {entry.reply}"
+    return reply, chaos
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,3 +96,25 @@ class DroppedResponse:
         await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
         await send({"type": "http.response.body", "body": self.body[: len(self.body) // 2], "more_body": True})
         raise ScriptedDisconnect("chaos: connection dropped mid-body")
+
+
+def chaos_body(
+    content: bytes, headers: dict[str, str], entry: JournalEntry, chaos: Chaos | None, time_scale: float
+) -> ASGIApp:
+    """A non-streamed JSON body, cut (malformed), dropped midway (disconnect) or delayed (stall) as chaos drew."""
+    found, spec = (chaos.found, chaos.rule.chaos) if chaos is not None else (None, None)
+    if found is None or spec is None:
+        return Response(content, 200, headers, media_type=JSON_TYPE)
+    if found.malformed:
+        cut = max(1, int(found.position * len(content)))
+        content = content[:cut]
+        entry.faults.append(f"chaos: body cut at byte {cut}")
+    response: ASGIApp = Response(content, 200, headers, media_type=JSON_TYPE)
+    if found.disconnect:
+        entry.faults.append(f"chaos: connection dropped after {len(content) // 2} bytes")
+        response = DroppedResponse(content, 200, headers, JSON_TYPE)
+    if found.stall:
+        entry.faults.append(f"chaos: stall {spec.stall_ms:g} ms")
+        entry.delay_ms += spec.stall_ms
+        response = DelayedResponse(response, spec.stall_ms * time_scale / 1000.0)
+    return response

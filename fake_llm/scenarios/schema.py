@@ -294,25 +294,21 @@ _REPLY: dict[str, Any] = {
 #: Built-in `normalize:` steps (their patterns live in scenarios/normalizers.py).
 NORMALIZER_NAMES = ("uuid", "iso_datetime", "hex_id", "tmp_path")
 
+_NORMALIZE_STEP: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "regex": {"type": "string", "description": "Python regex (re.sub) over each prompt text."},
+        "replace": {"type": "string", "description": "The replacement (\\1 and \\g<name> allowed)."},
+    },
+    "required": ["regex", "replace"],
+    "additionalProperties": False,
+}
 _NORMALIZE: dict[str, Any] = {
     "description": "Rewrite prompt texts before matching and recording: built-in names ("
     + ", ".join(NORMALIZER_NAMES)
     + ") or {regex, replace}, applied in order.",
     "type": "array",
-    "items": {
-        "anyOf": [
-            {"enum": list(NORMALIZER_NAMES)},
-            {
-                "type": "object",
-                "properties": {
-                    "regex": {"type": "string", "description": "Python regex (re.sub) over each prompt text."},
-                    "replace": {"type": "string", "description": "The replacement (\\1 and \\g<name> allowed)."},
-                },
-                "required": ["regex", "replace"],
-                "additionalProperties": False,
-            },
-        ]
-    },
+    "items": {"anyOf": [{"enum": list(NORMALIZER_NAMES)}, _NORMALIZE_STEP]},
 }
 
 _RATE = {"type": "number", "minimum": 0, "maximum": 1}
@@ -333,14 +329,11 @@ _CHAOS: dict[str, Any] = {
 }
 
 _FINGERPRINT: dict[str, Any] = {
-    "description": "Written by the recorder: what the rule was recorded against, to explain cassette misses. "
-    "A rule with a fingerprint only matches requests with the same tool schemas.",
+    "description": "Written by the recorder: what the rule was recorded against (prompt: hash of the normalised "
+    "prompt, tools: hash of the tool schemas, model), to explain cassette misses. A rule with a fingerprint only "
+    "matches requests with the same tool schemas.",
     "type": "object",
-    "properties": {
-        "prompt": {"type": "string", "description": "Hash of the normalised prompt."},
-        "tools": {"type": "string", "description": "Hash of the tool schemas offered."},
-        "model": {"type": "string", "description": "The model asked for."},
-    },
+    "properties": {"prompt": {"type": "string"}, "tools": {"type": "string"}, "model": {"type": "string"}},
     "required": ["prompt", "tools", "model"],
     "additionalProperties": False,
 }
