@@ -42,7 +42,10 @@ EXPOSED_HEADERS = [
 def _chat_endpoint(provider: Provider) -> object:
     async def endpoint(request: Request) -> ASGIApp:
         engine: FakeLLM = request.app.state.fake_llm
-        return await engine.chat(provider, request)
+        response = await engine.chat(provider, request)
+        # A dialect whose wire needs more than a body and headers (Bedrock's error-type header) wraps the answer.
+        finish = getattr(provider, "finish_response", None)
+        return finish(response) if finish is not None else response
 
     endpoint.__name__ = provider.api.replace("-", "_")
     return endpoint

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fake_llm.providers.anthropic import AnthropicMessages
 from fake_llm.providers.azure import AzureOpenAIChat
 from fake_llm.providers.base import Provider, ReplyMeta
+from fake_llm.providers.bedrock import BedrockRuntime
 from fake_llm.providers.gemini import Gemini
 from fake_llm.providers.openai_chat import OpenAIChat
 from fake_llm.providers.openai_completions import OpenAICompletions
@@ -22,6 +23,7 @@ PROVIDERS: dict[str, Provider] = {
     Gemini.api: Gemini(),
     AzureOpenAIChat.api: AzureOpenAIChat(),
     ScaleChat.api: ScaleChat(),
+    BedrockRuntime.api: BedrockRuntime(),
 }
 
 __all__ = ["PROVIDERS", "Provider", "ReplyMeta"]
