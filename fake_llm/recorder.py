@@ -30,6 +30,7 @@ from fake_llm.errors import ProviderRequestError, ScenarioError
 from fake_llm.journal import REDACTED_HEADERS, JournalEntry, redact_headers
 from fake_llm.matching import explain
 from fake_llm.providers import PROVIDERS, Provider
+from fake_llm.providers.bedrock.eventstream import CONTENT_TYPE as EVENTSTREAM_TYPE
 from fake_llm.recorded_rules import build_error, build_match, build_raw, build_reply
 from fake_llm.relay import REQUEST_DROP, SSEEvent, _Relay
 from fake_llm.scenarios import load_scenario
@@ -37,6 +38,7 @@ from fake_llm.server import FakeLLMServer
 from fake_llm.settings import Settings
 from fake_llm.streaming import silence_scripted_disconnects
 from fake_llm.transcripts import read_body, read_stream
+from fake_llm.transcripts_bedrock import read_bedrock_body, read_bedrock_stream
 
 log = logging.getLogger("fake_llm.recorder")
 
@@ -171,15 +173,18 @@ class Recorder:
         if status >= 400:
             headers = {k.lower(): v for k, v in response.headers.items() if k.lower() not in self.redact}
             return {"error": build_error(chat.api, status, content_type, body, headers)}
-        if status // 100 == 2 and "text/event-stream" in content_type:
-            return build_reply(read_stream(chat.api, events), chat, timing=self.timing)
+        bedrock = chat.api.startswith("bedrock")
+        if status // 100 == 2 and ("text/event-stream" in content_type or EVENTSTREAM_TYPE in content_type):
+            transcript = read_bedrock_stream(chat.api, events) if bedrock else read_stream(chat.api, events)
+            return build_reply(transcript, chat, timing=self.timing)
         try:
             data = json.loads(body)
         except ValueError:
             data = None
         if status // 100 != 2 or not isinstance(data, (dict, list)):
             return {"raw": build_raw(status, content_type, body)}
-        return build_reply(read_body(chat.api, data), chat, timing=self.timing)
+        transcript = read_bedrock_body(chat.api, data) if bedrock else read_body(chat.api, data)
+        return build_reply(transcript, chat, timing=self.timing)
 
     def _entry(self, chat: ChatRequest, request: Request, status: int) -> JournalEntry:
         seq = self.engine.journal.next_seq() if self.engine is not None else 0
@@ -243,7 +248,9 @@ def _dialect_endpoint(provider: Provider) -> Callable[[Request], Awaitable[ASGIA
             return Response(json.dumps(provider.error_body(404, message)), 404, media_type="application/json")
         chat = _parse(provider, request, body)
         if chat is not None and recorder.mode == "new" and _replays(engine, chat):
-            return await engine.chat(provider, _with_body(request, body))
+            response = await engine.chat(provider, _with_body(request, body))
+            finish = getattr(provider, "finish_response", None)
+            return finish(response) if finish is not None else response
         return await recorder.forward(request, body, provider, chat)
 
     endpoint.__name__ = "record_" + provider.api.replace("-", "_")

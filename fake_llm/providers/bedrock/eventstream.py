@@ -60,3 +60,40 @@ class FrameEvent(Event):
 def frame_event(event_type: str, payload: Mapping[str, Any], **fields: Any) -> FrameEvent:
     """A FrameEvent carrying `payload` as compact JSON."""
     return FrameEvent(json.dumps(payload, ensure_ascii=False, separators=(",", ":")), event=event_type, **fields)
+
+
+class FrameDecoder:
+    """An incremental decoder for record mode: feed bytes as they arrive, get back each complete frame's headers
+    (string values only, as Bedrock sends) and payload. A CRC mismatch raises ValueError."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, chunk: bytes) -> list[tuple[dict[str, str], bytes]]:
+        self._buffer += chunk
+        frames = []
+        while len(self._buffer) >= 12:
+            total, head_length = _PRELUDE.unpack_from(self._buffer)
+            if len(self._buffer) < total:
+                break
+            frame, self._buffer = self._buffer[:total], self._buffer[total:]
+            (prelude_crc,) = struct.unpack_from(">I", frame, 8)
+            (message_crc,) = struct.unpack_from(">I", frame, total - 4)
+            if prelude_crc != zlib.crc32(frame[:8]) or message_crc != zlib.crc32(frame[:-4]):
+                raise ValueError("event-stream frame with a bad CRC")
+            frames.append((_read_headers(frame[12 : 12 + head_length]), frame[12 + head_length : total - 4]))
+        return frames
+
+
+def _read_headers(raw: bytes) -> dict[str, str]:
+    headers, at = {}, 0
+    while at < len(raw):
+        name_length = raw[at]
+        name = raw[at + 1 : at + 1 + name_length].decode()
+        at += 1 + name_length
+        if raw[at] != _STRING:
+            raise ValueError(f"event-stream header {name!r} is not a string")
+        (value_length,) = struct.unpack_from(">H", raw, at + 1)
+        headers[name] = raw[at + 3 : at + 3 + value_length].decode()
+        at += 3 + value_length
+    return headers
