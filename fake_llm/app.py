@@ -17,7 +17,7 @@ from starlette.types import ASGIApp
 from fake_llm.admin import ADMIN_ROUTES
 from fake_llm.dashboard import DASHBOARD_ROUTES
 from fake_llm.engine import MODEL_CREATED, FakeLLM
-from fake_llm.providers import PROVIDERS, Provider, anthropic
+from fake_llm.providers import PROVIDERS, Provider, anthropic, openai_images
 from fake_llm.scenarios import Scenario
 from fake_llm.settings import Settings
 from fake_llm.streaming import silence_scripted_disconnects
@@ -108,6 +108,7 @@ def create_app(
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", get_model, methods=["GET"]),
         *anthropic.EXTRA_ROUTES,
+        *openai_images.EXTRA_ROUTES,
         *ADMIN_ROUTES,
         *DASHBOARD_ROUTES,
     ]

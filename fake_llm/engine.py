@@ -150,21 +150,31 @@ class FakeLLM(RuleSets):
                     status=getattr(provider, "body_too_large_status", 400),
                 ),
             )
-        try:
-            body = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            entry.body = raw.decode("utf-8", errors="replace")[:2000]
-            where = (
-                f" ({exc.msg} at line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-            )
-            return self._reject(
-                provider,
-                entry,
-                headers,
-                ProviderRequestError(
-                    f"We could not parse the JSON body of your request{where}. The API expects a JSON object."
-                ),
-            )
+        # A dialect that is not sent JSON (multipart audio uploads) decodes its own body.
+        decode = getattr(provider, "decode_body", None)
+        if decode is not None:
+            try:
+                body = await decode(raw, request_headers)
+            except ProviderRequestError as exc:
+                return self._reject(provider, entry, headers, exc)
+        else:
+            try:
+                body = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                entry.body = raw.decode("utf-8", errors="replace")[:2000]
+                where = (
+                    f" ({exc.msg} at line {exc.lineno} column {exc.colno})"
+                    if isinstance(exc, json.JSONDecodeError)
+                    else ""
+                )
+                return self._reject(
+                    provider,
+                    entry,
+                    headers,
+                    ProviderRequestError(
+                        f"We could not parse the JSON body of your request{where}. The API expects a JSON object."
+                    ),
+                )
         entry.body = body
         given = provider.api_key(request_headers, request.query_params) if self.settings.api_keys else None
         if self.settings.api_keys and given not in self.settings.api_keys:
@@ -297,10 +307,16 @@ class FakeLLM(RuleSets):
             return self._json(body, error.status, headers)
         assert completion is not None
         if not chat.stream:
-            content = _dump(provider.completion_body(completion, meta, chat))
+            # A dialect whose answer is not JSON (audio bytes, plain-text transcripts) encodes its own body.
+            encode = getattr(provider, "encode_body", None)
+            media_type = JSON_TYPE
+            if encode is not None:
+                content, media_type = encode(completion, meta, chat)
+            else:
+                content = _dump(provider.completion_body(completion, meta, chat))
             if reply.truncate_body is not None:
                 content = content[: reply.truncate_body]
-            return Response(content, 200, headers, media_type=JSON_TYPE)
+            return Response(content, 200, headers, media_type=media_type)
         spec = reply.stream
         # Jitter draws from a generator seeded by the request, so the same request gets the same delays.
         rng = (

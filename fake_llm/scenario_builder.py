@@ -31,6 +31,7 @@ from fake_llm.scenarios import (
     TimedChunk,
     ToolCallSpec,
 )
+from fake_llm.schema_media import MEDIA_KEYS
 from fake_llm.templates import TemplateError, compile_template
 
 
@@ -218,6 +219,7 @@ class _Builder:
             refusal=raw.get("refusal"),
             reasoning=raw.get("reasoning_content"),
             embedding=tuple(raw["embedding"]) if "embedding" in raw else None,
+            media={key: raw[key] for key in MEDIA_KEYS if key in raw},
         )
 
     def template(self, text: str, path: tuple[Any, ...]) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fake_llm.schema_media import MEDIA_BODY_KEYS, MEDIA_REPLY_PROPERTIES
+
 SCHEMA_ID = "https://github.com/fake-llm/fake-llm/scenario.schema.json"
 
 _MS = {"type": "number", "minimum": 0}
@@ -197,7 +199,7 @@ _RATE_LIMIT: dict[str, Any] = {
 }
 
 #: Keys that give a reply's text: at most one, alone or with `tool_calls` (checked by the loader).
-TEXT_KEYS = ("content", "content_file", "json", "generate", "refusal", "embedding")
+TEXT_KEYS = ("content", "content_file", "json", "generate", "refusal", "embedding", *MEDIA_BODY_KEYS)
 #: Keys that make the whole reply: nothing else that produces a body may go with them.
 WHOLE_REPLY_KEYS = ("error", "raw", "hang", "choices")
 REPLY_BODY_KEYS = (*TEXT_KEYS, "tool_calls", *WHOLE_REPLY_KEYS)
@@ -252,6 +254,7 @@ _REPLY: dict[str, Any] = {
             "minItems": 1,
             "items": {"type": "number"},
         },
+        **MEDIA_REPLY_PROPERTIES,
         "tool_calls": {"type": "array", "minItems": 1, "items": _TOOL_CALL},
         "reasoning_content": {"type": "string", "description": "Reasoning text, sent as `reasoning_content`."},
         "error": _ERROR,

@@ -197,6 +197,8 @@ class Reply:
     refusal: str | None = None
     reasoning: str | None = None
     embedding: tuple[float, ...] | None = None
+    #: `moderation:`, `image:`, `audio:` and `transcript:` as written (the media dialects read them).
+    media: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def is_completion(self) -> bool:
@@ -222,6 +224,9 @@ class Reply:
             return "generated"
         if self.has_json:
             return "json"
+        body = next((key for key in ("moderation", "image", "audio") if key in self.media), None)
+        if body is not None:
+            return body
         text = self.content or ""
         return "content " + repr(text if len(text) <= 60 else text[:57] + "...")
 
