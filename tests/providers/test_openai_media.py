@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import json
 import wave
 from collections.abc import Iterator
@@ -77,12 +78,14 @@ def upload(name: str = "hello.wav", seconds: float = 3.2) -> tuple[str, bytes, s
 def test_moderation_carries_all_13_categories_per_input(server: FakeLLMServer) -> None:
     reply = openai_client(server).moderations.create(input=["I will kill you", "what a nice day"])
     assert len(reply.results) == 2
-    assert reply.model == "omni-moderation-latest" and reply.id.startswith("modr-")
+    assert reply.model == "omni-moderation-latest"
+    assert reply.id.startswith("modr-")
     raw = server.journal.last
     assert raw.rule == "violent"
     for result in reply.results:
         assert result.flagged is True  # the rule's moderation applies to every input
-        assert result.categories.violence and result.categories.harassment_threatening
+        assert result.categories.violence
+        assert result.categories.harassment_threatening
         assert not result.categories.hate
         assert result.category_scores.violence == 0.93
     body = httpx.post(server.base_url + "/moderations", json={"input": "hello"}).json()
@@ -115,7 +118,8 @@ def test_moderation_of_an_image_input(server: FakeLLMServer) -> None:
     reply = openai_client(server).moderations.create(model="omni-moderation-latest", input=parts)
     (result,) = reply.results
     applied = result.category_applied_input_types
-    assert applied.violence == ["image", "text"] and applied.hate == ["text"]
+    assert applied.violence == ["image", "text"]
+    assert applied.hate == ["text"]
     with pytest.raises(openai.BadRequestError, match="image inputs"):
         openai_client(server).moderations.create(model="text-moderation-latest", input=parts)
 
@@ -144,9 +148,11 @@ def test_image_url_is_served_by_the_server(server: FakeLLMServer) -> None:
     reply = openai_client(server).images.generate(model="dall-e-3", prompt="a cat on a mat", size="1792x1024")
     (item,) = reply.data
     assert item.revised_prompt == "A fluffy cat."
-    assert item.url is not None and item.url.startswith(server.url + "/_fake/images/1792x1024/")
+    assert item.url is not None
+    assert item.url.startswith(server.url + "/_fake/images/1792x1024/")
     fetched = httpx.get(item.url)
-    assert fetched.status_code == 200 and fetched.headers["content-type"] == "image/png"
+    assert fetched.status_code == 200
+    assert fetched.headers["content-type"] == "image/png"
     assert png_size(fetched.content) == (1792, 1024)
     assert httpx.get(server.url + "/_fake/images/9999x9999/" + "0" * 32 + ".png").status_code == 404
 
@@ -154,8 +160,10 @@ def test_image_url_is_served_by_the_server(server: FakeLLMServer) -> None:
 def test_gpt_image_answers_base64_with_usage(server: FakeLLMServer) -> None:
     reply = openai_client(server).images.generate(model="gpt-image-1", prompt="a lighthouse", size="1536x1024")
     assert png_size(base64.b64decode(reply.data[0].b64_json or "")) == (1536, 1024)
-    assert reply.usage is not None and reply.usage.input_tokens > 0
-    assert reply.size == "1536x1024" and reply.output_format == "png"
+    assert reply.usage is not None
+    assert reply.usage.input_tokens > 0
+    assert reply.size == "1536x1024"
+    assert reply.output_format == "png"
 
 
 @pytest.mark.parametrize(
@@ -218,7 +226,8 @@ def test_speech_sse_stream(server: FakeLLMServer) -> None:
     body = {"model": "gpt-4o-mini-tts", "voice": "alloy", "input": "Hi there.", "response_format": "pcm"}
     response = httpx.post(server.base_url + "/audio/speech", json={**body, "stream_format": "sse"})
     events = [json.loads(line[6:]) for line in response.text.splitlines() if line.startswith("data: ")]
-    assert events[-1]["type"] == "speech.audio.done" and events[-1]["usage"]["output_tokens"] > 0
+    assert events[-1]["type"] == "speech.audio.done"
+    assert events[-1]["usage"]["output_tokens"] > 0
     audio = b"".join(base64.b64decode(e["audio"]) for e in events[:-1])
     assert audio == httpx.post(server.base_url + "/audio/speech", json=body).content
 
@@ -226,7 +235,8 @@ def test_speech_sse_stream(server: FakeLLMServer) -> None:
 def test_speech_validation(make_client: MakeClient) -> None:
     client = make_client("- name: s\n  reply: {audio: {}}\n")
     response = client.post("/v1/audio/speech", json={"model": "tts-1", "input": "hi", "voice": "robot"})
-    assert response.status_code == 400 and response.json()["error"]["param"] == "voice"
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "voice"
     response = client.post("/v1/audio/speech", json={"model": "tts-1", "input": "hi"})
     assert response.json()["error"]["param"] == "voice"
 
@@ -237,7 +247,9 @@ def test_speech_validation(make_client: MakeClient) -> None:
 def test_transcription_json_text_and_usage(server: FakeLLMServer) -> None:
     reply = openai_client(server).audio.transcriptions.create(model="whisper-1", file=upload())
     assert reply.text == "Hello there. How are you today? Fine!"
-    assert reply.usage is not None and reply.usage.type == "duration" and reply.usage.seconds == 4
+    assert reply.usage is not None
+    assert reply.usage.type == "duration"
+    assert reply.usage.seconds == 4
     entry = server.journal.last
     assert entry.body["file"] == {"filename": "hello.wav", "content_type": "audio/wav", "bytes": 153644, "seconds": 3.2}
 
@@ -255,15 +267,19 @@ def test_verbose_transcription_segments_and_words(server: FakeLLMServer) -> None
         timestamp_granularities=["word", "segment"],
         temperature=0.2,
     )
-    assert reply.duration == 3.2 and reply.language == "english"
+    assert reply.duration == 3.2
+    assert reply.language == "english"
     assert [s.text for s in reply.segments or []] == [" Hello there.", " How are you today?", " Fine!"]
     first = (reply.segments or [])[0]
     assert (first.id, first.seek, first.start, first.temperature) == (0, 0, 0.0, 0.2)
-    assert first.tokens and first.avg_logprob < 0 and first.compression_ratio > 0 and 0 < first.no_speech_prob < 1
+    assert first.tokens
+    assert first.avg_logprob < 0
+    assert first.compression_ratio > 0
+    assert 0 < first.no_speech_prob < 1
     assert (reply.segments or [])[-1].end == 3.2
     words = reply.words or []
     assert [w.word for w in words][:3] == ["Hello", "there.", "How"]
-    assert all(a.end <= b.start + 1e-9 for a, b in zip(words, words[1:], strict=False))
+    assert all(a.end <= b.start + 1e-9 for a, b in itertools.pairwise(words))
 
 
 def test_transcript_language_from_the_rule_and_subtitles(server: FakeLLMServer) -> None:
@@ -271,7 +287,8 @@ def test_transcript_language_from_the_rule_and_subtitles(server: FakeLLMServer) 
     reply = client.audio.transcriptions.create(
         model="whisper-1", file=upload("bonjour.wav"), response_format="verbose_json"
     )
-    assert reply.language == "french" and reply.text == "Bonjour tout le monde."
+    assert reply.language == "french"
+    assert reply.text == "Bonjour tout le monde."
     srt = client.audio.transcriptions.create(model="whisper-1", file=upload(), response_format="srt")
     assert srt.startswith("1\n00:00:00,000 --> 00:00:01,100\nHello there.\n\n2\n")
     vtt = client.audio.transcriptions.create(model="whisper-1", file=upload(), response_format="vtt")
@@ -283,11 +300,13 @@ def test_transcription_stream_for_gpt4o(server: FakeLLMServer) -> None:
     events = list(stream)
     deltas = "".join(e.delta for e in events if e.type == "transcript.text.delta")
     assert deltas == events[-1].text == "Hello there. How are you today? Fine!"
-    assert events[-1].usage is not None and events[-1].usage.output_tokens > 0
+    assert events[-1].usage is not None
+    assert events[-1].usage.output_tokens > 0
 
 
 def test_translation(server: FakeLLMServer) -> None:
-    with pytest.warns(DeprecationWarning):  # the SDK marks translations deprecated; the endpoint is still served
+    # The SDK marks translations deprecated; the endpoint is still served.
+    with pytest.warns(DeprecationWarning, match="deprecated"):
         reply = openai_client(server).audio.translations.create(model="whisper-1", file=upload())
     assert reply.text == "Hello there. How are you today? Fine!"
     assert server.journal.last.api == "translations"
@@ -299,11 +318,13 @@ def test_transcription_errors(make_client: MakeClient) -> None:
     response = client.post(
         "/v1/audio/transcriptions", files=files, data={"model": "gpt-4o-transcribe", "response_format": "srt"}
     )
-    assert response.status_code == 400 and response.json()["error"]["param"] == "response_format"
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "response_format"
     response = client.post("/v1/audio/transcriptions", data={"model": "whisper-1"}, files={"other": ("x", b"1")})
     assert response.json()["error"]["param"] == "file"
     response = client.post("/v1/audio/transcriptions", json={"model": "whisper-1"})
-    assert response.status_code == 400 and "multipart/form-data" in response.json()["error"]["message"]
+    assert response.status_code == 400
+    assert "multipart/form-data" in response.json()["error"]["message"]
     data = {"model": "whisper-1", "timestamp_granularities[]": "word"}
     response = client.post("/v1/audio/transcriptions", files=files, data=data)
     assert response.json()["error"]["param"] == "timestamp_granularities[]"
