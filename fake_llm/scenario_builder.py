@@ -31,7 +31,7 @@ from fake_llm.scenarios import (
     TimedChunk,
     ToolCallSpec,
 )
-from fake_llm.schema_media import MEDIA_KEYS
+from fake_llm.schema_media import MEDIA_APIS, MEDIA_KEYS
 from fake_llm.templates import TemplateError, compile_template
 
 
@@ -95,6 +95,7 @@ class _Builder:
             self.reply(r, (*path, replies_key, i) if replies_key == "replies" else (*path, "reply"))
             for i, r in enumerate(raw_replies)
         )
+        self.media_apis(raw, raw_replies, path, replies_key)
         return Rule(
             name=raw.get("name") or f"{scenario}[{path[-1]}]",
             match=self.match(raw.get("match") or {}, (*path, "match")),
@@ -221,6 +222,20 @@ class _Builder:
             embedding=tuple(raw["embedding"]) if "embedding" in raw else None,
             media={key: raw[key] for key in MEDIA_KEYS if key in raw},
         )
+
+    def media_apis(
+        self, raw: Mapping[str, Any], replies: Sequence[Mapping[str, Any]], path: tuple[Any, ...], key: str
+    ) -> None:
+        """A media reply key answers its own endpoints only: with `match.api` naming others, say so at load time."""
+        api = (raw.get("match") or {}).get("api")
+        if api is None:
+            return
+        wanted = set([api] if isinstance(api, str) else api)
+        for i, reply in enumerate(replies):
+            for name, apis in MEDIA_APIS.items():
+                if name in reply and not wanted & set(apis):
+                    where = (*path, key, i, name) if key == "replies" else (*path, key, name)
+                    self.fail(where, f"{name}: answers api {' or '.join(apis)}, but the rule matches {sorted(wanted)}")
 
     def template(self, text: str, path: tuple[Any, ...]) -> None:
         """Check a reply text's `{{ }}` names now, so a typo fails at load time rather than mid-test."""

@@ -24,6 +24,13 @@ MODERATION_CATEGORIES = (
 #: Reply keys that make a media body (each one alone, like `content`).
 MEDIA_BODY_KEYS = ("moderation", "image", "audio")
 MEDIA_KEYS = (*MEDIA_BODY_KEYS, "transcript")
+#: The dialects (`api:`) each media key answers.
+MEDIA_APIS = {
+    "moderation": ("moderations",),
+    "image": ("images",),
+    "audio": ("speech",),
+    "transcript": ("transcriptions", "translations"),
+}
 
 _SCORE = {"type": "number", "minimum": 0, "maximum": 1}
 _MODERATION_RESULT: dict[str, Any] = {
