@@ -196,7 +196,7 @@ class FakeLLM(RuleSets):
             chat = provider.parse(body, request_headers, params)
         except ProviderRequestError as exc:
             return self._reject(provider, entry, headers, exc)
-        entry.model, entry.stream = chat.model, chat.stream
+        entry.api, entry.model, entry.stream = chat.api, chat.model, chat.stream
         only = request_headers.get("x-fake-llm-scenario")
         if only is not None and only not in {s.name for s in self.selector.scenarios}:
             return self._reject(

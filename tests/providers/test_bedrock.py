@@ -206,6 +206,7 @@ def test_api_names_tell_converse_from_invoke(server: FakeLLMServer) -> None:
     }
     invoked = json.loads(client.invoke_model(modelId=MODEL, body=json.dumps(body))["body"].read())
     assert invoked["content"][0]["text"] == "Bedrock InvokeModel"
+    assert [entry.api for entry in server.journal.entries] == ["bedrock", "bedrock-invoke"]
 
 
 # --------------------------------------------------------------------------------------------- errors
