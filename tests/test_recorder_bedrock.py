@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from fake_llm.cli import main
-from fake_llm.recorder import RecordingServer
-from fake_llm.scenarios import load_scenario
-from fake_llm.server import FakeLLMServer
+from fake_llm.scenarios.loader import load_scenario
+from fake_llm.testing.recording import RecordingServer
+from fake_llm.testing.server import FakeLLMServer
 from tests.sdk_clients import closing
 
 boto3 = pytest.importorskip("boto3")

@@ -10,7 +10,7 @@ import pytest
 
 from fake_llm.cli import main
 from fake_llm.errors import ScenarioError
-from fake_llm.scenarios import parse_scenario
+from fake_llm.scenarios.loader import parse_scenario
 
 
 def problems(text: str) -> str:

@@ -12,8 +12,8 @@ from urllib.parse import quote
 
 import pytest
 
-from fake_llm.providers.bedrock.eventstream import encode_frame
-from fake_llm.server import FakeLLMServer
+from fake_llm.dialects.bedrock.eventstream import encode_frame
+from fake_llm.testing.server import FakeLLMServer
 from tests.conftest import MakeClient
 from tests.sdk_clients import closing
 
@@ -359,7 +359,7 @@ def test_invoke_model_with_response_stream_llama(server: FakeLLMServer) -> None:
 
 
 def test_llama_prompt_turns_are_matched() -> None:
-    from fake_llm.providers.bedrock.invoke import llama_messages
+    from fake_llm.dialects.bedrock.invoke import llama_messages
 
     messages = llama_messages(LLAMA_PROMPT)
     assert [(m.role, m.text) for m in messages] == [("system", "Be brief."), ("user", "hi there")]

@@ -1,27 +1,24 @@
 """Bedrock replies checked against botocore's own service model (the JSON shipped in botocore's data folder): every
 required member present and every value of its modelled type, for Converse bodies and each ConverseStream and
-InvokeModelWithResponseStream frame; plus the byte-exact golden transcripts of the dialect."""
+InvokeModelWithResponseStream frame. The byte-exact golden transcripts are in tests/goldens.py (`bedrock/`)."""
 
 from __future__ import annotations
 
 import base64
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-from fake_llm.app import create_app
-from fake_llm.scenarios import parse_rules
+from fake_llm.http.app import create_app
+from fake_llm.scenarios.loader import parse_rules
 from fake_llm.settings import Settings
 
 botocore = pytest.importorskip("botocore")
 from botocore.eventstream import EventStreamBuffer  # noqa: E402
 from botocore.loaders import Loader  # noqa: E402
 
-GOLDEN = Path(__file__).resolve().parents[2] / "fixtures" / "golden"
 MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 RULES = """
 - name: weather
@@ -143,34 +140,3 @@ def test_the_checker_finds_what_is_missing() -> None:
         "$.usage.outputTokens: required by TokenUsage",
         "$.usage.totalTokens: required by TokenUsage",
     ]
-
-
-# --------------------------------------------------------------------------------------------- goldens
-# Regenerate with FAKE_LLM_UPDATE_GOLDENS=1, then read the diff as a reviewer: these files are the wire contract.
-
-
-def check_golden(name: str, actual: bytes) -> None:
-    path = GOLDEN / name
-    if os.environ.get("FAKE_LLM_UPDATE_GOLDENS") == "1":
-        path.write_bytes(actual)
-    assert actual == path.read_bytes(), f"{path} differs; FAKE_LLM_UPDATE_GOLDENS=1 rewrites it"
-
-
-@pytest.mark.parametrize(
-    ("name", "action", "body"),
-    [
-        ("bedrock_converse.json", "converse", converse_request("What is the capital of France?")),
-        ("bedrock_converse_tool_use.json", "converse", converse_request("weather in Paris?")),
-        ("bedrock_converse_stream.eventstream", "converse-stream", converse_request("weather in Paris?")),
-        (
-            "bedrock_invoke_llama_stream.eventstream",
-            "invoke-with-response-stream",
-            {"prompt": "What is the capital of France?", "max_gen_len": 64},
-        ),
-    ],
-)
-def test_golden_bedrock(name: str, action: str, body: dict[str, Any]) -> None:
-    with client() as http:
-        response = http.post(f"/model/{MODEL}/{action}", json=body)
-    assert response.status_code == 200
-    check_golden(name, response.content)

@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from fake_llm.media import png_size, tone, wav
-from fake_llm.schema_media import MODERATION_CATEGORIES
-from fake_llm.server import FakeLLMServer
+from fake_llm.core.media import png_size, tone, wav
+from fake_llm.model.media import MODERATION_CATEGORIES
+from fake_llm.testing.server import FakeLLMServer
 from tests.conftest import MakeClient
 from tests.sdk_clients import openai_client
 

@@ -1,7 +1,0 @@
-"""Amazon Bedrock Runtime: Converse, ConverseStream, InvokeModel and InvokeModelWithResponseStream."""
-
-from __future__ import annotations
-
-from fake_llm.providers.bedrock.runtime import BedrockRuntime
-
-__all__ = ["BedrockRuntime"]
