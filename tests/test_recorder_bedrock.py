@@ -32,6 +32,15 @@ UPSTREAM_RULES = """
 - name: throttle
   match: {user: throttle}
   reply: {error: {status: 429, message: "Slow down."}}
+- name: think
+  match: {user: think}
+  reply:
+    reasoning_content: "Weather needs a tool."
+    content: "Checking."
+    tool_calls: [{name: get_weather, arguments: {city: Oslo}}]
+- name: long
+  match: {user: long}
+  reply: {content: "one two three four five six", finish_reason: length}
 - name: broken
   match: {user: broken}
   reply: {content: "one two three four", stream: {error_after: 2, error: {type: modelStreamErrorException}}}
@@ -138,3 +147,52 @@ def test_records_invoke_model_with_an_anthropic_body(upstream: FakeLLMServer, tm
     live, again, data = round_trip(upstream, tmp_path / "c.yaml", run)
     assert live == again
     assert {rule["match"]["api"] for rule in data["rules"]} == {"bedrock-invoke"}
+
+
+def test_records_a_streamed_reasoning_and_tool_call(upstream: FakeLLMServer, tmp_path: Path) -> None:
+    def run(bedrock: Any) -> Any:
+        events = list(bedrock.converse_stream(modelId=MODEL, messages=user("think"), toolConfig=TOOLS)["stream"])
+        return [e for e in events if "metadata" not in e]  # latency aside, the frames must replay alike
+
+    live, again, data = round_trip(upstream, tmp_path / "c.yaml", run)
+    assert live == again
+    reply = data["rules"][0]["reply"]
+    assert reply["reasoning_content"] == "Weather needs a tool."
+    assert reply["tool_calls"] == [
+        {"name": "get_weather", "arguments": {"city": "Oslo"}, "id": reply["tool_calls"][0]["id"]}
+    ]
+
+
+def test_records_llama_bodies_whole_and_streamed(upstream: FakeLLMServer, tmp_path: Path) -> None:
+    llama = "meta.llama3-70b-instruct-v1:0"
+
+    def run(bedrock: Any) -> Any:
+        body = json.dumps({"prompt": "long"})
+        whole = json.loads(bedrock.invoke_model(modelId=llama, body=body)["body"].read())
+        parts = bedrock.invoke_model_with_response_stream(modelId=llama, body=json.dumps({"prompt": "hello"}))["body"]
+        return whole, [json.loads(part["chunk"]["bytes"]) for part in parts]
+
+    live, again, data = round_trip(upstream, tmp_path / "c.yaml", run)
+    assert live == again
+    assert live[0]["stop_reason"] == "length"
+    assert [rule["reply"].get("finish_reason") for rule in data["rules"]] == ["length", None]
+
+
+def test_records_an_invoke_stream_exception(upstream: FakeLLMServer, tmp_path: Path) -> None:
+    body = {
+        "anthropic_version": "bedrock-2023-05-31",
+        "max_tokens": 50,
+        "messages": [{"role": "user", "content": "broken"}],
+    }
+
+    def run(bedrock: Any) -> Any:
+        stream = bedrock.invoke_model_with_response_stream(modelId=MODEL, body=json.dumps(body))["body"]
+        seen: list[Any] = []
+        with pytest.raises(EventStreamError) as caught:
+            seen.extend(stream)
+        stream.close()
+        return len(seen), caught.value.response["Error"]["Code"]
+
+    live, again, data = round_trip(upstream, tmp_path / "c.yaml", run)
+    assert live == again == (2, "modelStreamErrorException")
+    assert data["rules"][0]["reply"]["stream"]["error"]["type"] == "modelStreamErrorException"

@@ -400,3 +400,114 @@ def test_encoder_crcs_are_checked_by_botocore() -> None:
     broken[-6] ^= 0xFF  # a payload byte: the message CRC no longer holds
     with pytest.raises(ChecksumMismatch):
         decode(bytes(broken))
+
+
+# --------------------------------------------------------------------------------------------- request validation
+
+TOOLS_BODY = {"messages": [{"role": "user", "content": [{"text": "hi"}]}]}
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"messages": "hi"}, "Value \"hi\" at 'messages' failed to satisfy constraint: Member must be a list"),
+        ({"messages": []}, "A conversation must start with a user message."),
+        (
+            {"messages": [{"role": "assistant", "content": [{"text": "hi"}]}]},
+            "A conversation must start with a user message.",
+        ),
+        (
+            {"messages": [None]},
+            "Value null at 'messages.1.member' failed to satisfy constraint: Member must not be null",
+        ),
+        (
+            {"messages": [{"role": "user"}]},
+            "at 'messages.1.member.content' failed to satisfy constraint: Member must not",
+        ),
+        (
+            {"messages": [{"role": "user", "content": [{"text": "a", "image": {}}]}]},
+            "The content block at messages.1.member.content.1.member must set exactly one of: text, image",
+        ),
+        ({"messages": [{"role": "user", "content": [{"text": 3}]}]}, "'messages.1.member.content.1.member.text'"),
+        (
+            {"messages": [{"role": "user", "content": [{"toolUse": {"name": "f"}}]}]},
+            "'messages.1.member.content.1.member.toolUse.toolUseId' failed to satisfy constraint: Member must not be",
+        ),
+        (
+            {"messages": [{"role": "user", "content": [{"toolResult": {"content": []}}]}]},
+            "'messages.1.member.content.1.member.toolResult.toolUseId'",
+        ),
+        ({"messages": user("hi"), "system": [5]}, "'system.1.member' failed to satisfy constraint: Member must be a"),
+        ({"messages": user("hi"), "inferenceConfig": {"maxTokens": 0}}, "'inferenceConfig.maxTokens'"),
+        ({"messages": user("hi"), "inferenceConfig": {"temperature": 1.5}}, "'inferenceConfig.temperature'"),
+        ({"messages": user("hi"), "inferenceConfig": {"stopSequences": ["a"] * 5}}, "'inferenceConfig.stopSequences'"),
+        (
+            {"messages": user("hi"), "toolConfig": {}},
+            "'toolConfig.tools' failed to satisfy constraint: Member must not",
+        ),
+        ({"messages": user("hi"), "toolConfig": {"tools": [{}]}}, "'toolConfig.tools.1.member.toolSpec'"),
+        (
+            {"messages": user("hi"), "toolConfig": {"tools": [{"toolSpec": {"inputSchema": {"json": {}}}}]}},
+            "'toolConfig.tools.1.member.toolSpec.name'",
+        ),
+        (
+            {"messages": user("hi"), "toolConfig": {"tools": [{"toolSpec": {"name": "f"}}]}},
+            "'toolConfig.tools.1.member.toolSpec.inputSchema'",
+        ),
+        (
+            {**TOOLS_BODY, "toolConfig": {**TOOLS, "toolChoice": {"sometimes": {}}}},
+            "'toolConfig.toolChoice' failed to satisfy constraint: Member must set one of: auto, any, tool",
+        ),
+        (["not", "an", "object"], "the request body must be a JSON object"),
+    ],
+)
+def test_converse_validation(make_client: MakeClient, body: Any, expected: str) -> None:
+    client = make_client("- name: any\n  reply: {content: ok}\n")
+    response = client.post(f"/model/{MODEL}/converse", json=body)
+    assert response.status_code == 400, response.text
+    assert response.headers["x-amzn-errortype"] == "ValidationException"
+    assert expected in response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("choice", "rule"),
+    [({"any": {}}, "forced"), ({"tool": {"name": "get_weather"}}, "by-name"), ({"auto": {}}, "auto")],
+)
+def test_tool_choice_maps_to_the_neutral_names(make_client: MakeClient, choice: dict[str, Any], rule: str) -> None:
+    client = make_client(
+        """
+        - name: forced
+          match: {tool_choice: required}
+          reply: {tool_calls: [{name: get_weather, arguments: {city: Rome}}]}
+        - name: by-name
+          match: {tool_choice: get_weather}
+          reply: {tool_calls: [{name: get_weather, arguments: {city: Lyon}}]}
+        - name: auto
+          reply: {content: ok}
+        """
+    )
+    tools = {**TOOLS, "tools": [*TOOLS["tools"], {"systemTool": {"name": "web"}}]}
+    response = client.post(
+        f"/model/{MODEL}/converse", json={**TOOLS_BODY, "toolConfig": {**tools, "toolChoice": choice}}
+    )
+    assert response.status_code == 200, response.text
+    assert client.get("/_fake/journal").json()["entries"][-1]["rule"] == rule
+
+
+def test_images_and_json_tool_results_reach_matching(make_client: MakeClient) -> None:
+    client = make_client(
+        """
+        - name: picture
+          match: {has_image: true, any_message: '"sky":"sunny"'}
+          reply: {content: "A sunny picture."}
+        """
+    )
+    result = {"toolResult": {"toolUseId": "t1", "content": [{"json": {"sky": "sunny"}}]}}
+    image = {"image": {"format": "png", "source": {"bytes": "iVBORw0KGgo="}}}
+    messages = [
+        {"role": "user", "content": [{"text": "weather?"}]},
+        {"role": "assistant", "content": [{"toolUse": {"toolUseId": "t1", "name": "get_weather", "input": {}}}]},
+        {"role": "user", "content": [result, image, {"text": "and this?"}]},
+    ]
+    response = client.post(f"/model/{MODEL}/converse", json={"messages": messages, "toolConfig": TOOLS})
+    assert response.json()["output"]["message"]["content"] == [{"text": "A sunny picture."}]

@@ -125,10 +125,12 @@ def parse_messages(raw: Any, system: Any) -> tuple[Message, ...]:
                 messages.append(Message("user", "\n".join(text), has_image=has_image))
         else:
             messages.append(Message(role, "\n".join(text), tuple(calls), has_image=has_image))
-    if not turns:
-        raise ProviderRequestError("A conversation must start with a user message. Try again with a user message.")
-    if turns[-1].get("role") == "assistant" and not isinstance(turns[-1].get("content"), list):
-        raise invalid(f"messages.{len(turns)}.member.content", "Member must not be null")
+    if not turns or turns[0].get("role") != "user":
+        raise ProviderRequestError(
+            "A conversation must start with a user message. Try again with a conversation that starts with a user "
+            "message.",
+            param="messages",
+        )
     return tuple(messages)
 
 
