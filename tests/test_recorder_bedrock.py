@@ -196,3 +196,15 @@ def test_records_an_invoke_stream_exception(upstream: FakeLLMServer, tmp_path: P
     live, again, data = round_trip(upstream, tmp_path / "c.yaml", run)
     assert live == again == (2, "modelStreamErrorException")
     assert data["rules"][0]["reply"]["stream"]["error"]["type"] == "modelStreamErrorException"
+
+
+def test_speech_is_forwarded_not_recorded(upstream: FakeLLMServer, tmp_path: Path) -> None:
+    import httpx
+
+    path = tmp_path / "c.yaml"
+    upstream.add_rules("- name: tts\n  match: {api: speech}\n  reply: {audio: {seconds: 0.5}}\n")
+    body = {"model": "tts-1", "voice": "alloy", "input": "hi", "response_format": "wav"}
+    with RecordingServer(upstream.url, path) as proxy:
+        audio = httpx.post(proxy.url + "/v1/audio/speech", json=body, timeout=10)
+    assert audio.status_code == 200 and audio.content[:4] == b"RIFF"
+    assert not path.exists() or "tts" not in path.read_text(encoding="utf-8")
