@@ -206,5 +206,6 @@ def test_speech_is_forwarded_not_recorded(upstream: FakeLLMServer, tmp_path: Pat
     body = {"model": "tts-1", "voice": "alloy", "input": "hi", "response_format": "wav"}
     with RecordingServer(upstream.url, path) as proxy:
         audio = httpx.post(proxy.url + "/v1/audio/speech", json=body, timeout=10)
-    assert audio.status_code == 200 and audio.content[:4] == b"RIFF"
+    assert audio.status_code == 200
+    assert audio.content[:4] == b"RIFF"
     assert not path.exists() or "tts" not in path.read_text(encoding="utf-8")
