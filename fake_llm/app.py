@@ -11,13 +11,14 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
 from fake_llm.admin import ADMIN_ROUTES
 from fake_llm.dashboard import DASHBOARD_ROUTES
 from fake_llm.engine import MODEL_CREATED, FakeLLM
 from fake_llm.providers import PROVIDERS, Provider, anthropic
+from fake_llm.realtime.endpoint import REALTIME_ROUTES
 from fake_llm.scenarios import Scenario
 from fake_llm.settings import Settings
 from fake_llm.streaming import silence_scripted_disconnects
@@ -96,7 +97,7 @@ def create_app(
             engine = FakeLLM(
                 settings, scenarios, [Path(s.path).resolve().parent for s in scenarios if not s.path.startswith("<")]
             )
-    routes = [
+    routes: list[BaseRoute] = [
         Route(path, _chat_endpoint(provider), methods=["POST"])  # type: ignore[arg-type]
         for provider in PROVIDERS.values()
         for path in provider.routes
@@ -105,6 +106,7 @@ def create_app(
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", get_model, methods=["GET"]),
         *anthropic.EXTRA_ROUTES,
+        *REALTIME_ROUTES,
         *ADMIN_ROUTES,
         *DASHBOARD_ROUTES,
     ]
