@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench schema clean docker-test
+.PHONY: run test lint bench schema golden-realtime clean docker-test
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ bench: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/fake-llm schema > docs/scenario.schema.json
+
+# Rewrites fixtures/golden/realtime/ (the tests only compare): run it after an intended change to realtime events.
+golden-realtime: $(STAMP)
+	$(BIN)/python -m tests.realtime_transcripts --write
 
 clean:
 	rm -rf $(VENV) .coverage .pytest_cache .mypy_cache .ruff_cache

@@ -53,6 +53,10 @@ async def realtime(websocket: WebSocket) -> None:
     offered = [p.strip() for p in headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
     beta = "realtime=v1" in headers.get("openai-beta", "") or BETA_PROTOCOL in offered
     model = websocket.query_params.get("model")
+    given = _api_key(headers, offered)
+    if any(p.startswith(KEY_PROTOCOL) for p in offered):  # the key travels in this header: keep it out of the journal
+        shown = [KEY_PROTOCOL + "[redacted]" if p.startswith(KEY_PROTOCOL) else p for p in offered]
+        headers["sec-websocket-protocol"] = ", ".join(shown)
     seq = engine.journal.next_seq()
     entry = JournalEntry(
         seq=seq,
@@ -71,7 +75,6 @@ async def realtime(websocket: WebSocket) -> None:
         reply="beta interface" if beta else "GA interface",
     )
     engine.journal.record(entry)
-    given = _api_key(headers, offered)
     if engine.settings.api_keys and given not in engine.settings.api_keys:
         message = "Incorrect API key provided." if given else "You didn't provide an API key."
         await _deny(websocket, entry, 401, message, "invalid_api_key")

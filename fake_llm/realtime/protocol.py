@@ -49,6 +49,8 @@ class ClientEventError(Exception):
         self.message = message
         self.code = code
         self.param = param
+        #: The client's `event_id` of the event refused, echoed in the error.
+        self.event_id: str | None = None
 
     def __str__(self) -> str:
         return self.message
@@ -73,15 +75,19 @@ def parse_event(raw: str, generation: str) -> ClientEvent:
         ) from None
     if not isinstance(body, dict):
         raise ClientEventError("The client event must be a JSON object.", code="invalid_event")
-    if "type" not in body:
-        raise ClientEventError("The 'type' field is missing.", code="invalid_event", param="type")
-    kind = body["type"]
+    event_id = body.get("event_id") if isinstance(body.get("event_id"), str) else None
+    kind = body.get("type")
     allowed = BETA_CLIENT_EVENTS if generation == "beta" else CLIENT_EVENTS
-    if kind not in allowed:
+    error = None
+    if kind is None:
+        error = ClientEventError("The 'type' field is missing.", code="invalid_event", param="type")
+    elif kind not in allowed:
         supported = ", ".join(f"'{name}'" for name in allowed)
-        raise ClientEventError(f"Invalid value: '{kind}'. Supported values are: {supported}.", param="type")
-    event_id = body.get("event_id")
-    return ClientEvent(kind, event_id if isinstance(event_id, str) else None, body)
+        error = ClientEventError(f"Invalid value: '{kind}'. Supported values are: {supported}.", param="type")
+    if error is not None:
+        error.event_id = event_id
+        raise error
+    return ClientEvent(str(kind), event_id, body)
 
 
 def missing(param: str) -> ClientEventError:

@@ -154,7 +154,8 @@ class Responder:
             return
         rule, reply = selection.rule, selection.reply
         entry.rule, entry.reply, entry.step = rule.name, reply.summary(), selection.step
-        chat = per_rule(rule)
+        chat = per_rule(rule)  # the request as the rule heard it (its transcript in place of unheard audio)
+        entry.body["messages"] = [[m.role, m.text] for m in chat.messages]
         await self._hear(rule.transcript, view)
         if reply.error is not None or reply.raw is not None:
             spec = reply.error

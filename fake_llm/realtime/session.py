@@ -55,7 +55,7 @@ class RealtimeSession(Responder):
             event_id = event.event_id
             await self.HANDLERS[event.type](self, event)
         except ClientEventError as exc:
-            await self.error(exc.message, code=exc.code, param=exc.param, event_id=event_id)
+            await self.error(exc.message, code=exc.code, param=exc.param, event_id=exc.event_id or event_id)
 
     # ------------------------------------------------------------------ session
 
