@@ -363,3 +363,96 @@ def test_golden_transcripts(name: str) -> None:
     """Byte for byte; refresh with `make golden-realtime` after an intended change."""
     golden = (realtime_transcripts.GOLDEN / f"{name}.jsonl").read_text(encoding="utf-8")
     assert realtime_transcripts.run(name) == golden
+
+
+HANG_RULES = dedent(
+    """
+    - name: hang
+      match: {api: realtime, user: hang}
+      reply: {hang: true}
+    - name: chatty
+      match: {api: realtime, user: talk}
+      reply: {generate: {words: 300}, stream: {chunk_ms: 20}}
+    - name: scripted
+      match: {api: realtime, system: pirate, user: ahoy}
+      reply: {content: "Arr, {{ last_user }}!"}
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def timed() -> Iterator[FakeLLMServer]:
+    with FakeLLMServer(rules=HANG_RULES, freeze_time=1767225600, max_hang_seconds=5) as running:
+        yield running
+
+
+def test_hang_then_cancel_and_one_response_at_a_time(timed: FakeLLMServer) -> None:
+    with open_session(timed) as ws:
+        recv(ws)
+        send(ws, type="session.update", session=TEXT)
+        say(ws, "hang")
+        send(ws, type="response.create")
+        created = until(ws, "response.created")[-1]
+        send(ws, type="response.create")
+        busy = recv(ws)["error"]
+        assert busy["code"] == "conversation_already_has_active_response"
+        assert created["response"]["id"] in busy["message"]
+        send(ws, type="response.cancel")
+        done = until(ws, "response.done")[-1]["response"]
+    assert (done["status"], done["status_details"]) == (
+        "cancelled",
+        {"type": "cancelled", "reason": "client_cancelled"},
+    )
+    assert timed.journal.filter(rule="hang")[0].faults == ["hang"]
+
+
+def test_speech_during_a_response_interrupts_it(timed: FakeLLMServer) -> None:
+    with open_session(timed) as ws:
+        recv(ws)
+        send(ws, type="session.update", session=TEXT)
+        say(ws, "talk to me")
+        send(ws, type="response.create")
+        until(ws, "response.output_text.delta")
+        send(ws, type="input_audio_buffer.append", audio=base64.b64encode(tone(100)).decode())
+        events = until(ws, "response.done")
+    types = [e["type"] for e in events]
+    assert types[types.index("input_audio_buffer.speech_started") + 1 :] == [
+        "response.output_item.done",
+        "conversation.item.done",
+        "response.done",
+    ]
+    assert events[-1]["response"]["status_details"]["reason"] == "turn_detected"
+    assert events[-1]["response"]["output"][0]["status"] == "incomplete"
+
+
+def test_per_response_instructions_and_out_of_band_responses(timed: FakeLLMServer) -> None:
+    with open_session(timed) as ws:
+        recv(ws)
+        send(ws, type="session.update", session=TEXT)
+        say(ws, "ahoy")
+        recv(ws), recv(ws)
+        send(ws, type="response.create", response={"instructions": "Talk like a pirate", "conversation": "none"})
+        done = until(ws, "response.done")[-1]["response"]
+        assert done["output"][0]["content"][0]["text"] == "Arr, ahoy!"
+        assert done["conversation_id"] is None
+        send(ws, type="conversation.item.retrieve", item_id=done["output"][0]["id"])
+        assert recv(ws)["error"]["param"] == "item_id"  # out of band: not in the conversation
+
+
+@pytest.mark.filterwarnings("ignore:connect\\(\\) must be used as a context manager:DeprecationWarning")
+def test_beta_sdk_connection(timed: FakeLLMServer) -> None:
+    """The beta connection always dials wss:// unless given websocket_base_url."""
+    openai = pytest.importorskip("openai")
+    ws_base = timed.base_url.replace("http://", "ws://")
+    client = openai.OpenAI(base_url=timed.base_url, websocket_base_url=ws_base, api_key="sk-test", max_retries=0)
+    with client.beta.realtime.connect(model="gpt-4o-realtime-preview") as connection:
+        connection.session.update(session={"modalities": ["text"], "instructions": "Talk like a pirate"})
+        connection.conversation.item.create(
+            item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "ahoy"}]}
+        )
+        connection.response.create()
+        for event in connection:
+            if event.type == "response.done":
+                break
+    assert event.response.output[0].content[0].text == "Arr, ahoy!"
+    client.close()
