@@ -1,26 +1,25 @@
 """Responses of a realtime session: match the conversation against the rules, plan the reply's events with the
 scenario's timing and faults, play them as a task, and cancel or fail them part-way with a correct `response.done`.
 
-The session half that owns the conversation and client events is RealtimeSession (session.py), which extends this.
+The session half that owns the conversation and client events is RealtimeSession (session.py), which extends this;
+what has been sent of the response in flight is tracked by progress.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
-import json
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from fake_llm.errors import ReplyMismatch
 from fake_llm.faults import apply_faults
 from fake_llm.journal import JournalEntry, redact_headers
 from fake_llm.realtime.conversation import Conversation, chat_request
-from fake_llm.realtime.render import BETA, Generation, session_view, usage
+from fake_llm.realtime.progress import FAILED_DONE, Active, final_response, rate_limits, track
+from fake_llm.realtime.render import BETA, Generation, session_view
 from fake_llm.realtime.response_plan import ResponseSpec, dumps, plan_response, response_object
 from fake_llm.replies import ReplyContext, plan_completion
 from fake_llm.scenarios import StreamError
@@ -30,24 +29,6 @@ from fake_llm.timing import schedule
 log = logging.getLogger("fake_llm")
 Send = Callable[[Event], Awaitable[None]]
 Close = Callable[[int], Awaitable[None]]
-#: Kind of the planned `response.done` that closes a response failed by an `error_after` fault: built when sent.
-FAILED_DONE = "failed-done"
-
-
-@dataclass(slots=True)
-class Active:
-    """The response in flight: what has been sent of it so far."""
-
-    response_id: str
-    spec: ResponseSpec
-    entry: JournalEntry
-    in_conversation: bool
-    failure: StreamError | None = None
-    task: asyncio.Task[None] | None = None
-    open_items: dict[str, dict[str, Any]] = field(default_factory=dict)
-    done_items: list[dict[str, Any]] = field(default_factory=list)
-    tokens: int = 0
-    audio_bytes: int = 0
 
 
 async def _unset_send(event: Event) -> None:
@@ -210,7 +191,7 @@ class Responder:
                 completion,
                 lambda: self.ids("event_"),
                 self.item_id,
-                _rate_limits(completion.usage.total_tokens),
+                rate_limits(completion.usage.total_tokens),
             )
             stream = reply.stream
             rng = (
@@ -315,59 +296,11 @@ class Responder:
             self.active = None
 
     def _track(self, active: Active, event: Event) -> None:
-        """Keep the conversation and the partial response in step with what the client has been sent."""
-        if event.kind == "error":
-            return
-        payload = json.loads(event.data)
-        kind = payload["type"]
-        generation = self.generation
-        if kind == "response.output_item.added":
-            item = copy.deepcopy(payload["item"])
-            active.open_items[item["id"]] = item
-            if active.in_conversation:
-                self.conversation.add(item)
-        elif kind in (generation.text_delta, generation.transcript_delta):
-            item = active.open_items[payload["item_id"]]
-            part_type = generation.text_part if kind == generation.text_delta else generation.audio_part
-            key = "text" if kind == generation.text_delta else "transcript"
-            if not item["content"]:
-                item["content"].append({"type": part_type, key: ""})
-            item["content"][0][key] += payload["delta"]
-            active.tokens += event.tokens
-        elif kind == generation.audio_delta:
-            active.audio_bytes += len(payload["delta"]) * 3 // 4
-        elif kind == "response.function_call_arguments.delta":
-            active.open_items[payload["item_id"]]["arguments"] += payload["delta"]
-            active.tokens += event.tokens
-        elif kind == "response.output_item.done":
-            item = payload["item"]
-            active.open_items.pop(item["id"], None)
-            active.done_items.append(item)
-            if active.in_conversation:
-                self.conversation.replace(item)
-        elif kind == "response.done":
-            active.entry.stream_outcome = active.entry.stream_outcome or payload["response"]["status"]
+        if track(active, event, self.generation, self.conversation):
             self._finish(active)
 
     def _final(self, active: Active, status: str, reason: str | None = None) -> Event:
-        """`response.done` for a response that ended early: the items so far, cut ones `incomplete`."""
-        output = [*active.done_items, *({**item, "status": "incomplete"} for item in active.open_items.values())]
-        text_in, audio_in = active.spec.input_text_tokens, active.spec.input_audio_ms
-        body = response_object(
-            self.generation,
-            active.spec,
-            status,
-            output,
-            usage(text_in, audio_in, active.tokens, active.audio_bytes / 48, {}),
-        )
-        if status == "failed" and active.failure is not None:
-            body["status_details"] = {
-                "type": "failed",
-                "error": {"type": active.failure.type or "server_error", "code": active.failure.code},
-            }
-        elif reason is not None:
-            body["status_details"] = {"type": status, "reason": reason}
-        return self.event("response.done", response=body)
+        return self.event("response.done", response=final_response(self.generation, active, status, reason))
 
     async def cancel(self, reason: str) -> None:
         """Stop the response in flight: close its open items as `incomplete`, then `response.done` (cancelled)."""
@@ -396,11 +329,3 @@ class Responder:
             active.task.cancel()
             await asyncio.gather(active.task, return_exceptions=True)
             active.entry.stream_outcome = "client disconnected"
-
-
-def _rate_limits(tokens: int) -> list[dict[str, Any]]:
-    """The limits the response reserved against (fixed, generous tiers; fake-llm does not meter realtime)."""
-    return [
-        {"name": "requests", "limit": 5000, "remaining": 4999, "reset_seconds": 0.012},
-        {"name": "tokens", "limit": 40000, "remaining": 40000 - tokens, "reset_seconds": round(tokens * 0.0015, 3)},
-    ]

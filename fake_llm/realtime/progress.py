@@ -1,0 +1,102 @@
+"""What has been sent of a response in flight (its open and finished items, tokens and audio so far), and the
+`response.done` of a response that ends early (cancelled, failed or cut by a fault)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from fake_llm.journal import JournalEntry
+from fake_llm.realtime.conversation import Conversation
+from fake_llm.realtime.render import Generation, usage
+from fake_llm.realtime.response_plan import ResponseSpec, response_object
+from fake_llm.scenarios import StreamError
+from fake_llm.streaming import Event
+
+#: Kind of the planned `response.done` that closes a response failed by an `error_after` fault: built when sent.
+FAILED_DONE = "failed-done"
+
+
+@dataclass(slots=True)
+class Active:
+    """The response in flight: what has been sent of it so far."""
+
+    response_id: str
+    spec: ResponseSpec
+    entry: JournalEntry
+    in_conversation: bool
+    failure: StreamError | None = None
+    task: asyncio.Task[None] | None = None
+    open_items: dict[str, dict[str, Any]] = field(default_factory=dict)
+    done_items: list[dict[str, Any]] = field(default_factory=list)
+    tokens: int = 0
+    audio_bytes: int = 0
+
+
+def track(active: Active, event: Event, generation: Generation, conversation: Conversation) -> bool:
+    """Keep the conversation and the partial response in step with an event about to be sent; True when the
+    event is the response's `response.done`."""
+    if event.kind == "error":
+        return False
+    payload = json.loads(event.data)
+    kind = payload["type"]
+    if kind == "response.output_item.added":
+        item = copy.deepcopy(payload["item"])
+        active.open_items[item["id"]] = item
+        if active.in_conversation:
+            conversation.add(item)
+    elif kind in (generation.text_delta, generation.transcript_delta):
+        item = active.open_items[payload["item_id"]]
+        part_type = generation.text_part if kind == generation.text_delta else generation.audio_part
+        key = "text" if kind == generation.text_delta else "transcript"
+        if not item["content"]:
+            item["content"].append({"type": part_type, key: ""})
+        item["content"][0][key] += payload["delta"]
+        active.tokens += event.tokens
+    elif kind == generation.audio_delta:
+        active.audio_bytes += len(payload["delta"]) * 3 // 4
+    elif kind == "response.function_call_arguments.delta":
+        active.open_items[payload["item_id"]]["arguments"] += payload["delta"]
+        active.tokens += event.tokens
+    elif kind == "response.output_item.done":
+        item = payload["item"]
+        active.open_items.pop(item["id"], None)
+        active.done_items.append(item)
+        if active.in_conversation:
+            conversation.replace(item)
+    elif kind == "response.done":
+        active.entry.stream_outcome = active.entry.stream_outcome or payload["response"]["status"]
+        return True
+    return False
+
+
+def final_response(generation: Generation, active: Active, status: str, reason: str | None = None) -> dict[str, Any]:
+    """`response.done` for a response that ended early: the items so far, cut ones `incomplete`."""
+    output = [*active.done_items, *({**item, "status": "incomplete"} for item in active.open_items.values())]
+    text_in, audio_in = active.spec.input_text_tokens, active.spec.input_audio_ms
+    body = response_object(
+        generation,
+        active.spec,
+        status,
+        output,
+        usage(text_in, audio_in, active.tokens, active.audio_bytes / 48, {}),
+    )
+    if status == "failed" and active.failure is not None:
+        body["status_details"] = {
+            "type": "failed",
+            "error": {"type": active.failure.type or "server_error", "code": active.failure.code},
+        }
+    elif reason is not None:
+        body["status_details"] = {"type": status, "reason": reason}
+    return body
+
+
+def rate_limits(tokens: int) -> list[dict[str, Any]]:
+    """The limits the response reserved against (fixed, generous tiers; fake-llm does not meter realtime)."""
+    return [
+        {"name": "requests", "limit": 5000, "remaining": 4999, "reset_seconds": 0.012},
+        {"name": "tokens", "limit": 40000, "remaining": 40000 - tokens, "reset_seconds": round(tokens * 0.0015, 3)},
+    ]
