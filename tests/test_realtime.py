@@ -373,6 +373,10 @@ HANG_RULES = dedent(
     - name: chatty
       match: {api: realtime, user: talk}
       reply: {generate: {words: 300}, stream: {chunk_ms: 20}}
+    - name: limited
+      match: {api: realtime, user: limited}
+      rate_limit: {requests_per_minute: 1}
+      reply: {content: "once a minute"}
     - name: scripted
       match: {api: realtime, system: pirate, user: ahoy}
       reply: {content: "Arr, {{ last_user }}!"}
@@ -456,3 +460,18 @@ def test_beta_sdk_connection(timed: FakeLLMServer) -> None:
                 break
     assert event.response.output[0].content[0].text == "Arr, ahoy!"
     client.close()
+
+
+def test_rule_rate_limits_apply_and_rate_limits_updated_reports_them(timed: FakeLLMServer) -> None:
+    with open_session(timed) as ws:
+        recv(ws)
+        send(ws, type="session.update", session=TEXT)
+        say(ws, "limited")
+        send(ws, type="response.create")
+        events = until(ws, "response.done")
+        limits = next(e for e in events if e["type"] == "rate_limits.updated")["rate_limits"]
+        assert limits[0] == {"name": "requests", "limit": 1, "remaining": 0, "reset_seconds": 60.0}
+        send(ws, type="response.create")
+        error = until(ws, "error")[-1]["error"]
+    assert (error["type"], error["code"]) == ("requests", "rate_limit_exceeded")
+    assert timed.journal.filter(rule="limited", status=429)

@@ -94,9 +94,36 @@ def final_response(generation: Generation, active: Active, status: str, reason: 
     return body
 
 
-def rate_limits(tokens: int) -> list[dict[str, Any]]:
-    """The limits the response reserved against (fixed, generous tiers; fake-llm does not meter realtime)."""
-    return [
-        {"name": "requests", "limit": 5000, "remaining": 4999, "reset_seconds": 0.012},
-        {"name": "tokens", "limit": 40000, "remaining": 40000 - tokens, "reset_seconds": round(tokens * 0.0015, 3)},
-    ]
+def rate_limits(tokens: int, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """What `rate_limits.updated` reports: the scripted limits' state when a rule or the server sets one (from the
+    limiter's `x-ratelimit-*` values), else a generous fixed tier with this response's tokens reserved."""
+    limits = []
+    for name, default_limit, default_remaining in (("requests", 5000, 4999), ("tokens", 40000, 40000 - tokens)):
+        limit = headers.get(f"x-ratelimit-limit-{name}")
+        remaining = headers.get(f"x-ratelimit-remaining-{name}")
+        limits.append(
+            {
+                "name": name,
+                "limit": int(limit) if limit else default_limit,
+                "remaining": int(remaining) if remaining else default_remaining,
+                "reset_seconds": _seconds(headers.get(f"x-ratelimit-reset-{name}")) if limit else 60.0,
+            }
+        )
+    return limits
+
+
+def _seconds(duration: str | None) -> float:
+    """`1m30s`, `6s`, `12ms` (the headers' Go durations) in seconds."""
+    total, number = 0.0, ""
+    text = duration or ""
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char.isdigit() or char == ".":
+            number += char
+        else:
+            unit = "ms" if text.startswith("ms", index) else char
+            total += float(number or 0) * {"h": 3600, "m": 60, "s": 1, "ms": 0.001}.get(unit, 0)
+            number, index = "", index + len(unit) - 1
+        index += 1
+    return round(total, 3)

@@ -162,6 +162,13 @@ class Responder:
             engine.journal.record(entry)
             await self.error(f"fake-llm: {exc}", code="fake_llm_reply_mismatch")
             return
+        # The same limiter chat requests go through: the rule's `rate_limit`, then the server-wide one.
+        decision = engine._check_rate_limits(rule, completion.usage.total_tokens)
+        if not decision.allowed:
+            entry.status, entry.reply = 429, f"rate limited ({decision.kind} per minute)"
+            engine.journal.record(entry)
+            await self.error(decision.message, code="rate_limit_exceeded", type_=decision.kind)
+            return
         response_id = self.ids("resp_")
         spec_ = ResponseSpec(
             response_id=response_id,
@@ -191,7 +198,7 @@ class Responder:
                 completion,
                 lambda: self.ids("event_"),
                 self.item_id,
-                rate_limits(completion.usage.total_tokens),
+                rate_limits(completion.usage.total_tokens, decision.headers),
             )
             stream = reply.stream
             rng = (
