@@ -29,7 +29,7 @@ _MATCH: dict[str, Any] = {
     "properties": {
         "api": {
             "description": "The dialect the request arrived in (openai-chat, anthropic, responses, completions, "
-            "embeddings, gemini, azure ...), or a list of them.",
+            "embeddings, gemini, azure, realtime ...), or a list of them.",
             "type": ["string", "array"],
             "items": {"type": "string"},
         },

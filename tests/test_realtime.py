@@ -373,6 +373,9 @@ HANG_RULES = dedent(
     - name: chatty
       match: {api: realtime, user: talk}
       reply: {generate: {words: 300}, stream: {chunk_ms: 20}}
+    - name: paced
+      match: {api: realtime, user: paced}
+      reply: {content: "one two three", stream: {ttft_ms: 30, chunk_ms: 20, stall_ms: 50, stall_after: 7}}
     - name: limited
       match: {api: realtime, user: limited}
       rate_limit: {requests_per_minute: 1}
@@ -475,3 +478,22 @@ def test_rule_rate_limits_apply_and_rate_limits_updated_reports_them(timed: Fake
         error = until(ws, "error")[-1]["error"]
     assert (error["type"], error["code"]) == ("requests", "rate_limit_exceeded")
     assert timed.journal.filter(rule="limited", status=429)
+
+
+def test_stream_timing_paces_the_deltas(timed: FakeLLMServer) -> None:
+    with open_session(timed) as ws:
+        recv(ws)
+        send(ws, type="session.update", session=TEXT)
+        say(ws, "paced")
+        send(ws, type="response.create")
+        until(ws, "response.done")
+    entry = timed.journal.filter(rule="paced")[0]
+    planned = {e.event: e.at_ms for e in entry.events if e.event != "response.output_text.delta"}
+    deltas = [e.at_ms for e in entry.events if e.event == "response.output_text.delta"]
+    assert planned["response.created"] == 30.0  # time to first token
+    assert deltas == [30.0, 50.0, 120.0]  # chunk_ms apart, and a 50 ms stall before event 7
+    assert planned["response.done"] == 120.0
+    session = [e for e in timed.journal.entries if e.outcome == "session"][-1]
+    asked = next(e.at_ms for e in session.events if e.event == "response.create")
+    sent = [e.at_ms for e in session.events if e.event == "response.output_text.delta"]
+    assert sent[-1] - asked >= 119  # really sent on that schedule (time_scale 1); late is possible, early is not

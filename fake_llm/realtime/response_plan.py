@@ -76,7 +76,7 @@ class _Writer:
         self.event_id = event_id
         self.response_id = response_id
         self.events: list[Event] = []
-        self.step = 0
+        self.step = -1  # the first delta is content step 0: it goes out at the time to first token
 
     def emit(self, kind: str, type_: str, *, tokens: int = 0, step: int = -1, **fields: Any) -> None:
         payload = {"type": type_, "event_id": self.event_id(), **fields}
