@@ -1,22 +1,21 @@
 """Golden transcripts of realtime sessions: a scripted client drives a fresh server (fixed seed, frozen time) over a
 raw WebSocket and every client and server event is written one JSON object a line.
 
-The test compares against fixtures/golden/realtime/; only `make golden-realtime` (this module run with `--write`)
-rewrites them.
+tests/goldens.py lists them with every other golden: tests/test_goldens.py compares, only `make goldens` rewrites.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from textwrap import dedent
 from typing import Any
 
 from websockets.sync.client import connect
 
-from fake_llm.server import FakeLLMServer
+from fake_llm.testing.server import FakeLLMServer
 
 GOLDEN = Path(__file__).resolve().parent.parent / "fixtures" / "golden" / "realtime"
 RULES = dedent(
@@ -73,16 +72,6 @@ def run(name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str]) -> int:
-    if argv != ["--write"]:
-        print("usage: python -m tests.realtime_transcripts --write   (rewrites fixtures/golden/realtime/)")
-        return 2
-    GOLDEN.mkdir(parents=True, exist_ok=True)
-    for name in SESSIONS:
-        (GOLDEN / f"{name}.jsonl").write_text(run(name), encoding="utf-8")
-        print(f"wrote {GOLDEN / name}.jsonl")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+def goldens() -> dict[Path, Callable[[], bytes]]:
+    """Each golden transcript file and how to produce its bytes."""
+    return {GOLDEN / f"{name}.jsonl": (lambda name=name: run(name).encode()) for name in SESSIONS}

@@ -15,8 +15,7 @@ import pytest
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from fake_llm.server import FakeLLMServer
-from tests import realtime_transcripts
+from fake_llm.testing.server import FakeLLMServer
 
 RULES = dedent(
     """
@@ -356,13 +355,6 @@ def test_journal_shows_the_session_with_client_and_server_events(server: FakeLLM
     assert session.stream_outcome == "closed by the client (code 1000)"
     assert (response.rule, response.method, response.stream_outcome) == ("greet", "WS", "completed")
     assert response.body["messages"] == [["user", "hello"]]
-
-
-@pytest.mark.parametrize("name", sorted(realtime_transcripts.SESSIONS))
-def test_golden_transcripts(name: str) -> None:
-    """Byte for byte; refresh with `make golden-realtime` after an intended change."""
-    golden = (realtime_transcripts.GOLDEN / f"{name}.jsonl").read_text(encoding="utf-8")
-    assert realtime_transcripts.run(name) == golden
 
 
 HANG_RULES = dedent(
