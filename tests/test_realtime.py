@@ -7,6 +7,7 @@ import base64
 import json
 import math
 import struct
+import time
 from collections.abc import Iterator
 from textwrap import dedent
 from typing import Any
@@ -89,6 +90,7 @@ def say(ws: ClientConnection, text: str) -> None:
 
 
 TEXT = {"type": "realtime", "output_modalities": ["text"]}
+USER_HI = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}
 
 
 def test_text_response_event_order_is_the_services() -> None:
@@ -177,6 +179,68 @@ def test_function_call_round_trip(server: FakeLLMServer) -> None:
         ({"type": "input_audio_buffer.commit"}, "input_audio_buffer_commit_empty", None, "buffer too small"),
         ({"type": "response.cancel"}, "response_cancel_not_active", None, "no active response found"),
         ({"type": "conversation.item.delete", "item_id": "item_x"}, "invalid_value", "item_id", "not found: item_x"),
+        ({"type": "conversation.item.retrieve", "item_id": "item_x"}, "invalid_value", "item_id", "not found: item_x"),
+        ({"type": "session.update", "session": {}}, "missing_required_parameter", "session.type", "'session.type'"),
+        (
+            {"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text", "audio"]}},
+            "invalid_value",
+            "session.output_modalities",
+            "give either ['text'] or ['audio']",
+        ),
+        (
+            {"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"turn_detection": {}}}}},
+            "invalid_value",
+            "session.audio.input.turn_detection.type",
+            "Invalid value: 'None'",
+        ),
+        (
+            {"type": "session.update", "session": {"type": "realtime", "tools": [{"type": "function"}]}},
+            "missing_required_parameter",
+            "session.tools[0].name",
+            "Missing required parameter",
+        ),
+        (
+            {"type": "conversation.item.create", "item": {"type": "function_call_output", "call_id": "c1"}},
+            "missing_required_parameter",
+            "item.output",
+            "'item.output'",
+        ),
+        (
+            {"type": "conversation.item.create", "item": {**USER_HI, "id": "item_1"}, "previous_item_id": "item_x"},
+            "invalid_value",
+            "previous_item_id",
+            "not found: item_x",
+        ),
+        (
+            {
+                "type": "conversation.item.create",
+                "item": {"type": "message", "role": "user", "content": [{"type": "output_text", "text": "x"}]},
+            },
+            "invalid_value",
+            "item.content[0].type",
+            "Supported values are: 'input_text', 'input_audio', 'input_image'.",
+        ),
+        (
+            {"type": "response.create", "response": {"conversation": "other"}},
+            "invalid_value",
+            "response.conversation",
+            "'auto', 'none'",
+        ),
+        (
+            {"type": "response.create", "response": {"output_modalities": ["video"]}},
+            "invalid_value",
+            "response.output_modalities[0]",
+            "'text', 'audio'",
+        ),
+        (
+            {"type": "conversation.item.truncate", "item_id": "item_x", "content_index": 0},
+            "missing_required_parameter",
+            "audio_end_ms",
+            "'audio_end_ms'",
+        ),
+        ({"type": "input_audio_buffer.append"}, "missing_required_parameter", "audio", "'audio'"),
+        ({"type": "transcription_session.update"}, "invalid_value", "type", "Invalid value"),
+        ({"type": "session.update", "session": "x"}, "invalid_type", "session", "expected an object"),
     ],
 )
 def test_bad_client_events_get_an_error_event_and_the_socket_stays_open(
@@ -489,3 +553,53 @@ def test_stream_timing_paces_the_deltas(timed: FakeLLMServer) -> None:
     asked = next(e.at_ms for e in session.events if e.event == "response.create")
     sent = [e.at_ms for e in session.events if e.event == "response.output_text.delta"]
     assert sent[-1] - asked >= 119  # really sent on that schedule (time_scale 1); late is possible, early is not
+
+
+def test_client_audio_items_with_a_transcript_match_as_text_and_binary_frames_are_read(server: FakeLLMServer) -> None:
+    audio = base64.b64encode(bytes(4800)).decode()
+    item = {
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_audio", "audio": audio, "transcript": "hello"}],
+    }
+    with open_session(server) as ws:
+        recv(ws)
+        ws.send(json.dumps({"type": "session.update", "session": TEXT}).encode())  # a binary frame
+        assert recv(ws)["type"] == "session.updated"
+        send(ws, type="conversation.item.create", item=item)
+        added = recv(ws)["item"]
+        assert added["content"] == [{"type": "input_audio", "transcript": "hello"}]  # the audio is not echoed
+        assert recv(ws)["type"] == "conversation.item.done"
+        send(ws, type="conversation.item.create", item=added | {"content": []})
+        assert recv(ws)["error"]["message"] == f"Item with id '{added['id']}' already exists."
+        send(ws, type="input_audio_buffer.append", audio=audio)
+        send(ws, type="input_audio_buffer.clear")
+        assert [e["type"] for e in until(ws, "input_audio_buffer.cleared")][-1] == "input_audio_buffer.cleared"
+        send(ws, type="response.create")
+        assert until(ws, "response.done")[-1]["response"]["output"][0]["content"][0]["text"] == "Hello! How can I help?"
+
+
+def test_the_client_leaving_mid_response_is_journaled(timed: FakeLLMServer) -> None:
+    with open_session(timed) as ws:
+        recv(ws)
+        send(ws, type="session.update", session=TEXT)
+        say(ws, "talk to me")
+        send(ws, type="response.create")
+        until(ws, "response.output_text.delta")
+    entry = timed.journal.filter(rule="chatty")[-1]
+    for _ in range(200):  # the server notices the close on its own schedule: poll, bounded
+        if entry.stream_outcome is not None:
+            break
+        time.sleep(0.01)
+    assert entry.stream_outcome == "client disconnected"
+
+
+def test_hang_gives_up_after_max_hang_seconds() -> None:
+    with FakeLLMServer(rules=HANG_RULES, max_hang_seconds=0.05) as server, open_session(server) as ws:
+        recv(ws)
+        send(ws, type="session.update", session=TEXT)
+        say(ws, "hang")
+        send(ws, type="response.create")
+        events = until(ws, "response.done")
+    assert events[-2]["error"]["message"] == "fake-llm: a hang reply reached the server's max_hang_seconds."
+    assert events[-1]["response"]["status"] == "failed"

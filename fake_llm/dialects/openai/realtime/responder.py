@@ -315,10 +315,10 @@ class Responder:
         if active is None:
             return
         self.active = None
+        active.entry.stream_outcome = f"cancelled ({reason})"  # before the task ends: it keeps an outcome set
         if active.task is not None:
             active.task.cancel()
             await asyncio.gather(active.task, return_exceptions=True)
-        active.entry.stream_outcome = f"cancelled ({reason})"
         for index, item in enumerate(list(active.open_items.values()), start=len(active.done_items)):
             done = {**item, "status": "incomplete"}
             if active.in_conversation:
@@ -333,6 +333,6 @@ class Responder:
         """The socket closed: stop any response still playing."""
         active, self.active = self.active, None
         if active is not None and active.task is not None:
+            active.entry.stream_outcome = "client disconnected"
             active.task.cancel()
             await asyncio.gather(active.task, return_exceptions=True)
-            active.entry.stream_outcome = "client disconnected"
