@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -146,6 +148,31 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(**flags)
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on `host:port` (port 0: a free port), so "serving" is printed only once it is bound and
+    names the real port. Raises OSError as the OS reports it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # SO_REUSEADDR lets a restart reuse a port in TIME_WAIT; it never lets two servers listen on one port.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _bind_error(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"fake-llm: port {port} on {host} is already in use (another fake-llm or server is running there); "
+            f"pick another with --port N, or --port 0 for any free port"
+        )
+    return f"fake-llm: cannot listen on {host}:{port}: {exc.strerror or exc}"
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -162,21 +189,32 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     for warning in engine.warnings:
         print(f"fake-llm: warning: {warning}", file=sys.stderr)
-    sources = list(settings.scenarios) or [f"{bundled_scenarios()} (bundled)"]
+    try:
+        sock = bind(settings.host, settings.port)
+    except OSError as exc:
+        print(_bind_error(settings.host, settings.port, exc), file=sys.stderr)
+        return 3
+    port = sock.getsockname()[1]
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    engine.url = f"http://{host}:{port}"
+    sources = list(settings.scenarios) or [f"{bundled_scenarios()} (bundled)"]
     print(
-        f"fake-llm {__version__} serving http://{host}:{settings.port}/v1 - "
+        f"fake-llm {__version__} serving {engine.url}/v1 - "
         f"{len(engine.selector.rules)} rules from {', '.join(sources)}",
         flush=True,
     )
     logging.basicConfig(level=settings.log_level.upper() if settings.log_level != "trace" else "DEBUG")
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(engine=engine),
         host=settings.host,
-        port=settings.port,
+        port=port,
         log_level=settings.log_level,
         timeout_graceful_shutdown=5,
     )
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
     return 0
 
 

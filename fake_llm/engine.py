@@ -72,6 +72,8 @@ class FakeLLM(RuleSets):
         #: failed reload (empty once a reload succeeds).
         self.paths: list[str | Path] = []
         self.load_errors: list[str] = []
+        #: The root URL the server is bound to (with the real port when started on port 0); set by whoever binds.
+        self.url: str | None = None
         self._added = 0  # numbers the rule sets added at run time, for their default names
 
     @classmethod

@@ -114,6 +114,7 @@ class FakeLLMServer:
         sock.listen(128)
         self._sock = sock
         self.port = sock.getsockname()[1]
+        self.engine.url = self.url
         config = uvicorn.Config(
             self.app,
             log_level="warning",

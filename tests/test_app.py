@@ -166,6 +166,9 @@ def test_health(client: TestClient) -> None:
     assert response.json() == {
         "status": "ok",
         "version": __version__,
+        "url": "http://testserver",
+        "base_url": "http://testserver/v1",
+        "port": None,
         "rules": 3,
         "scenarios": ["test"],
         "load_errors": [],
