@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -38,6 +39,19 @@ def lookup_text(lookup: TextLookup, text: str, captures: dict[str, str]) -> bool
     return subject.startswith(value)
 
 
+def case_hint(lookup: TextLookup, texts: Sequence[str]) -> str:
+    """A hint for a case-sensitive lookup that fails only because of case (mapping forms do not ignore case)."""
+    if lookup.ignore_case:
+        return ""
+    if lookup.pattern is not None:
+        folded = re.compile(lookup.pattern.pattern, lookup.pattern.flags | re.IGNORECASE)
+        hit = any(folded.search(text) for text in texts)
+    else:
+        relaxed = TextLookup(lookup.kind, lookup.value, ignore_case=True)
+        hit = any(lookup_text(relaxed, text, {}) for text in texts)
+    return " (it would match ignoring case: add `ignore_case: true`)" if hit else ""
+
+
 def _check_model(match: Match, request: ChatRequest, captures: dict[str, str]) -> str | None:
     if match.model is None or any(fnmatchcase(request.model, pattern) for pattern in match.model):
         return None
@@ -54,7 +68,7 @@ def _text_check(key: str, describe: str, read: Callable[[ChatRequest], Sequence[
         if any(lookup_text(lookup, text, captures) for text in texts):
             return None
         shown = _clip(texts[0]) if len(texts) == 1 else f"{len(texts)} messages"
-        return f"{key}: {describe} {shown} does not {lookup.describe()}"
+        return f"{key}: {describe} {shown} does not {lookup.describe()}{case_hint(lookup, texts)}"
 
     return check
 
@@ -77,7 +91,7 @@ def _check_headers(match: Match, request: ChatRequest, captures: dict[str, str])
         if value is None:
             return f"header {name!r} is missing"
         if not lookup_text(lookup, value, captures):
-            return f"header {name!r}: {_clip(value)} does not {lookup.describe()}"
+            return f"header {name!r}: {_clip(value)} does not {lookup.describe()}{case_hint(lookup, [value])}"
     return None
 
 
@@ -124,9 +138,12 @@ def _check_tools(match: Match, request: ChatRequest, captures: dict[str, str]) -
 
 def _check_request_options(match: Match, request: ChatRequest, captures: dict[str, str]) -> str | None:
     if match.tool_choice is not None and request.tool_choice_name != match.tool_choice:
-        return f"tool_choice: request has {request.tool_choice_name!r}, rule wants {match.tool_choice!r}"
+        has = "sets no tool_choice" if request.tool_choice_name is None else f"has {request.tool_choice_name!r}"
+        return f"tool_choice: the request {has}, rule wants {match.tool_choice!r}"
     if match.response_format is not None and request.response_format_type != match.response_format:
-        return f"response_format: request has {request.response_format_type!r}, rule wants {match.response_format!r}"
+        fmt = request.response_format_type
+        has = "sets no response_format" if fmt is None else f"has {fmt!r}"
+        return f"response_format: the request {has}, rule wants {match.response_format!r}"
     if match.has_image is not None and request.has_image != match.has_image:
         return "has_image: the request has " + ("an image" if request.has_image else "no image")
     return None

@@ -596,7 +596,8 @@ def test_header_match_and_session_sequences_over_http(make_client: MakeClient) -
     missed = client.post(URL, json=ask("a"), headers={"x-team": "Blue"})
     assert missed.status_code == 400
     assert missed.json()["error"]["message"].endswith(
-        "Rules tried: team: header 'x-team': 'Blue' does not equal 'blue'"
+        "Rules tried: team: header 'x-team': 'Blue' does not equal 'blue' (it would match ignoring case: add "
+        "`ignore_case: true`)"
     )
     assert [e.step for e in engine(client).journal.entries] == [1, 2, 1, 0]
 
