@@ -229,7 +229,8 @@ class FakeLLM(RuleSets):
                 body = provider.error_body(400, f"fake-llm: {exc}", code="fake_llm_reply_mismatch")
                 return self._json(body, 400, {**headers, "x-should-retry": "false"})
             fingerprint = self.ids.fingerprint(completion.model)
-            meta = ReplyMeta(meta.id, meta.created, fingerprint, meta.request_id, meta.seed)
+            content_seed = self.ids.content_seed(chat.body, rule.name, selection.step)
+            meta = ReplyMeta(meta.id, meta.created, fingerprint, meta.request_id, meta.seed, content_seed)
         tokens = (
             completion.usage.total_tokens
             if completion
