@@ -309,6 +309,10 @@ def parse_scenario(
     from fake_llm.scenario_builder import _build
 
     data, lines = _load_yaml(text, source)
+    if isinstance(data, list):
+        # A scenario file is a mapping; a bare list is the commonest first attempt, so say how to fix it.
+        message = "a scenario file is a mapping, not a list: put the rules under `rules:` (indent them below it)"
+        raise ScenarioError([Problem(source, lines.get((), 1), "", message)])
     return _build(data, lines, source, base_dir, allowed_roots, default_name)
 
 
