@@ -272,10 +272,13 @@ class Selector:
         """Match `request` against every rule of the enabled scenarios (or only of scenario `only`, enabled or not)
         in load order, and use up the winner's `times` and `replies`."""
         reasons: list[tuple[str, str]] = []
+        switched_off: list[str] = []
         with self._lock:
             state = self._state
             for scenario in self._scenarios:
                 if (scenario.name != only) if only is not None else (scenario.name in self._disabled):
+                    if only is None and scenario.rules:
+                        switched_off.append(scenario.name)
                     continue
                 for rule in scenario.rules:
                     used = state.uses.get(rule.name, 0)
@@ -292,6 +295,9 @@ class Selector:
                         step = state.advance((rule.name, request.conversation_key))
                     reply = rule.replies[min(step, len(rule.replies) - 1)]
                     return Selection(rule, reply, captures, tuple(reasons), step + 1)
+        if not reasons and switched_off:
+            # "No rules loaded" would mislead: rules are loaded, but every scenario holding them is switched off.
+            reasons = [(f"scenario {name!r}", "switched off") for name in switched_off]
         return Selection(None, None, {}, tuple(reasons))
 
 
