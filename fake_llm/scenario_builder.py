@@ -31,7 +31,7 @@ from fake_llm.scenarios import (
     TimedChunk,
     ToolCallSpec,
 )
-from fake_llm.templates import TemplateError, compile_template
+from fake_llm.templates import TemplateError, compile_template, reply_names
 
 
 def _build(
@@ -64,6 +64,13 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
     return out
 
 
+def capture_names(match: Match) -> tuple[str, ...]:
+    """The named groups of every regex lookup in `match`: what `{{ match.NAME }}` can hold when the rule matches."""
+    lookups = [match.user, match.system, match.any_message, match.tool_result, *(lookup for _, lookup in match.headers)]
+    names = (name for lookup in lookups if lookup is not None and lookup.pattern for name in lookup.pattern.groupindex)
+    return tuple(dict.fromkeys(names))
+
+
 class _Builder:
     """Turns schema-valid data into typed values, checking what a JSON Schema cannot say."""
 
@@ -73,6 +80,8 @@ class _Builder:
         self.allowed_roots = [root.resolve() for root in allowed_roots] if allowed_roots is not None else None
         self.problems: list[Problem] = []
         self.default_profile: str | None = None
+        #: Named regex groups of the rule being built: the only `match.NAME` its replies may use.
+        self.captures: tuple[str, ...] = ()
 
     def fail(self, path: Sequence[Any], message: str) -> None:
         self.problems.append(self.located.problem(path, message))
@@ -90,13 +99,15 @@ class _Builder:
             self.fail(path, "a rule needs exactly one of reply, replies")
         raw_replies = raw.get("replies") or ([raw["reply"]] if "reply" in raw else [])
         replies_key = "replies" if "replies" in raw else "reply"
+        match = self.match(raw.get("match") or {}, (*path, "match"))
+        self.captures = capture_names(match)
         replies = tuple(
             self.reply(r, (*path, replies_key, i) if replies_key == "replies" else (*path, "reply"))
             for i, r in enumerate(raw_replies)
         )
         return Rule(
             name=raw.get("name") or f"{scenario}[{path[-1]}]",
-            match=self.match(raw.get("match") or {}, (*path, "match")),
+            match=match,
             replies=replies,
             times=raw.get("times"),
             scenario=scenario,
@@ -223,9 +234,12 @@ class _Builder:
     def template(self, text: str, path: tuple[Any, ...]) -> None:
         """Check a reply text's `{{ }}` names now, so a typo fails at load time rather than mid-test."""
         try:
-            compile_template(text)
+            compile_template(text, reply_names(self.captures))
         except TemplateError as exc:
-            self.fail(path, str(exc))
+            message = str(exc)
+            if not self.captures and "'match." in message:
+                message += " (match.NAME is a named group of a regex in the rule's match, e.g. (?P<NAME>...))"
+            self.fail(path, message)
 
     def templates_in(self, value: Any, path: tuple[Any, ...]) -> None:
         if isinstance(value, str):
