@@ -1,4 +1,5 @@
-"""Per-key match checks (each explains its failure) and the Selector: first matching rule in load order."""
+"""Per-key match checks (each explains its failure) and the Selector: first matching rule, by priority and then
+the order rule sets were loaded or added."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from fake_llm.chat import ChatRequest
-from fake_llm.scenarios import Match, Reply, Rule, Scenario, TextLookup
+from fake_llm.scenarios import Match, Reply, Rule, Scenario, TextLookup, rules_in_order
 
 #: A check returns None when it holds, else a reason; regex captures go into the dict it is given.
 Check = Callable[[Match, ChatRequest, dict[str, str]], "str | None"]
@@ -226,6 +227,7 @@ class Selector:
     def __init__(self, scenarios: Sequence[Scenario] = ()) -> None:
         self._lock = threading.Lock()
         self._scenarios: tuple[Scenario, ...] = tuple(scenarios)
+        self._rules: tuple[Rule, ...] = tuple(rules_in_order(self._scenarios))
         #: Names of scenarios switched off (from the dashboard or POST /_fake/scenarios/...).
         self._disabled: frozenset[str] = frozenset()
         self._state = _State()
@@ -236,7 +238,8 @@ class Selector:
 
     @property
     def rules(self) -> list[Rule]:
-        return [rule for scenario in self._scenarios for rule in scenario.rules]
+        """Every rule, in the order they are tried."""
+        return list(self._rules)
 
     @property
     def disabled(self) -> frozenset[str]:
@@ -258,6 +261,7 @@ class Selector:
         """Serve `scenarios` from now on; counters of rules that keep their name are kept."""
         with self._lock:
             self._scenarios = tuple(scenarios)
+            self._rules = tuple(rules_in_order(self._scenarios))
 
     def reset(self) -> None:
         """Forget every use count and sequence position."""
@@ -275,26 +279,25 @@ class Selector:
         switched_off: list[str] = []
         with self._lock:
             state = self._state
-            for scenario in self._scenarios:
-                if (scenario.name != only) if only is not None else (scenario.name in self._disabled):
-                    if only is None and scenario.rules:
-                        switched_off.append(scenario.name)
+            for rule in self._rules:
+                if (rule.scenario != only) if only is not None else (rule.scenario in self._disabled):
+                    if only is None and rule.scenario not in switched_off:
+                        switched_off.append(rule.scenario)
                     continue
-                for rule in scenario.rules:
-                    used = state.uses.get(rule.name, 0)
-                    if rule.times is not None and used >= rule.times:
-                        reasons.append((rule.name, f"exhausted {used}/{rule.times}"))
-                        continue
-                    reason, captures = explain(rule.match, request)
-                    if reason is not None:
-                        reasons.append((rule.name, reason))
-                        continue
-                    state.uses[rule.name] = used + 1
-                    step = 0
-                    if len(rule.replies) > 1:
-                        step = state.advance((rule.name, request.conversation_key))
-                    reply = rule.replies[min(step, len(rule.replies) - 1)]
-                    return Selection(rule, reply, captures, tuple(reasons), step + 1)
+                used = state.uses.get(rule.name, 0)
+                if rule.times is not None and used >= rule.times:
+                    reasons.append((rule.name, f"exhausted {used}/{rule.times}"))
+                    continue
+                reason, captures = explain(rule.match, request)
+                if reason is not None:
+                    reasons.append((rule.name, reason))
+                    continue
+                state.uses[rule.name] = used + 1
+                step = 0
+                if len(rule.replies) > 1:
+                    step = state.advance((rule.name, request.conversation_key))
+                reply = rule.replies[min(step, len(rule.replies) - 1)]
+                return Selection(rule, reply, captures, tuple(reasons), step + 1)
         if not reasons and switched_off:
             # "No rules loaded" would mislead: rules are loaded, but every scenario holding them is switched off.
             reasons = [(f"scenario {name!r}", "switched off") for name in switched_off]

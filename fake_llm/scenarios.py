@@ -240,6 +240,8 @@ class Rule:
     allow_unknown_tools: bool = False
     #: The rule's provider profile, else its file's `defaults.profile`.
     profile: str | None = None
+    #: Rules with a higher priority are tried first, whatever their file or when they were added (default 0).
+    priority: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,17 +360,33 @@ def check_unique_names(scenarios: Sequence[Scenario]) -> list[Problem]:
     return problems
 
 
+def rules_in_order(scenarios: Sequence[Scenario]) -> list[Rule]:
+    """Every rule in the order it is tried: higher `priority` first, then the order of `scenarios` and of the rules
+    in each (a stable sort, so equal priorities keep that order)."""
+    rules = [rule for scenario in scenarios for rule in scenario.rules]
+    return sorted(rules, key=lambda rule: -rule.priority)
+
+
+def shadowing(scenarios: Sequence[Scenario]) -> list[tuple[Rule, Rule]]:
+    """(rule, the earlier rule that shadows it) for each rule that can never match: an earlier rule without `times`
+    matches everything (a catch-all), or exactly what it matches."""
+    found: list[tuple[Rule, Rule]] = []
+    earlier: list[Rule] = []
+    for rule in rules_in_order(scenarios):
+        for before in earlier:
+            if before.times is None and (before.match.is_catch_all or before.match == rule.match):
+                found.append((rule, before))
+                break
+        earlier.append(rule)
+    return found
+
+
 def shadowed_rules(scenarios: Sequence[Scenario]) -> list[str]:
-    """Warnings for rules that can never match because an earlier unlimited catch-all precedes them."""
-    warnings: list[str] = []
-    catch_all: Rule | None = None
-    for scenario in scenarios:
-        for rule in scenario.rules:
-            if catch_all is not None:
-                warnings.append(
-                    f"{rule.source}: rule {rule.name!r} can never match: the catch-all rule "
-                    f"{catch_all.name!r} ({catch_all.source}) comes first"
-                )
-            elif rule.match.is_catch_all and rule.times is None:
-                catch_all = rule
-    return warnings
+    """Warnings for rules that can never match because an earlier rule (a catch-all, or one with the same match)
+    precedes them."""
+    return [
+        f"{rule.source}: rule {rule.name!r} can never match: the "
+        f"{'catch-all rule' if before.match.is_catch_all else 'rule with the same match'} {before.name!r} "
+        f"({before.source}) comes first" + (" (it has a higher priority)" if before.priority > rule.priority else "")
+        for rule, before in shadowing(scenarios)
+    ]

@@ -301,7 +301,7 @@ def test_get_rules_summarises_rules_with_hits_and_warnings(client: TestClient) -
     rules = "rules:\n  - name: catch-all\n    reply: {content: x}\n  - name: after\n    reply: {content: y}\n"
     assert client.post("/_fake/rules", content=rules).status_code == 200
     body = client.get("/_fake/rules").json()
-    assert body["rules"][0] == {
+    assert body["rules"][2] == {
         "name": "greet",
         "scenario": "test",
         "source": "<test>:2",
@@ -309,10 +309,16 @@ def test_get_rules_summarises_rules_with_hits_and_warnings(client: TestClient) -
         "hits": 1,
         "replies": ["content 'Hello there.'"],
     }
-    assert [r["name"] for r in body["rules"]] == ["greet", "once", "essay", "catch-all", "after"]
+    # Rules added at run time are tried before the files loaded at start (and listed in the order tried).
+    assert [r["name"] for r in body["rules"]] == ["catch-all", "after", "greet", "once", "essay"]
     assert body["warnings"] == [
-        "POST /_fake/rules:4: rule 'after' can never match: the catch-all rule 'catch-all' (POST /_fake/rules:2) "
-        "comes first"
+        f"{source}: rule {name!r} can never match: the catch-all rule 'catch-all' (POST /_fake/rules:2) comes first"
+        for source, name in [
+            ("POST /_fake/rules:4", "after"),
+            ("<test>:2", "greet"),
+            ("<test>:5", "once"),
+            ("<test>:9", "essay"),
+        ]
     ]
 
 

@@ -65,7 +65,7 @@ def test_reload_keeps_rules_added_at_run_time(tmp_path: Path) -> None:
     engine = FakeLLM.from_settings(Settings(scenarios=(str(tmp_path),)))
     engine.load_rules([{"name": "added", "reply": {"content": "added"}}])
     assert engine.reload() is True
-    assert [r.name for r in engine.selector.rules] == ["answer", "added"]
+    assert [r.name for r in engine.selector.rules] == ["added", "answer"]  # run-time rules still come first
 
 
 def test_watching_server_picks_up_edits(tmp_path: Path) -> None:
