@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import secrets
-from urllib.parse import urlsplit
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
