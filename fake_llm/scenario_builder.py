@@ -82,6 +82,7 @@ class _Builder:
         self.default_profile: str | None = None
         #: Named regex groups of the rule being built: the only `match.NAME` its replies may use.
         self.captures: tuple[str, ...] = ()
+        self.files: list[str] = []
 
     def fail(self, path: Sequence[Any], message: str) -> None:
         self.problems.append(self.located.problem(path, message))
@@ -92,7 +93,8 @@ class _Builder:
         self.default_profile = (data.get("defaults") or {}).get("profile")
         rules = tuple(self.rule(raw, ("rules", i), name) for i, raw in enumerate(data.get("rules") or []))
         defaults = data.get("defaults") or {}
-        return Scenario(name=name, rules=rules, path=source, default_model=defaults.get("model"))
+        files = tuple(dict.fromkeys(self.files))
+        return Scenario(name=name, rules=rules, path=source, default_model=defaults.get("model"), files=files)
 
     def rule(self, raw: Mapping[str, Any], path: tuple[Any, ...], scenario: str) -> Rule:
         if ("reply" in raw) == ("replies" in raw):
@@ -293,6 +295,7 @@ class _Builder:
         if name is None:
             return ""
         target = (self.base_dir / name).resolve()
+        self.files.append(str(target))  # watched even when missing, so that creating it fixes the load
         if self.allowed_roots is not None and not any(target.is_relative_to(root) for root in self.allowed_roots):
             self.fail(
                 path, f"{name!r} is outside the scenario folders; rules sent at run time may only read files there"

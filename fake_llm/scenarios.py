@@ -252,6 +252,8 @@ class Scenario:
     rules: tuple[Rule, ...]
     path: str = "<inline>"
     default_model: str | None = None
+    #: Files its rules read (`content_file`...), resolved: `serve --watch` reloads when one changes.
+    files: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------- loading
