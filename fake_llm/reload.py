@@ -50,6 +50,10 @@ class WatchScope:
         """The folders to ask the OS about (watching a folder also sees a file replaced by an editor's rename)."""
         return sorted({*self.folders, *(f.parent for f in self.files)})
 
+    def watch_filter(self, change: object, path: str) -> bool:
+        """watchfiles' filter signature."""
+        return self.concerns(path)
+
     def concerns(self, path: str) -> bool:
         changed = Path(path).resolve()
         if changed in self.files:
@@ -74,7 +78,7 @@ async def watch(engine: FakeLLM, stop: asyncio.Event, *, debounce_ms: int = DEBO
             return
         async for changes in watchfiles.awatch(
             *directories,
-            watch_filter=lambda _change, path: scope.concerns(path),
+            watch_filter=scope.watch_filter,
             debounce=debounce_ms,
             stop_event=stop,
             recursive=False,
