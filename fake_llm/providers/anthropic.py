@@ -173,8 +173,11 @@ class AnthropicMessages:
             if metadata.get("user_id") is not None:
                 _string(metadata["user_id"], "metadata.user_id")
         _thinking(body.get("thinking"), max_tokens)
+        thinking = body.get("thinking")
         return ChatRequest(
             api=self.api,
+            # Claude thinks (and sends thinking blocks) only when the request enables it.
+            reasoning_allowed=isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive"),
             model=model,
             messages=_messages(turns, system),
             stream=stream,
