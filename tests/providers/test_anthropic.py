@@ -17,8 +17,7 @@ from fake_llm.engine import FakeLLM
 from fake_llm.errors import ProviderRequestError
 from fake_llm.providers.anthropic import EXTRA_ROUTES, AnthropicMessages, stop_reason, tool_input
 from fake_llm.server import FakeLLMServer
-from fake_llm.settings import bundled_scenarios
-from fake_llm.settings import Settings
+from fake_llm.settings import Settings, bundled_scenarios
 from fake_llm.tokens import count_prompt
 from tests.sdk_clients import closing
 
