@@ -318,9 +318,12 @@ class FakeLLM(RuleSets):
         entry.events = plan.events
         self.open_streams += 1
 
+        scripted_end = plan.scripted_end(spec)
+
         def closed(outcome: str) -> None:
             self.open_streams -= 1
-            entry.stream_outcome = outcome
+            # A stream sent to its end that ends the way the rule broke it must not read "completed".
+            entry.stream_outcome = scripted_end if outcome == "completed" and scripted_end else outcome
 
         return EventStreamResponse(
             plan.events,
