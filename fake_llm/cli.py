@@ -1,4 +1,5 @@
-"""The `fake-llm` command: `serve`, `check`, `schema`, `record`; every serve flag also has a `FAKE_LLM_*` variable."""
+"""The `fake-llm` command: `serve`, `check`, `schema`, `health`, `record`; every serve flag also has a `FAKE_LLM_*`
+variable."""
 
 from __future__ import annotations
 
@@ -84,6 +85,21 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("paths", nargs="+", metavar="PATH", help="scenario file or folder")
 
     commands.add_parser("schema", help="print the JSON Schema of the scenario format")
+
+    health = commands.add_parser(
+        "health",
+        help="check a running server (the container health check)",
+        description="Exit 0 when the server answers /_fake/health and its scenario files loaded without errors, "
+        "else 1 with the reason on stderr.",
+    )
+    health.add_argument("--url", help="the server's root URL (default http://127.0.0.1:$FAKE_LLM_PORT, port 8000)")
+    health.add_argument("--timeout", type=float, default=2.0, metavar="S", help="seconds to wait (default 2)")
+    health.add_argument(
+        "--log-to-pid1",
+        action="store_true",
+        help="also write a failure to the stderr of process 1 (the container's fake-llm), so `docker compose up` "
+        "and `docker logs` show it",
+    )
 
     rec = commands.add_parser(
         "record",
@@ -243,6 +259,12 @@ def schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def health(args: argparse.Namespace) -> int:
+    from fake_llm.healthcheck import run
+
+    return run(args.url, args.timeout, args.log_to_pid1)
+
+
 def record(args: argparse.Namespace) -> int:
     from fake_llm.recorder import run_recorder
 
@@ -262,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    commands = {"serve": serve, "check": check, "schema": schema, "record": record}
+    commands = {"serve": serve, "check": check, "schema": schema, "health": health, "record": record}
     if args.command is None:
         parser.print_help()
         return 2
