@@ -9,7 +9,7 @@ LINT_STAMP := $(VENV)/.installed-lint
 # Everything (run + test + lint + bench), for working on fake-llm itself.
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench schema dist clean docker-test
+.PHONY: run test lint bench schema dist goldens layers clean docker-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,7 @@ lint: $(LINT_STAMP)
 	$(BIN)/ruff format --check fake_llm tests benchmarks
 	$(BIN)/ruff check fake_llm tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py $(ARGS)
@@ -50,11 +51,19 @@ bench: $(STAMP)
 schema: $(RUN_STAMP)
 	$(BIN)/fake-llm schema > docs/scenario.schema.json
 
-# A wheel (and sdist) in dist/, built with hatchling (installed into .venv, so the build needs no network).
+# A wheel in dist/, built with hatchling (installed into .venv, so the build needs no network).
 dist: $(TEST_STAMP)
 	rm -rf dist
 	$(BIN)/python -m pip wheel -q --no-deps --no-build-isolation -w dist .
 	@ls dist
+
+# Rewrite fixtures/golden/ from the current code (never part of `make test`); review the diff before committing.
+goldens: $(STAMP)
+	$(BIN)/python -m tests.goldens $(ARGS)
+
+# Module count per layer (package folder), for the architecture notes.
+layers:
+	python3 scripts/layers.py
 
 clean:
 	rm -rf $(VENV) dist .coverage .pytest_cache .mypy_cache .ruff_cache

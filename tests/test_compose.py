@@ -14,7 +14,7 @@ import yaml
 
 from fake_llm import healthcheck
 from fake_llm.cli import main
-from fake_llm.server import FakeLLMServer
+from fake_llm.testing.server import FakeLLMServer
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

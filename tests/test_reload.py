@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fake_llm.engine import FakeLLM
-from fake_llm.server import FakeLLMServer
+from fake_llm.http.engine import FakeLLM
 from fake_llm.settings import Settings
+from fake_llm.testing.server import FakeLLMServer
 
 BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -132,7 +132,7 @@ def test_watch_reloads_on_the_scenario_files_and_the_files_they_read_only(tmp_pa
 
 
 def test_watch_scope_lists_only_what_scenarios_are_made_of(tmp_path: Path) -> None:
-    from fake_llm.reload import WatchScope
+    from fake_llm.http.reload import WatchScope
 
     elsewhere = tmp_path / "shared"
     elsewhere.mkdir()

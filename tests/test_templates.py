@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from fake_llm.templates import ANY_NAME, REPLY_NAMES, Allowed, TemplateError, compile_template
+from fake_llm.scenarios.templates import ANY_NAME, REPLY_NAMES, Allowed, TemplateError, compile_template
 
 CONTEXT: dict[str, Any] = {
     "match": {"city": "paris", "1": "first group", "empty": ""},
@@ -24,7 +24,7 @@ CONTEXT: dict[str, Any] = {
     "tool_result": {"temp": 21, "unit": "C"},
     "tool_name": "get_weather",
 }
-TOP_NAMES = "last_user, match, request, system, tool_name, tool_result, turn"
+TOP_NAMES = "last_user, match, request, system, tool_name, tool_result, tool_results, turn"
 REQUEST_NAMES = (
     "request.headers.<name>, request.max_tokens, request.model, request.n, request.seed, request.stream, "
     "request.temperature"
@@ -216,7 +216,7 @@ def scenario_problems(text: str) -> str:
     from textwrap import dedent
 
     from fake_llm.errors import ScenarioError
-    from fake_llm.scenarios import parse_scenario
+    from fake_llm.scenarios.loader import parse_scenario
 
     with pytest.raises(ScenarioError) as info:
         parse_scenario(dedent(text), source="s.yaml")
@@ -253,7 +253,7 @@ def test_a_capture_name_in_a_rule_without_a_regex_fails_at_load() -> None:
 def test_capture_names_of_every_regex_lookup_are_allowed() -> None:
     from textwrap import dedent
 
-    from fake_llm.scenarios import parse_scenario
+    from fake_llm.scenarios.loader import parse_scenario
 
     scenario = parse_scenario(
         dedent("""\
