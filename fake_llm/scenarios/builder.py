@@ -138,6 +138,7 @@ class _Builder:
             allow_unknown_tools=bool(raw.get("allow_unknown_tools")),
             profile=raw.get("profile") or self.default_profile,
             priority=raw.get("priority", 0),
+            transcript=raw.get("transcript"),
         )
 
     def match(self, raw: Mapping[str, Any], path: tuple[Any, ...]) -> Match:
