@@ -281,7 +281,8 @@ def plan_completion(
     timeline = [chunk.text for chunk in reply.stream.chunks]
     size = reply.stream.chunk_tokens
     calls = plan_tool_calls(reply, rule, request, lambda value: _render(value, context), ctx.call_id, base_seed)
-    reasoning = str(_render(reply.reasoning, context)) if reply.reasoning is not None else None
+    wants_reasoning = reply.reasoning is not None and request.reasoning_allowed
+    reasoning = str(_render(reply.reasoning, context)) if wants_reasoning else None
 
     def groups(tokens: list[str]) -> tuple[tuple[str, ...], ...]:
         return tuple(tuple(tokens[i : i + size]) for i in range(0, len(tokens), size))

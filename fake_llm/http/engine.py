@@ -74,6 +74,8 @@ class FakeLLM(RuleSets):
         #: failed reload (empty once a reload succeeds).
         self.paths: list[str | Path] = []
         self.load_errors: list[str] = []
+        #: The root URL the server is bound to (with the real port when started on port 0); set by whoever binds.
+        self.url: str | None = None
         self._added = 0  # numbers the rule sets added at run time, for their default names
 
     @classmethod
@@ -239,7 +241,8 @@ class FakeLLM(RuleSets):
                 body = provider.error_body(400, f"fake-llm: {exc}", code="fake_llm_reply_mismatch")
                 return self._json(body, 400, {**headers, "x-should-retry": "false"})
             fingerprint = self.ids.fingerprint(completion.model)
-            meta = ReplyMeta(meta.id, meta.created, fingerprint, meta.request_id, meta.seed)
+            content_seed = self.ids.content_seed(chat.body, rule.name, selection.step)
+            meta = ReplyMeta(meta.id, meta.created, fingerprint, meta.request_id, meta.seed, content_seed)
         tokens = (
             completion.usage.total_tokens
             if completion
@@ -333,9 +336,12 @@ class FakeLLM(RuleSets):
         entry.events = plan.events
         self.open_streams += 1
 
+        scripted_end = plan.scripted_end(spec)
+
         def closed(outcome: str) -> None:
             self.open_streams -= 1
-            entry.stream_outcome = outcome
+            # A stream sent to its end that ends the way the rule broke it must not read "completed".
+            entry.stream_outcome = scripted_end if outcome == "completed" and scripted_end else outcome
 
         return EventStreamResponse(
             plan.events,

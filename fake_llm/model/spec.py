@@ -4,7 +4,7 @@ values. Every layer reads them; only fake_llm.scenarios builds them from YAML, s
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -256,6 +256,8 @@ class Rule:
     allow_unknown_tools: bool = False
     #: The rule's provider profile, else its file's `defaults.profile`.
     profile: str | None = None
+    #: Rules with a higher priority are tried first, whatever their file or when they were added (default 0).
+    priority: int = 0
     #: Realtime sessions: what the user's untranscribed input audio is taken to say while this rule is tried.
     transcript: str | None = None
 
@@ -268,3 +270,12 @@ class Scenario:
     rules: tuple[Rule, ...]
     path: str = "<inline>"
     default_model: str | None = None
+    #: Files its rules read (`content_file`...), resolved: `serve --watch` reloads when one changes.
+    files: tuple[str, ...] = ()
+
+
+def rules_in_order(scenarios: Sequence[Scenario]) -> list[Rule]:
+    """Every rule in the order it is tried: higher `priority` first, then the order of `scenarios` and of the rules
+    in each (a stable sort, so equal priorities keep that order)."""
+    rules = [rule for scenario in scenarios for rule in scenario.rules]
+    return sorted(rules, key=lambda rule: -rule.priority)

@@ -314,6 +314,11 @@ _RULE: dict[str, Any] = {
             "items": _REPLY,
         },
         "times": {"type": "integer", "minimum": 1, "description": "The rule stops matching after this many uses."},
+        "priority": {
+            "type": "integer",
+            "description": "Rules with a higher priority are tried first, before any order of files or of adding "
+            "(default 0; negative values go after everything else).",
+        },
         "rate_limit": _RATE_LIMIT,
         "profile": {"$ref": "#/$defs/profile"},
         "allow_unknown_tools": {
