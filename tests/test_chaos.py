@@ -131,7 +131,7 @@ def test_one_chaos_seed_replays_the_same_journal() -> None:
 def test_serve_prints_the_chaos_seed(tmp_path: Any, capsys: pytest.CaptureFixture[str], monkeypatch: Any) -> None:
     scenario = tmp_path / "chaos.yaml"
     scenario.write_text("rules:\n  - chaos: {error_rate: 0.5}\n    reply: {content: x}\n")
-    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: None)
+    monkeypatch.setattr("uvicorn.Server.run", lambda self, sockets=None: sockets[0].close() if sockets else None)
     assert main(["serve", "--scenarios", str(scenario), "--chaos-seed", "77", "--port", "0"]) == 0
     assert "fake-llm: chaos seed 77 (replay this run's chaos with --chaos-seed 77)" in capsys.readouterr().out
 

@@ -99,20 +99,25 @@ class DroppedResponse:
 
 
 def chaos_body(
-    content: bytes, headers: dict[str, str], entry: JournalEntry, chaos: Chaos | None, time_scale: float
+    content: bytes,
+    headers: dict[str, str],
+    entry: JournalEntry,
+    chaos: Chaos | None,
+    time_scale: float,
+    media_type: str = JSON_TYPE,
 ) -> ASGIApp:
-    """A non-streamed JSON body, cut (malformed), dropped midway (disconnect) or delayed (stall) as chaos drew."""
+    """A non-streamed body, cut (malformed), dropped midway (disconnect) or delayed (stall) as chaos drew."""
     found, spec = (chaos.found, chaos.rule.chaos) if chaos is not None else (None, None)
     if found is None or spec is None:
-        return Response(content, 200, headers, media_type=JSON_TYPE)
+        return Response(content, 200, headers, media_type=media_type)
     if found.malformed:
         cut = max(1, int(found.position * len(content)))
         content = content[:cut]
         entry.faults.append(f"chaos: body cut at byte {cut}")
-    response: ASGIApp = Response(content, 200, headers, media_type=JSON_TYPE)
+    response: ASGIApp = Response(content, 200, headers, media_type=media_type)
     if found.disconnect:
         entry.faults.append(f"chaos: connection dropped after {len(content) // 2} bytes")
-        response = DroppedResponse(content, 200, headers, JSON_TYPE)
+        response = DroppedResponse(content, 200, headers, media_type)
     if found.stall:
         entry.faults.append(f"chaos: stall {spec.stall_ms:g} ms")
         entry.delay_ms += spec.stall_ms

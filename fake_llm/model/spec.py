@@ -4,7 +4,7 @@ values. Every layer reads them; only fake_llm.scenarios builds them from YAML, s
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,6 +108,8 @@ class StreamSpec:
     stall_ms: float = 0.0
     stall_after: int = 1
     disconnect_after: int | None = None
+    #: The WebSocket close code a realtime session's `disconnect_after` closes with (1011: internal error).
+    close_code: int = 1011
     end_after: int | None = None
     finish_chunk: bool = True
     done: bool = True
@@ -206,6 +208,8 @@ class Reply:
     refusal: str | None = None
     reasoning: str | None = None
     embedding: tuple[float, ...] | None = None
+    #: `moderation:`, `image:`, `audio:` and `transcript:` as written (the media dialects read them).
+    media: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def is_completion(self) -> bool:
@@ -231,6 +235,9 @@ class Reply:
             return "generated"
         if self.has_json:
             return "json"
+        body = next((key for key in ("moderation", "image", "audio") if key in self.media), None)
+        if body is not None:
+            return body
         text = self.content or ""
         return "content " + repr(text if len(text) <= 60 else text[:57] + "...")
 
@@ -289,6 +296,10 @@ class Rule:
     allow_unknown_tools: bool = False
     #: The rule's provider profile, else its file's `defaults.profile`.
     profile: str | None = None
+    #: Rules with a higher priority are tried first, whatever their file or when they were added (default 0).
+    priority: int = 0
+    #: Realtime sessions: what the user's untranscribed input audio is taken to say while this rule is tried.
+    transcript: str | None = None
     #: The scenario's `normalize:` steps, then the rule's own.
     normalize: tuple[Normalizer, ...] = ()
     #: The rule's `chaos:`, else its scenario's.
@@ -311,3 +322,12 @@ class Scenario:
     default_model: str | None = None
     normalize: tuple[Normalizer, ...] = ()
     chaos: ChaosSpec | None = None
+    #: Files its rules read (`content_file`...), resolved: `serve --watch` reloads when one changes.
+    files: tuple[str, ...] = ()
+
+
+def rules_in_order(scenarios: Sequence[Scenario]) -> list[Rule]:
+    """Every rule in the order it is tried: higher `priority` first, then the order of `scenarios` and of the rules
+    in each (a stable sort, so equal priorities keep that order)."""
+    rules = [rule for scenario in scenarios for rule in scenario.rules]
+    return sorted(rules, key=lambda rule: -rule.priority)

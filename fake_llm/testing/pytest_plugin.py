@@ -6,11 +6,13 @@ Registered through the `pytest11` entry point. One server per session, reset bef
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from fake_llm.testing.checks import StrictChecks, failure_text
 
 if TYPE_CHECKING:
     from fake_llm.core.report import Coverage
@@ -151,9 +153,15 @@ def fake_llm_settings(pytestconfig: pytest.Config) -> Settings:
 @pytest.fixture(scope="session")
 def fake_llm_server(fake_llm_settings: Settings) -> Iterator[FakeLLMServer]:
     """One fake-llm server for the whole session (use `fake_llm` in tests: it resets this one)."""
+    from fake_llm.settings import Settings
     from fake_llm.testing.server import FakeLLMServer
 
-    server = FakeLLMServer(settings=fake_llm_settings)
+    settings = fake_llm_settings
+    if settings.port == Settings().port:
+        # An override that returns `Settings(...)` leaves the serve default (8000); tests want a free port, so
+        # parallel sessions and a dev server on 8000 do not collide. Only a port named on purpose is kept.
+        settings = settings.replace(port=0)
+    server = FakeLLMServer(settings=settings)
     server.start()
     try:
         yield server
@@ -173,24 +181,6 @@ def cassette_path(request: pytest.FixtureRequest, cassette: Any) -> Path | None:
     return folder / str(cassette)
 
 
-def describe_miss(entry: Any, cassette: Path | None) -> str:
-    """A request no rule answered: what it asked, the closest rule field by field, and against a cassette, why
-    the cassette missed (a new request, or a stale recording: prompt edited, tool schema or model changed)."""
-    near = entry.closest or {}
-    lines = [f"no rule matched {entry.describe()}, last user message {near.get('last_user', '')!r}"]
-    if cassette is not None:
-        cause = near.get("cause") or "new"
-        lines.append(f"  the cassette {cassette} has no recording of this request: {cause}")
-        if near.get("changes") and near["changes"] != [cause]:
-            lines.append(f"  changes against the recording: {', '.join(near['changes'])}")
-    if near.get("rule"):
-        lines.append(f"  closest {'recorded ' if cassette else ''}rule {near['rule']!r} ({near['source']}) differs in:")
-        lines += [f"    - {d}" for d in near["differences"]] or ["    - nothing: it is used up or switched off"]
-    lines.append("  rules tried:")
-    lines += [f"    {rule}: {why}" for rule, why in entry.reasons] or ["    (no rules loaded)"]
-    return "\n".join(lines)
-
-
 def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
     """Marker keyword arguments, closest marker winning (function over class over module)."""
     options: dict[str, Any] = {"fail_on_unmatched": request.config.getini("fake_llm_fail_on_unmatched")}
@@ -206,11 +196,10 @@ def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
 def fake_llm(request: pytest.FixtureRequest, fake_llm_server: FakeLLMServer) -> Iterator[FakeLLMServer]:
     """The session's fake-llm server, reset for this test and set up by its `fake_llm` marker.
 
-    At teardown the test fails on any internal fake-llm error, on requests no rule matched (unless
-    `fail_on_unmatched=False`) and, with `fail_on_unused_rules=True`, on rules this test added that never answered.
+    The test fails on any internal fake-llm error, on requests no rule matched (unless `fail_on_unmatched=False`),
+    on a rule it added that can never match and, with `fail_on_unused_rules=True`, on rules it added that never
+    answered: one report, the explanation first (see pytest_checks.py).
     """
-    from fake_llm.errors import JournalAssertionError
-
     options = _options(request)
     fake_llm_server.reset(rules=True)
     session_rules = {rule.name for rule in fake_llm_server.engine.selector.rules}
@@ -225,6 +214,8 @@ def fake_llm(request: pytest.FixtureRequest, fake_llm_server: FakeLLMServer) -> 
         active = options["activate"]
         fake_llm_server.activate(*([active] if isinstance(active, str) else active))
     cassette = cassette_path(request, options.get("cassette"))
+    checks = StrictChecks(fake_llm_server, options, session_rules, cassette=cassette)
+    request.node.stash[CHECKS] = checks
     if cassette is None:
         yield fake_llm_server
     else:
@@ -241,29 +232,35 @@ def fake_llm(request: pytest.FixtureRequest, fake_llm_server: FakeLLMServer) -> 
         ) as handle:
             yield handle
     try:
-        journal = fake_llm_server.journal
-        problems: list[str] = []
-        for entry in journal.errors:
-            problems.append(f"fake-llm failed while answering {entry.describe()}:\n{entry.error}")
-        for entry in journal.mismatches:
-            problems.append(f"the reply to {entry.describe()} contradicts the request: {entry.reply}")
-        if options["fail_on_unmatched"]:
-            for entry in journal.unmatched:
-                problems.append(describe_miss(entry, cassette))
-        try:
-            fake_llm_server.check_expectations()
-        except JournalAssertionError as exc:
-            problems.append(str(exc))
-        if options.get("fail_on_unused_rules"):
-            hits = fake_llm_server.engine.selector.hits()
-            rules = fake_llm_server.engine.selector.rules
-            unused = [r.name for r in rules if r.name not in session_rules and not hits.get(r.name)]
-            if unused:
-                problems.append(f"rules never used by this test: {', '.join(unused)}")
-        if problems:
-            raise JournalAssertionError("fake-llm: " + "\n".join(problems))
+        late = checks.problems()  # what happened after the test function (other fixtures' teardown)
     finally:
         coverage = request.config.stash.get(COVERAGE, None)
         if coverage is not None:  # before the reset below forgets this test's hits
             coverage.merge(fake_llm_server.engine.coverage(request.node.nodeid).to_dict())
         fake_llm_server.reset(rules=True)
+    if late:
+        __tracebackhide__ = True
+        pytest.fail(failure_text(late), pytrace=False)
+
+
+#: The strict checks of the running test, for the report hook below.
+CHECKS = pytest.StashKey[StrictChecks]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Fold the fake_llm checks into the test's own report: a passing test fails with the explanation; a failing one
+    (usually the client raising on the no-match 400) shows the explanation first, then its own traceback."""
+    report = yield
+    checks = item.stash.get(CHECKS, None)
+    if call.when != "call" or checks is None or hasattr(report, "wasxfail"):
+        return report
+    problems = checks.problems()
+    if problems:
+        text = failure_text(problems)
+        if report.failed:
+            text += "\n\nThe test itself then raised (most likely because of the above):\n\n" + str(report.longrepr)
+        report.outcome, report.longrepr = "failed", text
+    return report
