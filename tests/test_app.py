@@ -165,6 +165,7 @@ def test_health(client: TestClient) -> None:
     assert response.status_code == 200
     assert response.json() == {
         "status": "ok",
+        "state": {"backend": "in-process", "ok": True, "namespace": "default", "workers": 1},
         "version": __version__,
         "rules": 3,
         "scenarios": ["test"],
@@ -241,7 +242,7 @@ def test_reset_clears_journal_and_counters(client: TestClient) -> None:
     assert client.post(URL, json=ask("once")).status_code == 200
     assert client.post(URL, json=ask("once")).status_code == 400
     response = client.post("/_fake/reset")
-    assert response.json() == {"reset": True, "rules_restored": False}
+    assert response.json() == {"reset": True, "rules_restored": False, "namespace": "default"}
     assert client.get("/_fake/journal").json() == {"entries": []}
     assert client.post(URL, json=ask("once")).json()["choices"][0]["message"]["content"] == "only once"
     assert [e["seq"] for e in client.get("/_fake/journal").json()["entries"]] == [1]
@@ -253,7 +254,7 @@ def test_reset_with_rules_restores_the_base_rules(client: TestClient) -> None:
     client.post("/_fake/reset")
     assert client.post(URL, json=ask("hello")).json()["choices"][0]["message"]["content"] == "replaced"
     response = client.post("/_fake/reset?rules=true")
-    assert response.json() == {"reset": True, "rules_restored": True}
+    assert response.json() == {"reset": True, "rules_restored": True, "namespace": "default"}
     assert client.post(URL, json=ask("hello")).json()["choices"][0]["message"]["content"] == "Hello there."
     assert [r["name"] for r in client.get("/_fake/rules").json()["rules"]] == ["greet", "once", "essay"]
 
@@ -595,7 +596,9 @@ def test_header_match_and_session_sequences_over_http(make_client: MakeClient) -
     assert missed.json()["error"]["message"].endswith(
         "Rules tried: team: header 'x-team': 'Blue' does not equal 'blue'"
     )
-    assert [e.step for e in engine(client).journal.entries] == [1, 2, 1, 0]
+    # The session header is also the namespace: its requests have a journal of their own.
+    assert [e.step for e in engine(client).space("s1").journal.entries] == [1, 2]
+    assert [e.step for e in engine(client).journal.entries] == [1, 0]
 
 
 def test_journal_after_returns_only_newer_entries(make_client: MakeClient) -> None:

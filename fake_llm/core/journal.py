@@ -63,6 +63,8 @@ class JournalEntry:
     faults: list[str] = field(default_factory=list)
     events: list[Any] = field(default_factory=list, repr=False)
     stream_outcome: str | None = None
+    #: The process that answered (host:pid) when several share the journal (`--state redis://...`).
+    replica: str | None = None
 
     @property
     def matched(self) -> bool:
@@ -73,10 +75,20 @@ class JournalEntry:
         data["reasons"] = [{"rule": r, "reason": why} for r, why in self.reasons]
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JournalEntry:
+        """The entry `to_dict` gave (stream events stay plain dicts); unknown keys are ignored."""
+        known = {name: value for name, value in data.items() if name in _ENTRY_FIELDS}
+        known["reasons"] = [(r["rule"], r["reason"]) for r in data.get("reasons", [])]
+        return cls(**known)
+
     def describe(self) -> str:
         """One line: what was asked and what it got."""
         outcome = f"rule {self.rule!r}" if self.rule else self.outcome
         return f"#{self.seq} {self.method} {self.path} model={self.model!r} -> {self.status} ({outcome})"
+
+
+_ENTRY_FIELDS = frozenset(JournalEntry.__dataclass_fields__)
 
 
 class Journal:
@@ -96,6 +108,12 @@ class Journal:
     def record(self, entry: JournalEntry) -> None:
         with self._lock:
             self._entries.append(entry)
+
+    def amend(self, entry: JournalEntry, **changes: Any) -> None:
+        """Change a recorded entry (how its stream ended); a shared journal also tells the other replicas."""
+        with self._lock:
+            for name, value in changes.items():
+                setattr(entry, name, value)
 
     def clear(self, *, restart_numbering: bool = True) -> None:
         with self._lock:

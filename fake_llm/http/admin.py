@@ -10,13 +10,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from fake_llm.errors import ScenarioError
+from fake_llm.errors import ScenarioError, StateUnavailable
 from fake_llm.http.engine import FakeLLM
 from fake_llm.version import __version__
 
 
 def _engine(request: Request) -> FakeLLM:
-    engine: FakeLLM = request.app.state.fake_llm
+    """The engine of the request's namespace (`X-Fake-LLM-Session` header or `session` query parameter), with
+    other replicas' rule changes applied."""
+    root: FakeLLM = request.app.state.fake_llm
+    engine = root.space(request.headers.get("x-fake-llm-session") or request.query_params.get("session"))
+    engine.refresh()
     return engine
 
 
@@ -39,7 +43,10 @@ def _guarded(endpoint: Any) -> Any:
     async def guarded(request: Request) -> Response:
         if not _authorized(request):
             return _problem(401, "this admin endpoint needs the admin token (X-Fake-LLM-Admin-Token header or Bearer)")
-        response: Response = await endpoint(request)
+        try:
+            response: Response = await endpoint(request)
+        except StateUnavailable as exc:
+            return _problem(503, str(exc), type="state_unavailable")
         return response
 
     guarded.__name__ = endpoint.__name__
@@ -47,17 +54,21 @@ def _guarded(endpoint: Any) -> Any:
 
 
 async def health(request: Request) -> Response:
-    engine = _engine(request)
+    """200 while the server can answer; 503 while its shared state store (Redis) cannot be reached."""
+    engine: FakeLLM = request.app.state.fake_llm
+    state = engine.store.health()
     return JSONResponse(
         {
-            "status": "ok",
+            "status": "ok" if state["ok"] else "unavailable",
+            "state": {**state, "namespace": engine.settings.namespace, "workers": engine.settings.workers},
             "version": __version__,
             "rules": len(engine.selector.rules),
             "scenarios": [s.name for s in engine.selector.scenarios],
             # A failed hot reload: the last good rules still serve, and the problems show here until fixed.
             "load_errors": engine.load_errors,
             "time_scale": engine.settings.time_scale,
-        }
+        },
+        status_code=200 if state["ok"] else 503,
     )
 
 
@@ -86,8 +97,9 @@ async def journal(request: Request) -> Response:
 
 async def reset(request: Request) -> Response:
     rules = request.query_params.get("rules", "false").lower() == "true"
-    _engine(request).reset(rules=rules)
-    return JSONResponse({"reset": True, "rules_restored": rules})
+    engine = _engine(request)
+    engine.reset(rules=rules)
+    return JSONResponse({"reset": True, "rules_restored": rules, "namespace": engine.settings.namespace})
 
 
 async def rules(request: Request) -> Response:
@@ -134,7 +146,7 @@ async def scenarios(request: Request) -> Response:
             wanted = names - {name}
         else:
             return _problem(404, f"unknown action {action!r}: use enable, disable or activate")
-        engine.selector.set_disabled(wanted)
+        engine.set_disabled(wanted)
     return JSONResponse({"scenarios": engine.scenarios_summary()})
 
 

@@ -44,7 +44,7 @@ EXPOSED_HEADERS = [
 def _chat_endpoint(provider: Provider) -> object:
     async def endpoint(request: Request) -> ASGIApp:
         engine: FakeLLM = request.app.state.fake_llm
-        return await engine.chat(provider, request)
+        return await engine.space(request.headers.get("x-fake-llm-session")).chat(provider, request)
 
     endpoint.__name__ = provider.api.replace("-", "_")
     return endpoint

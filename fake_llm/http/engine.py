@@ -10,6 +10,7 @@ import json
 import logging
 import random
 import traceback
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,16 +21,18 @@ from starlette.types import ASGIApp
 
 from fake_llm.core.faults import apply_faults
 from fake_llm.core.ids import Clock, IdMaker
-from fake_llm.core.journal import Journal, JournalEntry, redact_headers
+from fake_llm.core.journal import JournalEntry, redact_headers
 from fake_llm.core.limits import Decision, RateLimiter
 from fake_llm.core.matching import Selector
 from fake_llm.core.replies import Completion, ReplyContext, plan_completion
+from fake_llm.core.state import StateStore
 from fake_llm.core.timing import schedule
 from fake_llm.core.tokens import count_prompt, make_tokenizer
 from fake_llm.dialects import Provider, ReplyMeta
 from fake_llm.dialects.openai import profiles
-from fake_llm.errors import ProviderRequestError, ReplyMismatch
+from fake_llm.errors import ProviderRequestError, ReplyMismatch, StateUnavailable
 from fake_llm.http.rule_sets import RuleSets
+from fake_llm.http.shared_state import SharedState, open_store
 from fake_llm.http.sse import DelayedResponse, EventStreamResponse, HangResponse
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import RateLimit, Reply, Rule, Scenario
@@ -48,20 +51,31 @@ def scenario_roots(paths: Sequence[str | Path]) -> list[Path]:
     return [Path(p).resolve() if Path(p).is_dir() else Path(p).resolve().parent for p in paths]
 
 
-class FakeLLM(RuleSets):
+class FakeLLM(SharedState, RuleSets):
     """Owns everything one server instance needs; the Starlette app and the admin endpoints call into it."""
 
-    def __init__(self, settings: Settings, scenarios: Sequence[Scenario] = (), roots: Sequence[Path] = ()) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        scenarios: Sequence[Scenario] = (),
+        roots: Sequence[Path] = (),
+        *,
+        store: StateStore | None = None,
+    ) -> None:
+        """`store` defaults to the one `settings.state` names (raises StateUnavailable if Redis does not answer)."""
         self.settings = settings
-        self.journal = Journal(settings.journal_size)
+        #: Counters, limits, the journal and rule changes of this engine's namespace (shared with other replicas
+        #: when it is Redis).
+        self.store = store if store is not None else open_store(settings.state, settings.namespace)
+        self.journal = self.store.make_journal(settings.journal_size)
         self.base_scenarios = tuple(scenarios)
-        self.selector = Selector(scenarios)
+        self.selector = Selector(scenarios, self.store.counters)
         self.tokenizer = make_tokenizer(settings.tokenizer)
         self.ids = IdMaker(settings.seed)
         self.clock = Clock(settings.freeze_time)
         self.roots = list(roots)
         self.warnings = shadowed_rules(scenarios)
-        self.limiter = RateLimiter(self.clock.now)
+        self.limiter = RateLimiter(self.clock.now, self.store.windows)
         self.server_limit = (
             RateLimit(settings.requests_per_minute, settings.tokens_per_minute)
             if settings.requests_per_minute or settings.tokens_per_minute
@@ -74,6 +88,9 @@ class FakeLLM(RuleSets):
         self.paths: list[str | Path] = []
         self.load_errors: list[str] = []
         self._added = 0  # numbers the rule sets added at run time, for their default names
+        #: The version of the shared rule changes this engine serves (None: none applied).
+        self.rules_version: str | None = None
+        self.namespaces: OrderedDict[str, FakeLLM] = OrderedDict()
 
     @classmethod
     def from_settings(cls, settings: Settings, *, default_to_bundled: bool = True) -> FakeLLM:
@@ -86,21 +103,14 @@ class FakeLLM(RuleSets):
         engine.paths = paths
         return engine
 
-    def reset(self, *, rules: bool = False) -> None:
-        """Clear the journal and every rule counter; with `rules`, also drop rules added at run time."""
-        if rules:
-            self.selector.replace(self.base_scenarios)
-            self.selector.set_disabled(())
-            self.warnings = shadowed_rules(self.base_scenarios)
-        self.selector.reset()
-        self.limiter.reset()
-        self.journal.clear()
-
     # ------------------------------------------------------------------ the request flow
 
     async def chat(self, provider: Provider, request: Request) -> ASGIApp:
         """Answer one chat request in `provider`'s dialect. Never raises: failures become provider-shaped errors."""
-        seq = self.journal.next_seq()
+        try:
+            seq = self.begin()
+        except StateUnavailable as exc:
+            return self.unavailable(provider, exc)
         meta = ReplyMeta(
             id=self.ids.make(provider.id_prefix, seq),
             created=int(self.clock.now()),
@@ -121,6 +131,8 @@ class FakeLLM(RuleSets):
         )
         try:
             return await self._chat(provider, request, headers, meta, entry)
+        except StateUnavailable as exc:  # nothing may be answered from stale local state
+            return self.unavailable(provider, exc)
         except Exception as exc:  # a bug in fake-llm: answer, journal it, let the pytest plugin re-raise it
             log.exception("internal error while answering %s %s", request.method, entry.path)
             entry.outcome, entry.status = "error", 500
@@ -318,7 +330,10 @@ class FakeLLM(RuleSets):
 
         def closed(outcome: str) -> None:
             self.open_streams -= 1
-            entry.stream_outcome = outcome
+            try:
+                self.journal.amend(entry, stream_outcome=outcome)
+            except StateUnavailable as exc:  # the reply went out; only its journal note is lost
+                log.warning("could not journal how stream #%d ended: %s", entry.seq, exc)
 
         return EventStreamResponse(
             plan.events,
@@ -328,6 +343,15 @@ class FakeLLM(RuleSets):
             abort=plan.abort,
             on_close=closed,
         )
+
+    def unavailable(self, provider: Provider, exc: StateUnavailable) -> Response:
+        """A 503 in the dialect's envelope when the shared state store is unreachable (not journaled: the journal
+        lives there too)."""
+        log.warning("answering 503: %s", exc)
+        body = provider.error_body(
+            503, f"fake-llm: {exc}", type="service_unavailable", code="fake_llm_state_unavailable"
+        )
+        return self._json(body, 503, {"retry-after": "1"})
 
     def _reject(
         self, provider: Provider, entry: JournalEntry, headers: dict[str, str], exc: ProviderRequestError
