@@ -608,3 +608,41 @@ def test_journal_after_returns_only_newer_entries(make_client: MakeClient) -> No
     seqs = [e["seq"] for e in client.get("/_fake/journal", params={"after": 1}).json()["entries"]]
     assert seqs == [2, 3]
     assert client.get("/_fake/journal", params={"after": "x"}).status_code == 400
+
+
+# --------------------------------------------------------------------------------------------- namespaces
+
+
+def test_each_session_is_a_namespace_with_its_own_counters_rules_journal_and_reset(
+    make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = make_client(
+        """
+        - name: once
+          match: {user: once}
+          times: 1
+          reply: {content: once}
+        """
+    )
+    a, b = {"X-Fake-LLM-Session": "a"}, {"X-Fake-LLM-Session": "b"}
+    assert client.post(URL, json=ask("once"), headers=a).status_code == 200
+    assert client.post(URL, json=ask("once"), headers=a).status_code == 400  # used up in a...
+    assert client.post(URL, json=ask("once"), headers=b).status_code == 200  # ...not in b
+    added = client.post("/_fake/rules", content="- name: extra\n  reply: {content: extra}\n", headers=a)
+    assert added.status_code == 200
+    assert client.post(URL, json=ask("other"), headers=a).json()["choices"][0]["message"]["content"] == "extra"
+    assert client.post(URL, json=ask("other"), headers=b).status_code == 400  # rules added in a stay in a
+    assert len(client.get("/_fake/journal?session=b").json()["entries"]) == 2
+
+    assert client.post("/_fake/reset", headers=a).json()["namespace"] == "a"
+    assert client.get("/_fake/journal", headers=a).json()["entries"] == []
+    assert len(client.get("/_fake/journal", headers=b).json()["entries"]) == 2
+    assert client.post(URL, json=ask("once"), headers=a).status_code == 200  # a's times start again
+    assert client.get("/_fake/journal").json()["entries"] == []  # the default namespace saw none of it
+
+    import fake_llm.http.shared_state as shared_state
+
+    monkeypatch.setattr(shared_state, "MAX_NAMESPACES", 2)
+    for name in ("c", "d"):
+        client.post(URL, json=ask("once"), headers={"X-Fake-LLM-Session": name})
+    assert list(engine(client).namespaces) == ["c", "d"]  # the least recently used (a, b) are forgotten

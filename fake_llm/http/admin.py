@@ -29,7 +29,7 @@ def _problem(status: int, message: str, **extra: Any) -> JSONResponse:
 
 
 def _authorized(request: Request) -> bool:
-    token = _engine(request).settings.admin_token
+    token = request.app.state.fake_llm.settings.admin_token
     if not token:
         return True
     given = request.headers.get("x-fake-llm-admin-token")
