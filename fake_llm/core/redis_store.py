@@ -19,6 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from redis.backoff import NoBackoff
+from redis.commands.core import Script
+from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
 from fake_llm.core.journal import Journal, JournalEntry
@@ -65,6 +67,20 @@ return {allowed, slots}
 """
 
 
+# KEYS[1] the sequence, KEYS[2] the rule-changes version: a request's number and the version, in one call.
+_BEGIN = """
+return {redis.call('INCR', KEYS[1]), redis.call('GET', KEYS[2])}
+"""
+
+# KEYS[1] the journal stream, KEYS[2] use counts; ARGV: max length, field, value, then rule/count pairs (hits of
+# rules that needed no claim).
+_RECORD = """
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', ARGV[2], ARGV[3])
+for i = 4, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+
+
 def public_url(url: str) -> str:
     """`url` without its password, for messages and /_fake/health."""
     parts = urlsplit(url)
@@ -90,8 +106,22 @@ class _Redis:
             retry=Retry(NoBackoff(), 1),
             decode_responses=True,
         )
+        self.begin = self.client.register_script(_BEGIN)
+        self.record = self.client.register_script(_RECORD)
         self.claim = self.client.register_script(_CLAIM)
         self.admit = self.client.register_script(_ADMIT)
+
+    def run(self, script: Script, keys: list[str], args: Sequence[str | int | float]) -> Any:
+        """Run a Lua script by its hash (a plain EVALSHA costs less than redis-py's Script call); a Redis that
+        restarted has forgotten it: load it again."""
+
+        def send() -> Any:
+            try:
+                return self.client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
+            except NoScriptError:
+                return script(keys, args)
+
+        return self.call(send)
 
     def call(self, action: Callable[[], T]) -> T:
         try:
@@ -149,7 +179,7 @@ class RedisWindows:
             tokens,
             uuid.uuid4().hex,
         ]
-        allowed, slots = store.redis.call(lambda: store.redis.admit([store.key(f"rl:{key}")], args))
+        allowed, slots = store.redis.run(store.redis.admit, [store.key(f"rl:{key}")], args)
         window = [(float(slots[i + 1]), int(slots[i].rsplit(":", 1)[1])) for i in range(0, len(slots), 2)]
         return window, bool(allowed)
 
@@ -172,24 +202,20 @@ class RedisJournal(Journal):
 
     def record(self, entry: JournalEntry) -> None:
         entry.replica = self._store.replica
-        self._append({"entry": json.dumps(entry.to_dict(), default=str)})
+        self._append("entry", json.dumps(entry.to_dict(), default=str))
 
     def amend(self, entry: JournalEntry, **changes: Any) -> None:
         super().amend(entry, **changes)
-        self._append({"amend": json.dumps({"seq": entry.seq, **changes})})
+        self._append("amend", json.dumps({"seq": entry.seq, **changes}))
 
-    def _append(self, fields: dict[str, str]) -> None:
+    def _append(self, field: str, value: str) -> None:
         store = self._store
-
-        def send() -> None:
-            pipe = store.redis.client.pipeline(transaction=False)
-            # Amendments share the stream, hence room for two items per entry; reading keeps the newest `size`.
-            pipe.xadd(store.key("journal"), fields, maxlen=2 * self._size, approximate=True)  # type: ignore[arg-type]
-            for rule, count in store.take_hits().items():
-                pipe.hincrby(store.key("uses"), rule, count)
-            pipe.execute()
-
-        store.redis.call(send)
+        # Amendments share the stream, hence room for two items per entry; reading keeps the newest `size`.
+        args: list[str | int] = [2 * self._size, field, value]
+        for rule, count in store.take_hits().items():
+            args += [rule, count]
+        keys = [store.key("journal"), store.key("uses")]
+        store.redis.run(store.redis.record, keys, args)
 
     def clear(self, *, restart_numbering: bool = True) -> None:
         store = self._store
@@ -260,11 +286,8 @@ class RedisStore:
         return RedisJournal(self, size)
 
     def begin(self, journal: Journal) -> tuple[int, str | None]:
-        pipe = self.redis.client.pipeline(transaction=False)
-        pipe.incr(self.key("seq"))
-        pipe.get(self.key("version"))
-        seq, version = self.redis.call(pipe.execute)
-        return int(seq), version
+        seq, version = self.redis.run(self.redis.begin, [self.key("seq"), self.key("version")], ())
+        return int(seq), version or None  # Lua turns a missing key into false
 
     def rule_changes(self) -> RuleChanges:
         pipe = self.redis.client.pipeline(transaction=True)  # one consistent snapshot
