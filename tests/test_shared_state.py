@@ -158,7 +158,7 @@ def test_rule_changes_and_switches_reach_every_replica(replicas: list[FakeLLMSer
     later = [{"name": "later", "match": {"user": "later"}, "reply": {"content": "later"}}]
     assert httpx.post(third.url + "/_fake/rules", json=later, timeout=10).status_code == 200
     names = [r["name"] for r in httpx.get(first.url + "/_fake/rules", timeout=10).json()["rules"]]
-    assert names[-2:] == ["runtime", "later"]
+    assert names[:2] == ["runtime", "later"]  # rules added at run time come before the files' rules
 
     switched = httpx.post(second.url + "/_fake/scenarios/shared/disable", timeout=10)
     assert switched.status_code == 200

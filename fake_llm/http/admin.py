@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -57,11 +58,16 @@ async def health(request: Request) -> Response:
     """200 while the server can answer; 503 while its shared state store (Redis) cannot be reached."""
     engine: FakeLLM = request.app.state.fake_llm
     state = engine.store.health()
+    # The bound address (port 0 resolved to the real port); an in-process app without a socket reports the request's.
+    url = engine.url or str(request.base_url).rstrip("/")
     return JSONResponse(
         {
             "status": "ok" if state["ok"] else "unavailable",
             "state": {**state, "namespace": engine.settings.namespace, "workers": engine.settings.workers},
             "version": __version__,
+            "url": url,
+            "base_url": url + "/v1",
+            "port": urlsplit(url).port,
             "rules": len(engine.selector.rules),
             "scenarios": [s.name for s in engine.selector.scenarios],
             # A failed hot reload: the last good rules still serve, and the problems show here until fixed.

@@ -102,18 +102,23 @@ class SharedState:
     def apply_rule_changes(self, changes: RuleChanges | None = None) -> None:
         """Serve the scenario files plus the namespace's shared rule changes, replayed in order."""
         changes = changes if changes is not None else self.store.rule_changes()
-        scenarios = list(self.base_scenarios)
+        # The order RuleSets.install gives: rule sets added at run time first (in the order added), then the files
+        # loaded at start, unless a `replace` dropped them.
+        added: list[Scenario] = []
+        keep_base = True
         for op in changes.ops:
             try:
                 scenario = self._parse_op(op)
-                combined = [scenario] if op.get("replace") else [*scenarios, scenario]
-                problems = check_unique_names(combined)
-                if problems:
+                candidate = [scenario] if op.get("replace") else [*added, scenario]
+                problems = check_unique_names([*(self.base_scenarios if keep_base else ()), *candidate])
+                if problems and not op.get("replace"):
                     raise ScenarioError(problems)
             except ScenarioError as exc:  # e.g. a replica serving other files: keep serving the rest
                 log.error("could not apply rules another replica added (%s): %s", op.get("source"), exc)
                 continue
-            scenarios = combined
+            added = candidate
+            keep_base = keep_base and not op.get("replace")
+        scenarios = [*added, *(self.base_scenarios if keep_base else ())]
         self.selector.replace(scenarios)
         names = {s.name for s in scenarios}
         self.selector.set_disabled(set(changes.disabled or ()) & names)

@@ -1,13 +1,18 @@
-"""The app of each `serve --workers N` process: the parent checks the settings, exports them, and uvicorn's
-process manager imports `worker_app` in every worker."""
+"""`serve --workers N`: uvicorn's process manager over the socket the command bound; each worker process builds its
+app with `worker_app` from the settings the parent checked and exported."""
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import os
+import socket
+from typing import Any
 
+import uvicorn
 from starlette.applications import Starlette
+from uvicorn.supervisors import Multiprocess
 
 from fake_llm.http.app import create_app
 from fake_llm.settings import Settings
@@ -16,14 +21,23 @@ from fake_llm.settings import Settings
 SETTINGS_VARIABLE = "_FAKE_LLM_WORKER_SETTINGS"
 
 
-def export_settings(settings: Settings) -> None:
-    os.environ[SETTINGS_VARIABLE] = json.dumps(dataclasses.asdict(settings))
+def run_workers(settings: Settings, url: str, sock: socket.socket, workers: int, options: dict[str, Any]) -> None:
+    """Serve with `workers` processes accepting on `sock` (the parent keeps it bound; a worker that dies is
+    replaced), until the parent is stopped."""
+    os.environ[SETTINGS_VARIABLE] = json.dumps({"settings": dataclasses.asdict(settings), "url": url})
+    config = uvicorn.Config("fake_llm.http.workers:worker_app", factory=True, workers=workers, **options)
+    if "target" in inspect.signature(Multiprocess.__init__).parameters:  # pragma: no cover - uvicorn before 0.36
+        Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()  # type: ignore[call-arg]
+    else:
+        Multiprocess(config, sockets=[sock]).run()
 
 
 def worker_app() -> Starlette:
     """One worker's app, from the settings the parent exported."""
-    data = json.loads(os.environ[SETTINGS_VARIABLE])
-    for name, value in data.items():
-        if isinstance(value, list):
-            data[name] = tuple(value)
-    return create_app(Settings(**data))
+    exported = json.loads(os.environ[SETTINGS_VARIABLE])
+    data: dict[str, Any] = {
+        name: tuple(value) if isinstance(value, list) else value for name, value in exported["settings"].items()
+    }
+    app = create_app(Settings(**data))
+    app.state.fake_llm.url = exported["url"]
+    return app
