@@ -199,3 +199,44 @@ def test_reset_wipes_one_namespace_only(replicas: list[FakeLLMServer]) -> None:
     shown = httpx.get(first.url + "/_fake/journal?session=b", timeout=10).json()["entries"]
     assert [e["step"] for e in shown] == [1, 2]
     assert first.journal.entries == []  # the default namespace saw none of it
+
+
+def test_replacing_rules_reaches_every_replica(replicas: list[FakeLLMServer]) -> None:
+    first, second, third = replicas
+    only = "- name: only\n  reply: {content: only rule}\n"
+    assert httpx.post(first.url + "/_fake/rules?mode=replace", content=only, timeout=10).status_code == 200
+    assert [r["name"] for r in httpx.get(second.url + "/_fake/rules", timeout=10).json()["rules"]] == ["only"]
+    third.add_rules([{"name": "extra", "match": {"user": "extra"}, "reply": {"content": "extra"}}])
+    assert [r["name"] for r in httpx.get(first.url + "/_fake/rules", timeout=10).json()["rules"]] == [
+        "only",
+        "extra",
+    ]
+    assert content(httpx.post(second.base_url + "/chat/completions", json=chat("count"), timeout=10)) == "only rule"
+
+
+def test_a_replica_with_other_files_skips_rules_it_cannot_take(
+    redis_url: str, namespace: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    other = "name: other\nrules:\n  - name: clash\n    reply: {content: other files}\n"
+    with (
+        FakeLLMServer(rules=RULES, state=redis_url, namespace=namespace) as first,
+        FakeLLMServer(rules=other, state=redis_url, namespace=namespace) as second,
+    ):
+        first.add_rules("- name: clash\n  match: {user: clash}\n  reply: {content: clash}\n")
+        answer = httpx.post(second.base_url + "/chat/completions", json=chat("clash"), timeout=10)
+        assert content(answer) == "other files"
+    assert "could not apply rules another replica added" in caplog.text
+
+
+def test_clearing_the_shared_journal_keeps_the_numbering(replicas: list[FakeLLMServer]) -> None:
+    for server in replicas:
+        httpx.post(server.base_url + "/chat/completions", json=chat("hi"), timeout=10)
+    assert httpx.delete(replicas[0].url + "/_fake/journal", timeout=10).json() == {"cleared": True}
+    assert replicas[1].journal.entries == []
+    httpx.post(replicas[2].base_url + "/chat/completions", json=chat("hi"), timeout=10)
+    assert [e.seq for e in replicas[1].journal.entries] == [4]
+    # The counters' and windows' own resets wipe the namespace too (what a reset without rules does).
+    replicas[0].engine.store.counters.reset()
+    assert replicas[1].journal.entries == []
+    replicas[0].engine.store.windows.reset()
+    assert replicas[2].engine.selector.hits() == {}

@@ -101,3 +101,8 @@ def test_redis_urls_lose_their_password_in_messages() -> None:
     assert public_url("redis://user:secret@db:6379/0") == "redis://user:****@db:6379/0"
     assert public_url("redis://:secret@db/1") == "redis://:****@db/1"
     assert public_url("redis://db:6379/0") == "redis://db:6379/0"
+
+
+def test_a_malformed_redis_url_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--state", "redis://127.0.0.1:notaport/0"]) == 2
+    assert "fake-llm: state: " in capsys.readouterr().err
