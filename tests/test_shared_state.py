@@ -240,3 +240,39 @@ def test_clearing_the_shared_journal_keeps_the_numbering(replicas: list[FakeLLMS
     assert replicas[1].journal.entries == []
     replicas[0].engine.store.windows.reset()
     assert replicas[2].engine.selector.hits() == {}
+
+
+def test_the_pytest_fixtures_run_on_redis(pytester: pytest.Pytester, redis_url: str, namespace: str) -> None:
+    pytester.makeconftest(
+        dedent(
+            f"""\
+            import pytest
+            from fake_llm import Settings
+
+            @pytest.fixture(scope="session")
+            def fake_llm_settings():
+                return Settings(state="{redis_url}", namespace="{namespace}")
+            """
+        )
+    )
+    pytester.makepyfile(
+        dedent(
+            """\
+            import httpx
+
+            def test_one(fake_llm):
+                fake_llm.add_rules([{"name": "r", "replies": [{"content": "a"}, {"content": "b"}]}])
+                body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+                for expected in ("a", "b"):
+                    answer = httpx.post(fake_llm.base_url + "/chat/completions", json=body, timeout=10)
+                    assert answer.json()["choices"][0]["message"]["content"] == expected
+                assert fake_llm.journal.last.replica
+                fake_llm.journal.assert_called("r", times=2)
+
+            def test_two_starts_clean(fake_llm):
+                assert fake_llm.journal.entries == []
+                assert fake_llm.engine.selector.rules == []
+            """
+        )
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
