@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 
 from fake_llm.admin import ADMIN_ROUTES
 from fake_llm.dashboard import DASHBOARD_ROUTES
+from fake_llm.dialects import ollama
 from fake_llm.engine import MODEL_CREATED, FakeLLM
 from fake_llm.providers import PROVIDERS, Provider, anthropic
 from fake_llm.scenarios import Scenario
@@ -105,6 +106,7 @@ def create_app(
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", get_model, methods=["GET"]),
         *anthropic.EXTRA_ROUTES,
+        *ollama.EXTRA_ROUTES,
         *ADMIN_ROUTES,
         *DASHBOARD_ROUTES,
     ]

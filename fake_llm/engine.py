@@ -326,6 +326,7 @@ class FakeLLM(RuleSets):
             line_ending=plan.line_ending,
             abort=plan.abort,
             on_close=closed,
+            ndjson=getattr(provider, "stream_framing", "sse") == "ndjson",
         )
 
     def _reject(

@@ -21,6 +21,8 @@ SSE_HEADERS = {
     "cache-control": "no-cache",
     "connection": "keep-alive",
 }
+#: Ollama streams bare JSON lines (NDJSON): no `data:` prefix, no blank line between objects.
+NDJSON_HEADERS = {"content-type": "application/x-ndjson"}
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -43,8 +45,11 @@ class Event:
     parts: int = 1
     split_utf8: bool = False
 
-    def frame(self, newline: str = "\n") -> bytes:
-        """The event on the wire; every event, the last one included, ends with a blank line (wire-format §1.3)."""
+    def frame(self, newline: str = "\n", *, ndjson: bool = False) -> bytes:
+        """The event on the wire; every event, the last one included, ends with a blank line (wire-format §1.3).
+        As NDJSON, the payload alone on one line; comments (SSE keep-alives) have no NDJSON form and are dropped."""
+        if ndjson:
+            return b"" if self.kind == "comment" else f"{self.data}{newline}".encode()
         if self.kind == "comment":
             return f": {self.data}{newline}{newline}".encode()
         head = f"event: {self.event}{newline}" if self.event else ""
@@ -99,10 +104,12 @@ class EventStreamResponse:
         on_close: Callable[[str], None] | None = None,
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        ndjson: bool = False,
     ) -> None:
         self.events = events
         self.status_code = status_code
-        self.headers = {**SSE_HEADERS, **(headers or {})}
+        self.ndjson = ndjson
+        self.headers = {**(NDJSON_HEADERS if ndjson else SSE_HEADERS), **(headers or {})}
         self.time_scale = time_scale
         self.line_ending = line_ending
         self.abort = abort
@@ -115,7 +122,7 @@ class EventStreamResponse:
             # Nothing to wait for between events: one write, and no watcher task needed (the fast path of
             # zero-delay streams, which test suites with time_scale 0 take all the time).
             await send(_start(self.status_code, self.headers))
-            body = b"".join(event.frame(self.line_ending) for event in self.events)
+            body = b"".join(event.frame(self.line_ending, ndjson=self.ndjson) for event in self.events)
             await send({"type": "http.response.body", "body": body, "more_body": False})
             if self.on_close is not None:
                 self.on_close("completed")
@@ -144,7 +151,7 @@ class EventStreamResponse:
                     pending = []
                 if wait > 0:
                     await self.sleep(wait)
-            frame = event.frame(self.line_ending)
+            frame = event.frame(self.line_ending, ndjson=self.ndjson)
             if event.parts > 1:
                 for piece in split_bytes(frame, event.parts, inside_utf8=event.split_utf8):
                     await send({"type": "http.response.body", "body": piece, "more_body": True})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fake_llm.dialects.ollama import OllamaChat, OllamaEmbed, OllamaEmbeddings, OllamaGenerate
 from fake_llm.providers.anthropic import AnthropicMessages
 from fake_llm.providers.azure import AzureOpenAIChat
 from fake_llm.providers.base import Provider, ReplyMeta
@@ -22,6 +23,10 @@ PROVIDERS: dict[str, Provider] = {
     Gemini.api: Gemini(),
     AzureOpenAIChat.api: AzureOpenAIChat(),
     ScaleChat.api: ScaleChat(),
+    OllamaChat.api: OllamaChat(),
+    OllamaGenerate.api: OllamaGenerate(),
+    OllamaEmbed.api: OllamaEmbed(),
+    OllamaEmbeddings.api: OllamaEmbeddings(),
 }
 
 __all__ = ["PROVIDERS", "Provider", "ReplyMeta"]
