@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fake_llm.dialects.mistral import MistralChat, MistralEmbeddings
 from fake_llm.dialects.ollama import OllamaChat, OllamaEmbed, OllamaEmbeddings, OllamaGenerate
 from fake_llm.providers.anthropic import AnthropicMessages
 from fake_llm.providers.azure import AzureOpenAIChat
@@ -27,6 +28,8 @@ PROVIDERS: dict[str, Provider] = {
     OllamaGenerate.api: OllamaGenerate(),
     OllamaEmbed.api: OllamaEmbed(),
     OllamaEmbeddings.api: OllamaEmbeddings(),
+    MistralChat.api: MistralChat(),
+    MistralEmbeddings.api: MistralEmbeddings(),
 }
 
 __all__ = ["PROVIDERS", "Provider", "ReplyMeta"]
