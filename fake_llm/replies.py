@@ -99,6 +99,8 @@ class Completion:
     model: str
     #: A scripted embedding vector (embeddings requests), else None.
     embedding: tuple[float, ...] | None = None
+    #: Scripted rerank scores, one per document (rerank requests), else None.
+    scores: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,7 +363,7 @@ def plan_completion(
         reasoning_tokens=sum(c.reasoning_tokens for c in choices),
         overrides=merge(usage_fields, reply.usage) if usage_fields else reply.usage,
     )
-    return Completion(tuple(choices), usage, reply.model or request.model, reply.embedding)
+    return Completion(tuple(choices), usage, reply.model or request.model, reply.embedding, reply.scores)
 
 
 def _with_refusal_tokens(

@@ -218,6 +218,7 @@ class _Builder:
             refusal=raw.get("refusal"),
             reasoning=raw.get("reasoning_content"),
             embedding=tuple(raw["embedding"]) if "embedding" in raw else None,
+            scores=tuple(raw["scores"]) if "scores" in raw else None,
         )
 
     def template(self, text: str, path: tuple[Any, ...]) -> None:

@@ -197,7 +197,7 @@ _RATE_LIMIT: dict[str, Any] = {
 }
 
 #: Keys that give a reply's text: at most one, alone or with `tool_calls` (checked by the loader).
-TEXT_KEYS = ("content", "content_file", "json", "generate", "refusal", "embedding")
+TEXT_KEYS = ("content", "content_file", "json", "generate", "refusal", "embedding", "scores")
 #: Keys that make the whole reply: nothing else that produces a body may go with them.
 WHOLE_REPLY_KEYS = ("error", "raw", "hang", "choices")
 REPLY_BODY_KEYS = (*TEXT_KEYS, "tool_calls", *WHOLE_REPLY_KEYS)
@@ -251,6 +251,13 @@ _REPLY: dict[str, Any] = {
             "type": "array",
             "minItems": 1,
             "items": {"type": "number"},
+        },
+        "scores": {
+            "description": "Rerank relevance scores, one per document in request order (Cohere rerank); documents "
+            "past the list's end score 0.",
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "number", "minimum": 0, "maximum": 1},
         },
         "tool_calls": {"type": "array", "minItems": 1, "items": _TOOL_CALL},
         "reasoning_content": {"type": "string", "description": "Reasoning text, sent as `reasoning_content`."},

@@ -197,6 +197,7 @@ class Reply:
     refusal: str | None = None
     reasoning: str | None = None
     embedding: tuple[float, ...] | None = None
+    scores: tuple[float, ...] | None = None
 
     @property
     def is_completion(self) -> bool:

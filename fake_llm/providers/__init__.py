@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fake_llm.dialects.cohere import CohereChat, CohereEmbed, CohereRerank
 from fake_llm.dialects.mistral import MistralChat, MistralEmbeddings
 from fake_llm.dialects.ollama import OllamaChat, OllamaEmbed, OllamaEmbeddings, OllamaGenerate
 from fake_llm.providers.anthropic import AnthropicMessages
@@ -30,6 +31,9 @@ PROVIDERS: dict[str, Provider] = {
     OllamaEmbeddings.api: OllamaEmbeddings(),
     MistralChat.api: MistralChat(),
     MistralEmbeddings.api: MistralEmbeddings(),
+    CohereChat.api: CohereChat(),
+    CohereEmbed.api: CohereEmbed(),
+    CohereRerank.api: CohereRerank(),
 }
 
 __all__ = ["PROVIDERS", "Provider", "ReplyMeta"]
