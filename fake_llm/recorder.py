@@ -31,7 +31,7 @@ from fake_llm.journal import REDACTED_HEADERS, JournalEntry, redact_headers
 from fake_llm.matching import explain
 from fake_llm.providers import PROVIDERS, Provider
 from fake_llm.recorded_rules import build_error, build_match, build_raw, build_reply
-from fake_llm.relay import REQUEST_DROP, SSEEvent, _Relay
+from fake_llm.relay import REQUEST_DROP, SSEEvent, _Relay, is_stream
 from fake_llm.scenarios import load_scenario
 from fake_llm.server import FakeLLMServer
 from fake_llm.settings import Settings
@@ -171,7 +171,7 @@ class Recorder:
         if status >= 400:
             headers = {k.lower(): v for k, v in response.headers.items() if k.lower() not in self.redact}
             return {"error": build_error(chat.api, status, content_type, body, headers)}
-        if status // 100 == 2 and "text/event-stream" in content_type:
+        if status // 100 == 2 and is_stream(content_type):
             return build_reply(read_stream(chat.api, events), chat, timing=self.timing)
         try:
             data = json.loads(body)
@@ -179,7 +179,8 @@ class Recorder:
             data = None
         if status // 100 != 2 or not isinstance(data, (dict, list)):
             return {"raw": build_raw(status, content_type, body)}
-        return build_reply(read_body(chat.api, data), chat, timing=self.timing)
+        documents = len(chat.body.get("documents") or ()) if chat.api == "cohere-rerank" else 0
+        return build_reply(read_body(chat.api, data, documents), chat, timing=self.timing)
 
     def _entry(self, chat: ChatRequest, request: Request, status: int) -> JournalEntry:
         seq = self.engine.journal.next_seq() if self.engine is not None else 0

@@ -70,6 +70,22 @@ class SSEReader:
                     self._event = value
 
 
+class NDJSONReader(SSEReader):
+    """Reads NDJSON (Ollama's streams): each complete non-empty line is one data-only event."""
+
+    def feed(self, chunk: bytes, at_ms: float) -> None:
+        *lines, self._buffer = (self._buffer + chunk).split(b"\n")
+        for raw in lines:
+            line = raw.rstrip(b"\r").decode("utf-8", errors="replace")
+            if line.strip():
+                self.events.append(SSEEvent(line, None, at_ms))
+
+
+def is_stream(content_type: str) -> bool:
+    """Whether an answer is a stream record mode reads event by event: SSE, or NDJSON lines."""
+    return "text/event-stream" in content_type or "ndjson" in content_type
+
+
 class _Relay:
     """Sends the upstream answer on as its bytes arrive. Once the body is complete, and before the last write (so a
     client holding the whole answer also finds it recorded), `finish` gets the body and its SSE events. A client
@@ -95,8 +111,9 @@ class _Relay:
             await self.client.aclose()
 
     async def _pump(self, send: Send) -> None:
-        reader, body = SSEReader(), bytearray()
-        streamed = "text/event-stream" in self.response.headers.get("content-type", "")
+        content_type = self.response.headers.get("content-type", "")
+        reader, body = NDJSONReader() if "ndjson" in content_type else SSEReader(), bytearray()
+        streamed = is_stream(content_type)
         try:
             async for chunk in self.response.aiter_bytes():
                 at_ms = (time.monotonic() - self.started) * 1000.0

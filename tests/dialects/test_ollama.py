@@ -181,7 +181,7 @@ def test_embed_and_the_older_embeddings(client: ollama.Client) -> None:
     again = client.embed(model="nomic-embed-text", input="first")
     assert again.embeddings[0] == batch.embeddings[0]
     assert client.embed(model="all-minilm", input="x", dimensions=64).embeddings[0].__len__() == 64
-    assert client.embed(model="m", input="fixed").embeddings == [[0.6, 0.8]]
+    assert client.embed(model="m", input="fixed").embeddings == [[3.0, 4.0]]
     assert list(client.embeddings(model="nomic-embed-text", prompt="first").embedding) == batch.embeddings[0]
 
 

@@ -3,7 +3,6 @@ vectors) and the older `POST /api/embeddings` (`prompt`, answered with one `embe
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,11 +23,6 @@ DEFAULT_DIMENSIONS = 768
 
 def native_dimensions(model: str) -> int:
     return next((n for prefix, n in DIMENSIONS.items() if model.startswith(prefix)), DEFAULT_DIMENSIONS)
-
-
-def _normalised(vector: list[float]) -> list[float]:
-    norm = math.sqrt(math.fsum(x * x for x in vector)) or 1.0
-    return [x / norm for x in vector]
 
 
 class OllamaEmbed(OllamaChat):
@@ -63,9 +57,10 @@ class OllamaEmbed(OllamaChat):
         )
 
     def vectors(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[list[float]]:
-        """A scripted `embedding:` for every input, else each input's own deterministic unit vector."""
+        """A scripted `embedding:` (sent exactly as written) for every input, else each input's own deterministic
+        unit vector."""
         if completion.embedding is not None:
-            return [_normalised(list(completion.embedding))] * len(request.messages)
+            return [list(completion.embedding)] * len(request.messages)
         size = request.body.get("dimensions") or native_dimensions(request.model)
         return [embed(meta.seed, request.model, m.text, size) for m in request.messages]
 
