@@ -40,6 +40,11 @@ def tool_call_id(call_id: str) -> str:
     return "".join(_ALNUM[b % 62] for b in digest)
 
 
+def response_id(meta: ReplyMeta) -> str:
+    """Mistral's ids are 32 lowercase hex digits: derived from the reply's deterministic id."""
+    return hashlib.blake2b(meta.id.encode(), digest_size=16).hexdigest()
+
+
 def normalise(body: dict[str, Any]) -> dict[str, Any]:
     """The body in OpenAI's terms for the shared validation: object arguments as JSON strings, tool messages linked
     to their call by name when they carry no id, `random_seed` as `seed`, `tool_choice: any` as `required`."""
@@ -115,7 +120,7 @@ class MistralChat(OpenAIChat):
 
     def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         return {
-            "id": meta.id,
+            "id": response_id(meta),
             "object": "chat.completion",
             "created": meta.created,
             "model": completion.model,
@@ -129,7 +134,7 @@ class MistralChat(OpenAIChat):
     def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         """A role chunk per choice, content chunks, each tool call whole in one chunk (Mistral never splits the
         arguments), the finish chunk with `usage` (always), and `[DONE]`."""
-        head = {"id": meta.id, "object": "chat.completion.chunk", "created": meta.created, "model": completion.model}
+        head = {"id": response_id(meta), "object": "chat.completion.chunk", "created": meta.created, "model": completion.model}
 
         def chunk(index: int, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
             return dumps({**head, "choices": [{"index": index, "delta": delta, "finish_reason": finish}], **extra})

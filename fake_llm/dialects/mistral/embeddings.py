@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fake_llm.chat import ChatRequest, Message
-from fake_llm.dialects.mistral.chat import MistralChat
+from fake_llm.dialects.mistral.chat import MistralChat, response_id
 from fake_llm.errors import ProviderRequestError
 from fake_llm.providers.base import ReplyMeta
 from fake_llm.providers.openai_completions import bare_prompt_tokens
@@ -54,7 +54,7 @@ class MistralEmbeddings(MistralChat):
         prompt = bare_prompt_tokens(completion.usage, request)
         usage = merge({"prompt_tokens": prompt, "total_tokens": prompt, "completion_tokens": 0}, completion.usage.overrides)
         return {
-            "id": meta.id,
+            "id": response_id(meta),
             "object": "list",
             "data": [{"object": "embedding", "embedding": v, "index": i} for i, v in enumerate(vectors)],
             "model": completion.model,
