@@ -11,7 +11,10 @@ from typing import Any
 
 from fake_llm.chat import ChatRequest
 from fake_llm.providers import PROVIDERS
-from fake_llm.transcripts import Transcript, _dict, _json, _list
+from fake_llm.transcript import Transcript
+from fake_llm.transcript import as_dict as _dict
+from fake_llm.transcript import as_list as _list
+from fake_llm.transcript import json_or_none as _json
 
 #: Error headers a recorded error keeps: the ones the SDKs' retry logic reads (wire-format §8.1), and rate-limit state.
 ERROR_HEADERS = frozenset({"retry-after", "retry-after-ms", "x-should-retry"})

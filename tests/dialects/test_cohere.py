@@ -70,11 +70,15 @@ def ask(text: str) -> list[dict[str, str]]:
 
 def test_chat(client: cohere.ClientV2) -> None:
     reply = client.chat(model="command-a-03-2025", messages=ask("hello"))
-    assert reply.message.content and reply.message.content[0].text == "Hello there, how may I assist you today?"
+    assert reply.message.content
+    assert reply.message.content[0].text == "Hello there, how may I assist you today?"
     assert reply.finish_reason == "COMPLETE"
-    assert reply.usage and reply.usage.tokens and reply.usage.billed_units
+    assert reply.usage
+    assert reply.usage.tokens
+    assert reply.usage.billed_units
     assert reply.usage.tokens.output_tokens == 10
-    assert reply.usage.billed_units.input_tokens and reply.usage.billed_units.input_tokens > 0
+    assert reply.usage.billed_units.input_tokens
+    assert reply.usage.billed_units.input_tokens > 0
     assert (reply.usage.tokens.input_tokens or 0) > reply.usage.billed_units.input_tokens
 
 
@@ -103,11 +107,15 @@ def test_tool_call_with_plan_and_result(client: cohere.ClientV2) -> None:
     assert reply.finish_reason == "TOOL_CALL"
     assert reply.message.tool_plan == "I will look it up."
     (call,) = reply.message.tool_calls or []
-    assert call.id and call.id.startswith("get_weather_")
-    assert call.function and json.loads(call.function.arguments or "") == {"city": "Paris"}
+    assert call.id
+    assert call.id.startswith("get_weather_")
+    assert call.function
+    assert json.loads(call.function.arguments or "") == {"city": "Paris"}
     events = list(client.chat_stream(model="command-a-03-2025", messages=ask("weather?"), tools=[WEATHER_TOOL]))
     arguments = "".join(
-        e.delta.message.tool_calls.function.arguments for e in events if e.type in ("tool-call-start", "tool-call-delta")
+        e.delta.message.tool_calls.function.arguments
+        for e in events
+        if e.type in ("tool-call-start", "tool-call-delta")
     )
     assert json.loads(arguments) == {"city": "Paris"}
     assert "".join(e.delta.message.tool_plan for e in events if e.type == "tool-plan-delta") == "I will look it up."
@@ -117,7 +125,8 @@ def test_tool_call_with_plan_and_result(client: cohere.ClientV2) -> None:
         {"role": "tool", "tool_call_id": call.id, "content": [{"type": "text", "text": "sunny"}]},
     ]
     answer = client.chat(model="command-a-03-2025", messages=followup, tools=[WEATHER_TOOL])
-    assert answer.message.content and answer.message.content[0].text == "Sunny in Paris."
+    assert answer.message.content
+    assert answer.message.content[0].text == "Sunny in Paris."
 
 
 def test_429_is_too_many_requests(client: cohere.ClientV2) -> None:
@@ -151,7 +160,9 @@ def test_embed_float_and_int8(client: cohere.ClientV2) -> None:
     assert floats[0] != floats[1]
     assert ints[0] == [max(-128, min(127, round(x * 127))) for x in floats[0]]
     assert result.texts == ["first", "second"]
-    assert result.meta and result.meta.billed_units and result.meta.billed_units.input_tokens == 2
+    assert result.meta
+    assert result.meta.billed_units
+    assert result.meta.billed_units.input_tokens == 2
     short = client.embed(model="embed-v4.0", texts=["first"], input_type="search_query", output_dimension=256)
     assert len((short.embeddings.float_ or [[]])[0]) == 256
     with pytest.raises(cohere.errors.BadRequestError, match="input_type"):

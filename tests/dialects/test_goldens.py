@@ -39,7 +39,11 @@ TOOL = {
 CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("ollama_chat.json", "/api/chat", {"model": "llama3.2", "messages": QUESTION, "stream": False}),
     ("ollama_chat_stream.ndjson", "/api/chat", {"model": "llama3.2", "messages": QUESTION}),
-    ("ollama_tool_call.json", "/api/chat", {"model": "llama3.2", "messages": WEATHER, "tools": [TOOL], "stream": False}),
+    (
+        "ollama_tool_call.json",
+        "/api/chat",
+        {"model": "llama3.2", "messages": WEATHER, "tools": [TOOL], "stream": False},
+    ),
     ("ollama_tool_call_stream.ndjson", "/api/chat", {"model": "llama3.2", "messages": WEATHER, "tools": [TOOL]}),
     (
         "ollama_generate_stream.ndjson",

@@ -64,7 +64,8 @@ def test_chat_completion(client: Mistral) -> None:
     assert reply.choices[0].finish_reason == "stop"
     assert reply.model == "mistral-small-latest"
     assert reply.usage.completion_tokens == 10
-    assert reply.usage.prompt_tokens and reply.usage.total_tokens == reply.usage.prompt_tokens + 10
+    assert reply.usage.prompt_tokens
+    assert reply.usage.total_tokens == reply.usage.prompt_tokens + 10
 
 
 def test_chat_stream_reports_usage_on_the_last_chunk(client: Mistral) -> None:
@@ -72,7 +73,8 @@ def test_chat_stream_reports_usage_on_the_last_chunk(client: Mistral) -> None:
     text = "".join(str(e.data.choices[0].delta.content or "") for e in events)
     assert text == "Hello there, how may I assist you today?"
     assert events[-1].data.choices[0].finish_reason == "stop"
-    assert events[-1].data.usage and events[-1].data.usage.completion_tokens == 10
+    assert events[-1].data.usage
+    assert events[-1].data.usage.completion_tokens == 10
     assert all(e.data.usage is None for e in events[:-1])
 
 
@@ -85,7 +87,8 @@ def test_tool_call_round_trip(client: Mistral) -> None:
     assert reply.choices[0].finish_reason == "tool_calls"
     assert call.function.name == "get_weather"
     assert json.loads(str(call.function.arguments)) == {"city": "Paris"}
-    assert len(call.id or "") == 9 and (call.id or "").isalnum()
+    assert len(call.id or "") == 9
+    assert (call.id or "").isalnum()
     streamed = list(client.chat.stream(model="mistral-large-latest", messages=ask("weather?"), tools=[WEATHER_TOOL]))
     calls = [c for e in streamed for c in e.data.choices[0].delta.tool_calls or []]
     assert [len(c.id or "") for c in calls] == [9]
@@ -127,6 +130,7 @@ def test_embeddings(client: Mistral) -> None:
     result = client.embeddings.create(model="mistral-embed", inputs=["first", "second"])
     assert [len(d.embedding or []) for d in result.data] == [1024, 1024]
     assert result.data[0].embedding != result.data[1].embedding
-    assert result.usage.prompt_tokens and result.usage.prompt_tokens > 0
+    assert result.usage.prompt_tokens
+    assert result.usage.prompt_tokens > 0
     shorter = client.embeddings.create(model="codestral-embed", inputs="first", output_dimension=256)
     assert len(shorter.data[0].embedding or []) == 256

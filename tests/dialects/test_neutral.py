@@ -85,7 +85,9 @@ def streamed(name: str, client: Any) -> str:
 
 def tool_call(name: str, client: Any) -> tuple[str, dict[str, Any]]:
     if name == "openai":
-        call = client.chat.completions.create(model="m", messages=WEATHER, tools=[TOOL]).choices[0].message.tool_calls[0]
+        call = (
+            client.chat.completions.create(model="m", messages=WEATHER, tools=[TOOL]).choices[0].message.tool_calls[0]
+        )
         return call.function.name, json.loads(call.function.arguments)
     if name == "ollama":
         ocall = client.chat(model="m", messages=WEATHER, tools=[TOOL]).message.tool_calls[0]

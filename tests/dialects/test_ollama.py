@@ -78,7 +78,8 @@ def test_chat_answers_with_message_and_real_token_counts(client: ollama.Client) 
     assert reply.model == "llama3.2"
     assert reply.created_at == "2026-01-01T00:00:00Z"
     assert reply.eval_count == 10  # the tokenizer's count of the reply
-    assert reply.prompt_eval_count and reply.prompt_eval_count > 0
+    assert reply.prompt_eval_count
+    assert reply.prompt_eval_count > 0
     assert reply.total_duration == reply.load_duration + reply.prompt_eval_duration + reply.eval_duration
 
 
@@ -132,7 +133,8 @@ def test_generate_streamed_and_not(client: ollama.Client) -> None:
     reply = client.generate(model="llama3.2", prompt="hello", system="be brief")
     assert reply.response == "Hello there, how may I assist you today?"
     assert reply.done_reason == "stop"
-    assert reply.context and len(reply.context) == (reply.prompt_eval_count or 0) + (reply.eval_count or 0)
+    assert reply.context
+    assert len(reply.context) == (reply.prompt_eval_count or 0) + (reply.eval_count or 0)
     parts = list(client.generate(model="llama3.2", prompt="hello", stream=True))
     assert "".join(p.response for p in parts) == reply.response
     assert parts[-1].done is True
@@ -177,7 +179,8 @@ def test_embed_and_the_older_embeddings(client: ollama.Client) -> None:
     assert [len(v) for v in batch.embeddings] == [768, 768]
     assert batch.embeddings[0] != batch.embeddings[1]
     assert abs(sum(x * x for x in batch.embeddings[0]) - 1) < 1e-5
-    assert batch.prompt_eval_count and batch.prompt_eval_count > 0
+    assert batch.prompt_eval_count
+    assert batch.prompt_eval_count > 0
     again = client.embed(model="nomic-embed-text", input="first")
     assert again.embeddings[0] == batch.embeddings[0]
     assert client.embed(model="all-minilm", input="x", dimensions=64).embeddings[0].__len__() == 64
@@ -188,7 +191,8 @@ def test_embed_and_the_older_embeddings(client: ollama.Client) -> None:
 def test_model_endpoints(client: ollama.Client) -> None:
     listed = client.list()
     assert [m.model for m in listed.models] == ["gpt-4o-mini:latest"]
-    assert listed.models[0].details and listed.models[0].details.format == "gguf"
+    assert listed.models[0].details
+    assert listed.models[0].details.format == "gguf"
     shown = client.show("gpt-4o-mini")
     assert shown.capabilities == ["completion", "tools"]
     with pytest.raises(ollama.ResponseError) as missing:

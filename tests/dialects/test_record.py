@@ -80,7 +80,9 @@ def test_ollama_records_and_replays(upstream: FakeLLMServer, tmp_path: Path) -> 
         try:
             out: dict[str, Any] = {
                 "chat": client.chat(model="llama3.2", messages=ask("hello")).message.content,
-                "stream": [p.message.content for p in client.chat(model="llama3.2", messages=ask("hello"), stream=True)],
+                "stream": [
+                    p.message.content for p in client.chat(model="llama3.2", messages=ask("hello"), stream=True)
+                ],
                 "think": client.chat(model="qwen3", messages=ask("think"), think=True).message.model_dump(),
                 "tool": client.chat(model="llama3.2", messages=ask("weather?"), tools=[TOOL]).message.model_dump(),
                 "generate": [p.response for p in client.generate(model="llama3.2", prompt="hello", stream=True)],
@@ -119,7 +121,10 @@ def test_cohere_records_and_replays(upstream: FakeLLMServer, tmp_path: Path) -> 
                     model="embed-v4.0", texts=["first"], input_type="search_query", embedding_types=["float", "int8"]
                 ).embeddings.model_dump(),
                 "rerank": client.rerank(
-                    model="rerank-v3.5", query="capital of France", documents=["Paris, France", "Bananas", "Rome"], top_n=2
+                    model="rerank-v3.5",
+                    query="capital of France",
+                    documents=["Paris, France", "Bananas", "Rome"],
+                    top_n=2,
                 ).results,
             }
             with pytest.raises(cohere.errors.TooManyRequestsError) as busy:
@@ -140,7 +145,8 @@ def test_mistral_records_and_replays(upstream: FakeLLMServer, tmp_path: Path) ->
             out: dict[str, Any] = {
                 "chat": client.chat.complete(model="mistral-small", messages=ask("hello")).choices[0].message.content,
                 "stream": [
-                    e.data.model_dump(exclude={"id"}) for e in client.chat.stream(model="mistral-small", messages=ask("hello"))
+                    e.data.model_dump(exclude={"id"})
+                    for e in client.chat.stream(model="mistral-small", messages=ask("hello"))
                 ],
                 "tool": json.loads(
                     str(

@@ -51,14 +51,15 @@ def tool_call_id(call: PlannedToolCall) -> str:
 
 def usage_body(usage: Usage, request: ChatRequest) -> dict[str, Any]:
     """`billed_units` count what Cohere bills (the texts alone), `tokens` what the model saw (with the chat
-    template). A scenario's `usage:` overrides `input_tokens`/`output_tokens` (or prompt_/completion_tokens)."""
+    template). A scenario's `usage:` sets the billed ones with `input_tokens`/`output_tokens` and the seen ones (and
+    the billed, unless given) with `prompt_tokens`/`completion_tokens`."""
     o = usage.overrides
-    billed_in = int(o.get("input_tokens", o.get("prompt_tokens", bare_prompt_tokens(usage, request))))
-    output = int(o.get("output_tokens", o.get("completion_tokens", usage.completion_tokens)))
-    seen_in = int(o.get("input_tokens", o.get("prompt_tokens", usage.prompt_tokens)))
+    seen_in = int(o.get("prompt_tokens", usage.prompt_tokens))
+    seen_out = int(o.get("completion_tokens", usage.completion_tokens))
+    billed_in = int(o.get("input_tokens", seen_in if "prompt_tokens" in o else bare_prompt_tokens(usage, request)))
     return {
-        "billed_units": {"input_tokens": billed_in, "output_tokens": output},
-        "tokens": {"input_tokens": seen_in, "output_tokens": output},
+        "billed_units": {"input_tokens": billed_in, "output_tokens": int(o.get("output_tokens", seen_out))},
+        "tokens": {"input_tokens": seen_in, "output_tokens": seen_out},
     }
 
 
@@ -95,7 +96,9 @@ class CohereChat:
         if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop) or len(stop) > 5:
             raise req.invalid("stop_sequences must be a list of at most 5 strings.", "stop_sequences")
         thinking = body.get("thinking")
-        if thinking is not None and (not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "disabled")):
+        if thinking is not None and (
+            not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "disabled")
+        ):
             raise req.invalid("thinking.type must be one of enabled, disabled.", "thinking.type")
         return ChatRequest(
             api=self.api,
@@ -219,5 +222,3 @@ class CohereChat:
 
     def response_headers(self, meta: ReplyMeta) -> dict[str, str]:
         return {"x-request-id": meta.request_id, "x-debug-trace-id": meta.request_id}
-
-

@@ -115,7 +115,9 @@ def parse_tools(raw: Any) -> tuple[ToolSpec, ...]:
         if not isinstance(function, dict) or not isinstance(function.get("name"), str):
             raise invalid(f"tools[{i}].function.name must be specified.", f"tools[{i}].function.name")
         params = function.get("parameters")
-        specs.append(ToolSpec(function["name"], function.get("description"), params if isinstance(params, dict) else None))
+        specs.append(
+            ToolSpec(function["name"], function.get("description"), params if isinstance(params, dict) else None)
+        )
     return tuple(specs)
 
 

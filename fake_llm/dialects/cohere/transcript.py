@@ -33,7 +33,9 @@ def read_chat(body: Any) -> Transcript:
     thoughts = [as_dict(p).get("thinking") or "" for p in as_list(message.get("content")) if "thinking" in as_dict(p)]
     for call in map(as_dict, as_list(message.get("tool_calls"))):
         function = as_dict(call.get("function"))
-        t.tool_calls.append({"id": call.get("id"), "name": function.get("name"), "arguments": function.get("arguments")})
+        t.tool_calls.append(
+            {"id": call.get("id"), "name": function.get("name"), "arguments": function.get("arguments")}
+        )
     plan = message.get("tool_plan")
     t.content = "".join(texts) if texts else (plan if isinstance(plan, str) and plan else None)
     if t.content is None and not t.tool_calls:

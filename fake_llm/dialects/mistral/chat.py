@@ -134,7 +134,12 @@ class MistralChat(OpenAIChat):
     def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         """A role chunk per choice, content chunks, each tool call whole in one chunk (Mistral never splits the
         arguments), the finish chunk with `usage` (always), and `[DONE]`."""
-        head = {"id": response_id(meta), "object": "chat.completion.chunk", "created": meta.created, "model": completion.model}
+        head = {
+            "id": response_id(meta),
+            "object": "chat.completion.chunk",
+            "created": meta.created,
+            "model": completion.model,
+        }
 
         def chunk(index: int, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
             return dumps({**head, "choices": [{"index": index, "delta": delta, "finish_reason": finish}], **extra})
@@ -154,7 +159,9 @@ class MistralChat(OpenAIChat):
         return events
 
     def _steps(self, choice: PlannedChoice) -> list[tuple[dict[str, Any], int]]:
-        steps = [({"content": "".join(piece)}, len(piece)) for piece in choice.chunks if choice.has_text]
+        steps: list[tuple[dict[str, Any], int]] = [
+            ({"content": "".join(piece)}, len(piece)) for piece in choice.chunks if choice.has_text
+        ]
         for index, call in enumerate(choice.tool_calls):
             steps.append(({"content": "", "tool_calls": [self._tool(call, index)]}, len(call.tokens)))
         return steps
@@ -182,7 +189,9 @@ class MistralChat(OpenAIChat):
         return {
             "object": "error",
             "message": message or ERROR_MESSAGES.get(status, f"Error {status}."),
-            "type": type if type not in (None, "requests", "tokens") else ERROR_TYPES.get(status, "invalid_request_error"),
+            "type": type
+            if type not in (None, "requests", "tokens")
+            else ERROR_TYPES.get(status, "invalid_request_error"),
             "param": param,
             "code": code,
             **(extra or {}),

@@ -37,10 +37,14 @@ class MistralEmbeddings(MistralChat):
         raw = body.get("inputs", body.get("input"))
         texts = [raw] if isinstance(raw, str) else raw
         if not isinstance(texts, list) or not texts or not all(isinstance(t, str) and t for t in texts):
-            raise ProviderRequestError("'inputs' must be a non-empty string or array of non-empty strings.", param="inputs")
+            raise ProviderRequestError(
+                "'inputs' must be a non-empty string or array of non-empty strings.", param="inputs"
+            )
         size = body.get("output_dimension")
         if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not 0 < size <= 3072):
-            raise ProviderRequestError("'output_dimension' must be an integer from 1 to 3072.", param="output_dimension")
+            raise ProviderRequestError(
+                "'output_dimension' must be an integer from 1 to 3072.", param="output_dimension"
+            )
         return ChatRequest(
             api=self.api, model=model, messages=tuple(Message("user", t) for t in texts), headers=headers, body=body
         )
@@ -52,7 +56,9 @@ class MistralEmbeddings(MistralChat):
         else:
             vectors = [embed(meta.seed, request.model, m.text, size) for m in request.messages]
         prompt = bare_prompt_tokens(completion.usage, request)
-        usage = merge({"prompt_tokens": prompt, "total_tokens": prompt, "completion_tokens": 0}, completion.usage.overrides)
+        usage = merge(
+            {"prompt_tokens": prompt, "total_tokens": prompt, "completion_tokens": 0}, completion.usage.overrides
+        )
         return {
             "id": response_id(meta),
             "object": "list",

@@ -57,7 +57,7 @@ class OllamaChat:
             raise req.unmarshal_error(think, "api.ThinkValue", "think")
         max_tokens = options.get("num_predict")
         seed = options.get("seed")
-        sampling = {k: options[k] for k in ("temperature", "top_p") if k in options}
+        sampling: dict[str, Any] = {k: options[k] for k in ("temperature", "top_p") if k in options}
         return ChatRequest(
             api=self.api,
             model=model,

@@ -91,9 +91,7 @@ class OllamaEmbeddings(OllamaEmbed):
         if not isinstance(prompt, str):
             raise req.unmarshal_error(prompt, "string", "prompt")
         req.parse_options(body.get("options"))
-        return ChatRequest(
-            api=self.api, model=model, messages=(Message("user", prompt),), headers=headers, body=body
-        )
+        return ChatRequest(api=self.api, model=model, messages=(Message("user", prompt),), headers=headers, body=body)
 
     def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         # Ollama answers an empty prompt with an empty vector (it loads the model and returns).

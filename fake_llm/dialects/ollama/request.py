@@ -117,7 +117,9 @@ def parse_tools(raw: Any) -> tuple[ToolSpec, ...]:
         if not isinstance(function, dict) or not isinstance(function.get("name"), str):
             raise bad(f"tools[{i}].function.name is required", f"tools[{i}]")
         params = function.get("parameters")
-        specs.append(ToolSpec(function["name"], function.get("description"), params if isinstance(params, dict) else None))
+        specs.append(
+            ToolSpec(function["name"], function.get("description"), params if isinstance(params, dict) else None)
+        )
     return tuple(specs)
 
 
@@ -129,7 +131,7 @@ def parse_format(raw: Any) -> Mapping[str, Any] | None:
         return {"type": "json_object"}
     if isinstance(raw, dict):
         return {"type": "json_schema", "json_schema": {"name": "format", "schema": raw}}
-    raise bad(f"invalid format: {json.dumps(raw)}: expected \"json\" or a JSON schema", "format")
+    raise bad(f'invalid format: {json.dumps(raw)}: expected "json" or a JSON schema', "format")
 
 
 def parse_options(raw: Any) -> dict[str, Any]:
