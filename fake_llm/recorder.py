@@ -83,10 +83,15 @@ class Recorder:
         """The upstream URL without credentials or query, for messages."""
         return str(self.upstream.copy_with(userinfo=b"", query=None))
 
-    def target(self, scope: Scope) -> httpx.URL:
+    def target(self, scope: Scope, provider: Provider | None = None) -> httpx.URL:
         """The upstream URL of a request: the upstream's path prefix (unless the request path already starts with
-        it, as `/v1` does), the request's raw path and query."""
+        it, as `/v1` does), the request's raw path and query. A dialect that fake-llm serves under a prefix of its
+        own (Mistral's `/mistral`) loses it: the real API has none (a fake-llm upstream is given it back by
+        `--upstream http://host/mistral`)."""
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        own = getattr(provider, "path_prefix", "").encode()
+        if own and raw_path.startswith(own + b"/"):
+            raw_path = raw_path[len(own) :]
         prefix = self.upstream.raw_path.split(b"?")[0].rstrip(b"/")
         if prefix and not raw_path.startswith(prefix + b"/"):
             raw_path = prefix + raw_path
@@ -106,7 +111,7 @@ class Recorder:
         client = httpx.AsyncClient(timeout=TIMEOUT, verify=self._tls)
         outgoing = client.build_request(
             request.method,
-            self.target(request.scope),
+            self.target(request.scope, provider),
             headers=[*headers, (b"accept-encoding", b"identity")],
             content=body,
         )

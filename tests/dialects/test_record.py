@@ -56,9 +56,9 @@ def upstream() -> Iterator[FakeLLMServer]:
         yield running
 
 
-def round_trip(upstream: FakeLLMServer, path: Path, run: Callable[[str], Any]) -> tuple[Any, Any, dict[str, Any]]:
+def round_trip(upstream: str, path: Path, run: Callable[[str], Any]) -> tuple[Any, Any, dict[str, Any]]:
     """What `run(url)` sees through the recording proxy, then against a server replaying the file; and the file."""
-    with RecordingServer(upstream.url, path) as proxy:
+    with RecordingServer(upstream, path) as proxy:
         live = run(proxy.url)
     text = path.read_text(encoding="utf-8")
     assert KEY not in text
@@ -99,7 +99,7 @@ def test_ollama_records_and_replays(upstream: FakeLLMServer, tmp_path: Path) -> 
         finally:
             client.close()
 
-    live, again, data = round_trip(upstream, tmp_path / "ollama.yaml", run)
+    live, again, data = round_trip(upstream.url, tmp_path / "ollama.yaml", run)
     assert again == live
     assert live["tool"]["tool_calls"][0]["function"]["arguments"] == {"city": "Paris"}
     assert live["error"] == (429, "slow down")
@@ -132,7 +132,7 @@ def test_cohere_records_and_replays(upstream: FakeLLMServer, tmp_path: Path) -> 
             out["error"] = busy.value.body
             return out
 
-    live, again, data = round_trip(upstream, tmp_path / "cohere.yaml", run)
+    live, again, data = round_trip(upstream.url, tmp_path / "cohere.yaml", run)
     assert again == live
     assert "".join(e["delta"]["message"]["content"]["text"] for e in live["stream"] if e["type"] == "content-delta")
     assert [r.index for r in live["rerank"]] == [0, 2]
@@ -163,7 +163,18 @@ def test_mistral_records_and_replays(upstream: FakeLLMServer, tmp_path: Path) ->
             out["error"] = (busy.value.status_code, json.loads(busy.value.body))
             return out
 
-    live, again, _ = round_trip(upstream, tmp_path / "mistral.yaml", run)
+    # The real API has no /mistral prefix: the proxy drops it, and a fake-llm upstream gets it back from the URL.
+    live, again, _ = round_trip(upstream.url + "/mistral", tmp_path / "mistral.yaml", run)
     assert again == live
     assert live["tool"] == {"city": "Paris"}
     assert live["error"][1]["message"] == "slow down"
+
+
+def test_the_mistral_prefix_is_dropped_on_the_way_to_the_real_api(tmp_path: Path) -> None:
+    from fake_llm.providers import PROVIDERS
+    from fake_llm.recorder import Recorder
+
+    scope = {"path": "/mistral/v1/chat/completions", "raw_path": b"/mistral/v1/chat/completions", "query_string": b""}
+    recorder = Recorder("https://api.mistral.ai", tmp_path / "out.yaml")
+    assert str(recorder.target(scope, PROVIDERS["mistral"])) == "https://api.mistral.ai/v1/chat/completions"
+    assert str(recorder.target(scope, PROVIDERS["openai-chat"])) == "https://api.mistral.ai/mistral/v1/chat/completions"

@@ -93,6 +93,8 @@ class MistralChat(OpenAIChat):
     api = "mistral"
     id_prefix = ""
     routes: tuple[str, ...] = ("/mistral/v1/chat/completions",)
+    #: fake-llm serves Mistral under this prefix (its paths are OpenAI's); record mode drops it going upstream.
+    path_prefix = "/mistral"
 
     def parse(self, body: Any, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> ChatRequest:
         if not isinstance(body, dict):
