@@ -29,7 +29,8 @@ _MATCH: dict[str, Any] = {
     "properties": {
         "api": {
             "description": "The dialect the request arrived in (openai-chat, anthropic, responses, completions, "
-            "embeddings, gemini, azure ...), or a list of them.",
+            "embeddings, gemini, azure, scale, ollama, ollama-generate, ollama-embed, ollama-embeddings, cohere, "
+            "cohere-embed, cohere-rerank, mistral, mistral-embeddings ...), or a list of them.",
             "type": ["string", "array"],
             "items": {"type": "string"},
         },
