@@ -71,14 +71,23 @@ async def get_model(request: Request) -> Response:
     )
 
 
+#: Path prefixes whose unknown URLs get another dialect's error shape than OpenAI's.
+_ERROR_SHAPES = (("/api/", "ollama"), ("/v2/", "cohere"), ("/mistral/", "mistral"))
+
+
+def _error_shape(path: str) -> Provider:
+    return PROVIDERS[next((api for prefix, api in _ERROR_SHAPES if path.startswith(prefix)), "openai-chat")]
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
-    """404/405 in the OpenAI envelope, as the real API answers an unknown URL."""
+    """404/405 in the envelope of the dialect the path belongs to (OpenAI's by default), as the real API answers an
+    unknown URL."""
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     message = f"Unknown request URL: {request.method} {request.url.path}. Please check the URL for typos."
     if status == 405:
         message = f"Method {request.method} is not allowed for {request.url.path}."
     return JSONResponse(
-        PROVIDERS["openai-chat"].error_body(status, message, code="unknown_url" if status == 404 else None),
+        _error_shape(request.url.path).error_body(status, message, code="unknown_url" if status == 404 else None),
         status_code=status,
         headers=getattr(exc, "headers", None),  # 405 carries `Allow`
     )

@@ -36,6 +36,9 @@ RULES = """
 - name: broken
   match: {user: broken}
   reply: {content: "one two three four", stream: {error_after: 2, error: {message: "model runner crashed"}}}
+- name: paced
+  match: {user: paced}
+  reply: {content: "one two three four", stream: {chunk_tokens: 1, chunk_ms: 1, keepalive_every: 1}}
 - name: vectors
   match: {api: [ollama-embed, ollama-embeddings], user: fixed}
   reply: {embedding: [3, 4]}
@@ -200,3 +203,23 @@ def test_model_endpoints(client: ollama.Client) -> None:
     assert missing.value.status_code == 404
     assert [m.model for m in client.ps().models] == ["gpt-4o-mini:latest"]
     assert httpx.get(client._client.base_url.join("/api/version"), timeout=10).json() == {"version": "0.12.6"}
+
+
+def test_a_paced_stream_stays_ndjson_and_drops_sse_keepalives(client: ollama.Client, server: FakeLLMServer) -> None:
+    parts = list(client.chat(model="llama3.2", messages=ask("paced"), stream=True))
+    assert "".join(p.message.content for p in parts) == "one two three four"
+    body = {"model": "m", "messages": ask("paced")}
+    with httpx.stream("POST", server.url + "/api/chat", json=body, timeout=10) as raw:
+        lines = raw.read().decode().splitlines()
+    assert [json.loads(line)["done"] for line in lines] == [False] * 4 + [True]
+
+
+@pytest.mark.parametrize(
+    ("path", "shape"),
+    [("/api/pull", {"error"}), ("/v2/classify", {"message"}), ("/mistral/v1/fim/completions", {"object", "message"})],
+)
+def test_unknown_urls_answer_in_the_dialect_shape(server: FakeLLMServer, path: str, shape: set[str]) -> None:
+    answer = httpx.post(server.url + path, json={}, timeout=10)
+    assert answer.status_code == 404
+    assert shape <= set(answer.json())
+    assert "Unknown request URL" in str(answer.json())
