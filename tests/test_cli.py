@@ -12,8 +12,8 @@ import pytest
 
 from fake_llm import __version__
 from fake_llm.cli import main
-from fake_llm.engine import FakeLLM
-from fake_llm.scenario_schema import SCENARIO_SCHEMA
+from fake_llm.http.engine import FakeLLM
+from fake_llm.scenarios.schema import SCENARIO_SCHEMA
 from fake_llm.settings import Settings, parse_time
 
 GOOD = "rules:\n  - name: greet\n    match: {user: hello}\n    reply: {content: hi}\n"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from fake_llm.templates import ANY_NAME, REPLY_NAMES, Allowed, TemplateError, compile_template
+from fake_llm.scenarios.templates import ANY_NAME, REPLY_NAMES, Allowed, TemplateError, compile_template
 
 CONTEXT: dict[str, Any] = {
     "match": {"city": "paris", "1": "first group", "empty": ""},

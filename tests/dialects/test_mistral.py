@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from fake_llm.server import FakeLLMServer
+from fake_llm.testing.server import FakeLLMServer
 
 mistralai = pytest.importorskip("mistralai")
 from mistralai.client import Mistral  # noqa: E402

@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from fake_llm.cli import main
-from fake_llm.recorder import RecordingServer
-from fake_llm.scenarios import load_scenario
-from fake_llm.server import FakeLLMServer
+from fake_llm.scenarios.loader import load_scenario
+from fake_llm.testing.recording import RecordingServer
+from fake_llm.testing.server import FakeLLMServer
 
 ollama = pytest.importorskip("ollama")
 cohere = pytest.importorskip("cohere")
@@ -171,8 +171,8 @@ def test_mistral_records_and_replays(upstream: FakeLLMServer, tmp_path: Path) ->
 
 
 def test_the_mistral_prefix_is_dropped_on_the_way_to_the_real_api(tmp_path: Path) -> None:
-    from fake_llm.providers import PROVIDERS
-    from fake_llm.recorder import Recorder
+    from fake_llm.dialects import PROVIDERS
+    from fake_llm.record.proxy import Recorder
 
     scope = {"path": "/mistral/v1/chat/completions", "raw_path": b"/mistral/v1/chat/completions", "query_string": b""}
     recorder = Recorder("https://api.mistral.ai", tmp_path / "out.yaml")

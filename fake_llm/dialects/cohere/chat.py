@@ -10,13 +10,13 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.chat import ChatRequest
+from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall, Usage
+from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.cohere import request as req
-from fake_llm.providers.base import ReplyMeta
-from fake_llm.providers.openai_completions import bare_prompt_tokens
-from fake_llm.replies import Completion, PlannedChoice, PlannedToolCall, Usage
-from fake_llm.scenarios import StreamError
-from fake_llm.streaming import Event
+from fake_llm.dialects.openai.completions import bare_prompt_tokens
+from fake_llm.model.request import ChatRequest
+from fake_llm.model.spec import StreamError
+from fake_llm.model.stream import Event
 
 FINISH_REASONS = {"stop": "COMPLETE", "length": "MAX_TOKENS", "tool_calls": "TOOL_CALL", "content_filter": "ERROR"}
 #: Cohere's words for statuses a scenario's error leaves without a message.

@@ -9,14 +9,14 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.chat import ChatRequest, Message
+from fake_llm.core.replies import Completion
+from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.cohere import request as req
 from fake_llm.dialects.cohere.chat import CohereChat, response_id
-from fake_llm.providers.base import ReplyMeta
-from fake_llm.providers.openai_completions import bare_prompt_tokens
-from fake_llm.providers.openai_embeddings import embed
-from fake_llm.replies import Completion
-from fake_llm.streaming import Event
+from fake_llm.dialects.openai.completions import bare_prompt_tokens
+from fake_llm.dialects.openai.embeddings import embed
+from fake_llm.model.request import ChatRequest, Message
+from fake_llm.model.stream import Event
 
 INPUT_TYPES = ("search_document", "search_query", "classification", "clustering", "image")
 EMBEDDING_TYPES = ("float", "int8", "uint8", "binary", "ubinary", "base64")

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.chat import Message, ToolCall, ToolSpec
 from fake_llm.errors import ProviderRequestError
+from fake_llm.model.request import Message, ToolCall, ToolSpec
 
 ROLES = ("system", "user", "assistant", "tool")
 RESPONSE_FORMATS = ("text", "json_object")

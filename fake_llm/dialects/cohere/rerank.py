@@ -9,13 +9,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.chat import ChatRequest, Message
+from fake_llm.core.replies import Completion
+from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.cohere import request as req
 from fake_llm.dialects.cohere.chat import CohereChat, response_id
 from fake_llm.dialects.cohere.embed import META
-from fake_llm.providers.base import ReplyMeta
-from fake_llm.replies import Completion
-from fake_llm.streaming import Event
+from fake_llm.model.request import ChatRequest, Message
+from fake_llm.model.stream import Event
 
 MAX_DOCUMENTS = 1000
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fake_llm.transcript import Transcript, as_dict, as_list
+from fake_llm.model.transcript import Transcript, as_dict, as_list
 
 FINISH = {"MAX_TOKENS": "length", "ERROR": "content_filter"}
 

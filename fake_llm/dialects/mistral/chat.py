@@ -10,13 +10,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.chat import ChatRequest
+from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall
+from fake_llm.dialects.base import ReplyMeta
+from fake_llm.dialects.openai.chat import OpenAIChat, dumps, invalid_type
 from fake_llm.errors import ProviderRequestError
-from fake_llm.providers.base import ReplyMeta
-from fake_llm.providers.openai_chat import OpenAIChat, dumps, invalid_type
-from fake_llm.replies import Completion, PlannedChoice, PlannedToolCall
-from fake_llm.scenarios import StreamError
-from fake_llm.streaming import Event
+from fake_llm.model.request import ChatRequest
+from fake_llm.model.spec import StreamError
+from fake_llm.model.stream import Event
 
 _ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 #: Error `type` Mistral sends for each status (its gateway's words); others are `invalid_request_error`.

@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.chat import ChatRequest, Message
+from fake_llm.core.replies import Completion, merge
+from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.mistral.chat import MistralChat, response_id
+from fake_llm.dialects.openai.completions import bare_prompt_tokens
+from fake_llm.dialects.openai.embeddings import embed
 from fake_llm.errors import ProviderRequestError
-from fake_llm.providers.base import ReplyMeta
-from fake_llm.providers.openai_completions import bare_prompt_tokens
-from fake_llm.providers.openai_embeddings import embed
-from fake_llm.replies import Completion, merge
-from fake_llm.streaming import Event
+from fake_llm.model.request import ChatRequest, Message
+from fake_llm.model.stream import Event
 
 #: mistral-embed is 1024 wide; codestral-embed 1536 by default and up to 3072 with output_dimension.
 DIMENSIONS = {"codestral-embed": 1536}

@@ -1,9 +1,9 @@
-"""The Ollama dialect: chat and generate (NDJSON streams), embeddings, and the model endpoints."""
+"""The Ollama dialect: chat and generate (NDJSON streams) and embeddings; its model endpoints (`/api/tags`...) are
+http/ollama_models.py's."""
 
 from __future__ import annotations
 
 from fake_llm.dialects.ollama.chat import OllamaChat, OllamaGenerate
 from fake_llm.dialects.ollama.embed import OllamaEmbed, OllamaEmbeddings
-from fake_llm.dialects.ollama.models import EXTRA_ROUTES
 
-__all__ = ["EXTRA_ROUTES", "OllamaChat", "OllamaEmbed", "OllamaEmbeddings", "OllamaGenerate"]
+__all__ = ["OllamaChat", "OllamaEmbed", "OllamaEmbeddings", "OllamaGenerate"]

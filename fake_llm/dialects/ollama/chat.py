@@ -9,13 +9,13 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.chat import ChatRequest, Message
+from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall
+from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.ollama import request as req
 from fake_llm.dialects.ollama.wire import created_at, done_reason, dumps, error_body, metrics, response_headers
-from fake_llm.providers.base import ReplyMeta
-from fake_llm.replies import Completion, PlannedChoice, PlannedToolCall
-from fake_llm.scenarios import StreamError
-from fake_llm.streaming import Event
+from fake_llm.model.request import ChatRequest, Message
+from fake_llm.model.spec import StreamError
+from fake_llm.model.stream import Event
 
 
 def _call(call: PlannedToolCall) -> dict[str, Any] | None:

@@ -6,15 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.chat import ChatRequest, Message
+from fake_llm.core.replies import Completion
+from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.ollama import request as req
 from fake_llm.dialects.ollama.chat import OllamaChat
 from fake_llm.dialects.ollama.wire import LOAD_NS, PROMPT_NS_PER_TOKEN
-from fake_llm.providers.base import ReplyMeta
-from fake_llm.providers.openai_completions import bare_prompt_tokens
-from fake_llm.providers.openai_embeddings import embed
-from fake_llm.replies import Completion
-from fake_llm.streaming import Event
+from fake_llm.dialects.openai.completions import bare_prompt_tokens
+from fake_llm.dialects.openai.embeddings import embed
+from fake_llm.model.request import ChatRequest, Message
+from fake_llm.model.stream import Event
 
 #: Vector length of the usual Ollama embedding models; others get nomic-embed-text's 768.
 DIMENSIONS = {"all-minilm": 384, "mxbai-embed-large": 1024, "snowflake-arctic-embed": 1024, "bge-m3": 1024}

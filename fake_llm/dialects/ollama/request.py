@@ -7,8 +7,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.chat import Message, ToolCall, ToolSpec
 from fake_llm.errors import ProviderRequestError
+from fake_llm.model.request import Message, ToolCall, ToolSpec
 
 ROLES = ("system", "user", "assistant", "tool")
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from fake_llm.transcript import Transcript, as_dict, as_list
+from fake_llm.model.transcript import Transcript, as_dict, as_list
 
 _USAGE = {"prompt_eval_count": "prompt_tokens", "eval_count": "completion_tokens"}
 

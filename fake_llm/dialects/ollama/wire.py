@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from fake_llm.replies import Usage, merge
+from fake_llm.core.replies import Usage, merge
 
 #: Ollama's own wording for statuses a scenario's error leaves without a message.
 ERROR_MESSAGES = {
