@@ -223,3 +223,16 @@ def test_unknown_urls_answer_in_the_dialect_shape(server: FakeLLMServer, path: s
     assert answer.status_code == 404
     assert shape <= set(answer.json())
     assert "Unknown request URL" in str(answer.json())
+
+
+def test_a_request_with_nothing_to_answer_loads_the_model_without_a_rule(
+    client: ollama.Client, server: FakeLLMServer
+) -> None:
+    assert client.generate(model="llama3.2").done_reason == "load"
+    loaded = client.chat(model="llama3.2", messages=[])
+    assert (loaded.done, loaded.done_reason, loaded.message.content) == (True, "load", "")
+    assert client.chat(model="llama3.2", messages=[], keep_alive=0).done_reason == "unload"
+    assert [e.reply for e in server.journal.entries] == ["load (answered by the dialect)"] * 2 + [
+        "unload (answered by the dialect)"
+    ]
+    assert server.journal.unmatched == []

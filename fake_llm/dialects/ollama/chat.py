@@ -27,6 +27,10 @@ def _call(call: PlannedToolCall) -> dict[str, Any] | None:
     return {"function": {"name": call.name, "arguments": arguments if isinstance(arguments, dict) else {}}}
 
 
+def _load_reason(request: ChatRequest) -> str:
+    return "unload" if request.body.get("keep_alive") in (0, "0", "0s") else "load"
+
+
 def _calls(choice: PlannedChoice) -> list[dict[str, Any]]:
     return [c for call in choice.tool_calls if (c := _call(call)) is not None]
 
@@ -73,6 +77,24 @@ class OllamaChat:
             # Reply templates read `request.temperature` at the top level, where OpenAI keeps it.
             body={**body, **sampling},
         )
+
+    @staticmethod
+    def _load_head(request: ChatRequest, meta: ReplyMeta) -> dict[str, Any]:
+        return {"model": request.model, "created_at": created_at(meta.created)}
+
+    def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:
+        """A request with nothing to answer (no messages, or generate without a prompt) loads the model, or with
+        `keep_alive: 0` unloads it: Ollama answers at once with `done_reason` `load`/`unload`, and no rule is
+        needed (clients preload models this way)."""
+        if request.messages:
+            return None
+        message = {"role": "assistant", "content": ""}
+        return {
+            **self._load_head(request, meta),
+            "message": message,
+            "done_reason": _load_reason(request),
+            "done": True,
+        }
 
     @staticmethod
     def _thinking(request: ChatRequest) -> bool:
@@ -175,8 +197,14 @@ class OllamaGenerate(OllamaChat):
                 raise req.unmarshal_error(value, "string", name)
         if body.get("system"):
             messages.append(Message("system", body["system"]))
-        messages.append(Message("user", body.get("prompt") or "", has_image=bool(body.get("images"))))
+        if body.get("prompt") or body.get("images"):
+            messages.append(Message("user", body.get("prompt") or "", has_image=bool(body.get("images"))))
         return self._request(body, headers, model, tuple(messages))
+
+    def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:
+        if request.messages:
+            return None
+        return {**self._load_head(request, meta), "response": "", "done": True, "done_reason": _load_reason(request)}
 
     def _line(self, head: dict[str, Any], response: str, **extra: Any) -> str:
         return dumps({**head, "response": response, **extra, "done": False})
