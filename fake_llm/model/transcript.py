@@ -51,7 +51,7 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def pick(raw: Any, names: Mapping[str, str]) -> dict[str, Any]:
+def pick_usage(raw: Any, names: Mapping[str, str]) -> dict[str, Any]:
     """Usage fields renamed to the neutral names a scenario's `usage:` uses (each dialect maps them back)."""
     usage = as_dict(raw)
     return {neutral: usage[name] for name, neutral in names.items() if usage.get(name) is not None}

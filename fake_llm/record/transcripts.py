@@ -12,7 +12,7 @@ from typing import Any
 
 from fake_llm.dialects.cohere import transcript as cohere
 from fake_llm.dialects.ollama import transcript as ollama
-from fake_llm.model.transcript import Transcript, as_dict, as_list, parse_json, pick
+from fake_llm.model.transcript import Transcript, as_dict, as_list, parse_json, pick_usage
 from fake_llm.record.relay import SSEEvent
 
 ANTHROPIC_STOPS = {
@@ -47,7 +47,7 @@ _GEMINI_USAGE = {
 
 
 def _anthropic_usage(raw: Any) -> dict[str, Any]:
-    usage = pick(raw, _ANTHROPIC_USAGE)
+    usage = pick_usage(raw, _ANTHROPIC_USAGE)
     # Cache counts keep Anthropic's names (the dialect passes unknown keys through); zero is what replay computes.
     for name in ("cache_creation_input_tokens", "cache_read_input_tokens"):
         if as_dict(raw).get(name):
@@ -61,7 +61,7 @@ def _anthropic_usage(raw: Any) -> dict[str, Any]:
 def _chat(body: Any) -> Transcript:
     """Chat completions, and legacy completions (whose choices hold `text` instead of a message)."""
     body = as_dict(body)
-    t = Transcript(model=body.get("model"), usage=pick(body.get("usage"), _OPENAI_USAGE))
+    t = Transcript(model=body.get("model"), usage=pick_usage(body.get("usage"), _OPENAI_USAGE))
     choices = [as_dict(c) for c in as_list(body.get("choices"))]
     messages = [as_dict(c.get("message")) if "message" in c else {"content": c.get("text") or ""} for c in choices]
     if len(choices) > 1:
@@ -93,7 +93,7 @@ def _chat_stream(events: Sequence[SSEEvent]) -> Transcript:
             break
         t.model = t.model or chunk.get("model") or None  # Azure's prompt-filter chunk has an empty model
         if chunk.get("usage"):
-            t.usage = pick(chunk["usage"], _OPENAI_USAGE)
+            t.usage = pick_usage(chunk["usage"], _OPENAI_USAGE)
         for choice in as_list(chunk.get("choices")):
             index, delta = choice.get("index", 0), as_dict(choice.get("delta"))
             text = delta.get("content") or choice.get("text")  # legacy completions chunks carry `text`
@@ -127,7 +127,7 @@ def _chat_stream(events: Sequence[SSEEvent]) -> Transcript:
 
 def _responses(body: Any) -> Transcript:
     body = as_dict(body)
-    t = Transcript(model=body.get("model"), usage=pick(body.get("usage"), _RESPONSES_USAGE))
+    t = Transcript(model=body.get("model"), usage=pick_usage(body.get("usage"), _RESPONSES_USAGE))
     texts: list[str] = []
     for item in map(as_dict, as_list(body.get("output"))):
         if item.get("type") == "reasoning":
@@ -179,7 +179,7 @@ def _responses_stream(events: Sequence[SSEEvent]) -> Transcript:
     return t
 
 
-def _anthropic(body: Any) -> Transcript:
+def anthropic_transcript(body: Any) -> Transcript:
     body = as_dict(body)
     t = Transcript(model=body.get("model"), usage=_anthropic_usage(body.get("usage")))
     texts, thinking = [], []
@@ -196,7 +196,7 @@ def _anthropic(body: Any) -> Transcript:
     return t
 
 
-def _anthropic_stream(events: Sequence[SSEEvent]) -> Transcript:
+def anthropic_stream_transcript(events: Sequence[SSEEvent]) -> Transcript:
     """message_start, content blocks (start, deltas, stop), message_delta, message_stop (wire-format §5.4)."""
     message: dict[str, Any] = {"content": [], "usage": {}}
     blocks: dict[int, dict[str, Any]] = {}
@@ -231,7 +231,7 @@ def _anthropic_stream(events: Sequence[SSEEvent]) -> Transcript:
             parsed = parse_json(block["input"] or "{}")
             block["input"] = parsed if isinstance(parsed, dict) else block["input"]
         message["content"].append(block)
-    result = _anthropic(message)
+    result = anthropic_transcript(message)
     result.pieces, result.deltas = t.pieces, t.deltas
     result.stream_error, result.events_before_error = t.stream_error, t.events_before_error
     return result
@@ -250,7 +250,7 @@ def _gemini(chunks: Sequence[tuple[Any, float]]) -> Transcript:
             break
         t.model = chunk.get("modelVersion") or t.model
         if chunk.get("usageMetadata"):
-            t.usage = pick(chunk["usageMetadata"], _GEMINI_USAGE)
+            t.usage = pick_usage(chunk["usageMetadata"], _GEMINI_USAGE)
         for candidate in map(as_dict, as_list(chunk.get("candidates"))):
             index = candidate.get("index", 0)
             for part in map(as_dict, as_list(as_dict(candidate.get("content")).get("parts"))):
@@ -301,7 +301,7 @@ def _short_float32(value: float) -> float:
 
 def _embeddings(body: Any) -> Transcript:
     body = as_dict(body)
-    t = Transcript(model=body.get("model"), usage=pick(body.get("usage"), _OPENAI_USAGE))
+    t = Transcript(model=body.get("model"), usage=pick_usage(body.get("usage"), _OPENAI_USAGE))
     vectors = [_vector(as_dict(item).get("embedding")) for item in as_list(body.get("data"))]
     # A reply has one vector, which replay gives to every input: the first input's is kept.
     t.embedding = vectors[0] if vectors else None
@@ -325,7 +325,7 @@ def read_body(api: str, body: Any, documents: int = 0) -> Transcript:
     if api == "cohere-rerank":
         return cohere.read_rerank(body, documents)
     if api == "anthropic":
-        return _anthropic(body)
+        return anthropic_transcript(body)
     if api == "responses":
         return _responses(body)
     if api == "gemini":
@@ -339,7 +339,7 @@ def read_body(api: str, body: Any, documents: int = 0) -> Transcript:
 def read_stream(api: str, events: Sequence[SSEEvent]) -> Transcript:
     """The transcript of a stream's events."""
     if api == "anthropic":
-        return _anthropic_stream(events)
+        return anthropic_stream_transcript(events)
     if api == "responses":
         return _responses_stream(events)
     if api == "gemini":
