@@ -1,5 +1,6 @@
-"""One provider-neutral rule answers identically through Ollama, Cohere v2, Mistral and OpenAI chat: the same text,
-the same tool call, the same completion token count, streamed and not, each read with its official client."""
+"""One provider-neutral rule answers identically through Ollama, Bedrock Converse, Cohere v2, Mistral and OpenAI chat:
+the same text, the same tool call, the same completion token count, streamed and not, each read with its official
+client."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from tests.sdk_clients import closing, openai_client
 
 ollama = pytest.importorskip("ollama")
 cohere = pytest.importorskip("cohere")
+boto3 = pytest.importorskip("boto3")
 pytest.importorskip("mistralai")
+from botocore.config import Config  # noqa: E402
 from mistralai.client import Mistral  # noqa: E402
 
 RULES = """
@@ -52,7 +55,26 @@ def clients(server: FakeLLMServer) -> Iterator[dict[str, Any]]:
             "ollama": closing(ollama.Client(host=server.url, timeout=10)),
             "cohere": cohere.ClientV2(api_key="k", base_url=server.url, httpx_client=http),
             "mistral": mistral,
+            "bedrock": closing(
+                boto3.client(
+                    "bedrock-runtime",
+                    endpoint_url=server.url,
+                    region_name="us-east-1",
+                    aws_access_key_id="AKIDEXAMPLE",
+                    aws_secret_access_key="secret",
+                    config=Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=10),
+                )
+            ),
         }
+
+
+def _converse(messages: list[dict[str, str]]) -> list[dict[str, Any]]:
+    return [{"role": m["role"], "content": [{"text": m["content"]}]} for m in messages]
+
+
+BEDROCK_TOOLS = {
+    "tools": [{"toolSpec": {"name": "get_weather", "inputSchema": {"json": TOOL["function"]["parameters"]}}}]
+}
 
 
 def answer(name: str, client: Any) -> tuple[str, int]:
@@ -66,6 +88,9 @@ def answer(name: str, client: Any) -> tuple[str, int]:
     if name == "cohere":
         reply = client.chat(model="m", messages=QUESTION)
         return reply.message.content[0].text, reply.usage.tokens.output_tokens
+    if name == "bedrock":
+        done = client.converse(modelId="m", messages=_converse(QUESTION))
+        return done["output"]["message"]["content"][0]["text"], done["usage"]["outputTokens"]
     reply = client.chat.complete(model="m", messages=QUESTION)
     return reply.choices[0].message.content, reply.usage.completion_tokens
 
@@ -79,6 +104,9 @@ def streamed(name: str, client: Any) -> str:
     if name == "cohere":
         events = client.chat_stream(model="m", messages=QUESTION)
         return "".join(e.delta.message.content.text for e in events if e.type == "content-delta")
+    if name == "bedrock":
+        stream = client.converse_stream(modelId="m", messages=_converse(QUESTION))["stream"]
+        return "".join(e["contentBlockDelta"]["delta"].get("text", "") for e in stream if "contentBlockDelta" in e)
     events = client.chat.stream(model="m", messages=QUESTION)
     return "".join(str(e.data.choices[0].delta.content or "") for e in events)
 
@@ -95,11 +123,15 @@ def tool_call(name: str, client: Any) -> tuple[str, dict[str, Any]]:
     if name == "cohere":
         ccall = client.chat(model="m", messages=WEATHER, tools=[TOOL]).message.tool_calls[0]
         return ccall.function.name, json.loads(ccall.function.arguments)
+    if name == "bedrock":
+        content = client.converse(modelId="m", messages=_converse(WEATHER), toolConfig=BEDROCK_TOOLS)["output"]
+        use = next(block["toolUse"] for block in content["message"]["content"] if "toolUse" in block)
+        return use["name"], use["input"]
     mcall = client.chat.complete(model="m", messages=WEATHER, tools=[TOOL]).choices[0].message.tool_calls[0]
     return mcall.function.name, json.loads(mcall.function.arguments)
 
 
-DIALECTS = ["openai", "ollama", "cohere", "mistral"]
+DIALECTS = ["openai", "ollama", "bedrock", "cohere", "mistral"]
 
 
 def test_one_rule_gives_the_same_answer_through_every_dialect(clients: dict[str, Any]) -> None:
