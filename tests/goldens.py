@@ -54,6 +54,9 @@ RULES = dedent(
     - name: vectors
       match: {api: [ollama-embed, cohere-embed, cohere-rerank, mistral-embeddings]}
       reply: {content: ""}
+    - name: moderate
+      match: {api: moderations}
+      reply: {content: ""}
     """
 )
 
