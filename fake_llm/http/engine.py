@@ -213,6 +213,12 @@ class FakeLLM(SharedState, RuleSets):
         except ProviderRequestError as exc:
             return self._reject(provider, entry, headers, exc)
         entry.api, entry.model, entry.stream = chat.api, chat.model, chat.stream
+        load_body = getattr(provider, "load_body", None)
+        loaded = load_body(chat, meta) if load_body is not None else None
+        if loaded is not None:  # a request the dialect answers itself, no rule needed (Ollama's model load)
+            entry.status, entry.reply = 200, f"{loaded.get('done_reason', 'answered')} (answered by the dialect)"
+            self.journal.record(entry)
+            return self._json(loaded, 200, headers)
         only = request_headers.get("x-fake-llm-scenario")
         if only is not None and only not in {s.name for s in self.selector.scenarios}:
             return self._reject(
@@ -366,6 +372,7 @@ class FakeLLM(SharedState, RuleSets):
             line_ending=plan.line_ending,
             abort=plan.abort,
             on_close=closed,
+            ndjson=getattr(provider, "stream_framing", "sse") == "ndjson",
         )
 
     def unavailable(self, provider: Provider, exc: StateUnavailable) -> Response:

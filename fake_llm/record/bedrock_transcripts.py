@@ -10,16 +10,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from fake_llm.model.transcript import Transcript, as_dict, as_list, parse_json, pick_usage
 from fake_llm.record.relay import SSEEvent
-from fake_llm.record.transcripts import (
-    Transcript,
-    anthropic_stream_transcript,
-    anthropic_transcript,
-    as_dict,
-    as_list,
-    parse_json,
-    pick_usage,
-)
+from fake_llm.record.transcripts import anthropic_stream_transcript, anthropic_transcript
 
 CONVERSE_STOPS = {
     "end_turn": "stop",
