@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -30,9 +31,10 @@ def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     return out
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class JournalEntry:
-    """One request as fake-llm saw it and what it answered."""
+    """One request as fake-llm saw it and what it answered (immutable: how a stream ended is set through
+    Journal.stream_ended, under the journal's lock)."""
 
     seq: int
     time: float
@@ -96,6 +98,14 @@ class Journal:
     def record(self, entry: JournalEntry) -> None:
         with self._lock:
             self._entries.append(entry)
+
+    def stream_ended(self, seq: int, outcome: str) -> None:
+        """Note how the stream of entry `seq` ended (`completed`, `client disconnected`...), if it is still kept."""
+        with self._lock:
+            for i in range(len(self._entries) - 1, -1, -1):
+                if self._entries[i].seq == seq:
+                    self._entries[i] = dataclasses.replace(self._entries[i], stream_outcome=outcome)
+                    return
 
     def clear(self, *, restart_numbering: bool = True) -> None:
         with self._lock:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from fake_llm.dialects.anthropic.count_tokens import AnthropicCountTokens
 from fake_llm.dialects.anthropic.messages import AnthropicMessages
-from fake_llm.dialects.base import Provider, ReplyMeta
+from fake_llm.dialects.base import Dialect, Provider, ReplyMeta
 from fake_llm.dialects.gemini.generate import Gemini
 from fake_llm.dialects.openai.azure import AzureOpenAIChat
 from fake_llm.dialects.openai.chat import OpenAIChat
@@ -13,7 +14,7 @@ from fake_llm.dialects.openai.responses import OpenAIResponses
 from fake_llm.dialects.openai.scale import ScaleChat
 
 #: Routes are tried in this order: the most used dialect first.
-PROVIDERS: dict[str, Provider] = {
+PROVIDERS: dict[str, Dialect] = {
     OpenAIChat.api: OpenAIChat(),
     AnthropicMessages.api: AnthropicMessages(),
     OpenAIResponses.api: OpenAIResponses(),
@@ -24,4 +25,7 @@ PROVIDERS: dict[str, Provider] = {
     ScaleChat.api: ScaleChat(),
 }
 
-__all__ = ["PROVIDERS", "Provider", "ReplyMeta"]
+#: Token counters: dialects that answer a prompt's token count (served and journaled, never recorded or matched).
+COUNTERS: tuple[Dialect, ...] = (AnthropicCountTokens(),)
+
+__all__ = ["COUNTERS", "PROVIDERS", "Dialect", "Provider", "ReplyMeta"]

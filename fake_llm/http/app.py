@@ -14,9 +14,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from fake_llm.dialects import PROVIDERS, Provider
+from fake_llm.dialects import COUNTERS, PROVIDERS, Dialect
 from fake_llm.http.admin import ADMIN_ROUTES
-from fake_llm.http.anthropic_count_tokens import EXTRA_ROUTES as ANTHROPIC_ROUTES
 from fake_llm.http.dashboard import DASHBOARD_ROUTES
 from fake_llm.http.engine import MODEL_CREATED, FakeLLM
 from fake_llm.http.sse import silence_scripted_disconnects
@@ -40,12 +39,14 @@ EXPOSED_HEADERS = [
 ]
 
 
-def _chat_endpoint(provider: Provider) -> object:
+def dialect_endpoint(dialect: Dialect) -> object:
+    """The endpoint for `dialect`'s routes: every request goes through FakeLLM.chat (the pipeline)."""
+
     async def endpoint(request: Request) -> ASGIApp:
         engine: FakeLLM = request.app.state.fake_llm
-        return await engine.chat(provider, request)
+        return await engine.chat(dialect, request)
 
-    endpoint.__name__ = provider.api.replace("-", "_")
+    endpoint.__name__ = dialect.api.replace("-", "_")
     return endpoint
 
 
@@ -98,14 +99,13 @@ def create_app(
                 settings, scenarios, [Path(s.path).resolve().parent for s in scenarios if not s.path.startswith("<")]
             )
     routes = [
-        Route(path, _chat_endpoint(provider), methods=["POST"])  # type: ignore[arg-type]
-        for provider in PROVIDERS.values()
-        for path in provider.routes
+        Route(path, dialect_endpoint(dialect), methods=["POST"])  # type: ignore[arg-type]
+        for dialect in (*PROVIDERS.values(), *COUNTERS)
+        for path in dialect.routes
     ]
     routes += [
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", get_model, methods=["GET"]),
-        *ANTHROPIC_ROUTES,
         *ADMIN_ROUTES,
         *DASHBOARD_ROUTES,
     ]

@@ -5,6 +5,7 @@ fake_llm/testing/recording.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import ssl
@@ -155,12 +156,13 @@ class Recorder:
         try:
             reply = self.reply(chat, response, body, events)
             rule = scrub_secrets({"match": build_match(chat), "reply": reply}, secrets)
-            entry.rule = self.cassette.add(rule["match"], rule["reply"])
-            entry.reply = f"recorded into {self.cassette.path}"
-            log.info("recorded %s %s -> %s as %r", request.method, request.url.path, response.status_code, entry.rule)
+            name = self.cassette.add(rule["match"], rule["reply"])
+            entry = dataclasses.replace(entry, rule=name, reply=f"recorded into {self.cassette.path}")
+            log.info("recorded %s %s -> %s as %r", request.method, request.url.path, response.status_code, name)
         except Exception as exc:  # a recorder bug must not break the client's answer, which is already sent
             log.exception("could not record %s %s", request.method, request.url.path)
-            entry.outcome, entry.error = "error", f"fake-llm record could not write the exchange: {exc!r}"
+            error = f"fake-llm record could not write the exchange: {exc!r}"
+            entry = dataclasses.replace(entry, outcome="error", error=error)
         if self.engine is not None:
             self.engine.journal.record(entry)
 

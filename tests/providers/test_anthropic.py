@@ -9,13 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from fake_llm.core.tokens import count_prompt
 from fake_llm.dialects.anthropic.messages import AnthropicMessages, stop_reason, tool_input
 from fake_llm.errors import ProviderRequestError
-from fake_llm.http.anthropic_count_tokens import EXTRA_ROUTES
+from fake_llm.http.app import create_app
 from fake_llm.http.engine import FakeLLM
 from fake_llm.model.request import Message, ToolCall
 from fake_llm.settings import Settings
@@ -708,6 +707,9 @@ def test_count_tokens_matches_usage(server: FakeLLMServer) -> None:
     counted = sdk.messages.count_tokens(**options)
     message = sdk.messages.create(max_tokens=256, **options)
     assert counted.input_tokens == message.usage.input_tokens > 0
+    counting, answering = server.journal.entries[-2:]
+    assert (counting.path, counting.outcome, counting.status) == ("/v1/messages/count_tokens", "counted", 200)
+    assert (counting.reply, answering.outcome) == (f"{counted.input_tokens} input tokens", "matched")
 
 
 def test_count_tokens_validates(server: FakeLLMServer) -> None:
@@ -730,9 +732,7 @@ def test_count_tokens_checks_the_key(locked: FakeLLMServer) -> None:
 
 
 def test_count_tokens_body_limit() -> None:
-    app = Starlette(routes=EXTRA_ROUTES)
-    app.state.fake_llm = FakeLLM(Settings(max_body_bytes=64))
-    with TestClient(app) as test_client:
+    with TestClient(create_app(engine=FakeLLM(Settings(max_body_bytes=64)))) as test_client:
         response = test_client.post("/v1/messages/count_tokens", json={"model": MODEL, "messages": ask("x" * 100)})
     assert response.status_code == 413
     assert response.json()["error"]["type"] == "request_too_large"

@@ -120,6 +120,8 @@ class AnthropicMessages:
     routes: tuple[str, ...] = ("/v1/messages",)
     #: Anthropic's edge answers an oversized body with 413 `request_too_large` (wire-format §5.5).
     body_too_large_status = 413
+    profile: str | None = None
+    counts_tokens = False
 
     def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
         """`x-api-key` (anthropic-python 0.x/1.x) or `Authorization: Bearer` (2.x); §5.1."""
@@ -302,7 +304,11 @@ class AnthropicMessages:
         emit({"type": "message_stop"}, kind="done")
         return events
 
-    def stream_error_event(self, error: StreamError) -> Event:
+    def count_body(self, tokens: int) -> dict[str, Any]:
+        """`POST /v1/messages/count_tokens`' answer."""
+        return {"input_tokens": tokens}
+
+    def stream_error_event(self, error: StreamError, position: int) -> Event:
         """`event: error` always: the SDK raises only on that event name (§5.4, §8.5). With no type scripted, the
         classic mid-stream failure: `overloaded_error`."""
         status = 529 if error.type is None else 500

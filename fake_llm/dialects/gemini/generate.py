@@ -80,6 +80,10 @@ class Gemini:
         "/v1/tunedModels/{tuned:path}",
     )
 
+    body_too_large_status = 400
+    profile: str | None = None
+    counts_tokens = False
+
     def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
         """`x-goog-api-key` (google-genai), else `?key=` (when the engine passes the query), else an OAuth Bearer."""
         key = headers.get("x-goog-api-key", "").strip()
@@ -262,7 +266,11 @@ class Gemini:
                 steps.append(([part], len(call.tokens), False))
         return steps
 
-    def stream_error_event(self, error: StreamError) -> Event:
+    def count_body(self, tokens: int) -> dict[str, Any]:
+        """`models/{model}:countTokens`' answer."""
+        return {"totalTokens": tokens}
+
+    def stream_error_event(self, error: StreamError, position: int) -> Event:
         """`data: {"error": {...}}`; google-genai raises ClientError/ServerError by its `code` (wire-format §6)."""
         status = error.code if isinstance(error.code, int) else STATUS_CODES.get(error.type or "", 500)
         code = error.code if isinstance(error.code, str) else None

@@ -53,6 +53,9 @@ class OpenAIChat:
     api = "openai-chat"
     id_prefix = "chatcmpl-"
     routes: tuple[str, ...] = ("/v1/chat/completions",)
+    body_too_large_status = 400
+    profile: str | None = None
+    counts_tokens = False
 
     def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
         scheme, _, token = headers.get("authorization", "").partition(" ")
@@ -296,7 +299,11 @@ class OpenAIChat:
                 steps.append(({"tool_calls": [fragment]}, len(piece), None))
         return steps
 
-    def stream_error_event(self, error: StreamError) -> Event:
+    def count_body(self, tokens: int) -> dict[str, Any]:
+        """OpenAI's input-token count shape (`POST /v1/responses/input_tokens`)."""
+        return {"object": "response.input_tokens", "input_tokens": tokens}
+
+    def stream_error_event(self, error: StreamError, position: int) -> Event:
         """A mid-stream error: a data object with a top-level `error` (what the SDKs raise on, §2.5/§8.3)."""
         body = self.error_body(500, error.message or "", type=error.type, param=error.param, code=error.code)
         return Event(dumps(body), event="error" if error.event_line else None, kind="error")

@@ -242,12 +242,11 @@ class OpenAIResponses(OpenAIChat):
         out.emit("done", terminal, response=final)
         return out.events
 
-    def stream_error_event(self, error: StreamError, sequence_number: int = 0) -> Event:
+    def stream_error_event(self, error: StreamError, position: int) -> Event:
         """The nested error event real streams send (§3.3): its truthy `error` makes openai-python raise APIError.
-
-        The fault planner does not tell us the event's position, so `sequence_number` defaults to 0."""
+        Its `sequence_number` is its position: one past the last event sent before it."""
         inner = self.error_body(500, error.message or "", type=error.type, param=error.param, code=error.code)
-        payload = {"type": "error", "sequence_number": sequence_number, "error": inner["error"]}
+        payload = {"type": "error", "sequence_number": 0, "error": inner["error"]}
         return Event(dumps(payload), event="error", kind="error")
 
 
