@@ -666,7 +666,7 @@ def test_folder_expands_to_yaml_and_yml_in_name_order(tmp_path: Path) -> None:
 def test_missing_path_is_a_scenario_error(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError) as info:
         expand_paths([tmp_path / "nope"])
-    assert str(info.value) == f"{tmp_path / 'nope'}: no such scenario file or folder"
+    assert str(info.value) == f"{tmp_path / 'nope'}: no such scenario file or folder (bundled packs: generic)"
 
 
 def test_unreadable_file_is_a_scenario_error(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ CONTEXT: dict[str, Any] = {
     "tool_result": {"temp": 21, "unit": "C"},
     "tool_name": "get_weather",
 }
-TOP_NAMES = "last_user, match, request, system, tool_name, tool_result, turn"
+TOP_NAMES = "last_user, match, request, system, tool_name, tool_result, tool_results, turn"
 REQUEST_NAMES = (
     "request.headers.<name>, request.max_tokens, request.model, request.n, request.seed, request.stream, "
     "request.temperature"

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
+from fake_llm.core.tool_calls import forces_tool
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import Match, Reply, Rule, Scenario, TextLookup
 
@@ -129,6 +130,13 @@ def _check_request_options(match: Match, request: ChatRequest, captures: dict[st
         return f"response_format: request has {request.response_format_type!r}, rule wants {match.response_format!r}"
     if match.has_image is not None and request.has_image != match.has_image:
         return "has_image: the request has " + ("an image" if request.has_image else "no image")
+    has_tools = bool(request.tools) and request.tool_choice_name != "none"
+    if match.has_tools is not None and has_tools != match.has_tools:
+        if has_tools:
+            return "has_tools: the request offers tools"
+        return "has_tools: the request " + ("offers no tools" if not request.tools else "forbids tool calls")
+    if match.forces_tool is not None and forces_tool(request) != match.forces_tool:
+        return f"forces_tool: the request's tool_choice is {request.tool_choice_name!r}"
     return None
 
 

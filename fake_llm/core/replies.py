@@ -11,12 +11,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from fake_llm.core.schema_values import generate_value
+from fake_llm.core.prompt_keys import requested_schema
+from fake_llm.core.schema_values import generate_value, schema_error
 from fake_llm.core.textgen import generate_text, request_seed
 from fake_llm.core.tokens import Tokenizer, count_prompt
+from fake_llm.core.tool_calls import forces_tool, plan_tool_calls
 from fake_llm.errors import ReplyMismatch
 from fake_llm.model.request import ChatRequest
-from fake_llm.model.spec import Match, Reply, Rule, ToolCallSpec
+from fake_llm.model.spec import Match, Reply, Rule
+from fake_llm.scenarios.coercion import CoercionError, coerce
 from fake_llm.scenarios.templates import Template, compile_template
 
 #: Length of a `generate:` reply that names none.
@@ -154,6 +157,9 @@ def template_context(request: ChatRequest, captures: Mapping[str, str]) -> dict[
         "turn": request.turn,
         "tool_result": results[-1].text if results else None,
         "tool_name": request.tool_names_by_call_id.get(results[-1].tool_call_id or "") if results else None,
+        "tool_results": "; ".join(
+            f"{request.tool_names_by_call_id.get(m.tool_call_id or '') or m.name or 'tool'}: {m.text}" for m in results
+        ),
     }
 
 
@@ -186,11 +192,6 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _compact(value: Any) -> str:
-    """Tool-call arguments as OpenAI sends them: compact JSON (wire-format §2.3)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
 def _derived(seed: Callable[[], str], suffix: object) -> Callable[[], str]:
     """A seed for one part of a reply (a choice, a tool call), still computed only if it is used."""
     return lambda: f"{seed()}:{suffix}"
@@ -199,22 +200,46 @@ def _derived(seed: Callable[[], str], suffix: object) -> Callable[[], str]:
 def scripted_text(reply: Reply, request: ChatRequest, context: _LazyContext, seed: Callable[[], str]) -> str | None:
     """The reply's text before any cut: rendered content, a JSON value, or generated prose or JSON."""
     if reply.has_json:
-        return _dumps(_render(reply.json, context))
+        return _dumps(_typed_json(_render(reply.json, context), request))
     if reply.generate is not None:
+        if not reply.tool_calls and forces_tool(request):
+            return None  # answered by a call of the forced tool (tool_calls.py), with no text, as real models do
         if request.guided_choice:
             return request.guided_choice[int(seed()[:8], 16) % len(request.guided_choice)]
         if request.guided_regex is not None:
             return str(generate_value({"type": "string", "pattern": request.guided_regex}, seed=seed()))
         if request.response_format_type in ("json_object", "json_schema"):
-            spec = (request.response_format or {}).get("json_schema")
-            schema = spec.get("schema") if isinstance(spec, Mapping) else None
-            return _dumps(generate_value(schema if isinstance(schema, Mapping) else _JSON_OBJECT_SCHEMA, seed=seed()))
+            schema = response_schema(request) or requested_schema([request.system, request.last_user])
+            return _dumps(generate_value(schema or _JSON_OBJECT_SCHEMA, seed=seed()))
         if reply.generate.tokens is not None:
             return generate_text(seed=seed(), tokens=reply.generate.tokens)
         return generate_text(seed=seed(), words=reply.generate.words or DEFAULT_GENERATED_WORDS)
     if reply.content is not None:
         return _guided(str(_render(reply.content, context)), request)
     return None
+
+
+def response_schema(request: ChatRequest) -> Mapping[str, Any] | None:
+    """The JSON Schema of the request's structured output (`json_schema` response formats), if it has one."""
+    spec = (request.response_format or {}).get("json_schema")
+    schema = spec.get("schema") if isinstance(spec, Mapping) else None
+    return schema if isinstance(schema, Mapping) else None
+
+
+def _typed_json(value: Any, request: ChatRequest) -> Any:
+    """A `json:` reply coerced to the request's structured-output schema (templates render text), then checked
+    against it, as a real model's constrained output always fits."""
+    schema = response_schema(request)
+    if schema is None:
+        return value
+    try:
+        value = coerce(value, schema)
+    except CoercionError as exc:
+        raise ReplyMismatch(f"the json reply does not fit the request's response_format schema: {exc}") from None
+    error = schema_error(value, schema)
+    if error is not None:
+        raise ReplyMismatch(f"the json reply does not fit the request's response_format schema: {error}")
+    return value
 
 
 def _guided(text: str, request: ChatRequest) -> str:
@@ -226,47 +251,6 @@ def _guided(text: str, request: ChatRequest) -> str:
     if request.guided_regex is not None and not re.fullmatch(request.guided_regex, text):
         raise ReplyMismatch(f"the reply {text!r} does not match the request's guided_regex {request.guided_regex!r}")
     return text
-
-
-def _tool_calls(
-    reply: Reply, rule: Rule, request: ChatRequest, context: _LazyContext, ctx: ReplyContext, seed: Callable[[], str]
-) -> list[tuple[str, str, str]]:
-    """(id, name, arguments) of each scripted call, after checking them against the request's tools and
-    tool_choice; arguments left out are generated from the offered tool's JSON Schema."""
-    choice = request.tool_choice_name
-    if choice == "none":
-        return []  # the request forbids tool calls: none are sent
-    if choice not in (None, "auto") and not reply.tool_calls:
-        raise ReplyMismatch(
-            f"the request forces a tool call (tool_choice {choice!r}) but rule {rule.name!r} replies without one; "
-            "add tool_calls to the reply or match on tool_choice"
-        )
-    offered = {tool.name: tool for tool in request.tools}
-    calls = []
-    for i, spec in enumerate(reply.tool_calls):
-        if choice not in (None, "auto", "required") and spec.name != choice:
-            raise ReplyMismatch(
-                f"the request forces the function {choice!r} but rule {rule.name!r} calls {spec.name!r}"
-            )
-        if spec.name not in offered and not rule.allow_unknown_tools:
-            names = ", ".join(sorted(offered)) or "no tools"
-            raise ReplyMismatch(
-                f"rule {rule.name!r} calls {spec.name!r}, which the request does not offer (it offers {names}); "
-                "set allow_unknown_tools: true on the rule to script a call of an unknown tool"
-            )
-        arguments = _arguments(spec, offered, context, _derived(seed, i))
-        calls.append((spec.id or ctx.call_id(i), spec.name, arguments))
-    return calls
-
-
-def _arguments(spec: ToolCallSpec, offered: Mapping[str, Any], context: _LazyContext, seed: Callable[[], str]) -> str:
-    if isinstance(spec.arguments, str):
-        return str(_render(spec.arguments, context))
-    if spec.arguments is not None:
-        return _compact(_render(spec.arguments, context))
-    tool = offered.get(spec.name)
-    schema = tool.parameters if tool is not None and tool.parameters else {"type": "object", "properties": {}}
-    return _compact(generate_value(schema, seed=seed()))
 
 
 def plan_completion(
@@ -294,7 +278,7 @@ def plan_completion(
 
     timeline = [chunk.text for chunk in reply.stream.chunks]
     size = reply.stream.chunk_tokens
-    calls = _tool_calls(reply, rule, request, context, ctx, base_seed)
+    calls = plan_tool_calls(reply, rule, request, lambda value: _render(value, context), ctx.call_id, base_seed)
     reasoning = str(_render(reply.reasoning, context)) if reply.reasoning is not None else None
 
     def groups(tokens: list[str]) -> tuple[tuple[str, ...], ...]:

@@ -321,6 +321,14 @@ class _Generator:
         return extra if isinstance(extra, Mapping) else {}
 
 
+def schema_error(value: Any, schema: Mapping[str, Any]) -> str | None:
+    """Why `value` does not validate against `schema` (`field: message`, the most relevant error), or None."""
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(value))
+    if error is None:
+        return None
+    return f"{'.'.join(str(p) for p in error.absolute_path) or '<value>'}: {error.message}"
+
+
 def _no_finite_value(refs: tuple[str, ...]) -> ValueError:
     cause = f": required parts keep going through $ref {max(dict.fromkeys(refs), key=refs.count)!r}" if refs else ""
     return ValueError(f"schema has no value nested less than {_HARD_LIMIT} deep{cause}")

@@ -47,6 +47,10 @@ class Match:
     tool_choice: str | None = None
     response_format: str | None = None
     has_image: bool | None = None
+    #: The request offers tools and lets the model call them (tool_choice is not `none`).
+    has_tools: bool | None = None
+    #: tool_choice makes a tool call mandatory (required, any, or a named function).
+    forces_tool: bool | None = None
 
     @property
     def is_catch_all(self) -> bool:
@@ -152,11 +156,22 @@ class Choice:
 
 @dataclass(frozen=True, slots=True)
 class ToolCallSpec:
-    """A scripted tool call; `arguments` None means "generate them from the tool's schema"."""
+    """A scripted tool call of the tool `name`, or of the offered tools a `tool` selector chooses
+    (core/tool_calls.py); `arguments` None means "generate them from the tool's schema"."""
 
-    name: str
+    name: str | None
     arguments: str | Mapping[str, Any] | None = None
     id: str | None = None
+    #: forced, first, pick, best or all.
+    tool: str | None = None
+    #: Fixes a `pick`; by default it follows the request (and the server seed).
+    seed: int | None = None
+    #: The tool's JSON Schema when the scenario knows it: literal arguments are coerced and checked at load.
+    parameters: Mapping[str, Any] | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name if self.name is not None else f"<{self.tool}>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +222,7 @@ class Reply:
             return f"error {self.error.status}" + (f": {self.error.message}" if self.error.message else "")
         if self.choices:
             return f"{len(self.choices)} choices"
-        calls = f"tool calls {', '.join(c.name for c in self.tool_calls)}" if self.tool_calls else ""
+        calls = f"tool calls {', '.join(c.label for c in self.tool_calls)}" if self.tool_calls else ""
         if self.content is None and calls:
             return calls
         if self.refusal is not None:

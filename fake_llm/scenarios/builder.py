@@ -29,9 +29,29 @@ from fake_llm.model.spec import (
     TimedChunk,
     ToolCallSpec,
 )
+from fake_llm.scenarios.coercion import CoercionError, coerce
 from fake_llm.scenarios.schema import REPLY_BODY_KEYS, SCENARIO_SCHEMA, TEXT_KEYS, WHOLE_REPLY_KEYS
 from fake_llm.scenarios.templates import TemplateError, compile_template
 from fake_llm.scenarios.yaml_lines import Located, error_path, most_specific, schema_message
+
+
+def _literal_only(value: Any) -> Any:
+    """`value` without its templated strings, which only get their type once rendered (checked at reply time)."""
+    if isinstance(value, Mapping):
+        return {k: _literal_only(v) for k, v in value.items() if not _has_template(v)}
+    return value
+
+
+def _has_template(value: Any) -> bool:
+    """A templated string, or a list holding one (dropping items would shift the indexes errors name)."""
+    if isinstance(value, list):
+        return any(_has_template(v) for v in value)
+    return isinstance(value, str) and "{{" in value
+
+
+def _field_path(field: str) -> list[str | int]:
+    """`items[2].count` as the key path ["items", 2, "count"]."""
+    return [int(part) if part.isdigit() else part for part in re.findall(r"[^.\[\]]+", field)]
 
 
 def build_scenario(
@@ -129,6 +149,8 @@ class _Builder:
             tool_choice=raw.get("tool_choice"),
             response_format=raw.get("response_format"),
             has_image=raw.get("has_image"),
+            has_tools=raw.get("has_tools"),
+            forces_tool=raw.get("forces_tool"),
             model=(model,) if isinstance(model, str) else (tuple(model) if model is not None else None),
             user=self.lookup(raw.get("user"), (*path, "user")),
             system=self.lookup(raw.get("system"), (*path, "system")),
@@ -191,7 +213,7 @@ class _Builder:
             if isinstance(raw.get(key), str):
                 self.template(raw[key], (*path, key))
         for i, call in enumerate(raw.get("tool_calls") or []):
-            self.templates_in(call.get("arguments"), (*path, "tool_calls", i, "arguments"))
+            self.tool_call(call, (*path, "tool_calls", i))
         self.templates_in(raw.get("json"), (*path, "json"))
         generate = raw.get("generate")
         if generate is not None and len(generate) > 1:
@@ -210,7 +232,10 @@ class _Builder:
             hang=bool(raw.get("hang")),
             truncate_body=raw.get("truncate_body"),
             tool_calls=tuple(
-                ToolCallSpec(c["name"], c.get("arguments"), c.get("id")) for c in raw.get("tool_calls") or []
+                ToolCallSpec(
+                    c.get("name"), c.get("arguments"), c.get("id"), c.get("tool"), c.get("seed"), c.get("parameters")
+                )
+                for c in raw.get("tool_calls") or []
             ),
             json=raw.get("json"),
             has_json="json" in raw,
@@ -219,6 +244,22 @@ class _Builder:
             reasoning=raw.get("reasoning_content"),
             embedding=tuple(raw["embedding"]) if "embedding" in raw else None,
         )
+
+    def tool_call(self, raw: Mapping[str, Any], path: tuple[Any, ...]) -> None:
+        """Templates in the arguments, and with `parameters`, literal arguments coerced to the schema now."""
+        arguments = raw.get("arguments")
+        self.templates_in(arguments, (*path, "arguments"))
+        if "seed" in raw and raw.get("tool") != "pick":
+            self.fail((*path, "seed"), "seed only goes with tool: pick")
+        if "parameters" in raw and "tool" in raw:
+            self.fail((*path, "parameters"), "parameters go with name (a chosen tool's schema comes from the request)")
+        schema = raw.get("parameters")
+        if isinstance(schema, Mapping) and isinstance(arguments, Mapping):
+            try:
+                coerce(_literal_only(arguments), schema)
+            except CoercionError as exc:
+                field = (*path, "arguments", *_field_path(exc.field))
+                self.fail(field, f"cannot be coerced to the tool's schema: {exc.message}")
 
     def template(self, text: str, path: tuple[Any, ...]) -> None:
         """Check a reply text's `{{ }}` names now, so a typo fails at load time rather than mid-test."""

@@ -13,12 +13,14 @@ from fake_llm.errors import Problem, ScenarioError
 from fake_llm.model.spec import Rule, Scenario
 from fake_llm.scenarios.builder import build_scenario
 from fake_llm.scenarios.yaml_lines import load_yaml
+from fake_llm.settings import bundled_pack, bundled_pack_names
 
 # --------------------------------------------------------------------------------------------- loading
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files named directly, plus every `*.yaml`/`*.yml` of a named folder in name order."""
+    """Files named directly, plus every `*.yaml`/`*.yml` of a named folder in name order. A path that does not
+    exist and ends in the name of a bundled pack (`generic`, or `tests/generic` from a marker) loads that pack."""
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
@@ -26,8 +28,13 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
             files.extend(sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()))
         elif path.is_file():
             files.append(path)
+        elif (pack := bundled_pack(path.name)) is not None:
+            files.append(pack)
         else:
-            raise ScenarioError([Problem(str(path), 0, "", "no such scenario file or folder")])
+            packs = ", ".join(bundled_pack_names())
+            raise ScenarioError(
+                [Problem(str(path), 0, "", f"no such scenario file or folder (bundled packs: {packs})")]
+            )
     return files
 
 

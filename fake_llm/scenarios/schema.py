@@ -72,6 +72,14 @@ _MATCH: dict[str, Any] = {
         "tool_choice": {"type": "string", "description": "none, auto, required, or the name of a forced function."},
         "response_format": {"enum": ["text", "json_object", "json_schema"], "description": "Requested format type."},
         "has_image": {"type": "boolean", "description": "Whether a message carries an image."},
+        "has_tools": {
+            "type": "boolean",
+            "description": "Whether the request offers tools and allows calling them (tool_choice is not none).",
+        },
+        "forces_tool": {
+            "type": "boolean",
+            "description": "Whether tool_choice makes a tool call mandatory (required, any, or a named function).",
+        },
     },
     "additionalProperties": False,
 }
@@ -203,18 +211,32 @@ WHOLE_REPLY_KEYS = ("error", "raw", "hang", "choices")
 REPLY_BODY_KEYS = (*TEXT_KEYS, "tool_calls", *WHOLE_REPLY_KEYS)
 
 _TOOL_CALL: dict[str, Any] = {
-    "description": "A call of a function tool.",
+    "description": "A call of a function tool: the one `name` names, or the offered tools `tool` chooses.",
     "type": "object",
     "properties": {
         "name": {"type": "string", "minLength": 1},
+        "tool": {
+            "description": "Choose from the tools the request offers instead of naming one: `forced` (the one "
+            "tool_choice forces), `first`, `pick` (seeded), `best` (best match of name and description with the last "
+            "user message, tools not yet called first) or `all` (one call each, in parallel). A function forced by "
+            "tool_choice always wins.",
+            "enum": ["forced", "first", "pick", "best", "all"],
+        },
+        "seed": {"type": "integer", "description": "Fixes a `tool: pick` (default: follows the request)."},
         "arguments": {
-            "description": "A mapping (sent as a JSON string), or a raw string (to script invalid JSON). "
-            "Left out: generated from the tool's JSON Schema in the request.",
+            "description": "A mapping (sent as a JSON string, values coerced to the types the tool's schema declares), "
+            "or a raw string (to script invalid JSON). Left out: generated from the tool's JSON Schema in the "
+            "request; with `tool`, the scripted keys the chosen tool declares override generated ones.",
             "type": ["object", "string"],
+        },
+        "parameters": {
+            "description": "The tool's JSON Schema, when the scenario knows it: literal arguments are coerced and "
+            "checked at load (the schema the request sends wins at reply time).",
+            "type": "object",
         },
         "id": {"type": "string", "description": "The call id (default: a deterministic `call_...`)."},
     },
-    "required": ["name"],
+    "oneOf": [{"required": ["name"]}, {"required": ["tool"]}],
     "additionalProperties": False,
 }
 

@@ -39,6 +39,7 @@ REPLY_NAMES: Mapping[str, Allowed] = {
     "turn": None,
     "tool_result": None,
     "tool_name": None,
+    "tool_results": None,
 }
 #: The filters, as they are written.
 _FILTER_FORMS = {"default": 'default("...")', "json": "json", "lower": "lower", "title": "title", "upper": "upper"}
