@@ -276,11 +276,13 @@ def test_mid_stream_error_raises_api_error(server: FakeLLMServer) -> None:
         stream.until_done()
     assert not isinstance(caught.value, openai.APIStatusError)
     assert caught.value.body["type"] == "server_error"
-    name, data = raw_events(server, {"model": "gpt-4.1-mini", "input": "broken"})[-1]
+    events = raw_events(server, {"model": "gpt-4.1-mini", "input": "broken"})
+    name, data = events[-1]
     assert name == "error"
     assert data["type"] == "error"
     assert data["error"]["message"] == "The server had an error."
-    assert isinstance(data["sequence_number"], int)
+    # Its real position: one past the last event sent, as every Responses event numbers itself.
+    assert [d["sequence_number"] for _, d in events] == list(range(len(events)))
 
 
 # --------------------------------------------------------------------------------------------- tools and formats

@@ -246,7 +246,7 @@ class OpenAIResponses(OpenAIChat):
         """The nested error event real streams send (§3.3): its truthy `error` makes openai-python raise APIError.
         Its `sequence_number` is its position: one past the last event sent before it."""
         inner = self.error_body(500, error.message or "", type=error.type, param=error.param, code=error.code)
-        payload = {"type": "error", "sequence_number": 0, "error": inner["error"]}
+        payload = {"type": "error", "sequence_number": position, "error": inner["error"]}
         return Event(dumps(payload), event="error", kind="error")
 
 
