@@ -64,7 +64,7 @@ PACKS = {
             match: {user: "fault: mid-stream error"}
             reply:
               content: "This answer fails after a few words"
-              stream: {chunk_ms: 10, error_after: 3, error: {message: "The server had an error midway."}}
+              stream: {chunk_ms: 10, error_after: 2, error: {message: "The server had an error midway."}}
     """,
     "1-happy-path.yaml": """
         name: happy-path

@@ -910,7 +910,7 @@ def test_streams_that_a_timeline_cannot_carry_get_their_pace() -> None:
             ],
             {
                 "chunks": [{"text": "Hel", "after_ms": 30}],
-                "error_after": 3,
+                "error_after": 1,
                 "error": {"message": "Overloaded", "type": "overloaded_error"},
             },
         ),
@@ -924,7 +924,7 @@ def test_streams_that_a_timeline_cannot_carry_get_their_pace() -> None:
             ],
             {
                 "chunks": [{"text": "Hel", "after_ms": 20}],
-                "error_after": 2,
+                "error_after": 1,
                 "error": {"message": "boom", "code": "server_error"},
             },
         ),

@@ -148,7 +148,7 @@ def _stream(t: Transcript, reply: Mapping[str, Any], timing: bool) -> dict[str, 
         if len(t.deltas) > 1:
             spec["chunk_ms"] = max(0, round((t.deltas[-1] - t.deltas[0]) / (len(t.deltas) - 1)))
     if t.stream_error is not None:
-        spec["error_after"] = t.events_before_error
+        spec["error_after"] = len(t.deltas)  # content steps before the error (core/faults.py)
         spec["error"] = _stream_error(t.stream_error)
     return spec
 

@@ -96,7 +96,7 @@ RULES = """
   match: {user: midstream}
   reply:
     content: "This stream fails partway through."
-    stream: {error_after: 3, error: {type: overloaded_error, message: Overloaded}}
+    stream: {error_after: 1, error: {type: overloaded_error, message: Overloaded}}
 - name: cut-stream
   match: {user: cut}
   reply: {content: "No ending.", stream: {finish_chunk: false, done: false}}
@@ -516,7 +516,9 @@ def test_mid_stream_error(server: FakeLLMServer) -> None:
     assert raw.endswith(
         'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'
     )
-    assert [name for name, _ in sse(raw)] == ["message_start", "content_block_start", "ping", "error"]
+    # error_after counts pieces of text, as in every dialect: one text delta, then the error.
+    names = [name for name, _ in sse(raw)]
+    assert names == ["message_start", "content_block_start", "ping", "content_block_delta", "error"]
 
 
 def test_no_match_is_a_bad_request(server: FakeLLMServer) -> None:
