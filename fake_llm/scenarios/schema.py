@@ -135,7 +135,7 @@ _STREAM: dict[str, Any] = {
         "stall_after": {**_COUNT, "description": "How many chunks go out before the stall (default 1)."},
         "disconnect_after": {
             **_COUNT,
-            "description": "Close the connection abruptly after this many pieces of content (text, reasoning, tool arguments).",
+            "description": "Drop the connection after this many pieces of content (text, reasoning, arguments).",
         },
         "end_after": {
             **_COUNT,
@@ -145,7 +145,7 @@ _STREAM: dict[str, Any] = {
         "done": {"type": "boolean", "description": "Send the final `data: [DONE]` (default true)."},
         "error_after": {
             **_COUNT,
-            "description": "Send a mid-stream error event after this many pieces of content, then end (the same in every dialect).",
+            "description": "Send a mid-stream error event after this many pieces of content, then end.",
         },
         "error": _STREAM_ERROR,
         "malformed_at": {
