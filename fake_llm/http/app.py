@@ -11,13 +11,14 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
 from fake_llm.dialects import COUNTERS, PROVIDERS, Dialect
 from fake_llm.http.admin import ADMIN_ROUTES
 from fake_llm.http.dashboard import DASHBOARD_ROUTES
 from fake_llm.http.engine import MODEL_CREATED, FakeLLM
+from fake_llm.http.realtime import REALTIME_ROUTES
 from fake_llm.http.sse import silence_scripted_disconnects
 from fake_llm.model.spec import Scenario
 from fake_llm.settings import Settings
@@ -98,7 +99,7 @@ def create_app(
             engine = FakeLLM(
                 settings, scenarios, [Path(s.path).resolve().parent for s in scenarios if not s.path.startswith("<")]
             )
-    routes = [
+    routes: list[BaseRoute] = [
         Route(path, dialect_endpoint(dialect), methods=["POST"])  # type: ignore[arg-type]
         for dialect in (*PROVIDERS.values(), *COUNTERS)
         for path in dialect.routes
@@ -106,6 +107,7 @@ def create_app(
     routes += [
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", get_model, methods=["GET"]),
+        *REALTIME_ROUTES,
         *ADMIN_ROUTES,
         *DASHBOARD_ROUTES,
     ]

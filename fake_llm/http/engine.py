@@ -17,14 +17,14 @@ from starlette.types import ASGIApp
 from fake_llm.core.dialect import Dialect, ReplyMeta
 from fake_llm.core.ids import Clock, IdMaker
 from fake_llm.core.journal import Journal, JournalEntry, redact_headers
-from fake_llm.core.limits import RateLimiter
+from fake_llm.core.limits import Decision, RateLimiter
 from fake_llm.core.matching import Selector
 from fake_llm.core.outcomes import Completed, Outcome, Seen
-from fake_llm.core.pipeline import Inbound, PipelineBug, answer, journal_entry
+from fake_llm.core.pipeline import Inbound, PipelineBug, answer, check_rate_limits, journal_entry
 from fake_llm.core.tokens import make_tokenizer
 from fake_llm.http.render import json_response, render
 from fake_llm.http.rule_sets import RuleSets
-from fake_llm.model.spec import RateLimit, Scenario
+from fake_llm.model.spec import RateLimit, Rule, Scenario
 from fake_llm.scenarios.loader import load_scenarios, shadowed_rules
 from fake_llm.settings import Settings, bundled_scenarios
 
@@ -107,6 +107,10 @@ class FakeLLM(RuleSets):
         self.journal.record(journal_entry(seq, self.clock.now(), inbound, dialect.api, outcome, headers))
         self.open_streams += streams  # brought back down by _stream_closed
         return response
+
+    def check_rate_limits(self, rule: Rule, tokens: int) -> Decision:
+        """The pipeline's rate-limit check, for the realtime responder (which answers outside the pipeline)."""
+        return check_rate_limits(self, rule, tokens)
 
     def _stream_closed(self, seq: int, how: str) -> None:
         self.open_streams -= 1

@@ -29,7 +29,7 @@ _MATCH: dict[str, Any] = {
     "properties": {
         "api": {
             "description": "The dialect the request arrived in (openai-chat, anthropic, responses, completions, "
-            "embeddings, gemini, azure ...), or a list of them.",
+            "embeddings, gemini, azure, realtime ...), or a list of them.",
             "type": ["string", "array"],
             "items": {"type": "string"},
         },
@@ -136,6 +136,12 @@ _STREAM: dict[str, Any] = {
         "disconnect_after": {
             **_COUNT,
             "description": "Drop the connection after this many pieces of content (text, reasoning, arguments).",
+        },
+        "close_code": {
+            "type": "integer",
+            "minimum": 1000,
+            "maximum": 4999,
+            "description": "Realtime sessions: the WebSocket close code `disconnect_after` closes with (default 1011).",
         },
         "end_after": {
             **_COUNT,
@@ -321,6 +327,11 @@ _RULE: dict[str, Any] = {
         "allow_unknown_tools": {
             "type": "boolean",
             "description": "Let replies call functions the request does not offer (to script hallucinated tools).",
+        },
+        "transcript": {
+            "type": "string",
+            "description": "Realtime sessions: what the user's input audio says while this rule is tried "
+            "(its `user:` match then applies to it).",
         },
     },
     "additionalProperties": False,
