@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench schema goldens layers clean docker-test
+.PHONY: run test lint bench schema goldens layers request-path clean docker-test
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ goldens: $(STAMP)
 # Module count per layer (package folder), for the architecture notes.
 layers:
 	python3 scripts/layers.py
+
+# Modules, functions and module switches one streamed OpenAI chat request passes through (in-process, profiled).
+# On an older commit: `git worktree add /tmp/old <commit>` then `PYTHONPATH=/tmp/old .venv/bin/python scripts/request_path.py`.
+request-path: $(STAMP)
+	$(BIN)/python scripts/request_path.py
 
 clean:
 	rm -rf $(VENV) .coverage .pytest_cache .mypy_cache .ruff_cache
