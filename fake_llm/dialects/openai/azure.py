@@ -10,7 +10,8 @@ from typing import Any
 
 from fake_llm.core.replies import Completion
 from fake_llm.dialects.base import ReplyMeta
-from fake_llm.dialects.openai.chat import OpenAIChat, dumps
+from fake_llm.dialects.openai.chat import OpenAIChat
+from fake_llm.dialects.openai.envelope import dumps
 from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.stream import Event

@@ -11,6 +11,14 @@ from typing import Any
 from fake_llm.core.logprobs import logprobs_for
 from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall, Usage, merge
 from fake_llm.dialects.base import ReplyMeta
+from fake_llm.dialects.openai.envelope import (
+    bearer_key,
+    dumps,
+    error_body,
+    input_tokens_body,
+    response_headers,
+    stream_error_event,
+)
 from fake_llm.dialects.openai.request import invalid_type as invalid_type
 from fake_llm.dialects.openai.request import missing as missing
 
@@ -25,27 +33,6 @@ from fake_llm.model.stream import Event
 
 RESPONSE_FORMATS = ("text", "json_object", "json_schema")
 
-#: Error `type` OpenAI uses for each status (wire-format §2.5); scenarios may override it.
-ERROR_TYPES = {429: "requests"}
-ERROR_CODES = {429: "rate_limit_exceeded"}
-#: Messages OpenAI sends for each status, used when a scenario's error gives none.
-ERROR_MESSAGES = {
-    400: "Bad request.",
-    401: "Incorrect API key provided.",
-    403: "You are not allowed to make this request.",
-    404: "The model does not exist or you do not have access to it.",
-    429: "Rate limit reached for requests. Please try again later.",
-    500: "The server had an error while processing your request. Sorry about that!",
-    502: "Bad gateway.",
-    503: "The server is overloaded or not ready yet.",
-    504: "Gateway timeout.",
-}
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON as OpenAI sends it (non-ASCII kept as UTF-8)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
 
 class OpenAIChat:
     """The OpenAI Chat Completions dialect."""
@@ -58,8 +45,7 @@ class OpenAIChat:
     counts_tokens = False
 
     def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
-        scheme, _, token = headers.get("authorization", "").partition(" ")
-        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+        return bearer_key(headers)
 
     def parse(self, body: Any, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> ChatRequest:
         """Validate a request body as OpenAI does (400s name the param) and return the ChatRequest."""
@@ -300,13 +286,10 @@ class OpenAIChat:
         return steps
 
     def count_body(self, tokens: int) -> dict[str, Any]:
-        """OpenAI's input-token count shape (`POST /v1/responses/input_tokens`)."""
-        return {"object": "response.input_tokens", "input_tokens": tokens}
+        return input_tokens_body(tokens)
 
     def stream_error_event(self, error: StreamError, position: int) -> Event:
-        """A mid-stream error: a data object with a top-level `error` (what the SDKs raise on, §2.5/§8.3)."""
-        body = self.error_body(500, error.message or "", type=error.type, param=error.param, code=error.code)
-        return Event(dumps(body), event="error" if error.event_line else None, kind="error")
+        return stream_error_event(error)
 
     def error_body(
         self,
@@ -319,17 +302,7 @@ class OpenAIChat:
         extra: Mapping[str, Any] | None = None,
         flat: bool = False,
     ) -> dict[str, Any]:
-        """The error envelope `{"error": {message, type, param, code}}`; `flat` sends the object alone, as some
-        OpenAI-compatible providers do (wire-format §7a)."""
-        default_type = ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
-        error = {
-            "message": message or ERROR_MESSAGES.get(status, f"Error {status}."),
-            "type": type or default_type,
-            "param": param,
-            "code": ERROR_CODES.get(status) if code is None else code,
-            **(extra or {}),
-        }
-        return error if flat else {"error": error}
+        return error_body(status, message, type=type, param=param, code=code, extra=extra, flat=flat)
 
     def response_headers(self, meta: ReplyMeta) -> dict[str, str]:
-        return {"x-request-id": meta.request_id, "openai-version": "2020-10-01", "openai-processing-ms": "0"}
+        return response_headers(meta)
