@@ -7,7 +7,7 @@ import base64
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall, Usage, merge
@@ -264,30 +264,7 @@ class AnthropicMessages:
         blocks = self._blocks(choice, meta.seed)
         calls = iter(choice.tool_calls)
         for index, block in enumerate(blocks):
-            start: dict[str, Any] = {"type": block["type"]}
-            if block["type"] == "thinking":
-                start.update(thinking="", signature="")
-            elif block["type"] == "text":
-                start["text"] = ""
-            else:
-                call = next(calls)
-                start = self._tool_use(call, {})
-            emit({"type": "content_block_start", "index": index, "content_block": start}, kind="role")
-            if index == 0:
-                emit({"type": "ping"}, kind="role")
-            if block["type"] == "thinking":
-                for piece in choice.reasoning_chunks:
-                    delta(index, {"type": "thinking_delta", "thinking": "".join(piece)}, len(piece))
-                emit({"type": "content_block_delta", "index": index, "delta": signature_delta(block["signature"])})
-            elif block["type"] == "text":
-                for piece in choice.chunks:
-                    delta(index, {"type": "text_delta", "text": "".join(piece)}, len(piece))
-            else:
-                # The arguments arrive as string fragments, the first one empty (§5.4).
-                delta(index, {"type": "input_json_delta", "partial_json": ""}, 0)
-                for piece in call.chunks:
-                    delta(index, {"type": "input_json_delta", "partial_json": "".join(piece)}, len(piece))
-            emit({"type": "content_block_stop", "index": index}, kind="block")
+            self._stream_block(index, block, choice, calls, emit, delta)
         final_usage = {
             key: usage[key]
             for key in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens")
@@ -303,6 +280,41 @@ class AnthropicMessages:
         )
         emit({"type": "message_stop"}, kind="done")
         return events
+
+    def _stream_block(
+        self,
+        index: int,
+        block: dict[str, Any],
+        choice: PlannedChoice,
+        calls: Iterator[PlannedToolCall],
+        emit: Callable[..., None],
+        delta: Callable[[int, dict[str, Any], int], None],
+    ) -> None:
+        """One content block: its start (with a ping after the first), its deltas, its stop."""
+        start: dict[str, Any] = {"type": block["type"]}
+        if block["type"] == "thinking":
+            start.update(thinking="", signature="")
+        elif block["type"] == "text":
+            start["text"] = ""
+        else:
+            call = next(calls)
+            start = self._tool_use(call, {})
+        emit({"type": "content_block_start", "index": index, "content_block": start}, kind="role")
+        if index == 0:
+            emit({"type": "ping"}, kind="role")
+        if block["type"] == "thinking":
+            for piece in choice.reasoning_chunks:
+                delta(index, {"type": "thinking_delta", "thinking": "".join(piece)}, len(piece))
+            emit({"type": "content_block_delta", "index": index, "delta": signature_delta(block["signature"])})
+        elif block["type"] == "text":
+            for piece in choice.chunks:
+                delta(index, {"type": "text_delta", "text": "".join(piece)}, len(piece))
+        else:
+            # The arguments arrive as string fragments, the first one empty (§5.4).
+            delta(index, {"type": "input_json_delta", "partial_json": ""}, 0)
+            for piece in call.chunks:
+                delta(index, {"type": "input_json_delta", "partial_json": "".join(piece)}, len(piece))
+        emit({"type": "content_block_stop", "index": index}, kind="block")
 
     def count_body(self, tokens: int) -> dict[str, Any]:
         """`POST /v1/messages/count_tokens`' answer."""

@@ -59,21 +59,7 @@ class OpenAIChat:
         if not isinstance(model, str):
             raise invalid_type("model", "a string", model)
         messages = parse_messages(body.get("messages"))
-        stream = body.get("stream", False)
-        if stream is None:
-            stream = False
-        if not isinstance(stream, bool):
-            raise invalid_type("stream", "a boolean", stream)
-        stream_options = body.get("stream_options")
-        if stream_options is not None:
-            if not isinstance(stream_options, dict):
-                raise invalid_type("stream_options", "an object", stream_options)
-            if not stream:
-                raise ProviderRequestError(
-                    "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-                    param="stream_options",
-                    code="invalid_value",
-                )
+        stream, stream_options = parse_stream(body)
         n = number_field(body, "n", 1, 128, integer=True) or 1
         number_field(body, "temperature", 0, 2)
         number_field(body, "top_p", 0, 1)
@@ -86,31 +72,8 @@ class OpenAIChat:
         seed = body.get("seed")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise invalid_type("seed", "an integer", seed)
-        stop = body.get("stop")
-        if isinstance(stop, str):
-            stop = [stop]
-        elif stop is None:
-            stop = []
-        elif not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
-            raise invalid_type("stop", "one of a string or array of strings", stop)
-        if len(stop) > 4:
-            raise ProviderRequestError(
-                f"Invalid 'stop': array too long. Expected an array with maximum length 4, but got an array with "
-                f"length {len(stop)} instead.",
-                param="stop",
-                code="array_above_max_length",
-            )
-        response_format = body.get("response_format")
-        if response_format is not None:
-            if not isinstance(response_format, dict):
-                raise invalid_type("response_format", "an object", response_format)
-            if response_format.get("type") not in RESPONSE_FORMATS:
-                raise ProviderRequestError(
-                    f"Invalid value: {json.dumps(response_format.get('type'))}. Supported values are: 'text', "
-                    "'json_object', and 'json_schema'.",
-                    param="response_format.type",
-                    code="invalid_value",
-                )
+        stop = parse_stop(body)
+        response_format = parse_response_format(body)
         guided = parse_guided(body)
         if guided.schema is not None and response_format is None:
             response_format = {"type": "json_schema", "json_schema": {"name": "guided_json", "schema": guided.schema}}
@@ -306,3 +269,58 @@ class OpenAIChat:
 
     def response_headers(self, meta: ReplyMeta) -> dict[str, str]:
         return response_headers(meta)
+
+
+def parse_stream(body: Mapping[str, Any]) -> tuple[bool, dict[str, Any] | None]:
+    """`stream` and `stream_options` (only allowed with `stream`)."""
+    stream = body.get("stream", False)
+    if stream is None:
+        stream = False
+    if not isinstance(stream, bool):
+        raise invalid_type("stream", "a boolean", stream)
+    stream_options = body.get("stream_options")
+    if stream_options is not None:
+        if not isinstance(stream_options, dict):
+            raise invalid_type("stream_options", "an object", stream_options)
+        if not stream:
+            raise ProviderRequestError(
+                "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                param="stream_options",
+                code="invalid_value",
+            )
+    return stream, stream_options
+
+
+def parse_stop(body: Mapping[str, Any]) -> list[str]:
+    """`stop`: a string or up to 4 strings."""
+    stop = body.get("stop")
+    if isinstance(stop, str):
+        stop = [stop]
+    elif stop is None:
+        stop = []
+    elif not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
+        raise invalid_type("stop", "one of a string or array of strings", stop)
+    if len(stop) > 4:
+        raise ProviderRequestError(
+            f"Invalid 'stop': array too long. Expected an array with maximum length 4, but got an array with "
+            f"length {len(stop)} instead.",
+            param="stop",
+            code="array_above_max_length",
+        )
+    return stop
+
+
+def parse_response_format(body: Mapping[str, Any]) -> dict[str, Any] | None:
+    """`response_format`, one of OpenAI's three types."""
+    response_format = body.get("response_format")
+    if response_format is not None:
+        if not isinstance(response_format, dict):
+            raise invalid_type("response_format", "an object", response_format)
+        if response_format.get("type") not in RESPONSE_FORMATS:
+            raise ProviderRequestError(
+                f"Invalid value: {json.dumps(response_format.get('type'))}. Supported values are: 'text', "
+                "'json_object', and 'json_schema'.",
+                param="response_format.type",
+                code="invalid_value",
+            )
+    return response_format
