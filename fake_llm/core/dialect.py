@@ -27,6 +27,9 @@ class ReplyMeta:
     request_id: str
     #: The server's seed, for values a dialect derives itself (embedding vectors, its own ids).
     seed: int = 0
+    #: Seeds what must be equal for identical requests answered by the same rule (logprobs): a digest of the
+    #: request body, the rule, its reply step and the server seed; never the id, which counts requests.
+    content_seed: str = ""
 
 
 class Dialect(Protocol):
@@ -45,6 +48,15 @@ class Dialect(Protocol):
     #: True for a token counter (Anthropic count_tokens): it is answered with the prompt's token count, no rule
     #: is consulted, and its request id derives from the body (the same count, the same id).
     counts_tokens: bool
+    #: False when an answer is not JSON (audio bytes, plain-text transcripts: `encode_body` makes them); record mode
+    #: forwards such exchanges without writing a rule.
+    answers_json: bool
+    #: How the request body is sent: `json`, or `multipart` (the audio uploads, parsed by the HTTP layer).
+    body_format: str
+    #: AWS dialects: the header naming an error's type (botocore reads it), else None.
+    error_type_header: str | None
+    #: The content type of a stream when it is not `text/event-stream` (Bedrock's event stream), else None.
+    stream_media_type: str | None
 
     def parse(self, body: Any, headers: Mapping[str, str], params: Mapping[str, str]) -> ChatRequest:
         """`params`: the path parameters and query string of the request (e.g. a model taken from the path)."""
@@ -55,6 +67,11 @@ class Dialect(Protocol):
         ...
 
     def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]: ...
+
+    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+        """The body and content type of an answer that is not JSON (audio bytes, plain-text transcripts); None to
+        send `completion_body` as JSON."""
+        ...
 
     def count_body(self, tokens: int) -> dict[str, Any]:
         """The body answering a token count (only called when `counts_tokens`)."""

@@ -26,6 +26,8 @@ class Seen:
     """What the pipeline learned about the request before it decided (the journal shows it)."""
 
     body: Any = None
+    #: The dialect the request was parsed as (Bedrock names the model family's: `bedrock-converse` ...).
+    api: str | None = None
     model: str | None = None
     stream: bool = False
     rule: str | None = None
@@ -102,6 +104,8 @@ class Completed(Answered):
     plan: FaultPlan | None = None
     #: The stream faults in play (`error_after=2`...), for the journal.
     faults: tuple[str, ...] = ()
+    #: How the stream, sent in full, still ends broken as scripted (the journal shows it instead of "completed").
+    scripted_end: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ import json
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from fake_llm.core import profiles
 from fake_llm.core.dialect import Dialect, ReplyMeta
@@ -55,6 +55,9 @@ class Inbound:
     #: Path parameters over the query string (e.g. a model taken from the path).
     params: Mapping[str, str]
     body: bytes | None
+    #: A multipart body (dialect.body_format == "multipart"), as the HTTP layer parsed it, or why it could not.
+    form: Mapping[str, Any] | None = None
+    form_error: ProviderRequestError | None = None
 
 
 class Engine(Protocol):
@@ -120,8 +123,10 @@ def _accept(engine: Engine, dialect: Dialect, inbound: Inbound) -> tuple[Seen, C
         raise _Refused(
             ProviderRequestError(too_large, code="request_too_large", status=dialect.body_too_large_status), Seen()
         )
+    if inbound.form_error is not None:
+        raise _Refused(inbound.form_error, Seen())
     try:
-        body = json.loads(inbound.body)
+        body = dict(inbound.form) if inbound.form is not None else json.loads(inbound.body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         where = f" ({exc.msg} at line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
         message = f"We could not parse the JSON body of your request{where}. The API expects a JSON object."
@@ -139,7 +144,7 @@ def _accept(engine: Engine, dialect: Dialect, inbound: Inbound) -> tuple[Seen, C
         chat = dialect.parse(body, inbound.headers, inbound.params)
     except ProviderRequestError as exc:
         raise _Refused(exc, seen) from None
-    return replace(seen, model=chat.model, stream=chat.stream), chat
+    return replace(seen, api=chat.api, model=chat.model, stream=chat.stream), chat
 
 
 def _answer_chat(
@@ -195,7 +200,8 @@ def _reply_outcome(
             completion = plan_completion(reply, chat, engine.tokenizer, rule, context, profiles.usage_fields(profile))
         except ReplyMismatch as exc:
             return Mismatched(replace(seen, reply=str(exc)), meta, {**headers, "x-should-retry": "false"}, str(exc))
-        meta = replace(meta, system_fingerprint=engine.ids.fingerprint(completion.model))
+        content_seed = engine.ids.content_seed(chat.body, rule.name, selection.step)
+        meta = replace(meta, system_fingerprint=engine.ids.fingerprint(completion.model), content_seed=content_seed)
     tokens = (
         completion.usage.total_tokens
         if completion
@@ -255,7 +261,10 @@ def _matched(
     if not chat.stream:
         return Completed(seen, meta, headers, completion, chat, reply.truncate_body)
     plan = _stream_plan(engine, dialect, reply, completion, chat, seen, meta)
-    return Completed(seen, meta, headers, completion, chat, plan=plan, faults=tuple(plan.describe(reply.stream)))
+    faults = tuple(plan.describe(reply.stream))
+    return Completed(
+        seen, meta, headers, completion, chat, plan=plan, faults=faults, scripted_end=plan.scripted_end(reply.stream)
+    )
 
 
 def _stream_plan(
@@ -304,7 +313,7 @@ def journal_entry(
         path=inbound.path,
         headers=headers,
         body=seen.body,
-        api=api,
+        api=seen.api or api,
         model=seen.model,
         outcome=verdict,
         rule=seen.rule,

@@ -16,8 +16,10 @@ from starlette.types import ASGIApp
 
 from fake_llm.dialects import COUNTERS, PROVIDERS, Dialect
 from fake_llm.http.admin import ADMIN_ROUTES
+from fake_llm.http.aws_headers import with_aws_headers
 from fake_llm.http.dashboard import DASHBOARD_ROUTES
 from fake_llm.http.engine import MODEL_CREATED, FakeLLM
+from fake_llm.http.images import EXTRA_ROUTES as IMAGE_ROUTES
 from fake_llm.http.realtime import REALTIME_ROUTES
 from fake_llm.http.sse import silence_scripted_disconnects
 from fake_llm.model.spec import Scenario
@@ -45,7 +47,8 @@ def dialect_endpoint(dialect: Dialect) -> object:
 
     async def endpoint(request: Request) -> ASGIApp:
         engine: FakeLLM = request.app.state.fake_llm
-        return await engine.chat(dialect, request)
+        # Bedrock's wire needs more than a body and headers: its error-type header and event-stream content type.
+        return with_aws_headers(dialect, await engine.chat(dialect, request))
 
     endpoint.__name__ = dialect.api.replace("-", "_")
     return endpoint
@@ -107,6 +110,7 @@ def create_app(
     routes += [
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", get_model, methods=["GET"]),
+        *IMAGE_ROUTES,
         *REALTIME_ROUTES,
         *ADMIN_ROUTES,
         *DASHBOARD_ROUTES,

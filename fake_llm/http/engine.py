@@ -22,6 +22,8 @@ from fake_llm.core.matching import Selector
 from fake_llm.core.outcomes import Completed, Outcome, Seen
 from fake_llm.core.pipeline import Inbound, PipelineBug, answer, check_rate_limits, journal_entry
 from fake_llm.core.tokens import make_tokenizer
+from fake_llm.errors import ProviderRequestError
+from fake_llm.http.multipart import read_multipart
 from fake_llm.http.render import json_response, render
 from fake_llm.http.rule_sets import RuleSets
 from fake_llm.model.spec import RateLimit, Rule, Scenario
@@ -64,6 +66,8 @@ class FakeLLM(RuleSets):
         #: failed reload (empty once a reload succeeds).
         self.paths: list[str | Path] = []
         self.load_errors: list[str] = []
+        #: The root URL the server is bound to (with the real port when started on port 0); set by whoever binds.
+        self.url: str | None = None
         self._added = 0  # numbers the rule sets added at run time, for their default names
 
     @classmethod
@@ -93,13 +97,14 @@ class FakeLLM(RuleSets):
         """Answer one request in `dialect`: read it, ask the pipeline, journal the outcome once, render it.
         Never raises: a bug in fake-llm becomes a dialect-shaped 500 and an `error` journal entry."""
         seq = self.journal.next_seq()
-        inbound = await read_inbound(request, self.settings.max_body_bytes)
+        inbound = await read_inbound(request, dialect, self.settings.max_body_bytes)
         headers = redact_headers(inbound.headers.items())
         outcome: Outcome | None = None
         try:
             outcome = answer(self, dialect, inbound, seq)
             streams = isinstance(outcome, Completed) and outcome.plan is not None
-            response = render(dialect, outcome, self.settings, lambda how: self._stream_closed(seq, how))
+            end = outcome.scripted_end if isinstance(outcome, Completed) else None
+            response = render(dialect, outcome, self.settings, lambda how: self._stream_closed(seq, how, end))
         except Exception as exc:  # a bug in fake-llm: answer, journal it, let the pytest plugin re-raise it
             seen = exc.seen if isinstance(exc, PipelineBug) else outcome.seen if outcome else Seen()
             cause = exc.__cause__ if isinstance(exc, PipelineBug) and exc.__cause__ else exc
@@ -112,9 +117,10 @@ class FakeLLM(RuleSets):
         """The pipeline's rate-limit check, for the realtime responder (which answers outside the pipeline)."""
         return check_rate_limits(self, rule, tokens)
 
-    def _stream_closed(self, seq: int, how: str) -> None:
+    def _stream_closed(self, seq: int, how: str, scripted_end: str | None) -> None:
         self.open_streams -= 1
-        self.journal.stream_ended(seq, how)
+        # A stream sent to its end that ends the way the rule broke it must not read "completed".
+        self.journal.stream_ended(seq, scripted_end if how == "completed" and scripted_end else how)
 
     def _internal_error(
         self, dialect: Dialect, inbound: Inbound, seq: int, headers: dict[str, str], seen: Seen, exc: BaseException
@@ -143,15 +149,22 @@ class FakeLLM(RuleSets):
         return json_response(body, 500, {**dialect.response_headers(meta), "x-should-retry": "false"})
 
 
-async def read_inbound(request: Request, limit: int) -> Inbound:
-    """What the pipeline needs of `request`; its body is read at most up to `limit` bytes (None beyond)."""
+async def read_inbound(request: Request, dialect: Dialect, limit: int) -> Inbound:
+    """What the pipeline needs of `request`; its body is read at most up to `limit` bytes (None beyond), and a
+    multipart body (the audio uploads) is parsed here, where the web framework's form parser is."""
     # ASGI header names are already lower-case; decode them once for the journal and the dialect.
     headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in request.scope["headers"]}
     params = dict(request.path_params)
     if request.scope.get("query_string"):
         params = {**request.query_params, **params}
     body = await read_body(request, limit)
-    return Inbound(request.method, request.scope["path"], headers, request.query_params, params, body)
+    form, form_error = None, None
+    if body is not None and dialect.body_format == "multipart":
+        try:
+            form = await read_multipart(body, headers)
+        except ProviderRequestError as exc:
+            form_error = exc
+    return Inbound(request.method, request.scope["path"], headers, request.query_params, params, body, form, form_error)
 
 
 async def read_body(request: Request, limit: int) -> bytes | None:

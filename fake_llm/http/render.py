@@ -94,10 +94,14 @@ def _error_reply(dialect: Dialect, outcome: ErrorReply) -> Response:
 def _completed(dialect: Dialect, outcome: Completed, settings: Settings, on_close: Callable[[str], None]) -> ASGIApp:
     plan = outcome.plan
     if plan is None:
-        content = dump(dialect.completion_body(outcome.completion, outcome.meta, outcome.request))
+        # A dialect whose answer is not JSON (audio bytes, plain-text transcripts) encodes its own body.
+        encoded = dialect.encode_body(outcome.completion, outcome.meta, outcome.request)
+        if encoded is None:
+            encoded = dump(dialect.completion_body(outcome.completion, outcome.meta, outcome.request)), JSON_TYPE
+        content, media_type = encoded
         if outcome.truncate_body is not None:
             content = content[: outcome.truncate_body]
-        return Response(content, 200, dict(outcome.headers), media_type=JSON_TYPE)
+        return Response(content, 200, dict(outcome.headers), media_type=media_type)
     return EventStreamResponse(
         plan.events,
         headers=dict(outcome.headers),

@@ -26,6 +26,10 @@ class AnthropicCountTokens:
     body_too_large_status = 413
     profile: str | None = None
     counts_tokens = True
+    body_format = "json"
+    answers_json = True
+    error_type_header: str | None = None
+    stream_media_type: str | None = None
 
     def __init__(self) -> None:
         self.messages = AnthropicMessages()
@@ -36,6 +40,9 @@ class AnthropicCountTokens:
 
     def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
         return self.messages.api_key(headers, params)
+
+    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+        return None  # JSON: completion_body
 
     def count_body(self, tokens: int) -> dict[str, Any]:
         return self.messages.count_body(tokens)

@@ -1,5 +1,5 @@
 """Anthropic Messages (`POST /v1/messages`): the dialect and its wire shapes (wire-format §5); request validation
-lives in request.py, and the `count_tokens` endpoint in fake_llm/http/anthropic_count_tokens.py."""
+lives in request.py, and the `count_tokens` dialect in count_tokens.py."""
 
 from __future__ import annotations
 
@@ -122,6 +122,10 @@ class AnthropicMessages:
     body_too_large_status = 413
     profile: str | None = None
     counts_tokens = False
+    body_format = "json"
+    answers_json = True
+    error_type_header: str | None = None
+    stream_media_type: str | None = None
 
     def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
         """`x-api-key` (anthropic-python 0.x/1.x) or `Authorization: Bearer` (2.x); §5.1."""
@@ -167,8 +171,11 @@ class AnthropicMessages:
             if metadata.get("user_id") is not None:
                 string_field(metadata["user_id"], "metadata.user_id")
         parse_thinking(body.get("thinking"), max_tokens)
+        thinking = body.get("thinking")
         return ChatRequest(
             api=self.api,
+            # Claude thinks (and sends thinking blocks) only when the request enables it.
+            reasoning_allowed=isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive"),
             model=model,
             messages=parse_messages(turns, system),
             stream=stream,
@@ -315,6 +322,9 @@ class AnthropicMessages:
             for piece in call.chunks:
                 delta(index, {"type": "input_json_delta", "partial_json": "".join(piece)}, len(piece))
         emit({"type": "content_block_stop", "index": index}, kind="block")
+
+    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+        return None  # JSON: completion_body
 
     def count_body(self, tokens: int) -> dict[str, Any]:
         """`POST /v1/messages/count_tokens`' answer."""

@@ -83,6 +83,10 @@ class Gemini:
     body_too_large_status = 400
     profile: str | None = None
     counts_tokens = False
+    body_format = "json"
+    answers_json = True
+    error_type_header: str | None = None
+    stream_media_type: str | None = None
 
     def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
         """`x-goog-api-key` (google-genai), else `?key=` (when the engine passes the query), else an OAuth Bearer."""
@@ -265,6 +269,9 @@ class Gemini:
             if part is not None:
                 steps.append(([part], len(call.tokens), False))
         return steps
+
+    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+        return None  # JSON: completion_body
 
     def count_body(self, tokens: int) -> dict[str, Any]:
         """`models/{model}:countTokens`' answer."""

@@ -43,6 +43,10 @@ class OpenAIChat:
     body_too_large_status = 400
     profile: str | None = None
     counts_tokens = False
+    body_format = "json"
+    answers_json = True
+    error_type_header: str | None = None
+    stream_media_type: str | None = None
 
     def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
         return bearer_key(headers)
@@ -157,7 +161,7 @@ class OpenAIChat:
                 {
                     "index": choice.index,
                     "message": message,
-                    "logprobs": self._logprobs(request, choice.tokens if choice.has_text else (), meta.id),
+                    "logprobs": self._logprobs(request, choice.tokens if choice.has_text else (), meta.content_seed),
                     "finish_reason": choice.finish_reason,
                 }
             )
@@ -209,7 +213,7 @@ class OpenAIChat:
             )
             for c in completion.choices
         ]
-        plans = [self._choice_steps(choice, request, meta.id) for choice in completion.choices]
+        plans = [self._choice_steps(choice, request, meta.content_seed) for choice in completion.choices]
         for step in range(max((len(p) for p in plans), default=0)):
             for choice, plan in zip(completion.choices, plans, strict=True):
                 if step < len(plan):
@@ -247,6 +251,9 @@ class OpenAIChat:
                 fragment = {"index": index, "function": {"arguments": "".join(piece)}}
                 steps.append(({"tool_calls": [fragment]}, len(piece), None))
         return steps
+
+    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+        return None  # JSON: completion_body
 
     def count_body(self, tokens: int) -> dict[str, Any]:
         return input_tokens_body(tokens)

@@ -71,9 +71,16 @@ class OpenAICompletions:
     body_too_large_status = 400
     profile: str | None = None
     counts_tokens = False
+    body_format = "json"
+    answers_json = True
+    error_type_header: str | None = None
+    stream_media_type: str | None = None
 
     def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
         return envelope.bearer_key(headers)
+
+    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+        return None  # JSON: completion_body
 
     def count_body(self, tokens: int) -> dict[str, Any]:
         return envelope.input_tokens_body(tokens)
@@ -209,7 +216,7 @@ class OpenAICompletions:
                 {
                     "text": prompt + (choice.text or ""),
                     "index": choice.index,
-                    "logprobs": self._legacy_logprobs(request, choice.tokens, meta.id, 0, 0, prompt),
+                    "logprobs": self._legacy_logprobs(request, choice.tokens, meta.content_seed, 0, 0, prompt),
                     "finish_reason": choice.finish_reason,
                 }
             )
@@ -228,7 +235,7 @@ class OpenAICompletions:
             choice = {"text": text, "index": index, "logprobs": logprobs, "finish_reason": finish_reason}
             return dumps({**head, "choices": [choice], **tail})
 
-        plans = [self._choice_chunks(choice, request, meta.id) for choice in completion.choices]
+        plans = [self._choice_chunks(choice, request, meta.content_seed) for choice in completion.choices]
         events: list[Event] = []
         for step in range(max(len(plan) for plan in plans)):
             for choice, plan in zip(completion.choices, plans, strict=True):

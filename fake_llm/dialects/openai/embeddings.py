@@ -76,9 +76,16 @@ class OpenAIEmbeddings:
     body_too_large_status = 400
     profile: str | None = None
     counts_tokens = False
+    body_format = "json"
+    answers_json = True
+    error_type_header: str | None = None
+    stream_media_type: str | None = None
 
     def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
         return envelope.bearer_key(headers)
+
+    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+        return None  # JSON: completion_body
 
     def count_body(self, tokens: int) -> dict[str, Any]:
         return envelope.input_tokens_body(tokens)

@@ -70,9 +70,16 @@ class OpenAIResponses:
     body_too_large_status = 400
     profile: str | None = None
     counts_tokens = False
+    body_format = "json"
+    answers_json = True
+    error_type_header: str | None = None
+    stream_media_type: str | None = None
 
     def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
         return envelope.bearer_key(headers)
+
+    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+        return None  # JSON: completion_body
 
     def count_body(self, tokens: int) -> dict[str, Any]:
         return envelope.input_tokens_body(tokens)
@@ -167,7 +174,7 @@ class OpenAIResponses:
             if choice.refusal is not None:
                 part: dict[str, Any] = {"type": "refusal", "refusal": choice.refusal}
             else:
-                logprobs = self._text_logprobs(request, choice.tokens, meta.id)
+                logprobs = self._text_logprobs(request, choice.tokens, meta.content_seed)
                 part = {"type": "output_text", "text": choice.text, "annotations": [], "logprobs": logprobs}
             message_id = _item_id(meta, "msg", len(items))
             items.append(
@@ -248,7 +255,7 @@ class OpenAIResponses:
                 part, at = item["content"][0], {**ids, "content_index": 0}
                 if part["type"] == "output_text":
                     out.emit("content", "response.content_part.added", **at, part={**part, "text": "", "logprobs": []})
-                    out.deltas("response.output_text.delta", choice.chunks, at, request, meta.id)
+                    out.deltas("response.output_text.delta", choice.chunks, at, request, meta.content_seed)
                     out.emit("finish", "response.output_text.done", **at, text=part["text"], logprobs=part["logprobs"])
                 else:
                     out.emit("content", "response.content_part.added", **at, part={**part, "refusal": ""})
