@@ -19,6 +19,7 @@ from fake_llm.http.engine import FakeLLM
 from fake_llm.model.request import Message, ToolCall
 from fake_llm.settings import Settings, bundled_scenarios
 from fake_llm.testing.server import FakeLLMServer
+from tests.helpers import named_events
 from tests.sdk_clients import closing
 
 anthropic = pytest.importorskip("anthropic")
@@ -156,19 +157,7 @@ def body(text: str = "hello", **extra: Any) -> dict[str, Any]:
     return {"model": MODEL, "max_tokens": 256, "messages": ask(text), **extra}
 
 
-def sse(raw: str) -> list[tuple[str, dict[str, Any]]]:
-    """(event name, data) of each event, checking the framing: an `event:` line then one `data:` line, every event
-    (the last included) ending with a blank line, no [DONE] (§1, §5.4)."""
-    assert raw.endswith("\n\n")
-    out = []
-    for frame in raw.split("\n\n")[:-1]:
-        event, data = frame.split("\n")
-        assert event.startswith("event: ")
-        assert data.startswith("data: ")
-        payload = json.loads(data[len("data: ") :])
-        assert payload["type"] == event[len("event: ") :]
-        out.append((event[len("event: ") :], payload))
-    return out
+sse = named_events
 
 
 def stream_raw(server: FakeLLMServer, payload: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -15,6 +15,7 @@ import pytest
 from fake_llm.dialects.bedrock.eventstream import encode_frame
 from fake_llm.testing.server import FakeLLMServer
 from tests.conftest import MakeClient
+from tests.helpers import serve
 from tests.sdk_clients import closing
 
 boto3 = pytest.importorskip("boto3")
@@ -75,8 +76,7 @@ TOOLS = {
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer(rules=RULES, freeze_time=1767225600, time_scale=0) as running:
-        yield running
+    yield from serve(RULES)
 
 
 @pytest.fixture(autouse=True)
