@@ -17,6 +17,7 @@ from fake_llm.core.textgen import generate_text, request_seed
 from fake_llm.core.tokens import Tokenizer, count_prompt
 from fake_llm.core.tool_calls import forces_tool, plan_tool_calls
 from fake_llm.errors import ReplyMismatch
+from fake_llm.model.finish import FinishReason
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import Match, Reply, Rule
 from fake_llm.scenarios.coercion import CoercionError, coerce
@@ -52,7 +53,7 @@ class PlannedChoice:
 
     index: int
     tokens: tuple[str, ...]
-    finish_reason: str
+    finish_reason: FinishReason
     #: Empty unless the request streams.
     chunks: tuple[tuple[str, ...], ...] = ()
     has_text: bool = True
@@ -310,6 +311,15 @@ def plan_completion(
     return Completion(tuple(choices), usage, reply.model or request.model, reply.embedding, reply.media)
 
 
+def _finish(truncated: bool, override: str | None, called: bool) -> FinishReason:
+    """`length` when max_tokens cut the choice, else the scripted reason, else `tool_calls` or `stop`."""
+    if truncated:
+        return FinishReason.LENGTH
+    if override:
+        return FinishReason(override)
+    return FinishReason.TOOL_CALLS if called else FinishReason.STOP
+
+
 class _Budget:
     """max_tokens as a choice spends it: reasoning first, then text, then tool-call arguments."""
 
@@ -360,7 +370,7 @@ def _plan_choice(
     return PlannedChoice(
         index=index,
         tokens=tuple(tokens),
-        finish_reason="length" if truncated else (override or ("tool_calls" if planned_calls else "stop")),
+        finish_reason=_finish(truncated, override, bool(planned_calls)),
         chunks=chunks,
         has_text=raw_text is not None and refusal is None,
         refusal=refusal,
