@@ -4,7 +4,7 @@ validation helpers, shared with the other OpenAI-style dialects, live in request
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -180,6 +180,18 @@ class OpenAIChat:
         """Per choice: the role chunk, reasoning chunks, content (or refusal) chunks, tool-call fragments, and the
         finish chunk; choices interleave step by step. Then the usage chunk when `stream_options.include_usage`
         asked for it, and `[DONE]` (§2.4)."""
+        return self.chunk_events(completion, meta, request)
+
+    def chunk_events(
+        self,
+        completion: Completion,
+        meta: ReplyMeta,
+        request: ChatRequest,
+        annotate: Callable[[str, str | None], str] | None = None,
+    ) -> list[Event]:
+        """The chunks of `stream_events`; `annotate(kind, finish_reason)` returns JSON members (`,"key":value`)
+        appended to each choice of a role, content or finish chunk (Azure's content-filter verdicts), so a
+        dialect built on these chunks never decodes and re-encodes them."""
         head = (
             '{"id":'
             + dumps(meta.id)
@@ -193,21 +205,29 @@ class OpenAIChat:
         )
         tail = ',"usage":null}' if request.include_usage else "}"
 
-        def chunk(index: int, delta: dict[str, Any], finish_reason: str | None = None, logprobs: Any = None) -> str:
+        def chunk(
+            index: int,
+            delta: dict[str, Any],
+            finish_reason: str | None = None,
+            logprobs: Any = None,
+            kind: str = "content",
+        ) -> str:
+            extra = annotate(kind, finish_reason) if annotate else ""
             if logprobs is None and finish_reason is None and len(delta) == 1 and "content" in delta:
                 # The common chunk, built from a template: only the text needs escaping (same bytes as dumps).
                 return (
                     f'{head}[{{"index":{index},"delta":{{"content":{encode_basestring(delta["content"])}}},'
-                    f'"logprobs":null,"finish_reason":null}}]{tail}'
+                    f'"logprobs":null,"finish_reason":null{extra}}}]{tail}'
                 )
             choice = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
-            return head + dumps([choice]) + tail
+            return head + dumps([choice])[:-2] + extra + "}]" + tail
 
         events = [
             Event(
                 chunk(
                     c.index,
                     {"role": "assistant", "content": "" if c.has_text or c.refusal is None else None, "refusal": None},
+                    kind="role",
                 ),
                 kind="role",
             )
@@ -219,7 +239,9 @@ class OpenAIChat:
                 if step < len(plan):
                     delta, tokens, logprobs = plan[step]
                     events.append(Event(chunk(choice.index, delta, None, logprobs), tokens=tokens, step=step))
-        events.extend(Event(chunk(c.index, {}, c.finish_reason), kind="finish") for c in completion.choices)
+        events.extend(
+            Event(chunk(c.index, {}, c.finish_reason, kind="finish"), kind="finish") for c in completion.choices
+        )
         if request.include_usage:
             events.append(Event(head + '[],"usage":' + dumps(self.usage(completion.usage)) + "}", kind="usage"))
         events.append(Event("[DONE]", kind="done"))
