@@ -405,7 +405,7 @@ def test_chat_box_shows_stream_errors_and_tool_calls(fresh: FakeLLMServer, open_
     # The journal's mid-stream-error entry says how the stream ended, never "completed".
     _row(page, 1).click()
     detail = page.get_by_test_id("detail")
-    expect(detail).to_contain_text("ended by a mid-stream error event (error_after=3)")
+    expect(detail).to_contain_text("ended by a mid-stream error event (error_after=2)")
     expect(detail).not_to_contain_text("completed")
 
 
