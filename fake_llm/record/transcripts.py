@@ -12,16 +12,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fake_llm.dialects.anthropic.messages import OPENAI_USAGE, STOP_REASONS
+from fake_llm.dialects.gemini.generate import FINISH_REASONS, USAGE_NAMES
 from fake_llm.record.relay import SSEEvent
 
-ANTHROPIC_STOPS = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
-}
-GEMINI_FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter"}
+
+def inverse(forward: Mapping[str, str], **extra: str) -> dict[str, str]:
+    """A dialect's table read backwards (its word -> the neutral one), for reading what an upstream sent: the first
+    neutral name that maps to a word wins (`tool_use` reads as `tool_calls`, not `function_call`), and `extra`
+    adds the words the dialect sends without a table entry (Anthropic's `stop_sequence`)."""
+    out: dict[str, str] = {}
+    for neutral, word in forward.items():
+        out.setdefault(word, neutral)
+    return {**out, **extra}
+
+
+# Derived from the dialects' own forward tables, so record mode reads exactly what replay writes.
+ANTHROPIC_STOPS = inverse(STOP_REASONS, stop_sequence="stop")
+GEMINI_FINISH = inverse(FINISH_REASONS)
 RESPONSES_INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
 
 
@@ -82,13 +90,8 @@ _RESPONSES_USAGE |= {
     "input_tokens_details": "prompt_tokens_details",
     "output_tokens_details": "completion_tokens_details",
 }
-_ANTHROPIC_USAGE = {"input_tokens": "prompt_tokens", "output_tokens": "completion_tokens"}
-_GEMINI_USAGE = {
-    "promptTokenCount": "prompt_tokens",
-    "candidatesTokenCount": "completion_tokens",
-    "totalTokenCount": "total_tokens",
-    "thoughtsTokenCount": "reasoning_tokens",
-}
+_ANTHROPIC_USAGE = inverse(OPENAI_USAGE)
+_GEMINI_USAGE = inverse(USAGE_NAMES)
 
 
 def _anthropic_usage(raw: Any) -> dict[str, Any]:

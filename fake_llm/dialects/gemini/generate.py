@@ -58,7 +58,7 @@ ERROR_MESSAGES = {
 }
 FINISH_REASONS = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP", "function_call": "STOP"}
 FINISH_REASONS["content_filter"] = "SAFETY"
-_USAGE_NAMES = {
+USAGE_NAMES = {
     "prompt_tokens": "promptTokenCount",
     "completion_tokens": "candidatesTokenCount",
     "total_tokens": "totalTokenCount",
@@ -156,8 +156,8 @@ class Gemini:
         computed = self._counts(usage.prompt_tokens, usage.completion_tokens - thoughts, thoughts)
         overrides: dict[str, Any] = {}
         for key, value in usage.overrides.items():
-            if key in _USAGE_NAMES:
-                overrides[_USAGE_NAMES[key]] = value
+            if key in USAGE_NAMES:
+                overrides[USAGE_NAMES[key]] = value
             elif key == "completion_tokens_details" and isinstance(value, Mapping) and "reasoning_tokens" in value:
                 overrides["thoughtsTokenCount"] = value["reasoning_tokens"]
             elif not key.endswith("_details"):
