@@ -24,7 +24,7 @@ from fake_llm.core.outcomes import (
     Unmatched,
 )
 from fake_llm.core.pipeline import Inbound, answer, journal_entry
-from fake_llm.dialects import COUNTERS, PROVIDERS
+from fake_llm.dialects import COUNTERS, DIALECTS
 from fake_llm.http.engine import FakeLLM
 from fake_llm.scenarios.loader import parse_rules
 from fake_llm.settings import Settings
@@ -67,7 +67,7 @@ def chat(text: str, **extra: Any) -> dict[str, Any]:
 
 
 def ask(fake: FakeLLM, body: Any, dialect: str = "openai-chat", **options: Any) -> Outcome:
-    return answer(fake, PROVIDERS[dialect], inbound(body, **options), fake.journal.next_seq())
+    return answer(fake, DIALECTS[dialect], inbound(body, **options), fake.journal.next_seq())
 
 
 def test_a_matched_reply_is_completed_with_the_rule_seen() -> None:
@@ -101,7 +101,7 @@ def test_a_stream_is_planned_with_its_faults() -> None:
 def test_each_exit_is_one_outcome_and_one_entry(body: Any, kind: type, status: int) -> None:
     fake = engine()
     seq = fake.journal.next_seq()
-    outcome = answer(fake, PROVIDERS["openai-chat"], inbound(body), seq)
+    outcome = answer(fake, DIALECTS["openai-chat"], inbound(body), seq)
     assert isinstance(outcome, kind)
     entry = journal_entry(seq, 0.0, inbound(body), "openai-chat", outcome, {})
     assert entry.status == status

@@ -1,4 +1,4 @@
-"""Dialect adapters by API name; each parses its API's requests and renders its wire shapes."""
+"""The dialect registry: every dialect by its name; each parses its API's requests and renders its wire shapes."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from fake_llm.dialects.openai.scale import ScaleChat
 from fake_llm.dialects.openai.speech import OpenAISpeech
 
 #: Routes are tried in this order: the most used dialect first.
-PROVIDERS: dict[str, Dialect] = {
+DIALECTS: dict[str, Dialect] = {
     OpenAIChat.api: OpenAIChat(),
     AnthropicMessages.api: AnthropicMessages(),
     OpenAIResponses.api: OpenAIResponses(),
@@ -39,4 +39,7 @@ PROVIDERS: dict[str, Dialect] = {
 #: Token counters: dialects that answer a prompt's token count (served and journaled, never recorded or matched).
 COUNTERS: tuple[Dialect, ...] = (AnthropicCountTokens(),)
 
-__all__ = ["COUNTERS", "PROVIDERS", "Dialect", "Provider", "ReplyMeta"]
+#: The old name of DIALECTS, kept for plugins and scripts that import it.
+PROVIDERS = DIALECTS
+
+__all__ = ["COUNTERS", "DIALECTS", "PROVIDERS", "Dialect", "Provider", "ReplyMeta"]

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
-from fake_llm.dialects import COUNTERS, PROVIDERS, Dialect
+from fake_llm.dialects import COUNTERS, DIALECTS, Dialect
 from fake_llm.http.admin import ADMIN_ROUTES
 from fake_llm.http.aws_headers import with_aws_headers
 from fake_llm.http.dashboard import DASHBOARD_ROUTES
@@ -69,7 +69,7 @@ async def get_model(request: Request) -> Response:
     if engine.knows_model(model_id):
         return JSONResponse(_model(model_id))
     return JSONResponse(
-        PROVIDERS["openai-chat"].error_body(
+        DIALECTS["openai-chat"].error_body(
             404, f"The model '{model_id}' does not exist or you do not have access to it.", code="model_not_found"
         ),
         status_code=404,
@@ -83,7 +83,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
     if status == 405:
         message = f"Method {request.method} is not allowed for {request.url.path}."
     return JSONResponse(
-        PROVIDERS["openai-chat"].error_body(status, message, code="unknown_url" if status == 404 else None),
+        DIALECTS["openai-chat"].error_body(status, message, code="unknown_url" if status == 404 else None),
         status_code=status,
         headers=getattr(exc, "headers", None),  # 405 carries `Allow`
     )
@@ -104,7 +104,7 @@ def create_app(
             )
     routes: list[BaseRoute] = [
         Route(path, dialect_endpoint(dialect), methods=["POST"])  # type: ignore[arg-type]
-        for dialect in (*PROVIDERS.values(), *COUNTERS)
+        for dialect in (*DIALECTS.values(), *COUNTERS)
         for path in dialect.routes
     ]
     routes += [

@@ -16,7 +16,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from fake_llm.core.journal import Journal, JournalEntry, redact_headers
-from fake_llm.dialects import PROVIDERS
+from fake_llm.dialects import DIALECTS
 from fake_llm.dialects.openai.realtime.render import BETA, GA
 from fake_llm.dialects.openai.realtime.session import RealtimeSession
 from fake_llm.model.stream import Event
@@ -40,7 +40,7 @@ def _api_key(headers: dict[str, str], offered: list[str]) -> str | None:
 async def _deny(websocket: WebSocket, journal: Journal, seq: int, status: int, message: str, code: str) -> None:
     """Refuse the upgrade with the OpenAI error body, as the service answers a bad handshake."""
     journal.update(seq, lambda _: {"outcome": "rejected", "status": status, "reply": message})
-    body = PROVIDERS["openai-chat"].error_body(status, message, code=code)
+    body = DIALECTS["openai-chat"].error_body(status, message, code=code)
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
         await websocket.send_denial_response(JSONResponse(body, status_code=status))
     else:  # a server without the denial extension: a close before accept is an HTTP 403

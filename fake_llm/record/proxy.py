@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Scope
 
 from fake_llm.core.journal import REDACTED_HEADERS, JournalEntry, redact_headers
 from fake_llm.core.matching import explain
-from fake_llm.dialects import PROVIDERS, Provider
+from fake_llm.dialects import DIALECTS, Provider
 from fake_llm.dialects.bedrock.eventstream import CONTENT_TYPE as EVENTSTREAM_TYPE
 from fake_llm.errors import ProviderRequestError, ScenarioError
 from fake_llm.http.aws_headers import with_aws_headers
@@ -69,9 +69,9 @@ class Recorder:
         body field names whose values must never be written (API key headers always are)."""
         if mode not in MODES:
             raise ValueError(f"mode must be new or all, got {mode!r}")
-        unknown = sorted(set(api) - set(PROVIDERS))
+        unknown = sorted(set(api) - set(DIALECTS))
         if unknown:
-            raise ValueError(f"unknown dialect {', '.join(unknown)}; expected one of {', '.join(sorted(PROVIDERS))}")
+            raise ValueError(f"unknown dialect {', '.join(unknown)}; expected one of {', '.join(sorted(DIALECTS))}")
         self.upstream = httpx.URL(upstream)
         if self.upstream.scheme not in ("http", "https") or not self.upstream.host:
             raise ValueError(f"--upstream must be an http(s) URL, got {upstream!r}")
@@ -120,7 +120,7 @@ class Recorder:
             await client.aclose()
             message = f"fake-llm record: cannot reach the upstream {self.shown_upstream}: {type(exc).__name__}: {exc}"
             log.warning("%s (%s %s, not recorded)", message, request.method, request.url.path)
-            shape = provider or PROVIDERS["openai-chat"]
+            shape = provider or DIALECTS["openai-chat"]
             payload = json.dumps(shape.error_body(502, message)).encode()
             # Not worth retrying at once: the upstream is down or the URL is wrong.
             return Response(payload, 502, {"x-should-retry": "false"}, media_type="application/json")
@@ -277,7 +277,7 @@ def create_recorder_app(recorder: Recorder, engine: FakeLLM | None = None) -> St
     recorder.engine = engine
     routes = [
         Route(path, _dialect_endpoint(provider), methods=["POST"])
-        for provider in PROVIDERS.values()
+        for provider in DIALECTS.values()
         for path in provider.routes
     ]
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]

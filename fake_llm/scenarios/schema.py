@@ -29,10 +29,15 @@ _MATCH: dict[str, Any] = {
     "description": "Every key must hold; an empty or missing match matches every request.",
     "type": "object",
     "properties": {
-        "api": {
+        "dialect": {
             "description": "The dialect the request arrived in (openai-chat, anthropic, responses, completions, "
             "embeddings, gemini, azure, realtime, bedrock, bedrock-invoke, moderations, images, speech, "
             "transcriptions, translations ...), or a list of them.",
+            "type": ["string", "array"],
+            "items": {"type": "string"},
+        },
+        "api": {
+            "description": "The old name of `dialect`, still accepted.",
             "type": ["string", "array"],
             "items": {"type": "string"},
         },
