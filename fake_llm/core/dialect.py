@@ -51,6 +51,10 @@ class Dialect(Protocol):
     #: False when an answer is not JSON (audio bytes, plain-text transcripts: `encode_body` makes them); record mode
     #: forwards such exchanges without writing a rule.
     answers_json: bool
+    #: A prefix fake-llm puts before the real API's paths (`/mistral`), which record mode drops going upstream.
+    path_prefix: str
+    #: How a stream is framed: `sse`, or `ndjson` (Ollama: one bare JSON object per line).
+    stream_framing: str
     #: How the request body is sent: `json`, or `multipart` (the audio uploads, parsed by the HTTP layer).
     body_format: str
     #: AWS dialects: the header naming an error's type (botocore reads it), else None.
@@ -71,6 +75,10 @@ class Dialect(Protocol):
     def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
         """The body and content type of an answer that is not JSON (audio bytes, plain-text transcripts); None to
         send `completion_body` as JSON."""
+        ...
+
+    def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:
+        """The answer to a request the dialect answers itself, no rule consulted (Ollama's model load), else None."""
         ...
 
     def count_body(self, tokens: int) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """Outcome: the closed set of ways the pipeline can answer one request, each carrying what the journal shows of it.
 
 rejected (bad request, key or body), unmatched (no rule), mismatched (the reply contradicts the request),
-rate-limited, an error reply, a raw body, a hang, completed (a reply to render as JSON or as a stream), and counted
-(a token-count endpoint's answer). The HTTP layer renders each in the request's dialect; nothing here knows a web
-framework.
+rate-limited, an error reply, a raw body, a hang, completed (a reply to render as JSON or as a stream), counted
+(a token-count endpoint's answer), and a dialect's own answer (Ollama loading a model). The HTTP layer renders
+each in the request's dialect; nothing here knows a web framework.
 """
 
 from __future__ import annotations
@@ -109,10 +109,19 @@ class Completed(Answered):
 
 
 @dataclass(frozen=True, slots=True)
+class DialectAnswer(Answered):
+    """A request the dialect answers itself, no rule consulted (Ollama loading a model)."""
+
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class Counted(Answered):
     """A token-count endpoint's answer: the prompt's input tokens."""
 
     tokens: int
 
 
-Outcome = Rejected | Unmatched | Mismatched | RateLimited | ErrorReply | RawBody | Hang | Completed | Counted
+Outcome = (
+    Rejected | Unmatched | Mismatched | RateLimited | ErrorReply | RawBody | Hang | Completed | Counted | DialectAnswer
+)

@@ -23,6 +23,7 @@ from fake_llm.core.matching import Selection, Selector
 from fake_llm.core.outcomes import (
     Completed,
     Counted,
+    DialectAnswer,
     ErrorReply,
     Hang,
     Mismatched,
@@ -97,6 +98,10 @@ def answer(engine: Engine, dialect: Dialect, inbound: Inbound, seq: int) -> Outc
         if dialect.counts_tokens:
             tokens = count_prompt(engine.tokenizer, chat.prompt_texts(), len(chat.messages))
             return Counted(seen, meta, headers, tokens)
+        loaded = dialect.load_body(chat, meta)
+        if loaded is not None:  # a request the dialect answers itself, no rule needed (Ollama's model load)
+            answered = replace(seen, reply=f"{loaded.get('done_reason', 'answered')} (answered by the dialect)")
+            return DialectAnswer(answered, meta, headers, loaded)
         return _answer_chat(engine, dialect, inbound, seq, chat, seen, meta, headers)
     except _Refused as refused:
         return Rejected(refused.seen, meta, headers, refused.error)

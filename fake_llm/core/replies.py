@@ -103,6 +103,8 @@ class Completion:
     model: str
     #: A scripted embedding vector (embeddings requests), else None.
     embedding: tuple[float, ...] | None = None
+    #: Scripted rerank scores, one per document (rerank requests), else None.
+    scores: tuple[float, ...] | None = None
     #: The reply's `moderation:`, `image:`, `audio:` or `transcript:` mappings, for the media dialects.
     media: Mapping[str, Any] = field(default_factory=dict)
 
@@ -308,7 +310,9 @@ def plan_completion(
         reasoning_tokens=sum(c.reasoning_tokens for c in choices),
         overrides=merge(usage_fields, reply.usage) if usage_fields else reply.usage,
     )
-    return Completion(tuple(choices), usage, reply.model or request.model, reply.embedding, reply.media)
+    return Completion(
+        tuple(choices), usage, reply.model or request.model, reply.embedding, scores=reply.scores, media=reply.media
+    )
 
 
 def _finish(truncated: bool, override: str | None, called: bool) -> FinishReason:

@@ -6,7 +6,10 @@ from fake_llm.dialects.anthropic.count_tokens import AnthropicCountTokens
 from fake_llm.dialects.anthropic.messages import AnthropicMessages
 from fake_llm.dialects.base import Dialect, Provider, ReplyMeta
 from fake_llm.dialects.bedrock import BedrockRuntime
+from fake_llm.dialects.cohere import CohereChat, CohereEmbed, CohereRerank
 from fake_llm.dialects.gemini.generate import Gemini
+from fake_llm.dialects.mistral import MistralChat, MistralEmbeddings
+from fake_llm.dialects.ollama import OllamaChat, OllamaEmbed, OllamaEmbeddings, OllamaGenerate
 from fake_llm.dialects.openai.audio import OpenAITranscriptions, OpenAITranslations
 from fake_llm.dialects.openai.azure import AzureOpenAIChat
 from fake_llm.dialects.openai.chat import OpenAIChat
@@ -28,6 +31,15 @@ DIALECTS: dict[str, Dialect] = {
     Gemini.api: Gemini(),
     AzureOpenAIChat.api: AzureOpenAIChat(),
     ScaleChat.api: ScaleChat(),
+    OllamaChat.api: OllamaChat(),
+    OllamaGenerate.api: OllamaGenerate(),
+    OllamaEmbed.api: OllamaEmbed(),
+    OllamaEmbeddings.api: OllamaEmbeddings(),
+    MistralChat.api: MistralChat(),
+    MistralEmbeddings.api: MistralEmbeddings(),
+    CohereChat.api: CohereChat(),
+    CohereEmbed.api: CohereEmbed(),
+    CohereRerank.api: CohereRerank(),
     BedrockRuntime.api: BedrockRuntime(),
     OpenAIModerations.api: OpenAIModerations(),
     OpenAIImages.api: OpenAIImages(),

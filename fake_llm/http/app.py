@@ -20,6 +20,7 @@ from fake_llm.http.aws_headers import with_aws_headers
 from fake_llm.http.dashboard import DASHBOARD_ROUTES
 from fake_llm.http.engine import MODEL_CREATED, FakeLLM
 from fake_llm.http.images import EXTRA_ROUTES as IMAGE_ROUTES
+from fake_llm.http.ollama_models import EXTRA_ROUTES as OLLAMA_ROUTES
 from fake_llm.http.realtime import REALTIME_ROUTES
 from fake_llm.http.sse import silence_scripted_disconnects
 from fake_llm.model.spec import Scenario
@@ -76,14 +77,23 @@ async def get_model(request: Request) -> Response:
     )
 
 
+#: Path prefixes whose unknown URLs get another dialect's error shape than OpenAI's.
+_ERROR_SHAPES = (("/api/", "ollama"), ("/v2/", "cohere"), ("/mistral/", "mistral"))
+
+
+def _error_shape(path: str) -> Dialect:
+    return DIALECTS[next((api for prefix, api in _ERROR_SHAPES if path.startswith(prefix)), "openai-chat")]
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
-    """404/405 in the OpenAI envelope, as the real API answers an unknown URL."""
+    """404/405 in the envelope of the dialect the path belongs to (OpenAI's by default), as the real API answers an
+    unknown URL."""
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     message = f"Unknown request URL: {request.method} {request.url.path}. Please check the URL for typos."
     if status == 405:
         message = f"Method {request.method} is not allowed for {request.url.path}."
     return JSONResponse(
-        DIALECTS["openai-chat"].error_body(status, message, code="unknown_url" if status == 404 else None),
+        _error_shape(request.url.path).error_body(status, message, code="unknown_url" if status == 404 else None),
         status_code=status,
         headers=getattr(exc, "headers", None),  # 405 carries `Allow`
     )
@@ -110,6 +120,7 @@ def create_app(
     routes += [
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", get_model, methods=["GET"]),
+        *OLLAMA_ROUTES,
         *IMAGE_ROUTES,
         *REALTIME_ROUTES,
         *ADMIN_ROUTES,

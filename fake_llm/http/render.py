@@ -13,6 +13,7 @@ from fake_llm.core.dialect import Dialect
 from fake_llm.core.outcomes import (
     Completed,
     Counted,
+    DialectAnswer,
     ErrorReply,
     Hang,
     Mismatched,
@@ -65,6 +66,8 @@ def _render(dialect: Dialect, outcome: Outcome, settings: Settings, on_close: Ca
         return json_response(body, 429, headers)
     if isinstance(outcome, Counted):
         return json_response(dialect.count_body(outcome.tokens), 200, headers)
+    if isinstance(outcome, DialectAnswer):
+        return json_response(outcome.body, 200, headers)
     if isinstance(outcome, Hang):
         message = "fake-llm: a hang reply reached the server's max_hang_seconds."
         timeout = dialect.error_body(504, message, type="timeout_error")
@@ -109,4 +112,5 @@ def _completed(dialect: Dialect, outcome: Completed, settings: Settings, on_clos
         line_ending=plan.line_ending,
         abort=plan.abort,
         on_close=on_close,
+        ndjson=dialect.stream_framing == "ndjson",
     )

@@ -11,17 +11,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from fake_llm.dialects.bedrock.converse import STOP_REASONS, USAGE_NAMES
+from fake_llm.model.transcript import Transcript, as_dict, as_list, inverse, parse_json, pick_usage
 from fake_llm.record.relay import SSEEvent
-from fake_llm.record.transcripts import (
-    Transcript,
-    anthropic_stream_transcript,
-    anthropic_transcript,
-    as_dict,
-    as_list,
-    inverse,
-    parse_json,
-    pick_usage,
-)
+from fake_llm.record.transcripts import anthropic_stream_transcript, anthropic_transcript
 
 # Derived from the Converse dialect's forward tables (plus the stop reasons it never sends but Bedrock does).
 CONVERSE_STOPS = inverse(STOP_REASONS, stop_sequence="stop", guardrail_intervened="content_filter")

@@ -34,7 +34,7 @@ from fake_llm.model.request import ChatRequest
 from fake_llm.record.bedrock_transcripts import read_bedrock_body, read_bedrock_stream
 from fake_llm.record.cassette import MIN_SECRET, Cassette, field_values, scrub_secrets
 from fake_llm.record.cassette import dump_yaml as dump_yaml  # importable from here, as before cassette.py
-from fake_llm.record.relay import REQUEST_DROP, Relay, SSEEvent
+from fake_llm.record.relay import REQUEST_DROP, Relay, SSEEvent, is_stream
 from fake_llm.record.rules import build_error, build_match, build_raw, build_reply
 from fake_llm.record.transcripts import read_body, read_stream
 from fake_llm.scenarios.loader import load_scenario
@@ -86,10 +86,15 @@ class Recorder:
         """The upstream URL without credentials or query, for messages."""
         return str(self.upstream.copy_with(userinfo=b"", query=None))
 
-    def target(self, scope: Scope) -> httpx.URL:
+    def target(self, scope: Scope, provider: Provider | None = None) -> httpx.URL:
         """The upstream URL of a request: the upstream's path prefix (unless the request path already starts with
-        it, as `/v1` does), the request's raw path and query."""
+        it, as `/v1` does), the request's raw path and query. A dialect that fake-llm serves under a prefix of its
+        own (Mistral's `/mistral`) loses it: the real API has none (a fake-llm upstream is given it back by
+        `--upstream http://host/mistral`)."""
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        own = provider.path_prefix.encode() if provider is not None else b""
+        if own and raw_path.startswith(own + b"/"):
+            raw_path = raw_path[len(own) :]
         prefix = self.upstream.raw_path.split(b"?")[0].rstrip(b"/")
         if prefix and not raw_path.startswith(prefix + b"/"):
             raw_path = prefix + raw_path
@@ -109,7 +114,7 @@ class Recorder:
         client = httpx.AsyncClient(timeout=TIMEOUT, verify=self._tls)
         outgoing = client.build_request(
             request.method,
-            self.target(request.scope),
+            self.target(request.scope, provider),
             headers=[*headers, (b"accept-encoding", b"identity")],
             content=body,
         )
@@ -176,7 +181,7 @@ class Recorder:
             headers = {k.lower(): v for k, v in response.headers.items() if k.lower() not in self.redact}
             return {"error": build_error(chat.api, status, content_type, body, headers)}
         bedrock = chat.api.startswith("bedrock")
-        if status // 100 == 2 and ("text/event-stream" in content_type or EVENTSTREAM_TYPE in content_type):
+        if status // 100 == 2 and (is_stream(content_type) or EVENTSTREAM_TYPE in content_type):
             transcript = read_bedrock_stream(chat.api, events) if bedrock else read_stream(chat.api, events)
             return build_reply(transcript, chat, timing=self.timing)
         try:
@@ -185,7 +190,8 @@ class Recorder:
             data = None
         if status // 100 != 2 or not isinstance(data, (dict, list)):
             return {"raw": build_raw(status, content_type, body)}
-        transcript = read_bedrock_body(chat.api, data) if bedrock else read_body(chat.api, data)
+        documents = len(chat.body.get("documents") or ()) if chat.api == "cohere-rerank" else 0
+        transcript = read_bedrock_body(chat.api, data) if bedrock else read_body(chat.api, data, documents)
         return build_reply(transcript, chat, timing=self.timing)
 
     def _entry(self, chat: ChatRequest, request: Request, status: int) -> JournalEntry:

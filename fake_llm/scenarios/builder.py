@@ -260,6 +260,7 @@ class _Builder:
             refusal=raw.get("refusal"),
             reasoning=raw.get("reasoning_content"),
             embedding=tuple(raw["embedding"]) if "embedding" in raw else None,
+            scores=tuple(raw["scores"]) if "scores" in raw else None,
             media={key: raw[key] for key in MEDIA_KEYS if key in raw},
         )
 

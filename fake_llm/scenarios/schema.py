@@ -31,8 +31,9 @@ _MATCH: dict[str, Any] = {
     "properties": {
         "dialect": {
             "description": "The dialect the request arrived in (openai-chat, anthropic, responses, completions, "
-            "embeddings, gemini, azure, realtime, bedrock, bedrock-invoke, moderations, images, speech, "
-            "transcriptions, translations ...), or a list of them.",
+            "embeddings, gemini, azure, scale, realtime, bedrock, bedrock-invoke, moderations, images, speech, "
+            "transcriptions, translations, ollama, ollama-generate, ollama-embed, ollama-embeddings, cohere, "
+            "cohere-embed, cohere-rerank, mistral, mistral-embeddings ...), or a list of them.",
             "type": ["string", "array"],
             "items": {"type": "string"},
         },
@@ -231,7 +232,7 @@ _RATE_LIMIT: dict[str, Any] = {
 }
 
 #: Keys that give a reply's text: at most one, alone or with `tool_calls` (checked by the loader).
-TEXT_KEYS = ("content", "content_file", "json", "generate", "refusal", "embedding", *MEDIA_BODY_KEYS)
+TEXT_KEYS = ("content", "content_file", "json", "generate", "refusal", "embedding", "scores", *MEDIA_BODY_KEYS)
 #: Keys that make the whole reply: nothing else that produces a body may go with them.
 WHOLE_REPLY_KEYS = ("error", "raw", "hang", "choices")
 REPLY_BODY_KEYS = (*TEXT_KEYS, "tool_calls", *WHOLE_REPLY_KEYS)
@@ -299,6 +300,13 @@ _REPLY: dict[str, Any] = {
             "type": "array",
             "minItems": 1,
             "items": {"type": "number"},
+        },
+        "scores": {
+            "description": "Rerank relevance scores, one per document in request order (Cohere rerank); documents "
+            "past the list's end score 0.",
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "number", "minimum": 0, "maximum": 1},
         },
         **MEDIA_REPLY_PROPERTIES,
         "tool_calls": {"type": "array", "minItems": 1, "items": _TOOL_CALL},

@@ -82,6 +82,8 @@ class BedrockRuntime:
     error_type_header: str | None = "x-amzn-errortype"
     body_format = "json"
     answers_json = True
+    stream_framing = "sse"
+    path_prefix = ""
     body_too_large_status = 400
     profile: str | None = None
     counts_tokens = False
@@ -137,6 +139,9 @@ class BedrockRuntime:
 
     def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
         return None  # JSON: completion_body
+
+    def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:
+        return None  # every request goes to the rules
 
     def count_body(self, tokens: int) -> dict[str, Any]:
         """Bedrock's CountTokens answer."""

@@ -85,6 +85,8 @@ class Gemini:
     counts_tokens = False
     body_format = "json"
     answers_json = True
+    stream_framing = "sse"
+    path_prefix = ""
     error_type_header: str | None = None
     stream_media_type: str | None = None
 
@@ -272,6 +274,9 @@ class Gemini:
 
     def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
         return None  # JSON: completion_body
+
+    def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:
+        return None  # every request goes to the rules
 
     def count_body(self, tokens: int) -> dict[str, Any]:
         """`models/{model}:countTokens`' answer."""
