@@ -8,12 +8,13 @@ can find them all and a Redis Cluster keeps them on one node.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -225,12 +226,17 @@ class RedisJournal(Journal):
         return int(store.redis.call(lambda: store.redis.client.incr(store.key("seq"))))
 
     def record(self, entry: JournalEntry) -> None:
-        entry.replica = self._store.replica
+        entry = dataclasses.replace(entry, replica=self._store.replica)
         self._append("entry", json.dumps(entry.to_dict(), default=str))
 
-    def amend(self, entry: JournalEntry, **changes: Any) -> None:
-        super().amend(entry, **changes)
-        self._append("amend", json.dumps({"seq": entry.seq, **changes}))
+    def stream_ended(self, seq: int, outcome: str, *, keep_first: bool = False) -> None:
+        self._append("amend", json.dumps({"seq": seq, "keep_first": keep_first, "stream_outcome": outcome}))
+
+    def update(self, seq: int, changes: Callable[[JournalEntry], Mapping[str, Any]]) -> None:
+        # Rare (a realtime session's end): read the entry back, then append the changes as an amendment.
+        entry = next((e for e in reversed(self.entries) if e.seq == seq), None)
+        if entry is not None:
+            self._append("amend", json.dumps({"seq": seq, **changes(entry)}, default=str))
 
     def _append(self, field: str, value: str) -> None:
         store = self._store
@@ -253,15 +259,17 @@ class RedisJournal(Journal):
             lambda: store.redis.client.xrevrange(store.key("journal"), count=2 * self._size)  # type: ignore[arg-type,return-value]
         )
         entries: list[JournalEntry] = []
-        amendments: dict[int, dict[str, Any]] = {}
-        for _, fields in items:  # newest first: an amendment is seen before its entry
+        amendments: dict[int, list[dict[str, Any]]] = {}
+        for _, fields in items:  # newest first: an entry's amendments are seen before it
             if "amend" in fields:
                 change = json.loads(fields["amend"])
-                amendments.setdefault(change.pop("seq"), {}).update(change)
+                amendments.setdefault(change.pop("seq"), []).append(change)
                 continue
             entry = JournalEntry.from_dict(json.loads(fields["entry"]))
-            for name, value in amendments.get(entry.seq, {}).items():
-                setattr(entry, name, value)
+            for change in reversed(amendments.get(entry.seq, [])):  # oldest first
+                if change.pop("keep_first", False) and entry.stream_outcome:
+                    continue
+                entry = dataclasses.replace(entry, **change)
             entries.append(entry)
         entries.reverse()
         return entries[-self._size :]

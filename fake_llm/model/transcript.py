@@ -55,3 +55,13 @@ def pick_usage(raw: Any, names: Mapping[str, str]) -> dict[str, Any]:
     """Usage fields renamed to the neutral names a scenario's `usage:` uses (each dialect maps them back)."""
     usage = as_dict(raw)
     return {neutral: usage[name] for name, neutral in names.items() if usage.get(name) is not None}
+
+
+def inverse(forward: Mapping[str, str], **extra: str) -> dict[str, str]:
+    """A dialect's table read backwards (its word -> the neutral one), for reading what an upstream sent: the first
+    neutral name that maps to a word wins (`tool_use` reads as `tool_calls`, not `function_call`), and `extra`
+    adds the words the dialect sends without a table entry (Anthropic's `stop_sequence`)."""
+    out: dict[str, str] = {}
+    for neutral, word in forward.items():
+        out.setdefault(word, neutral)
+    return {**out, **extra}

@@ -5,6 +5,7 @@ fake_llm/testing/recording.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import ssl
@@ -23,7 +24,7 @@ from starlette.types import ASGIApp, Message, Scope
 
 from fake_llm.core.journal import REDACTED_HEADERS, JournalEntry, redact_headers
 from fake_llm.core.matching import explain
-from fake_llm.dialects import PROVIDERS, Provider
+from fake_llm.dialects import DIALECTS, Provider
 from fake_llm.dialects.bedrock.eventstream import CONTENT_TYPE as EVENTSTREAM_TYPE
 from fake_llm.errors import ProviderRequestError, ScenarioError
 from fake_llm.http.aws_headers import with_aws_headers
@@ -68,9 +69,9 @@ class Recorder:
         body field names whose values must never be written (API key headers always are)."""
         if mode not in MODES:
             raise ValueError(f"mode must be new or all, got {mode!r}")
-        unknown = sorted(set(api) - set(PROVIDERS))
+        unknown = sorted(set(api) - set(DIALECTS))
         if unknown:
-            raise ValueError(f"unknown dialect {', '.join(unknown)}; expected one of {', '.join(sorted(PROVIDERS))}")
+            raise ValueError(f"unknown dialect {', '.join(unknown)}; expected one of {', '.join(sorted(DIALECTS))}")
         self.upstream = httpx.URL(upstream)
         if self.upstream.scheme not in ("http", "https") or not self.upstream.host:
             raise ValueError(f"--upstream must be an http(s) URL, got {upstream!r}")
@@ -91,7 +92,7 @@ class Recorder:
         own (Mistral's `/mistral`) loses it: the real API has none (a fake-llm upstream is given it back by
         `--upstream http://host/mistral`)."""
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
-        own = getattr(provider, "path_prefix", "").encode()
+        own = provider.path_prefix.encode() if provider is not None else b""
         if own and raw_path.startswith(own + b"/"):
             raw_path = raw_path[len(own) :]
         prefix = self.upstream.raw_path.split(b"?")[0].rstrip(b"/")
@@ -124,7 +125,7 @@ class Recorder:
             await client.aclose()
             message = f"fake-llm record: cannot reach the upstream {self.shown_upstream}: {type(exc).__name__}: {exc}"
             log.warning("%s (%s %s, not recorded)", message, request.method, request.url.path)
-            shape = provider or PROVIDERS["openai-chat"]
+            shape = provider or DIALECTS["openai-chat"]
             payload = json.dumps(shape.error_body(502, message)).encode()
             # Not worth retrying at once: the upstream is down or the URL is wrong.
             return Response(payload, 502, {"x-should-retry": "false"}, media_type="application/json")
@@ -163,12 +164,13 @@ class Recorder:
         try:
             reply = self.reply(chat, response, body, events)
             rule = scrub_secrets({"match": build_match(chat), "reply": reply}, secrets)
-            entry.rule = self.cassette.add(rule["match"], rule["reply"])
-            entry.reply = f"recorded into {self.cassette.path}"
-            log.info("recorded %s %s -> %s as %r", request.method, request.url.path, response.status_code, entry.rule)
+            name = self.cassette.add(rule["match"], rule["reply"])
+            entry = dataclasses.replace(entry, rule=name, reply=f"recorded into {self.cassette.path}")
+            log.info("recorded %s %s -> %s as %r", request.method, request.url.path, response.status_code, name)
         except Exception as exc:  # a recorder bug must not break the client's answer, which is already sent
             log.exception("could not record %s %s", request.method, request.url.path)
-            entry.outcome, entry.error = "error", f"fake-llm record could not write the exchange: {exc!r}"
+            error = f"fake-llm record could not write the exchange: {exc!r}"
+            entry = dataclasses.replace(entry, outcome="error", error=error)
         if self.engine is not None:
             self.engine.journal.record(entry)
 
@@ -224,7 +226,7 @@ def _with_body(request: Request, body: bytes) -> Request:
 
 
 def _parse(provider: Provider, request: Request, body: bytes) -> ChatRequest | None:
-    if getattr(provider, "body_format", "json") != "json" or hasattr(provider, "encode_body"):
+    if provider.body_format != "json" or not provider.answers_json:
         # Uploads and audio answers have no rule form yet: say so rather than write a rule that replays wrong bytes.
         log.warning("%s: %s exchanges are forwarded, not recorded", request.url.path, provider.api)
         return None
@@ -281,7 +283,7 @@ def create_recorder_app(recorder: Recorder, engine: FakeLLM | None = None) -> St
     recorder.engine = engine
     routes = [
         Route(path, _dialect_endpoint(provider), methods=["POST"])
-        for provider in PROVIDERS.values()
+        for provider in DIALECTS.values()
         for path in provider.routes
     ]
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]

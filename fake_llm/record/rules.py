@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.dialects import PROVIDERS
+from fake_llm.dialects import DIALECTS
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.transcript import Transcript, as_dict, as_list, parse_json
 
@@ -155,7 +155,7 @@ def _stream(t: Transcript, reply: Mapping[str, Any], timing: bool) -> dict[str, 
         if len(t.deltas) > 1:
             spec["chunk_ms"] = max(0, round((t.deltas[-1] - t.deltas[0]) / (len(t.deltas) - 1)))
     if t.stream_error is not None:
-        spec["error_after"] = t.events_before_error
+        spec["error_after"] = len(t.deltas)  # content steps before the error (core/faults.py)
         spec["error"] = _stream_error(t.stream_error)
     return spec
 
@@ -246,7 +246,7 @@ def build_error(api: str, status: int, content_type: str, body: bytes, headers: 
     fields = _error_fields(api, data) if isinstance(data, dict) else None
     if fields is not None and isinstance(fields.get("message"), str):
         flat = bool(fields.pop("flat", False))
-        if PROVIDERS["bedrock" if api.startswith("bedrock") else api].error_body(status, **fields, flat=flat) == data:
+        if DIALECTS["bedrock" if api.startswith("bedrock") else api].error_body(status, **fields, flat=flat) == data:
             error.update({k: v for k, v in fields.items() if v is not None})
             if flat:
                 error["envelope"] = "flat"

@@ -10,19 +10,16 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from fake_llm.dialects.anthropic.messages import OPENAI_USAGE, STOP_REASONS
 from fake_llm.dialects.cohere import transcript as cohere
+from fake_llm.dialects.gemini.generate import FINISH_REASONS, USAGE_NAMES
 from fake_llm.dialects.ollama import transcript as ollama
-from fake_llm.model.transcript import Transcript, as_dict, as_list, parse_json, pick_usage
+from fake_llm.model.transcript import Transcript, as_dict, as_list, inverse, parse_json, pick_usage
 from fake_llm.record.relay import SSEEvent
 
-ANTHROPIC_STOPS = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
-}
-GEMINI_FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter"}
+# Derived from the dialects' own forward tables, so record mode reads exactly what replay writes.
+ANTHROPIC_STOPS = inverse(STOP_REASONS, stop_sequence="stop")
+GEMINI_FINISH = inverse(FINISH_REASONS)
 RESPONSES_INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
 
 
@@ -37,13 +34,8 @@ _RESPONSES_USAGE |= {
     "input_tokens_details": "prompt_tokens_details",
     "output_tokens_details": "completion_tokens_details",
 }
-_ANTHROPIC_USAGE = {"input_tokens": "prompt_tokens", "output_tokens": "completion_tokens"}
-_GEMINI_USAGE = {
-    "promptTokenCount": "prompt_tokens",
-    "candidatesTokenCount": "completion_tokens",
-    "totalTokenCount": "total_tokens",
-    "thoughtsTokenCount": "reasoning_tokens",
-}
+_ANTHROPIC_USAGE = inverse(OPENAI_USAGE)
+_GEMINI_USAGE = inverse(USAGE_NAMES)
 
 
 def _anthropic_usage(raw: Any) -> dict[str, Any]:

@@ -74,6 +74,15 @@ class CohereChat:
     api = "cohere"
     id_prefix = "cohere-"
     routes: tuple[str, ...] = ("/v2/chat",)
+    body_too_large_status = 400
+    profile: str | None = None
+    counts_tokens = False
+    answers_json = True
+    body_format = "json"
+    stream_framing = "sse"
+    path_prefix = ""
+    error_type_header: str | None = None
+    stream_media_type: str | None = None
 
     def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
         scheme, _, token = headers.get("authorization", "").partition(" ")
@@ -200,7 +209,17 @@ class CohereChat:
         events.append(event("message-end", {"delta": end}, kind="finish"))
         return events
 
-    def stream_error_event(self, error: StreamError) -> Event:
+    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+        return None  # JSON: completion_body
+
+    def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:
+        return None  # every request goes to the rules
+
+    def count_body(self, tokens: int) -> dict[str, Any]:
+        """Cohere's tokenize-style count."""
+        return {"meta": {"billed_units": {"input_tokens": tokens}}}
+
+    def stream_error_event(self, error: StreamError, position: int) -> Event:
         """Cohere ends a failed stream with `message-end`, `finish_reason: ERROR` and the error text."""
         delta = {"error": error.message or ERROR_MESSAGES[500], "finish_reason": "ERROR"}
         return Event(dumps({"type": "message-end", "delta": delta}), event="message-end", kind="error")

@@ -12,7 +12,8 @@ from typing import Any
 
 from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall
 from fake_llm.dialects.base import ReplyMeta
-from fake_llm.dialects.openai.chat import OpenAIChat, dumps, invalid_type
+from fake_llm.dialects.openai.chat import OpenAIChat, invalid_type
+from fake_llm.dialects.openai.envelope import dumps
 from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import StreamError
@@ -168,7 +169,7 @@ class MistralChat(OpenAIChat):
             steps.append(({"content": "", "tool_calls": [self._tool(call, index)]}, len(call.tokens)))
         return steps
 
-    def stream_error_event(self, error: StreamError) -> Event:
+    def stream_error_event(self, error: StreamError, position: int) -> Event:
         body = self.error_body(500, error.message or "", type=error.type, param=error.param, code=error.code)
         return Event(dumps(body), event="error" if error.event_line else None, kind="error")
 

@@ -42,6 +42,14 @@ class OllamaChat:
     id_prefix = ""  # Ollama answers carry no id
     routes: tuple[str, ...] = ("/api/chat",)
     stream_framing = "ndjson"
+    path_prefix = ""
+    body_too_large_status = 400
+    profile: str | None = None
+    counts_tokens = False
+    answers_json = True
+    body_format = "json"
+    error_type_header: str | None = None
+    stream_media_type: str | None = None
 
     def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
         """Ollama Cloud (and proxies in front of a local Ollama) take `Authorization: Bearer`."""
@@ -153,7 +161,13 @@ class OllamaChat:
         events.append(Event(dumps(final), kind="finish"))
         return events
 
-    def stream_error_event(self, error: StreamError) -> Event:
+    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+        return None  # JSON: completion_body
+
+    def count_body(self, tokens: int) -> dict[str, Any]:
+        return {"prompt_eval_count": tokens}
+
+    def stream_error_event(self, error: StreamError, position: int) -> Event:
         """A line `{"error": "..."}`: the ollama client raises ResponseError when a line carries `error`."""
         return Event(dumps(error_body(500, error.message or "")), kind="error")
 
