@@ -655,3 +655,13 @@ def test_each_session_is_a_namespace_with_its_own_counters_rules_journal_and_res
     for name in ("c", "d"):
         client.post(URL, json=chat_body("once"), headers={"X-Fake-LLM-Session": name})
     assert list(engine(client).namespaces) == ["c", "d"]  # the least recently used (a, b) are forgotten
+
+
+def test_a_session_header_that_cannot_be_a_namespace_is_a_400(make_client: MakeClient) -> None:
+    client = make_client("- name: any\n  reply: {content: ok}\n")
+    too_long = {"X-Fake-LLM-Session": "s" * 201}
+    answer = client.post(URL, json=chat_body(), headers=too_long)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "fake_llm_bad_session"
+    assert "1 to 200 printable characters" in answer.json()["error"]["message"]
+    assert client.get("/_fake/journal", headers=too_long).status_code == 400

@@ -276,3 +276,16 @@ def test_the_pytest_fixtures_run_on_redis(pytester: pytest.Pytester, redis_url: 
         )
     )
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_a_namespace_with_glob_characters_resets_only_itself(replicas: list[FakeLLMServer]) -> None:
+    def ask(session: str) -> httpx.Response:
+        headers = {"X-Fake-LLM-Session": session}
+        return httpx.post(replicas[0].base_url + "/chat/completions", json=chat("hi"), headers=headers, timeout=10)
+
+    for session in ("a*", "abc", "a?c"):
+        assert ask(session).status_code == 200
+    httpx.post(replicas[1].url + "/_fake/reset", headers={"X-Fake-LLM-Session": "a*"}, timeout=10)
+    assert replicas[2].session("a*").journal.entries == []
+    assert len(replicas[2].session("abc").journal) == 1
+    assert len(replicas[2].session("a?c").journal) == 1

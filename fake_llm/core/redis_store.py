@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import socket
 import threading
 import uuid
@@ -352,7 +353,9 @@ class RedisStore:
         keep = set() if rules else {self.key("version"), self.key("ops"), self.key("disabled")}
 
         def wipe() -> None:
-            doomed = [key for key in client.scan_iter(match=self._prefix + "*", count=500) if key not in keep]
+            # A namespace may hold glob characters (it is a request header): escaped, `a*` never wipes `abc`.
+            pattern = re.sub(r"([*?\[\]\\])", r"\\\1", self._prefix) + "*"
+            doomed = [key for key in client.scan_iter(match=pattern, count=500) if key not in keep]
             if doomed:
                 client.unlink(*doomed)
 

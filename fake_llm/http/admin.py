@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from fake_llm.errors import ScenarioError, StateUnavailable
+from fake_llm.errors import ProviderRequestError, ScenarioError, StateUnavailable
 from fake_llm.http.engine import FakeLLM
 from fake_llm.version import __version__
 
@@ -48,6 +48,8 @@ def _guarded(endpoint: Any) -> Any:
             response: Response = await endpoint(request)
         except StateUnavailable as exc:
             return _problem(503, str(exc), type="state_unavailable")
+        except ProviderRequestError as exc:  # a session (namespace) name that cannot be one
+            return _problem(exc.status, exc.message, code=exc.code)
         return response
 
     guarded.__name__ = endpoint.__name__

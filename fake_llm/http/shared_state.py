@@ -14,7 +14,7 @@ from fake_llm.core.journal import Journal
 from fake_llm.core.limits import RateLimiter
 from fake_llm.core.matching import Selector
 from fake_llm.core.state import MemoryStore, RuleChanges, StateStore
-from fake_llm.errors import ScenarioError
+from fake_llm.errors import ProviderRequestError, ScenarioError
 from fake_llm.model.spec import Scenario
 from fake_llm.scenarios.loader import check_unique_names, parse_rules, shadowed_rules
 from fake_llm.settings import Settings
@@ -73,6 +73,11 @@ class SharedState:
         and run-time rules, and starts from the scenario files."""
         if name is None or name == self.settings.namespace:
             return self
+        if len(name) > 200 or not name.isprintable():
+            raise ProviderRequestError(
+                "fake-llm: the X-Fake-LLM-Session header (a namespace) must be 1 to 200 printable characters.",
+                code="fake_llm_bad_session",
+            )
         engine: E | None = self.namespaces.pop(name, None)
         if engine is None:
             engine = type(self)(  # type: ignore[call-arg]  # FakeLLM's constructor
