@@ -15,6 +15,7 @@ from fake_llm import FakeLLMServer
 from fake_llm.cli import main
 from fake_llm.core.redis_store import public_url
 from fake_llm.errors import StateUnavailable
+from fake_llm.healthcheck import check
 from tests.redis_server import RedisServer, free_port
 
 RULES = "name: s\nrules:\n  - name: seq\n    replies: [{content: one}, {content: two}, {content: three}]\n"
@@ -52,6 +53,9 @@ def test_redis_lost_mid_run_gives_503s_naming_it_and_recovers(own_redis: RedisSe
         assert health.status_code == 503
         assert health.json()["status"] == "unavailable"
         assert "Redis" in health.json()["state"]["error"]
+        healthy, why = check(server.url, timeout=5)  # `fake-llm health`, the image's HEALTHCHECK
+        assert not healthy
+        assert "answered 503: the shared state store (Redis at" in why
         journal = httpx.get(server.url + "/_fake/journal", timeout=10)
         assert journal.status_code == 503
         assert "Redis" in journal.json()["error"]["message"]
