@@ -61,3 +61,7 @@ class ErrorReply(FakeLLMError):
             **({"message": message} if message is not None else {}),
             **fields,
         }
+
+
+class StateUnavailable(FakeLLMError):
+    """The shared state store (Redis) cannot be reached: requests that need it get a 503 naming it."""

@@ -124,7 +124,7 @@ def test_python_and_yaml_rules_share_precedence_times_streams_and_faults() -> No
             model="m", messages=[{"role": "user", "content": "stream"}], stream=True
         )
         pieces = [chunk.choices[0].delta.content for chunk in stream if chunk.choices]
-        assert "".join(p or "" for p in pieces) == "one two"
+        assert "".join(p or "" for p in pieces) == "one two three"  # three content chunks
         assert server.journal.sequence() == ["py", "py", "yaml", "cut"]
         assert server.journal.last.faults == ["end_after=3"]
 

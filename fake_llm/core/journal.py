@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
@@ -30,9 +31,10 @@ def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     return out
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class JournalEntry:
-    """One request as fake-llm saw it and what it answered."""
+    """One request as fake-llm saw it and what it answered (immutable: how a stream ended is set through
+    Journal.stream_ended, under the journal's lock)."""
 
     seq: int
     time: float
@@ -63,6 +65,8 @@ class JournalEntry:
     faults: list[str] = field(default_factory=list)
     events: list[Any] = field(default_factory=list, repr=False)
     stream_outcome: str | None = None
+    #: The process that answered (host:pid) when several share the journal (`--state redis://...`).
+    replica: str | None = None
     #: For unmatched requests: the closest rule and every field it differs in (`rule`, `source`, `differences`).
     closest: dict[str, Any] | None = None
     #: Seeded chaos: the seed and every draw made for this request (see `faults` for what was injected).
@@ -73,14 +77,27 @@ class JournalEntry:
         return self.outcome == "matched"
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """The entry as JSON-ready data. Shallow (values are shared, not copied): dataclasses.asdict's deep copy
+        cost more than the rest of a request's journaling, which a shared journal does on every request."""
+        data = {name: getattr(self, name) for name in _ENTRY_FIELDS}
         data["reasons"] = [{"rule": r, "reason": why} for r, why in self.reasons]
+        data["events"] = [event if isinstance(event, dict) else asdict(event) for event in self.events]
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JournalEntry:
+        """The entry `to_dict` gave (stream events stay plain dicts); unknown keys are ignored."""
+        known = {name: value for name, value in data.items() if name in _ENTRY_FIELDS}
+        known["reasons"] = [(r["rule"], r["reason"]) for r in data.get("reasons", [])]
+        return cls(**known)
 
     def describe(self) -> str:
         """One line: what was asked and what it got."""
         outcome = f"rule {self.rule!r}" if self.rule else self.outcome
         return f"#{self.seq} {self.method} {self.path} model={self.model!r} -> {self.status} ({outcome})"
+
+
+_ENTRY_FIELDS = tuple(JournalEntry.__dataclass_fields__)
 
 
 class Journal:
@@ -100,6 +117,20 @@ class Journal:
     def record(self, entry: JournalEntry) -> None:
         with self._lock:
             self._entries.append(entry)
+
+    def stream_ended(self, seq: int, outcome: str, *, keep_first: bool = False) -> None:
+        """Note how the stream of entry `seq` ended (`completed`, `client disconnected`...), if it is still kept;
+        with `keep_first`, only when no ending was noted yet (several parties may see the end of one stream)."""
+        self.update(seq, lambda entry: {} if keep_first and entry.stream_outcome else {"stream_outcome": outcome})
+
+    def update(self, seq: int, changes: Callable[[JournalEntry], Mapping[str, Any]]) -> None:
+        """Replace entry `seq` (if still kept) by a copy with `changes(entry)` applied, under the lock: for what is
+        learnt after an entry is recorded (how a stream or a realtime session ended)."""
+        with self._lock:
+            for i in range(len(self._entries) - 1, -1, -1):
+                if self._entries[i].seq == seq:
+                    self._entries[i] = dataclasses.replace(self._entries[i], **changes(self._entries[i]))
+                    return
 
     def clear(self, *, restart_numbering: bool = True) -> None:
         with self._lock:

@@ -34,7 +34,7 @@ from fake_llm.model.spec import (
 )
 from fake_llm.scenarios.coercion import CoercionError, coerce
 from fake_llm.scenarios.media_schema import MEDIA_APIS, MEDIA_KEYS
-from fake_llm.scenarios.normalizers import builtin
+from fake_llm.scenarios.normalizers import build_steps
 from fake_llm.scenarios.schema import REPLY_BODY_KEYS, SCENARIO_SCHEMA, TEXT_KEYS, WHOLE_REPLY_KEYS
 from fake_llm.scenarios.templates import TemplateError, compile_template, reply_names
 from fake_llm.scenarios.yaml_lines import Located, error_path, most_specific, schema_message
@@ -122,38 +122,18 @@ class _Builder:
         self.chaos = self.chaos_spec(data["chaos"]) if "chaos" in data else None
         rules = tuple(self.rule(raw, ("rules", i), name) for i, raw in enumerate(data.get("rules") or []))
         defaults = data.get("defaults") or {}
-        return Scenario(
-            name=name,
-            rules=rules,
-            path=source,
-            default_model=defaults.get("model"),
-            normalize=self.normalize,
-            chaos=self.chaos,
-            files=tuple(dict.fromkeys(self.files)),
-        )
+        files, model = tuple(dict.fromkeys(self.files)), defaults.get("model")
+        return Scenario(name, rules, source, model, normalize=self.normalize, chaos=self.chaos, files=files)
 
     def normalizers(self, raw: Sequence[Any], path: tuple[Any, ...]) -> tuple[Normalizer, ...]:
-        steps = []
-        for i, item in enumerate(raw):
-            if isinstance(item, str):
-                steps.append(builtin(item))
-                continue
-            try:
-                pattern = re.compile(item["regex"])
-                pattern.sub(item["replace"], "")  # a bad group reference fails now, not on the first request
-            except (re.error, IndexError) as exc:
-                self.fail(
-                    (*path, i, "regex"), f"invalid normalize step {item['regex']!r} -> {item['replace']!r}: {exc}"
-                )
-                continue
-            steps.append(Normalizer(item["regex"], pattern, item["replace"]))
-        return tuple(steps)
+        steps, problems = build_steps(raw)
+        for i, message in problems:
+            self.fail((*path, i, "regex"), message)
+        return steps
 
     def chaos_spec(self, raw: Mapping[str, Any]) -> ChaosSpec:
-        values = {k: v for k, v in raw.items() if k != "error"}
-        if "error" in raw:
-            values["error"] = self.error(raw["error"])
-        return ChaosSpec(**values)
+        error = {"error": self.error(raw["error"])} if "error" in raw else {}
+        return ChaosSpec(**{**raw, **error})
 
     def rule(self, raw: Mapping[str, Any], path: tuple[Any, ...], scenario: str) -> Rule:
         if ("reply" in raw) == ("replies" in raw):
@@ -196,7 +176,7 @@ class _Builder:
         elif turn is not None:
             bounds = (turn, turn)
         tools = raw.get("tools")
-        api = raw.get("api")
+        api = self.dialect_key(raw, path)
         return Match(
             api=(api,) if isinstance(api, str) else tuple(api or ()),
             turn=bounds,
@@ -301,14 +281,22 @@ class _Builder:
             refusal=raw.get("refusal"),
             reasoning=raw.get("reasoning_content"),
             embedding=tuple(raw["embedding"]) if "embedding" in raw else None,
+            scores=tuple(raw["scores"]) if "scores" in raw else None,
             media={key: raw[key] for key in MEDIA_KEYS if key in raw},
         )
+
+    def dialect_key(self, raw: Mapping[str, Any], path: tuple[Any, ...]) -> Any:
+        """`match.dialect`, or its old name `api` (one of them, not both)."""
+        if "dialect" in raw and "api" in raw:
+            self.fail((*path, "api"), "`api` is the old name of `dialect`: give one of them")
+        return raw.get("dialect", raw.get("api"))
 
     def media_apis(
         self, raw: Mapping[str, Any], replies: Sequence[Mapping[str, Any]], path: tuple[Any, ...], key: str
     ) -> None:
         """A media reply key answers its own endpoints only: with `match.api` naming others, say so at load time."""
-        api = (raw.get("match") or {}).get("api")
+        match = raw.get("match") or {}
+        api = match.get("dialect", match.get("api"))
         if api is None:
             return
         wanted = set([api] if isinstance(api, str) else api)

@@ -49,3 +49,22 @@ def compile_steps(raw: Sequence[Any]) -> tuple[Normalizer, ...]:
         else:
             raise ValueError(f"a normalize step is a built-in name or {{regex, replace}}, got {item!r}")
     return tuple(steps)
+
+
+def build_steps(raw: Sequence[Any]) -> tuple[tuple[Normalizer, ...], list[tuple[int, str]]]:
+    """A schema-valid `normalize:` list as steps, and the index and message of each step whose regex or
+    replacement is invalid (a bad group reference fails now, not on the first request)."""
+    steps: list[Normalizer] = []
+    problems: list[tuple[int, str]] = []
+    for i, item in enumerate(raw):
+        if isinstance(item, str):
+            steps.append(builtin(item))
+            continue
+        try:
+            pattern = re.compile(item["regex"])
+            pattern.sub(item["replace"], "")
+        except (re.error, IndexError) as exc:
+            problems.append((i, f"invalid normalize step {item['regex']!r} -> {item['replace']!r}: {exc}"))
+            continue
+        steps.append(Normalizer(item["regex"], pattern, item["replace"]))
+    return tuple(steps), problems

@@ -121,7 +121,7 @@ class FakeLLMServer:
         self.expectations: list[list[str]] = []
         if rules is not None:
             data, extras = python_rules(rules)
-            self.engine.load_rules(data, source="<rules>", extras=extras)
+            self.engine.load_rules(data, source="<rules>", share=False, extras=extras)
             self.engine.base_scenarios = self.engine.selector.scenarios
         self.app = create_app(engine=self.engine)
         self._server: _Server | None = None
@@ -193,6 +193,11 @@ class FakeLLMServer:
     def journal(self) -> Journal:
         return self.engine.journal
 
+    def session(self, name: str) -> FakeLLM:
+        """The engine of the namespace that requests with `X-Fake-LLM-Session: name` use: its `journal`, `reset()`
+        and rules are that session's own."""
+        return self.engine.space(name)
+
     def add_rules(self, rules: Any, *, replace: bool = False) -> Scenario:
         """Add rules: YAML text, a list of rule mappings, or a whole scenario mapping. A rule mapping's `reply` may
         be a Python callable (sync or async) that gets the neutral ChatRequest and returns a reply mapping or text,
@@ -248,7 +253,7 @@ class FakeLLMServer:
                 f"cannot activate unknown scenario {', '.join(map(repr, unknown))}; "
                 f"loaded scenarios: {self.engine.selector.scenario_names()}"
             )
-        self.engine.selector.set_disabled(names - set(scenarios) if scenarios else ())
+        self.engine.set_disabled(names - set(scenarios) if scenarios else ())
 
     @staticmethod
     def headers(*, scenario: str | None = None, session: str | None = None) -> dict[str, str]:
