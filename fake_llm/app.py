@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -12,7 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fake_llm.admin import ADMIN_ROUTES
 from fake_llm.dashboard import DASHBOARD_ROUTES
@@ -37,6 +37,19 @@ EXPOSED_HEADERS = [
     "x-ratelimit-remaining-tokens",
     "x-ratelimit-reset-tokens",
 ]
+
+
+#: Wrappers applied to every app create_app builds, in order (the conformance recorder of a test session).
+#: Changed only through `wrap_every_app`.
+_APP_WRAPPERS: list[Callable[[ASGIApp], ASGIApp]] = []
+
+
+def wrap_every_app(wrapper: Callable[[ASGIApp], ASGIApp]) -> Callable[[], None]:
+    """Have every app built from now on wrapped by `wrapper` (outermost); returns the function that stops it.
+
+    The pytest plugin's conformance check uses it, so TestClient apps and threaded servers alike are covered."""
+    _APP_WRAPPERS.append(wrapper)
+    return lambda: _APP_WRAPPERS.remove(wrapper)
 
 
 def _chat_endpoint(provider: Provider) -> object:
@@ -127,4 +140,16 @@ def create_app(
         lifespan=lifespan, routes=routes, middleware=middleware, exception_handlers={404: http_error, 405: http_error}
     )
     app.state.fake_llm = engine
+    for wrapper in _APP_WRAPPERS:
+        app.add_middleware(_Wrapped, wrapper=wrapper)
     return app
+
+
+class _Wrapped:
+    """Adapts a plain ASGI wrapper function to Starlette's middleware stack (so `app.state` stays reachable)."""
+
+    def __init__(self, app: ASGIApp, wrapper: Callable[[ASGIApp], ASGIApp]) -> None:
+        self.inner = wrapper(app)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.inner(scope, receive, send)

@@ -29,9 +29,9 @@ from fake_llm.matching import Selector
 from fake_llm.providers import Provider, ReplyMeta
 from fake_llm.replies import Completion, ReplyContext, plan_completion
 from fake_llm.rule_sets import RuleSets
-from fake_llm.scenarios import RateLimit, Reply, Rule, Scenario, load_scenarios, shadowed_rules
+from fake_llm.scenarios import RateLimit, Reply, Rule, Scenario, StreamError, load_scenarios, shadowed_rules
 from fake_llm.settings import Settings, bundled_scenarios
-from fake_llm.streaming import DelayedResponse, EventStreamResponse, HangResponse
+from fake_llm.streaming import DelayedResponse, Event, EventStreamResponse, HangResponse
 from fake_llm.timing import schedule
 from fake_llm.tokens import count_prompt, make_tokenizer
 
@@ -118,6 +118,8 @@ class FakeLLM(RuleSets):
             body=None,
             api=provider.api,
         )
+        # Left in the scope for the conformance recorder, which skips what a scripted fault broke on purpose.
+        request.scope["fake_llm.entry"] = entry
         try:
             return await self._chat(provider, request, headers, meta, entry)
         except Exception as exc:  # a bug in fake-llm: answer, journal it, let the pytest plugin re-raise it
@@ -278,13 +280,21 @@ class FakeLLM(RuleSets):
             return HangResponse(self.settings.max_hang_seconds, self._json(timeout, 504, headers))
         if reply.raw is not None:
             entry.status = reply.raw.status
+            entry.faults = ["raw body"]
             return Response(reply.raw.body, reply.raw.status, headers, media_type=reply.raw.content_type)
         if reply.error is not None:
             error = reply.error
             entry.status = error.status
             headers = {**headers, **error.headers}
             if error.body is not None:
+                entry.faults = ["error body"]
                 return Response(error.body, error.status, headers, media_type=error.content_type or JSON_TYPE)
+            if error.envelope == "flat":
+                entry.faults = ["flat error envelope"]
+            elif error.extra:
+                entry.faults = ["error extra fields"]
+            if isinstance(error.code, str):  # free text in some dialects, a closed set in others (Anthropic)
+                entry.faults = [*entry.faults, "scripted error code"]
             body = provider.error_body(
                 error.status,
                 error.message or "",
@@ -296,10 +306,14 @@ class FakeLLM(RuleSets):
             )
             return self._json(body, error.status, headers)
         assert completion is not None
+        if any(not _is_json_object(call.arguments) for choice in completion.choices for call in choice.tool_calls):
+            # Scripted on purpose (a client's handling of a model's broken JSON): the journal says so.
+            entry.faults = [*entry.faults, "non-JSON tool arguments"]
         if not chat.stream:
             content = _dump(provider.completion_body(completion, meta, chat))
             if reply.truncate_body is not None:
                 content = content[: reply.truncate_body]
+                entry.faults = [f"truncate_body={reply.truncate_body}"]
             return Response(content, 200, headers, media_type=JSON_TYPE)
         spec = reply.stream
         # Jitter draws from a generator seeded by the request, so the same request gets the same delays.
@@ -309,9 +323,17 @@ class FakeLLM(RuleSets):
             else None
         )
         events = schedule(provider.stream_events(completion, meta, chat), spec, rng)
-        plan = apply_faults(events, spec, provider.stream_error_event)
+        failure = getattr(provider, "stream_failure", None)
+
+        def error_events(error: StreamError, position: int) -> list[Event]:
+            if failure is not None:  # a dialect whose failed stream has more than the error event (Responses)
+                events: list[Event] = failure(error, position, completion, meta, chat)
+                return events
+            return [provider.stream_error_event(error)]
+
+        plan = apply_faults(events, spec, error_events)
         entry.schedule = [event.at_ms for event in plan.events]
-        entry.faults = plan.describe(spec)
+        entry.faults = [*entry.faults, *plan.describe(spec)]
         entry.events = plan.events
         self.open_streams += 1
 
@@ -339,6 +361,13 @@ class FakeLLM(RuleSets):
     @staticmethod
     def _json(body: Any, status: int, headers: dict[str, str]) -> Response:
         return Response(_dump(body), status_code=status, headers=headers, media_type=JSON_TYPE)
+
+
+def _is_json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except json.JSONDecodeError:
+        return False
 
 
 def _dump(body: Any) -> bytes:

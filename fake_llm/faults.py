@@ -38,8 +38,11 @@ class FaultPlan:
         return names
 
 
-def apply_faults(events: Sequence[Event], spec: StreamSpec, error_event: Callable[[StreamError], Event]) -> FaultPlan:
-    """Break `events` as `spec` says. `error_event` renders the dialect's mid-stream error event."""
+def apply_faults(
+    events: Sequence[Event], spec: StreamSpec, error_event: Callable[[StreamError, int], list[Event]]
+) -> FaultPlan:
+    """Break `events` as `spec` says. `error_event(error, position)` renders the dialect's mid-stream error
+    event(s) for the error sent as the `position`-th event (Responses follows it with `response.failed`)."""
     out = [e for e in events if (spec.finish_chunk or e.kind != "finish") and (spec.done or e.kind != "done")]
     if spec.malformed_at is not None and spec.malformed_at < len(out):
         victim = out[spec.malformed_at]
@@ -47,7 +50,10 @@ def apply_faults(events: Sequence[Event], spec: StreamSpec, error_event: Callabl
         out[spec.malformed_at] = dataclasses.replace(victim, data=data, kind="malformed")
     if spec.error_after is not None:
         at_ms = out[spec.error_after].at_ms if spec.error_after < len(out) else (out[-1].at_ms if out else 0.0)
-        out = [*out[: spec.error_after], dataclasses.replace(error_event(spec.error), at_ms=at_ms)]
+        failure = [
+            dataclasses.replace(e, at_ms=at_ms) for e in error_event(spec.error, min(spec.error_after, len(out)))
+        ]
+        out = [*out[: spec.error_after], *failure]
     for limit in (spec.end_after, spec.disconnect_after):
         if limit is not None:
             out = out[:limit]

@@ -58,7 +58,8 @@ class JournalEntry:
     #: Scripted wait before answering, in ms (unscaled).
     delay_ms: float = 0.0
     #: For streams: when each event was planned to go out (ms from the start, unscaled), the faults in play,
-    #: the events themselves, and how the stream ended (`completed`, `client disconnected`...).
+    #: the events themselves, and how the stream ended (`completed`, `client disconnected`...). `faults` also
+    #: names a scripted body that is not the dialect's shape (`raw body`, `error body`, `truncate_body=N`).
     schedule: list[float] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)
     events: list[Any] = field(default_factory=list, repr=False)

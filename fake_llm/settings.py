@@ -24,6 +24,14 @@ def bundled_scenarios() -> Path:
     raise FileNotFoundError("the bundled scenarios folder is missing from this installation")  # pragma: no cover
 
 
+def bundled_fixtures() -> Path:
+    """The folder of shipped fixtures (golden files, the pinned provider specs)."""
+    for candidate in (_PACKAGE_DIR / "_bundled" / "fixtures", _PACKAGE_DIR.parent / "fixtures"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("the bundled fixtures folder is missing from this installation")  # pragma: no cover
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything that configures one fake-llm server. CLI flags beat `FAKE_LLM_*` variables, which beat defaults."""

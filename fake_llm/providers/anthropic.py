@@ -336,7 +336,8 @@ class AnthropicMessages:
         if type not in TYPE_MESSAGES:
             type = STATUS_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
         error: dict[str, Any] = {"type": type, "message": message or TYPE_MESSAGES[type]}
-        if isinstance(code, str) and code not in OPENAI_CODES:
+        # fake-llm's own codes (`fake_llm_no_match`...) are not Anthropic error codes: the message says it all.
+        if isinstance(code, str) and code not in OPENAI_CODES and not code.startswith("fake_llm_"):
             error["details"] = {"error_code": code}
         error.update(extra or {})
         return error if flat else {"type": "error", "error": error}

@@ -40,10 +40,12 @@ USAGE_NAMES = {
 #: Request fields the response object echoes (§3.2), with what it reports when the request left them out.
 ECHOED: dict[str, Any] = {
     **dict.fromkeys(("instructions", "max_output_tokens", "max_tool_calls", "previous_response_id"), None),
-    **dict.fromkeys(("prompt_cache_key", "safety_identifier", "user"), None),
+    **dict.fromkeys(("prompt_cache_key", "safety_identifier"), None),
     **{"background": False, "parallel_tool_calls": True, "store": True, "temperature": 1.0, "tool_choice": "auto"},
     **{"top_logprobs": 0, "top_p": 1.0, "truncation": "disabled", "metadata": {}},
 }
+#: The codes a failed response's `error.code` may take (the spec's ResponseErrorCode).
+RESPONSE_ERROR_CODES = frozenset({"server_error", "rate_limit_exceeded", "invalid_prompt", "vector_store_timeout"})
 #: finish_reason -> incomplete_details.reason; anything else completes (§3.2).
 INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
@@ -99,7 +101,7 @@ class OpenAIResponses(OpenAIChat):
     def usage(self, usage: Usage) -> dict[str, Any]:
         computed = {
             "input_tokens": usage.prompt_tokens,
-            "input_tokens_details": {"cached_tokens": 0},
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
             "output_tokens": usage.completion_tokens,
             "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
             "total_tokens": usage.total_tokens,
@@ -173,6 +175,8 @@ class OpenAIResponses(OpenAIChat):
             for tool in _or(body, "tools", [])
         ]
         rest = {key: _or(body, key, default) for key, default in ECHOED.items()}
+        if isinstance(body.get("user"), str):  # the spec types `user` as a string: absent, never null
+            rest["user"] = body["user"]
         rest.update(
             completed_at=None if reason else meta.created,
             error=None,
@@ -206,7 +210,8 @@ class OpenAIResponses(OpenAIChat):
         choice = completion.choices[0]
         final = self.completion_body(completion, meta, request)
         opening = {**final, "status": "in_progress", "completed_at": None, "incomplete_details": None}
-        opening.update(output=[], usage=None)
+        opening["output"] = []
+        opening.pop("usage")  # ResponseUsage is not nullable: an unfinished response has none
         out = _EventWriter()
         out.emit("role", "response.created", response=opening)
         out.emit("role", "response.in_progress", response=opening)
@@ -243,12 +248,28 @@ class OpenAIResponses(OpenAIChat):
         return out.events
 
     def stream_error_event(self, error: StreamError, sequence_number: int = 0) -> Event:
-        """The nested error event real streams send (§3.3): its truthy `error` makes openai-python raise APIError.
-
-        The fault planner does not tell us the event's position, so `sequence_number` defaults to 0."""
-        inner = self.error_body(500, error.message or "", type=error.type, param=error.param, code=error.code)
-        payload = {"type": "error", "sequence_number": sequence_number, "error": inner["error"]}
+        """The error event: the spec's flat `code`/`message`/`param` (ResponseErrorEvent requires them) plus the
+        nested `error` real streams send (§3.3), whose truthiness makes openai-python raise APIError."""
+        inner = self.error_body(500, error.message or "", type=error.type, param=error.param, code=error.code)["error"]
+        flat = {"code": inner.get("code"), "message": inner["message"], "param": inner.get("param")}
+        payload = {"type": "error", **flat, "sequence_number": sequence_number, "error": inner}
         return Event(dumps(payload), event="error", kind="error")
+
+    def stream_failure(
+        self, error: StreamError, position: int, completion: Completion, meta: ReplyMeta, request: ChatRequest
+    ) -> list[Event]:
+        """A failed stream: the error event with its real sequence number, then `response.failed` carrying the
+        response with `status: failed` and its `error` (code from ResponseErrorCode, else `server_error`)."""
+        final = self.completion_body(completion, meta, request)
+        code = error.code if error.code in RESPONSE_ERROR_CODES else "server_error"
+        failed = {**final, "status": "failed", "completed_at": None, "incomplete_details": None, "output": []}
+        failed["error"] = {"code": code, "message": error.message or "The model failed to generate a response."}
+        failed.pop("usage", None)
+        ended = {"type": "response.failed", "response": failed, "sequence_number": position + 1}
+        return [
+            self.stream_error_event(error, position),
+            Event(dumps(ended), event="response.failed", kind="error"),
+        ]
 
 
 #: What each output item looks like in its `output_item.added` event, before any delta.
