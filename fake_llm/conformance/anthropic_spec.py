@@ -109,14 +109,14 @@ def messages_order(events: Sequence[SSEEvent], complete: bool) -> list[Violation
         if state in ("stopped", "error"):
             fail(i, f"{type_!r} after the end of the stream")
             continue
+        if state == "start" and type_ not in ("message_start", "error"):
+            fail(i, f"the first event must be message_start, not {type_!r}")
+            state = "blocks"
         if type_ == "error":
             state = "error"
         elif type_ == "message_start":
             if state != "start":
                 fail(i, "message_start twice")
-            state = "blocks"
-        elif state == "start":
-            fail(i, f"the first event must be message_start, not {type_!r}")
             state = "blocks"
         elif type_ == "content_block_start":
             if open_block is not None or state != "blocks":

@@ -13,6 +13,7 @@ literal and enum checked, required fields present, plus two checks the SDKs' tol
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,6 +33,23 @@ def validate_model(
 ) -> list[Violation]:
     """Violations of `instance` against `model` (a pydantic model class or a typing union of them)."""
     adapter: TypeAdapter[Any] = TypeAdapter(model)
+    # google-genai's enums accept unknown values with a warning (forward compatibility); a value the pinned SDK
+    # does not know is exactly what strict mode must report.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = _validate(name, adapter, instance, where, required_nullable, by_alias)
+    out += [Violation(name, "$", str(w.message), where) for w in caught if issubclass(w.category, UserWarning)]
+    return out
+
+
+def _validate(
+    name: str,
+    adapter: TypeAdapter[Any],
+    instance: Any,
+    where: str,
+    required_nullable: Mapping[str, tuple[str, ...]] | None,
+    by_alias: bool,
+) -> list[Violation]:
     try:
         # JSON mode, as a client parses the wire: enums and datetimes arrive as strings there.
         value = adapter.validate_json(json.dumps(instance), strict=True, by_alias=by_alias, by_name=not by_alias)
