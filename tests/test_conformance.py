@@ -105,7 +105,8 @@ def test_broken_bodies_are_caught(
 
 def test_error_bodies_are_checked_per_dialect() -> None:
     openai_error = fields("openai-chat", "/v1/chat/completions", {"error": {"message": "x"}}, 400)
-    assert openai_error and all("is a required property" in line for line in openai_error)
+    assert openai_error
+    assert all("is a required property" in line for line in openai_error)
     assert fields("gemini", "/v1/models/g:generateContent", {"error": {"code": 403, "message": "x"}}, 403) == [
         "$.error: 'status' is a required property"
     ]
