@@ -95,6 +95,29 @@ class FakeLLM(RuleSets):
         self.limiter.reset()
         self.journal.clear()
 
+    def record_counting(self, request: Request, api: str, body: Any, status: int, reply: str) -> JournalEntry:
+        """Journal a request answered without a rule (token counts): outcome `counted`, or `rejected` on an
+        error status. Left in the scope too, for the conformance recorder."""
+        entry = JournalEntry(
+            seq=self.journal.next_seq(),
+            time=self.clock.now(),
+            method=request.method,
+            path=request.scope["path"],
+            headers=redact_headers((k.lower(), v) for k, v in request.headers.items()),
+            body=body,
+            api=api,
+            outcome="counted" if status < 400 else "rejected",
+            reply=reply,
+            status=status,
+        )
+        model = body.get("model") if isinstance(body, dict) else None
+        entry.model = (
+            model if isinstance(model, str) else request.path_params.get("target", "").rpartition(":")[0] or None
+        )
+        self.journal.record(entry)
+        request.scope["fake_llm.entry"] = entry
+        return entry
+
     # ------------------------------------------------------------------ the request flow
 
     async def chat(self, provider: Provider, request: Request) -> ASGIApp:
@@ -171,11 +194,14 @@ class FakeLLM(RuleSets):
         given = provider.api_key(request_headers, request.query_params) if self.settings.api_keys else None
         if self.settings.api_keys and given not in self.settings.api_keys:
             shown = f": {given[:3]}****{given[-4:]}" if given and len(given) > 8 else ""
+            auth_error = getattr(provider, "auth_error", None)  # a dialect whose statuses differ (Gemini)
             return self._reject(
                 provider,
                 entry,
                 headers,
-                ProviderRequestError(
+                auth_error(given)
+                if auth_error is not None
+                else ProviderRequestError(
                     f"Incorrect API key provided{shown}." if given else "You didn't provide an API key.",
                     code="invalid_api_key",
                     status=401,

@@ -43,8 +43,8 @@ class JournalEntry:
     api: str | None = None
     model: str | None = None
     #: `matched`, `unmatched` (no rule applied), `rejected` (bad request or key), `mismatch` (the matched reply
-    #: contradicts the request), `error` (a fake-llm bug), `recorded` (record mode wrote a rule), or for hot
-    #: reload `reloaded` / `reload_error`.
+    #: contradicts the request), `error` (a fake-llm bug), `recorded` (record mode wrote a rule), `counted` (a
+    #: token count, answered without a rule), or for hot reload `reloaded` / `reload_error`.
     outcome: str = "matched"
     rule: str | None = None
     #: For unmatched requests: each rule and why it did not match.

@@ -365,8 +365,12 @@ async def count_tokens(request: Request) -> Response:
     meta = ReplyMeta("", 0, "", engine.ids.make("req_", f"count_tokens:{digest}", 20), engine.settings.seed)
     headers = PROVIDER.response_headers(meta)
 
+    body: Any = None
+
     def error(status: int, message: str) -> Response:
-        return Response(dumps(PROVIDER.error_body(status, message)), status, headers, media_type="application/json")
+        payload = PROVIDER.error_body(status, message)
+        engine.record_counting(request, PROVIDER.api, body, status, payload["error"]["message"])
+        return Response(dumps(payload), status, headers, media_type="application/json")
 
     if raw is None:
         return error(413, "")
@@ -377,10 +381,12 @@ async def count_tokens(request: Request) -> Response:
         body = json.loads(raw)
         chat = PROVIDER.parse_request(body, request_headers, counting=True)
     except (json.JSONDecodeError, UnicodeDecodeError):
+        body = raw.decode("utf-8", errors="replace")[:2000]
         return error(400, "There was an issue with your request body: it is not valid JSON.")
     except ProviderRequestError as exc:
         return error(exc.status, exc.message)
     tokens = count_prompt(engine.tokenizer, chat.prompt_texts(), len(chat.messages))
+    engine.record_counting(request, PROVIDER.api, body, 200, f"input_tokens={tokens}")
     return Response(dumps({"input_tokens": tokens}), 200, headers, media_type="application/json")
 
 

@@ -90,6 +90,18 @@ class Gemini:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
+    @staticmethod
+    def auth_error(given: str | None) -> ProviderRequestError:
+        """Google answers a wrong key with 400 INVALID_ARGUMENT (reason API_KEY_INVALID) and a missing one with
+        403 PERMISSION_DENIED; never 401 (https://ai.google.dev/gemini-api/docs/troubleshooting)."""
+        if given:
+            return ProviderRequestError("API key not valid. Please pass a valid API key.", code="invalid_api_key")
+        return ProviderRequestError(
+            "Method doesn't allow unregistered callers (callers without established identity). Please use API Key "
+            "or other form of API consumer identity to call this API.",
+            status=403,
+        )
+
     # ------------------------------------------------------------------ parsing
 
     def parse(self, body: Any, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> ChatRequest:

@@ -705,8 +705,17 @@ def test_count_tokens_matches_usage(server: FakeLLMServer) -> None:
     sdk = client(server)
     options: dict[str, Any] = {"model": MODEL, "system": "Be brief.", "tools": TOOLS, "messages": ask("weather?")}
     counted = sdk.messages.count_tokens(**options)
+    entry = server.journal.last
     message = sdk.messages.create(max_tokens=256, **options)
     assert counted.input_tokens == message.usage.input_tokens > 0
+    # Token counts are journaled like every other request.
+    assert (entry.path, entry.api, entry.outcome, entry.status) == (
+        "/v1/messages/count_tokens",
+        "anthropic",
+        "counted",
+        200,
+    )
+    assert (entry.model, entry.reply) == (MODEL, f"input_tokens={counted.input_tokens}")
 
 
 def test_count_tokens_validates(server: FakeLLMServer) -> None:

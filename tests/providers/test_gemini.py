@@ -396,9 +396,19 @@ def test_auth_by_header(locked: FakeLLMServer) -> None:
     wrong = genai.Client(api_key="wrong-key-123", http_options=options)
     with wrong, pytest.raises(errors.ClientError) as caught:
         wrong.models.generate_content(model=MODEL, contents="hi")
-    assert caught.value.code == 401
-    assert caught.value.status == "UNAUTHENTICATED"
+    # Google's split: a wrong key is a 400 INVALID_ARGUMENT with reason API_KEY_INVALID, never a 401.
+    assert caught.value.code == 400
+    assert caught.value.status == "INVALID_ARGUMENT"
     assert caught.value.message == "API key not valid. Please pass a valid API key."
+    assert caught.value.details["error"]["details"][0]["reason"] == "API_KEY_INVALID"
+
+
+def test_missing_key_is_a_403(locked: FakeLLMServer) -> None:
+    response = post(locked, f"/v1beta/models/{MODEL}:generateContent", ask("hi"), headers={})
+    assert response.status_code == 403
+    error = response.json()["error"]
+    assert (error["code"], error["status"]) == (403, "PERMISSION_DENIED")
+    assert error["message"].startswith("Method doesn't allow unregistered callers")
 
 
 def test_auth_by_query_key(server: FakeLLMServer) -> None:
