@@ -98,13 +98,18 @@ def _relevant(errors: list[Any]) -> list[Any]:
     """Drop the errors of union members other than the one the input's `type` names: pydantic reports a failed
     union against every member (loc `..., 'TextBlock', 'text'`), which buries the real failure. A member whose
     own `type` literal did not match is the wrong member."""
-    wrong = set()
+    wrong: dict[tuple[Any, ...], Any] = {}
     for err in errors:
         loc = err["loc"]
-        if err["type"] == "literal_error" and loc and loc[-1] == "type" and len(loc) >= 2 and _is_member(loc[-2]):
-            wrong.add(tuple(loc[:-1]))
+        if err["type"] == "literal_error" and len(loc) >= 2 and _is_member(loc[-2]):
+            wrong[tuple(loc[:-1])] = err
     kept = [e for e in errors if not any(tuple(e["loc"][: len(w)]) == w for w in wrong)]
-    return kept or errors
+    if kept or not wrong:
+        return kept or errors
+    # No member's tag matched: one error for the whole union, not one per member.
+    first = next(iter(wrong.values()))
+    field = first["loc"][-1]
+    return [{**first, "loc": (*first["loc"][:-2], field), "msg": f"{field} is none of the {len(wrong)} known values"}]
 
 
 def _is_member(part: Any) -> bool:
