@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from fake_llm.app import wrap_every_app
 from fake_llm.conformance.recorder import ConformanceRecorder, Exchange, Report, check_exchange
 from fake_llm.conformance.registry import SSEEvent, checker_for
 from fake_llm.conformance.wire import parse_sse
+from fake_llm.http.app import wrap_every_app
 from tests.conftest import MakeClient
 
 CHAT = {
@@ -187,7 +187,7 @@ def test_the_plugin_fails_a_test_whose_output_is_off_spec(pytester: pytest.Pytes
     pytester.makepyfile(
         dedent("""\
         import httpx
-        from fake_llm.providers import PROVIDERS
+        from fake_llm.dialects import PROVIDERS
 
         def test_broken(fake_llm, monkeypatch):
             chat = PROVIDERS["openai-chat"]

@@ -15,18 +15,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fake_llm import profiles
-from fake_llm.chat import ChatRequest, Message, ToolSpec
 from fake_llm.conformance.recorder import Exchange, check_exchange
 from fake_llm.conformance.registry import checker_for
+from fake_llm.core.faults import apply_faults
+from fake_llm.core.replies import Completion, ReplyContext, plan_completion
+from fake_llm.core.timing import schedule
+from fake_llm.core.tokens import make_tokenizer
+from fake_llm.dialects import PROVIDERS, Provider, ReplyMeta
+from fake_llm.dialects.openai import profiles
 from fake_llm.errors import ReplyMismatch
-from fake_llm.faults import apply_faults
-from fake_llm.providers import PROVIDERS, Provider, ReplyMeta
-from fake_llm.replies import Completion, ReplyContext, plan_completion
-from fake_llm.scenarios import Reply, Rule, Scenario, StreamError
-from fake_llm.streaming import Event
-from fake_llm.timing import schedule
-from fake_llm.tokens import make_tokenizer
+from fake_llm.model.request import ChatRequest, Message, ToolSpec
+from fake_llm.model.spec import Reply, Rule, Scenario, StreamError
+from fake_llm.model.stream import Event
 
 #: Dialects a rule without an `api:` match is rendered through (embeddings only answer embedding replies).
 CHAT_APIS = tuple(api for api in PROVIDERS if api != "embeddings")

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from fake_llm.app import wrap_every_app
 from fake_llm.conformance.recorder import ConformanceRecorder, Finding, Report
+from fake_llm.http.app import wrap_every_app
 
 
 class ConformancePlugin:
