@@ -265,7 +265,7 @@ class OpenAIResponses(OpenAIChat):
         failed = {**final, "status": "failed", "completed_at": None, "incomplete_details": None, "output": []}
         failed["error"] = {"code": code, "message": error.message or "The model failed to generate a response."}
         failed.pop("usage", None)
-        ended = {"type": "response.failed", "response": failed, "sequence_number": position + 1}
+        ended = {"type": "response.failed", "sequence_number": position + 1, "response": failed}
         return [
             self.stream_error_event(error, position),
             Event(dumps(ended), event="response.failed", kind="error"),
