@@ -30,7 +30,7 @@ from fake_llm.dialects import Provider, ReplyMeta
 from fake_llm.dialects.openai import profiles
 from fake_llm.errors import ProviderRequestError, ReplyMismatch
 from fake_llm.http.rule_sets import RuleSets
-from fake_llm.http.sse import DelayedResponse, EventStreamResponse, HangResponse
+from fake_llm.http.sse import DelayedResponse, EventStreamResponse, HangResponse, json_array
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import RateLimit, Reply, Rule, Scenario, StreamError
 from fake_llm.model.stream import Event
@@ -369,8 +369,12 @@ class FakeLLM(RuleSets):
             self.open_streams -= 1
             entry.stream_outcome = outcome
 
+        events_out = plan.events
+        if chat.stream_format == "json-array":
+            events_out = json_array(plan.events, closed=not plan.abort)
+            headers = {**headers, "content-type": "application/json; charset=UTF-8"}
         return EventStreamResponse(
-            plan.events,
+            events_out,
             headers=headers,
             time_scale=self.settings.time_scale,
             line_ending=plan.line_ending,

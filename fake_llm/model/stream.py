@@ -25,9 +25,13 @@ class Event:
     #: Network writes the event is cut into (a framing fault); `split_utf8` cuts inside a multi-byte character.
     parts: int = 1
     split_utf8: bool = False
+    #: Sent as `data` alone, without SSE framing (Gemini's JSON-array stream).
+    raw: bool = False
 
     def frame(self, newline: str = "\n") -> bytes:
         """The event on the wire; every event, the last one included, ends with a blank line (wire-format §1.3)."""
+        if self.raw:
+            return self.data.encode()
         if self.kind == "comment":
             return f": {self.data}{newline}{newline}".encode()
         head = f"event: {self.event}{newline}" if self.event else ""

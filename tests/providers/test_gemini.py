@@ -174,11 +174,19 @@ def test_stream_wire_has_no_done_event_lines_or_comments(server: FakeLLMServer) 
     assert final["usageMetadata"]["totalTokenCount"] > 0
 
 
-def test_stream_without_alt_still_streams_sse(server: FakeLLMServer) -> None:
-    """Google answers a stream without `alt=sse` with a JSON array; fake-llm sends SSE either way (documented gap)."""
+def test_stream_without_alt_is_one_json_array(server: FakeLLMServer) -> None:
+    """Google answers a stream without `alt=sse` with one JSON array whose elements arrive as they are generated."""
+    with_sse = post(server, f"/v1beta/models/{MODEL}:streamGenerateContent", ask("hello"), params={"alt": "sse"})
     response = post(server, f"/v1beta/models/{MODEL}:streamGenerateContent", ask("hello"))
     assert response.status_code == 200
-    assert response.text.startswith("data: {")
+    assert response.headers["content-type"] == "application/json; charset=UTF-8"
+    assert response.text.startswith("[{")
+    assert response.text.endswith("}]")
+    assert "\r\n,{" in response.text
+    chunks = response.json()
+    sse = [json.loads(line[len("data: ") :]) for line in with_sse.text.splitlines() if line.startswith("data: ")]
+    # The same chunks either way (each response has its own id).
+    assert [{**c, "responseId": ""} for c in chunks] == [{**c, "responseId": ""} for c in sse]
     assert server.journal.last.stream is True
 
 

@@ -139,6 +139,8 @@ class Gemini:
             model=model,
             messages=tuple(messages),
             stream=method == "streamGenerateContent",
+            # Without `alt=sse` Google streams one JSON array, element by element (wire-format §6).
+            stream_format="sse" if params.get("alt") == "sse" else "json-array",
             n=n,
             max_tokens=max_tokens,
             stop=tuple(stop),
