@@ -40,7 +40,13 @@ ERROR_SCHEMA = {
     },
 }
 _ERRORS = Draft202012Validator(ERROR_SCHEMA)
-SCHEMAS = ("GenerateContentResponse", "CountTokensResponse", "EmbedContentResponse", "Status")
+SCHEMAS = (
+    "GenerateContentResponse",
+    "CountTokensResponse",
+    "SingleEmbedContentResponse",
+    "EmbedContentResponse",
+    "Status",
+)
 
 
 def _method(path: str) -> str:
@@ -71,7 +77,8 @@ class GeminiChecker:
             return verdict
         name, model = {
             "countTokens": ("CountTokensResponse", types.CountTokensResponse),
-            "embedContent": ("EmbedContentResponse", types.EmbedContentResponse),
+            "embedContent": ("SingleEmbedContentResponse", types.SingleEmbedContentResponse),
+            "batchEmbedContents": ("EmbedContentResponse", types.EmbedContentResponse),
         }.get(_method(path), ("GenerateContentResponse", types.GenerateContentResponse))
         verdict.add(name, validate_model(name, model, body, where, by_alias=True))
         return verdict

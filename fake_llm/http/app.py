@@ -15,6 +15,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fake_llm.dialects import PROVIDERS, Provider
+from fake_llm.http import gemini_extras
 from fake_llm.http.admin import ADMIN_ROUTES
 from fake_llm.http.anthropic_count_tokens import EXTRA_ROUTES as ANTHROPIC_ROUTES
 from fake_llm.http.dashboard import DASHBOARD_ROUTES
@@ -56,6 +57,8 @@ def wrap_every_app(wrapper: Callable[[ASGIApp], ASGIApp]) -> Callable[[], None]:
 def _chat_endpoint(provider: Provider) -> object:
     async def endpoint(request: Request) -> ASGIApp:
         engine: FakeLLM = request.app.state.fake_llm
+        if provider.api == "gemini" and (other := gemini_extras.handler_for(request)) is not None:
+            return await other(request)  # countTokens, embedContent: answered without a rule
         return await engine.chat(provider, request)
 
     endpoint.__name__ = provider.api.replace("-", "_")

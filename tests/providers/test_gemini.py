@@ -377,7 +377,7 @@ def test_model_names_with_slash_and_colon(client: genai.Client, server: FakeLLMS
 
 
 def test_unknown_method_is_404(server: FakeLLMServer) -> None:
-    for path in (f"/v1beta/models/{MODEL}:countTokens", f"/v1beta/models/{MODEL}"):
+    for path in (f"/v1beta/models/{MODEL}:predictLongRunning", f"/v1beta/models/{MODEL}"):
         response = post(server, path, ask("hi"))
         assert response.status_code == 404
         assert response.json()["error"]["status"] == "NOT_FOUND"
@@ -492,3 +492,52 @@ def test_snake_case_fields_and_images(server: FakeLLMServer) -> None:
         "finishReason": "MAX_TOKENS",
         "index": 0,
     }
+
+
+# ---------------------------------------------------------------------- countTokens and embeddings
+
+
+def test_count_tokens_matches_the_prompt_usage(client: genai.Client, server: FakeLLMServer) -> None:
+    counted = client.models.count_tokens(model=MODEL, contents="hello")
+    entry = server.journal.last
+    reply = client.models.generate_content(model=MODEL, contents="hello")
+    assert counted.total_tokens == reply.usage_metadata.prompt_token_count > 0  # type: ignore[union-attr]
+    assert (entry.path, entry.api, entry.outcome, entry.status) == (
+        f"/v1beta/models/{MODEL}:countTokens",
+        "gemini",
+        "counted",
+        200,
+    )
+
+
+def test_embed_content_through_the_sdk(client: genai.Client) -> None:
+    """google-genai calls `:batchEmbedContents`; vectors are seeded by model and text, 3072 values for
+    gemini-embedding-001 unless `output_dimensionality` says otherwise."""
+    result = client.models.embed_content(model="gemini-embedding-001", contents=["red", "blue"])
+    vectors = [e.values or [] for e in result.embeddings or []]
+    assert [len(v) for v in vectors] == [3072, 3072]
+    assert vectors[0] != vectors[1]
+    again = client.models.embed_content(model="gemini-embedding-001", contents=["red"])
+    assert (again.embeddings or [])[0].values == vectors[0]
+    small = client.models.embed_content(
+        model="gemini-embedding-001", contents="red", config=types.EmbedContentConfig(output_dimensionality=8)
+    )
+    assert len((small.embeddings or [])[0].values or []) == 8
+
+
+def test_embed_content_rest_shape(server: FakeLLMServer) -> None:
+    response = post(server, "/v1beta/models/text-embedding-004:embedContent", {"content": {"parts": [{"text": "x"}]}})
+    assert response.status_code == 200
+    assert list(response.json()) == ["embedding"]
+    assert len(response.json()["embedding"]["values"]) == 768
+    empty = post(server, "/v1beta/models/text-embedding-004:batchEmbedContents", {"requests": []})
+    assert empty.status_code == 400
+    assert empty.json()["error"]["status"] == "INVALID_ARGUMENT"
+
+
+def test_count_tokens_checks_the_key(locked: FakeLLMServer) -> None:
+    path = f"/v1beta/models/{MODEL}:countTokens"
+    assert post(locked, path, ask("hi"), headers={}).status_code == 403
+    assert post(locked, path, ask("hi"), headers={"x-goog-api-key": "nope"}).status_code == 400
+    assert post(locked, path, ask("hi")).json()["totalTokens"] > 0
+    assert post(locked, path, {"contents": []}).status_code == 400

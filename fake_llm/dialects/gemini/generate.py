@@ -113,8 +113,8 @@ class Gemini:
         if not model or not colon or method not in METHODS:
             collection = "tunedModels" if tuned is not None else "models"
             raise ProviderRequestError(
-                f"Requested entity was not found: {collection}/{target} (fake-llm serves :generateContent and "
-                ":streamGenerateContent).",
+                f"Requested entity was not found: {collection}/{target} (fake-llm serves :generateContent, "
+                ":streamGenerateContent, :countTokens, :embedContent and :batchEmbedContents).",
                 status=404,
             )
         if tuned is not None:
