@@ -64,6 +64,8 @@ class JournalEntry:
     faults: list[str] = field(default_factory=list)
     events: list[Any] = field(default_factory=list, repr=False)
     stream_outcome: str | None = None
+    #: The valid-but-unusual stream shapes `stream.vary` chose (reproducible from its seed).
+    variations: list[str] = field(default_factory=list)
 
     @property
     def matched(self) -> bool:

@@ -6,6 +6,7 @@ Adding, replacing and reloading the rules it serves, and their summaries, are Ru
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -26,6 +27,7 @@ from fake_llm.core.matching import Selector
 from fake_llm.core.replies import Completion, ReplyContext, plan_completion
 from fake_llm.core.timing import schedule
 from fake_llm.core.tokens import count_prompt, make_tokenizer
+from fake_llm.core.variations import vary
 from fake_llm.dialects import Provider, ReplyMeta
 from fake_llm.dialects.openai import profiles
 from fake_llm.errors import ProviderRequestError, ReplyMismatch
@@ -360,6 +362,12 @@ class FakeLLM(RuleSets):
             return [provider.stream_error_event(error)]
 
         plan = apply_faults(events, spec, error_events)
+        line_ending = plan.line_ending
+        if spec.vary_seed is not None:
+            varied = vary(plan.events, provider.api, spec.vary_seed)
+            plan = dataclasses.replace(plan, events=varied.events)
+            line_ending = varied.line_ending or line_ending
+            entry.variations = varied.names
         entry.schedule = [event.at_ms for event in plan.events]
         entry.faults = [*entry.faults, *plan.describe(spec)]
         entry.events = plan.events
@@ -377,7 +385,7 @@ class FakeLLM(RuleSets):
             events_out,
             headers=headers,
             time_scale=self.settings.time_scale,
-            line_ending=plan.line_ending,
+            line_ending=line_ending,
             abort=plan.abort,
             on_close=closed,
         )

@@ -35,4 +35,6 @@ class Event:
         if self.kind == "comment":
             return f": {self.data}{newline}{newline}".encode()
         head = f"event: {self.event}{newline}" if self.event else ""
-        return f"{head}data: {self.data}{newline}{newline}".encode()
+        # Data holding a newline goes out as several `data:` lines, which a client joins back with "\n".
+        lines = "".join(f"data: {line}{newline}" for line in self.data.split("\n"))
+        return f"{head}{lines}{newline}".encode()
