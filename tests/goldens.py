@@ -22,6 +22,8 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
+from tests import realtime_transcripts
+
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "fixtures" / "golden"
 FROZEN = 1767225600
@@ -305,6 +307,7 @@ def all_goldens() -> dict[Path, Callable[[], bytes]]:
     out: dict[Path, Callable[[], bytes]] = {case.file: (lambda case=case: run_case(case)) for case in CASES}
     out[GOLDEN / RECORD_CASE] = record_round_trip
     out.update({GOLDEN / name: run for name, run in _legacy().items()})
+    out.update(realtime_transcripts.goldens())
     return out
 
 

@@ -259,9 +259,12 @@ class Selector:
         with self._lock:
             return dict(self._state.uses)
 
-    def select(self, request: ChatRequest, only: str | None = None) -> Selection:
+    def select(
+        self, request: ChatRequest, only: str | None = None, view: Callable[[Rule], ChatRequest] | None = None
+    ) -> Selection:
         """Match `request` against every rule of the enabled scenarios (or only of scenario `only`, enabled or not)
-        in load order, and use up the winner's `times` and `replies`."""
+        in load order, and use up the winner's `times` and `replies`. `view` gives the request as one rule sees it
+        (a realtime session hears untranscribed audio as the rule's `transcript:`)."""
         reasons: list[tuple[str, str]] = []
         with self._lock:
             state = self._state
@@ -273,14 +276,15 @@ class Selector:
                     if rule.times is not None and used >= rule.times:
                         reasons.append((rule.name, f"exhausted {used}/{rule.times}"))
                         continue
-                    reason, captures = explain(rule.match, request)
+                    seen = request if view is None else view(rule)
+                    reason, captures = explain(rule.match, seen)
                     if reason is not None:
                         reasons.append((rule.name, reason))
                         continue
                     state.uses[rule.name] = used + 1
                     step = 0
                     if len(rule.replies) > 1:
-                        step = state.advance((rule.name, request.conversation_key))
+                        step = state.advance((rule.name, seen.conversation_key))
                     reply = rule.replies[min(step, len(rule.replies) - 1)]
                     return Selection(rule, reply, captures, tuple(reasons), step + 1)
         return Selection(None, None, {}, tuple(reasons))

@@ -11,7 +11,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fake_llm.dialects import PROVIDERS, Provider
@@ -20,6 +20,7 @@ from fake_llm.http.admin import ADMIN_ROUTES
 from fake_llm.http.anthropic_count_tokens import EXTRA_ROUTES as ANTHROPIC_ROUTES
 from fake_llm.http.dashboard import DASHBOARD_ROUTES
 from fake_llm.http.engine import MODEL_CREATED, FakeLLM
+from fake_llm.http.realtime import REALTIME_ROUTES
 from fake_llm.http.sse import silence_scripted_disconnects
 from fake_llm.model.spec import Scenario
 from fake_llm.settings import Settings
@@ -113,7 +114,7 @@ def create_app(
             engine = FakeLLM(
                 settings, scenarios, [Path(s.path).resolve().parent for s in scenarios if not s.path.startswith("<")]
             )
-    routes = [
+    routes: list[BaseRoute] = [
         Route(path, _chat_endpoint(provider), methods=["POST"])  # type: ignore[arg-type]
         for provider in PROVIDERS.values()
         for path in provider.routes
@@ -122,6 +123,7 @@ def create_app(
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", get_model, methods=["GET"]),
         *ANTHROPIC_ROUTES,
+        *REALTIME_ROUTES,
         *ADMIN_ROUTES,
         *DASHBOARD_ROUTES,
     ]

@@ -265,7 +265,7 @@ class FakeLLM(RuleSets):
             if completion
             else count_prompt(self.tokenizer, chat.prompt_texts(), len(chat.messages))
         )
-        decision = self._check_rate_limits(rule, tokens)
+        decision = self.check_rate_limits(rule, tokens)
         if not decision.allowed:
             entry.status, entry.reply = 429, f"rate limited ({decision.kind} per minute)"
             self.journal.record(entry)
@@ -279,7 +279,7 @@ class FakeLLM(RuleSets):
         self.journal.record(entry)
         return response
 
-    def _check_rate_limits(self, rule: Rule, tokens: int) -> Decision:
+    def check_rate_limits(self, rule: Rule, tokens: int) -> Decision:
         """The rule's own limit, then the server-wide one; the headers of both are merged."""
         headers: dict[str, str] = {}
         for key, limit in ((f"rule:{rule.name}", rule.rate_limit), ("server", self.server_limit)):

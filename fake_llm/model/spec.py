@@ -108,6 +108,8 @@ class StreamSpec:
     stall_ms: float = 0.0
     stall_after: int = 1
     disconnect_after: int | None = None
+    #: The WebSocket close code a realtime session's `disconnect_after` closes with (1011: internal error).
+    close_code: int = 1011
     end_after: int | None = None
     finish_chunk: bool = True
     done: bool = True
@@ -251,6 +253,8 @@ class Rule:
     allow_unknown_tools: bool = False
     #: The rule's provider profile, else its file's `defaults.profile`.
     profile: str | None = None
+    #: Realtime sessions: what the user's untranscribed input audio is taken to say while this rule is tried.
+    transcript: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

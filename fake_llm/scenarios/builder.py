@@ -124,6 +124,7 @@ class _Builder:
             rate_limit=RateLimit(**raw["rate_limit"]) if raw.get("rate_limit") else None,
             allow_unknown_tools=bool(raw.get("allow_unknown_tools")),
             profile=raw.get("profile") or self.default_profile,
+            transcript=raw.get("transcript"),
         )
 
     def match(self, raw: Mapping[str, Any], path: tuple[Any, ...]) -> Match:

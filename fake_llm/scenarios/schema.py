@@ -29,7 +29,7 @@ _MATCH: dict[str, Any] = {
     "properties": {
         "api": {
             "description": "The dialect the request arrived in (openai-chat, anthropic, responses, completions, "
-            "embeddings, gemini, azure ...), or a list of them.",
+            "embeddings, gemini, azure, realtime ...), or a list of them.",
             "type": ["string", "array"],
             "items": {"type": "string"},
         },
@@ -134,6 +134,12 @@ _STREAM: dict[str, Any] = {
         "stall_ms": {**_MS, "description": "A pause before chunk number `stall_after`."},
         "stall_after": {**_COUNT, "description": "How many chunks go out before the stall (default 1)."},
         "disconnect_after": {**_COUNT, "description": "Close the connection abruptly after this many chunks."},
+        "close_code": {
+            "type": "integer",
+            "minimum": 1000,
+            "maximum": 4999,
+            "description": "Realtime sessions: the WebSocket close code `disconnect_after` closes with (default 1011).",
+        },
         "end_after": {**_COUNT, "description": "End the stream cleanly after this many chunks (no finish, no [DONE])."},
         "finish_chunk": {"type": "boolean", "description": "Send the chunk carrying finish_reason (default true)."},
         "done": {"type": "boolean", "description": "Send the final `data: [DONE]` (default true)."},
@@ -317,6 +323,11 @@ _RULE: dict[str, Any] = {
         "allow_unknown_tools": {
             "type": "boolean",
             "description": "Let replies call functions the request does not offer (to script hallucinated tools).",
+        },
+        "transcript": {
+            "type": "string",
+            "description": "Realtime sessions: what the user's input audio says while this rule is tried "
+            "(its `user:` match then applies to it).",
         },
     },
     "additionalProperties": False,
