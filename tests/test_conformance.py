@@ -202,12 +202,12 @@ def test_the_plugin_fails_a_test_whose_output_is_off_spec(pytester: pytest.Pytes
             monkeypatch.setattr(chat, "completion_body", without_id)
             fake_llm.add_rules("- name: r\\n  reply: {content: Hi}\\n")
             body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]}
-            assert httpx.post(fake_llm.base_url + "/chat/completions", json=body, timeout=5).status_code == 200
+            assert httpx.post(fake_llm.base_url + "/chat/completions", json=body, timeout=60).status_code == 200
 
         def test_fine(fake_llm):
             fake_llm.add_rules("- name: r\\n  reply: {content: Hi}\\n")
             body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]}
-            assert httpx.post(fake_llm.base_url + "/chat/completions", json=body, timeout=5).status_code == 200
+            assert httpx.post(fake_llm.base_url + "/chat/completions", json=body, timeout=60).status_code == 200
         """)
     )
     result = pytester.runpytest_subprocess("--fake-llm-conformance", "-p", "no:randomly", timeout=120)

@@ -8,10 +8,12 @@ and only what that fault makes invalid is skipped; everything else in the same e
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +73,8 @@ class Report:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._idle = threading.Condition()
+        self._pending = 0
         self.exercised: Counter[tuple[str, str]] = Counter()
         self.skipped: Counter[str] = Counter()
         self.findings: list[Finding] = []
@@ -89,8 +93,23 @@ class Report:
         with self._lock:
             self.skipped[reason] += 1
 
-    def take_findings(self) -> list[Finding]:
-        """The findings so far, and forget them (the pytest plugin fails the test that produced them)."""
+    @contextlib.contextmanager
+    def pending(self) -> Iterator[None]:
+        """Marks a verdict that is on its way (the response has gone out, its check has not finished)."""
+        with self._idle:
+            self._pending += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._pending -= 1
+                self._idle.notify_all()
+
+    def take_findings(self, wait: float = 30.0) -> list[Finding]:
+        """The findings so far, and forget them (the pytest plugin fails the test that produced them); first waits
+        (at most `wait` seconds) for the checks of responses that have already gone out."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._pending == 0, timeout=wait)
         with self._lock:
             found, self.findings = self.findings, []
         return found
@@ -201,9 +220,13 @@ class ConformanceRecorder:
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body", False):
-                    # Checked before the last bytes leave, so the client (and the test that is waiting for them)
-                    # cannot finish before the verdict is in the report.
-                    check()
+                    # Checked after the last bytes leave (the check must not delay them: timing is part of what
+                    # fake-llm sends), but the report knows one is pending, so a test that has read the response
+                    # cannot take its findings before the verdict is in.
+                    with self.report.pending():
+                        await send(message)
+                        check()
+                    return
             await send(message)
 
         try:
