@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -48,10 +49,15 @@ def _guarded(endpoint: Any) -> Any:
 
 async def health(request: Request) -> Response:
     engine = _engine(request)
+    # The bound address (port 0 resolved to the real port); an in-process app without a socket reports the request's.
+    url = engine.url or str(request.base_url).rstrip("/")
     return JSONResponse(
         {
             "status": "ok",
             "version": __version__,
+            "url": url,
+            "base_url": url + "/v1",
+            "port": urlsplit(url).port,
             "rules": len(engine.selector.rules),
             "scenarios": [s.name for s in engine.selector.scenarios],
             # A failed hot reload: the last good rules still serve, and the problems show here until fixed.

@@ -18,8 +18,10 @@ from fake_llm.dialects import PROVIDERS, Provider
 from fake_llm.http import gemini_extras
 from fake_llm.http.admin import ADMIN_ROUTES
 from fake_llm.http.anthropic_count_tokens import EXTRA_ROUTES as ANTHROPIC_ROUTES
+from fake_llm.http.aws_headers import with_aws_headers
 from fake_llm.http.dashboard import DASHBOARD_ROUTES
 from fake_llm.http.engine import MODEL_CREATED, FakeLLM
+from fake_llm.http.images import EXTRA_ROUTES as IMAGE_ROUTES
 from fake_llm.http.realtime import REALTIME_ROUTES
 from fake_llm.http.sse import silence_scripted_disconnects
 from fake_llm.model.spec import Scenario
@@ -60,7 +62,8 @@ def _chat_endpoint(provider: Provider) -> object:
         engine: FakeLLM = request.app.state.fake_llm
         if provider.api == "gemini" and (other := gemini_extras.handler_for(request)) is not None:
             return await other(request)  # countTokens, embedContent: answered without a rule
-        return await engine.chat(provider, request)
+        # Bedrock's wire needs more than a body and headers: its error-type header and event-stream content type.
+        return with_aws_headers(provider, await engine.chat(provider, request))
 
     endpoint.__name__ = provider.api.replace("-", "_")
     return endpoint
@@ -123,6 +126,7 @@ def create_app(
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", get_model, methods=["GET"]),
         *ANTHROPIC_ROUTES,
+        *IMAGE_ROUTES,
         *REALTIME_ROUTES,
         *ADMIN_ROUTES,
         *DASHBOARD_ROUTES,

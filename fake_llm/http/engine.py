@@ -31,6 +31,7 @@ from fake_llm.core.variations import vary
 from fake_llm.dialects import Provider, ReplyMeta
 from fake_llm.dialects.openai import profiles
 from fake_llm.errors import ProviderRequestError, ReplyMismatch
+from fake_llm.http.multipart import read_multipart
 from fake_llm.http.rule_sets import RuleSets
 from fake_llm.http.sse import DelayedResponse, EventStreamResponse, HangResponse, json_array
 from fake_llm.model.request import ChatRequest
@@ -76,6 +77,8 @@ class FakeLLM(RuleSets):
         #: failed reload (empty once a reload succeeds).
         self.paths: list[str | Path] = []
         self.load_errors: list[str] = []
+        #: The root URL the server is bound to (with the real port when started on port 0); set by whoever binds.
+        self.url: str | None = None
         self._added = 0  # numbers the rule sets added at run time, for their default names
 
     @classmethod
@@ -179,21 +182,31 @@ class FakeLLM(RuleSets):
                     status=getattr(provider, "body_too_large_status", 400),
                 ),
             )
-        try:
-            body = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            entry.body = raw.decode("utf-8", errors="replace")[:2000]
-            where = (
-                f" ({exc.msg} at line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-            )
-            return self._reject(
-                provider,
-                entry,
-                headers,
-                ProviderRequestError(
-                    f"We could not parse the JSON body of your request{where}. The API expects a JSON object."
-                ),
-            )
+        # The audio uploads are multipart forms, not JSON.
+        multipart = getattr(provider, "body_format", "json") == "multipart"
+        if multipart:
+            try:
+                body = await read_multipart(raw, request_headers)
+            except ProviderRequestError as exc:
+                return self._reject(provider, entry, headers, exc)
+        else:
+            try:
+                body = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                entry.body = raw.decode("utf-8", errors="replace")[:2000]
+                where = (
+                    f" ({exc.msg} at line {exc.lineno} column {exc.colno})"
+                    if isinstance(exc, json.JSONDecodeError)
+                    else ""
+                )
+                return self._reject(
+                    provider,
+                    entry,
+                    headers,
+                    ProviderRequestError(
+                        f"We could not parse the JSON body of your request{where}. The API expects a JSON object."
+                    ),
+                )
         entry.body = body
         given = provider.api_key(request_headers, request.query_params) if self.settings.api_keys else None
         if self.settings.api_keys and given not in self.settings.api_keys:
@@ -218,7 +231,7 @@ class FakeLLM(RuleSets):
             chat = provider.parse(body, request_headers, params)
         except ProviderRequestError as exc:
             return self._reject(provider, entry, headers, exc)
-        entry.model, entry.stream = chat.model, chat.stream
+        entry.api, entry.model, entry.stream = chat.api, chat.model, chat.stream
         only = request_headers.get("x-fake-llm-scenario")
         if only is not None and only not in {s.name for s in self.selector.scenarios}:
             return self._reject(
@@ -259,7 +272,8 @@ class FakeLLM(RuleSets):
                 body = provider.error_body(400, f"fake-llm: {exc}", code="fake_llm_reply_mismatch")
                 return self._json(body, 400, {**headers, "x-should-retry": "false"})
             fingerprint = self.ids.fingerprint(completion.model)
-            meta = ReplyMeta(meta.id, meta.created, fingerprint, meta.request_id, meta.seed)
+            content_seed = self.ids.content_seed(chat.body, rule.name, selection.step)
+            meta = ReplyMeta(meta.id, meta.created, fingerprint, meta.request_id, meta.seed, content_seed)
         tokens = (
             completion.usage.total_tokens
             if completion
@@ -340,11 +354,17 @@ class FakeLLM(RuleSets):
             # Scripted on purpose (a client's handling of a model's broken JSON): the journal says so.
             entry.faults = [*entry.faults, "non-JSON tool arguments"]
         if not chat.stream:
-            content = _dump(provider.completion_body(completion, meta, chat))
+            # A dialect whose answer is not JSON (audio bytes, plain-text transcripts) encodes its own body.
+            encode = getattr(provider, "encode_body", None)
+            media_type = JSON_TYPE
+            if encode is not None:
+                content, media_type = encode(completion, meta, chat)
+            else:
+                content = _dump(provider.completion_body(completion, meta, chat))
             if reply.truncate_body is not None:
                 content = content[: reply.truncate_body]
                 entry.faults = [f"truncate_body={reply.truncate_body}"]
-            return Response(content, 200, headers, media_type=JSON_TYPE)
+            return Response(content, 200, headers, media_type=media_type)
         spec = reply.stream
         # Jitter draws from a generator seeded by the request, so the same request gets the same delays.
         rng = (
@@ -373,9 +393,12 @@ class FakeLLM(RuleSets):
         entry.events = plan.events
         self.open_streams += 1
 
+        scripted_end = plan.scripted_end(spec)
+
         def closed(outcome: str) -> None:
             self.open_streams -= 1
-            entry.stream_outcome = outcome
+            # A stream sent to its end that ends the way the rule broke it must not read "completed".
+            entry.stream_outcome = scripted_end if outcome == "completed" and scripted_end else outcome
 
         events_out = plan.events
         if chat.stream_format == "json-array":

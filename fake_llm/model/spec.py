@@ -4,7 +4,7 @@ values. Every layer reads them; only fake_llm.scenarios builds them from YAML, s
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -210,6 +210,8 @@ class Reply:
     refusal: str | None = None
     reasoning: str | None = None
     embedding: tuple[float, ...] | None = None
+    #: `moderation:`, `image:`, `audio:` and `transcript:` as written (the media dialects read them).
+    media: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def is_completion(self) -> bool:
@@ -235,6 +237,9 @@ class Reply:
             return "generated"
         if self.has_json:
             return "json"
+        body = next((key for key in ("moderation", "image", "audio") if key in self.media), None)
+        if body is not None:
+            return body
         text = self.content or ""
         return "content " + repr(text if len(text) <= 60 else text[:57] + "...")
 
@@ -253,6 +258,8 @@ class Rule:
     allow_unknown_tools: bool = False
     #: The rule's provider profile, else its file's `defaults.profile`.
     profile: str | None = None
+    #: Rules with a higher priority are tried first, whatever their file or when they were added (default 0).
+    priority: int = 0
     #: Realtime sessions: what the user's untranscribed input audio is taken to say while this rule is tried.
     transcript: str | None = None
 
@@ -265,3 +272,12 @@ class Scenario:
     rules: tuple[Rule, ...]
     path: str = "<inline>"
     default_model: str | None = None
+    #: Files its rules read (`content_file`...), resolved: `serve --watch` reloads when one changes.
+    files: tuple[str, ...] = ()
+
+
+def rules_in_order(scenarios: Sequence[Scenario]) -> list[Rule]:
+    """Every rule in the order it is tried: higher `priority` first, then the order of `scenarios` and of the rules
+    in each (a stable sort, so equal priorities keep that order)."""
+    rules = [rule for scenario in scenarios for rule in scenario.rules]
+    return sorted(rules, key=lambda rule: -rule.priority)

@@ -362,6 +362,9 @@
       addEntries(entries, { fresh: !first });
       scheduleRefresh();
     }
+    // The server-rendered "Loading N requests…" stands until the journal has been read once.
+    $('journal-loading')?.remove();
+    updateJournalCount();
   }
 
   /** A reset restarts numbering and DELETE empties the journal: `after=` alone would miss both. */
@@ -510,7 +513,7 @@
       ['Dialect', entry.api],
       ['Model', entry.model],
       ['Time', new Date(entry.time * 1000).toLocaleString()],
-      ['Stream', entry.stream ? `yes: ${entry.stream_outcome ?? 'still streaming'}` : null],
+      ['Stream', entry.stream ? (entry.stream_outcome ?? 'still streaming') : null],
       ['Delay', entry.delay_ms ? ms(entry.delay_ms) : null],
       ['Planned duration', entry.method === 'RELOAD' ? null : `${ms(plannedMs(entry))}${scaled}`],
       ['Faults', (entry.faults || []).join(', ')],
