@@ -222,3 +222,10 @@ def test_the_plugin_fails_a_test_whose_output_is_off_spec(pytester: pytest.Pytes
             "*openai: exercised 1: CreateChatCompletionResponse x2*",
         ]
     )
+
+
+def test_dialects_without_a_checker_are_named_in_the_summary() -> None:
+    report = Report()
+    report.check(Exchange("POST", "/model/m/invoke", "", 200, "application/json", b"{}", "bedrock-invoke"))
+    assert report.take_findings() == []
+    assert "no checker registered (conformance.registry.register) for: bedrock-invoke x1" in report.summary()

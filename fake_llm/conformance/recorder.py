@@ -77,6 +77,8 @@ class Report:
         self._pending = 0
         self.exercised: Counter[tuple[str, str]] = Counter()
         self.skipped: Counter[str] = Counter()
+        #: Exchanges of dialects no checker is registered for, by API name.
+        self.unchecked: Counter[str] = Counter()
         self.findings: list[Finding] = []
 
     def check(self, exchange: Exchange) -> Verdict:
@@ -84,6 +86,8 @@ class Report:
         checker = checker_for(exchange.api) if exchange.api else None
         family = checker.family if checker else "?"
         with self._lock:
+            if checker is None and exchange.api:
+                self.unchecked[exchange.api] += 1
             self.exercised.update((family, name) for name in verdict.schemas)
             if verdict.violations:
                 self.findings.append(Finding(exchange, tuple(verdict.violations)))
@@ -127,6 +131,9 @@ class Report:
             missed = [n for n in checker.response_schemas() if not self.exercised[(checker.family, n)]]
             lines.append(f"{checker.family}: exercised {len(hit)}: {', '.join(hit) or '-'}")
             lines.append(f"{checker.family}: never reached {len(missed)}: {', '.join(missed) or '-'}")
+        if self.unchecked:
+            counts = ", ".join(f"{api} x{n}" for api, n in sorted(self.unchecked.items()))
+            lines.append(f"no checker registered (conformance.registry.register) for: {counts}")
         if self.skipped:
             lines.append(
                 "skipped by design (scripted faults): "
