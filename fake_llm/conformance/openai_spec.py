@@ -24,6 +24,8 @@ BODY = {
     "completions": "CreateCompletionResponse",
     "embeddings": "CreateEmbeddingResponse",
     "responses": "Response",
+    "images": "ImagesResponse",
+    "moderations": "CreateModerationResponse",
 }
 CHUNK = {
     "openai-chat": "CreateChatCompletionStreamResponse",
@@ -77,7 +79,17 @@ def event_schemas() -> dict[str, str]:
 
 class OpenAIChecker:
     family = FAMILY
-    apis: tuple[str, ...] = ("openai-chat", "azure", "scale", "completions", "embeddings", "responses", "openai-models")
+    apis: tuple[str, ...] = (
+        "openai-chat",
+        "azure",
+        "scale",
+        "completions",
+        "embeddings",
+        "responses",
+        "openai-models",
+        "images",
+        "moderations",
+    )
 
     def available(self) -> str | None:
         return None
