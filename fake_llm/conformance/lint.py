@@ -28,8 +28,9 @@ from fake_llm.model.request import ChatRequest, Message, ToolSpec
 from fake_llm.model.spec import Reply, Rule, Scenario, StreamError
 from fake_llm.model.stream import Event
 
-#: Dialects a rule without an `api:` match is rendered through (embeddings only answer embedding replies).
-CHAT_APIS = tuple(api for api in PROVIDERS if api != "embeddings")
+#: Dialects a rule without an `api:` match is rendered through (embeddings only answer embedding replies; the
+#: media dialects answer only rules that name them).
+CHAT_APIS = ("openai-chat", "azure", "scale", "completions", "responses", "anthropic", "gemini")
 #: Paths the checkers choose their schema by, per dialect.
 PATHS = {
     "openai-chat": "/v1/chat/completions",
