@@ -73,6 +73,12 @@ class AnthropicChecker:
         return verdict
 
 
+#: Error types Anthropic documents (https://docs.anthropic.com/en/api/errors) that the SDK's ErrorObject union
+#: leaves out: its edge answers an oversized body with 413 `request_too_large`. Checked with the shape of an
+#: invalid_request_error, whose fields are the same.
+DOCUMENTED_TYPES = frozenset({"request_too_large"})
+
+
 def _error(body: Any, where: str = "body") -> list[Violation]:
     """An error envelope. `error.details` (the finer `error_code`, which anthropic-python maps to its own
     exception classes) is modelled apart from the error objects in the SDK (`ErrorDetails`), so it is checked
@@ -83,6 +89,8 @@ def _error(body: Any, where: str = "body") -> list[Violation]:
     if isinstance(body, dict) and isinstance(body.get("error"), dict) and "details" in body["error"]:
         details = body["error"]["details"]
         body = {**body, "error": {k: v for k, v in body["error"].items() if k != "details"}}
+    if isinstance(body, dict) and isinstance(body.get("error"), dict) and body["error"].get("type") in DOCUMENTED_TYPES:
+        body = {**body, "error": {**body["error"], "type": "invalid_request_error"}}
     out = validate_model("ErrorResponse", types.ErrorResponse, body, where)
     if details is not None:
         found = validate_model("ErrorResponse", types.ErrorDetails, details, where)

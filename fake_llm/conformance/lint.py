@@ -17,12 +17,12 @@ from typing import Any
 
 from fake_llm.conformance.recorder import Exchange, check_exchange
 from fake_llm.conformance.registry import checker_for
+from fake_llm.core import profiles
 from fake_llm.core.faults import apply_faults
 from fake_llm.core.replies import Completion, ReplyContext, plan_completion
 from fake_llm.core.timing import schedule
 from fake_llm.core.tokens import make_tokenizer
 from fake_llm.dialects import PROVIDERS, Provider, ReplyMeta
-from fake_llm.dialects.openai import profiles
 from fake_llm.errors import ReplyMismatch
 from fake_llm.model.request import ChatRequest, Message, ToolSpec
 from fake_llm.model.spec import Reply, Rule, Scenario, StreamError
@@ -188,13 +188,8 @@ def _render(provider: Provider, rule: Rule, reply: Reply, tokenizer: Any, stream
 def _stream(
     provider: Provider, reply: Reply, completion: Completion, meta: ReplyMeta, chat: ChatRequest, path: str
 ) -> Exchange:
-    failure = getattr(provider, "stream_failure", None)
-
     def error_events(error: StreamError, position: int) -> list[Event]:
-        if failure is not None:
-            events: list[Event] = failure(error, position, completion, meta, chat)
-            return events
-        return [provider.stream_error_event(error)]
+        return provider.stream_failure(error, position, completion, meta, chat)
 
     events = schedule(provider.stream_events(completion, meta, chat), reply.stream, random.Random(0))
     plan = apply_faults(events, reply.stream, error_events)

@@ -30,8 +30,9 @@ class Varied:
     names: list[str]
 
 
-def vary(events: Sequence[Event], api: str, seed: int) -> Varied:
-    """`events` in the shapes the seed picks; `line_ending` is `\\r\\n` when CRLF was picked, else None."""
+def vary(events: Sequence[Event], api: str, seed: int, *, sse: bool = True) -> Varied:
+    """`events` in the shapes the seed picks; `line_ending` is `\\r\\n` when CRLF was picked, else None. Without
+    `sse` (NDJSON, Bedrock's binary frames, Gemini's JSON array) there are no comments or multi-line `data:`."""
     rng = random.Random(f"vary:{seed}")
     names: list[str] = []
     out = list(events)
@@ -42,7 +43,7 @@ def vary(events: Sequence[Event], api: str, seed: int) -> Varied:
         if rng.random() < 0.7:
             out = _empty_deltas(out, rng)
             names.append("empty deltas")
-    if api not in NO_COMMENTS:
+    if sse and api not in NO_COMMENTS:
         if rng.random() < 0.7:
             out = _comments(out, rng)
             names.append("SSE comments")

@@ -58,7 +58,7 @@ ERROR_MESSAGES = {
 }
 FINISH_REASONS = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP", "function_call": "STOP"}
 FINISH_REASONS["content_filter"] = "SAFETY"
-_USAGE_NAMES = {
+USAGE_NAMES = {
     "prompt_tokens": "promptTokenCount",
     "completion_tokens": "candidatesTokenCount",
     "total_tokens": "totalTokenCount",
@@ -80,6 +80,16 @@ class Gemini:
         "/v1/tunedModels/{tuned:path}",
     )
 
+    body_too_large_status = 400
+    profile: str | None = None
+    counts_tokens = False
+    body_format = "json"
+    answers_json = True
+    stream_framing = "sse"
+    path_prefix = ""
+    error_type_header: str | None = None
+    stream_media_type: str | None = None
+
     def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
         """`x-goog-api-key` (google-genai), else `?key=` (when the engine passes the query), else an OAuth Bearer."""
         key = headers.get("x-goog-api-key", "").strip()
@@ -90,8 +100,7 @@ class Gemini:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
-    @staticmethod
-    def auth_error(given: str | None) -> ProviderRequestError:
+    def auth_error(self, given: str | None) -> ProviderRequestError:
         """Google answers a wrong key with 400 INVALID_ARGUMENT (reason API_KEY_INVALID) and a missing one with
         403 PERMISSION_DENIED; never 401 (https://ai.google.dev/gemini-api/docs/troubleshooting)."""
         if given:
@@ -162,8 +171,8 @@ class Gemini:
         computed = self._counts(usage.prompt_tokens, usage.completion_tokens - thoughts, thoughts)
         overrides: dict[str, Any] = {}
         for key, value in usage.overrides.items():
-            if key in _USAGE_NAMES:
-                overrides[_USAGE_NAMES[key]] = value
+            if key in USAGE_NAMES:
+                overrides[USAGE_NAMES[key]] = value
             elif key == "completion_tokens_details" and isinstance(value, Mapping) and "reasoning_tokens" in value:
                 overrides["thoughtsTokenCount"] = value["reasoning_tokens"]
             elif not key.endswith("_details"):
@@ -276,7 +285,22 @@ class Gemini:
                 steps.append(([part], len(call.tokens), False))
         return steps
 
-    def stream_error_event(self, error: StreamError) -> Event:
+    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+        return None  # JSON: completion_body
+
+    def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:
+        return None  # every request goes to the rules
+
+    def count_body(self, tokens: int) -> dict[str, Any]:
+        """`models/{model}:countTokens`' answer."""
+        return {"totalTokens": tokens}
+
+    def stream_failure(
+        self, error: StreamError, position: int, completion: Completion, meta: ReplyMeta, request: ChatRequest
+    ) -> list[Event]:
+        return [self.stream_error_event(error, position)]
+
+    def stream_error_event(self, error: StreamError, position: int) -> Event:
         """`data: {"error": {...}}`; google-genai raises ClientError/ServerError by its `code` (wire-format §6)."""
         status = error.code if isinstance(error.code, int) else STATUS_CODES.get(error.type or "", 500)
         code = error.code if isinstance(error.code, str) else None
