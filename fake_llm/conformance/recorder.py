@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from fake_llm.conformance import anthropic_spec, gemini_spec, openai_spec  # noqa: F401 (they register checkers)
 from fake_llm.conformance.registry import Verdict, Violation, checker_for, checkers
 from fake_llm.conformance.wire import parse_json_array, parse_sse
+from fake_llm.http.app import error_shape
 
 #: Faults after which the body is not the dialect's shape at all (it is the scenario's own bytes).
 BODY_FAULTS = ("raw body", "error body", "truncate_body", "flat error envelope")
@@ -244,12 +245,15 @@ class ConformanceRecorder:
 
 def _exchange(scope: Scope, status: int, content_type: str, body: bytes) -> Exchange:
     entry = scope.get("fake_llm.entry")
+    journal = scope.get("fake_llm.journal")
+    if entry is not None and journal is not None:  # entries are frozen: the journal's copy knows how a stream ended
+        entry = journal.get(entry.seq) or entry
     path: str = scope["path"]
     api = getattr(entry, "api", None)
     if entry is None:
         api = next((name for prefix, name in OTHER_ROUTES if path.startswith(prefix)), None)
         if api is None and status in (404, 405):
-            api = "openai-chat"  # unknown URLs get the OpenAI envelope (app.http_error)
+            api = error_shape(path).api  # unknown URLs get their path's dialect envelope (app.http_error)
     return Exchange(
         method=scope.get("method", ""),
         path=path,

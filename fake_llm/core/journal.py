@@ -116,6 +116,11 @@ class Journal:
                     self._entries[i] = dataclasses.replace(self._entries[i], **changes(self._entries[i]))
                     return
 
+    def get(self, seq: int) -> JournalEntry | None:
+        """Entry `seq` as it is now (with how its stream ended), or None once it is no longer kept."""
+        with self._lock:
+            return next((entry for entry in reversed(self._entries) if entry.seq == seq), None)
+
     def clear(self, *, restart_numbering: bool = True) -> None:
         with self._lock:
             self._entries.clear()

@@ -97,7 +97,8 @@ async def get_model(request: Request) -> Response:
 _ERROR_SHAPES = (("/api/", "ollama"), ("/v2/", "cohere"), ("/mistral/", "mistral"))
 
 
-def _error_shape(path: str) -> Dialect:
+def error_shape(path: str) -> Dialect:
+    """The dialect whose envelope an unknown URL under `path` is answered in."""
     return DIALECTS[next((api for prefix, api in _ERROR_SHAPES if path.startswith(prefix)), "openai-chat")]
 
 
@@ -109,7 +110,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
     if status == 405:
         message = f"Method {request.method} is not allowed for {request.url.path}."
     return JSONResponse(
-        _error_shape(request.url.path).error_body(status, message, code="unknown_url" if status == 404 else None),
+        error_shape(request.url.path).error_body(status, message, code="unknown_url" if status == 404 else None),
         status_code=status,
         headers=getattr(exc, "headers", None),  # 405 carries `Allow`
     )

@@ -112,8 +112,10 @@ class FakeLLM(RuleSets):
             return self._internal_error(dialect, inbound, seq, headers, seen, cause)
         entry = journal_entry(seq, self.clock.now(), inbound, dialect.api, outcome, headers)
         self.journal.record(entry)
-        # Left in the scope for the conformance recorder, which skips what a scripted fault broke on purpose.
+        # Left in the scope for the conformance recorder, which skips what a scripted fault broke on purpose; the
+        # entry is frozen, so the journal is left too, to read how the stream ended once it has.
         request.scope["fake_llm.entry"] = entry
+        request.scope["fake_llm.journal"] = self.journal
         self.open_streams += streams  # brought back down by _stream_closed
         return response
 
