@@ -68,20 +68,35 @@ class JournalEntry:
     stream_outcome: str | None = None
     #: The valid-but-unusual stream shapes `stream.vary` chose (reproducible from its seed).
     variations: list[str] = field(default_factory=list)
+    #: The process that answered (host:pid) when several share the journal (`--state redis://...`).
+    replica: str | None = None
 
     @property
     def matched(self) -> bool:
         return self.outcome == "matched"
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """The entry as JSON-ready data. Shallow (values are shared, not copied): dataclasses.asdict's deep copy
+        cost more than the rest of a request's journaling, which a shared journal does on every request."""
+        data = {name: getattr(self, name) for name in _ENTRY_FIELDS}
         data["reasons"] = [{"rule": r, "reason": why} for r, why in self.reasons]
+        data["events"] = [event if isinstance(event, dict) else asdict(event) for event in self.events]
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JournalEntry:
+        """The entry `to_dict` gave (stream events stay plain dicts); unknown keys are ignored."""
+        known = {name: value for name, value in data.items() if name in _ENTRY_FIELDS}
+        known["reasons"] = [(r["rule"], r["reason"]) for r in data.get("reasons", [])]
+        return cls(**known)
 
     def describe(self) -> str:
         """One line: what was asked and what it got."""
         outcome = f"rule {self.rule!r}" if self.rule else self.outcome
         return f"#{self.seq} {self.method} {self.path} model={self.model!r} -> {self.status} ({outcome})"
+
+
+_ENTRY_FIELDS = tuple(JournalEntry.__dataclass_fields__)
 
 
 class Journal:
@@ -118,8 +133,7 @@ class Journal:
 
     def get(self, seq: int) -> JournalEntry | None:
         """Entry `seq` as it is now (with how its stream ended), or None once it is no longer kept."""
-        with self._lock:
-            return next((entry for entry in reversed(self._entries) if entry.seq == seq), None)
+        return next((entry for entry in reversed(self.entries) if entry.seq == seq), None)
 
     def clear(self, *, restart_numbering: bool = True) -> None:
         with self._lock:

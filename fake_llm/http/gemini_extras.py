@@ -23,7 +23,8 @@ from fake_llm.model.request import Message
 
 PROVIDER = Gemini()
 NO_META = ReplyMeta("", 0, "", "")
-Handler = Callable[[Request], Awaitable[Response]]
+#: A handler answers `request` for `engine` (the namespace its session header picked).
+Handler = Callable[[Request, FakeLLM], Awaitable[Response]]
 
 
 def method_of(request: Request) -> str:
@@ -46,8 +47,7 @@ def dimensions(model: str) -> int:
     return 3072 if "gemini-embedding" in model else 768
 
 
-async def _answer(request: Request, answer: Callable[[FakeLLM, Any], dict[str, Any]]) -> Response:
-    engine: FakeLLM = request.app.state.fake_llm
+async def _answer(request: Request, engine: FakeLLM, answer: Callable[[FakeLLM, Any], dict[str, Any]]) -> Response:
     headers = {k.lower(): v for k, v in request.headers.items()}
     body: Any = None
 
@@ -120,16 +120,16 @@ def _embed_batch(model: str) -> Callable[[FakeLLM, Any], dict[str, Any]]:
     return answer
 
 
-async def count_tokens(request: Request) -> Response:
-    return await _answer(request, _count)
+async def count_tokens(request: Request, engine: FakeLLM) -> Response:
+    return await _answer(request, engine, _count)
 
 
-async def embed_content(request: Request) -> Response:
-    return await _answer(request, _embed_one(_model(request)))
+async def embed_content(request: Request, engine: FakeLLM) -> Response:
+    return await _answer(request, engine, _embed_one(_model(request)))
 
 
-async def batch_embed_contents(request: Request) -> Response:
-    return await _answer(request, _embed_batch(_model(request)))
+async def batch_embed_contents(request: Request, engine: FakeLLM) -> Response:
+    return await _answer(request, engine, _embed_batch(_model(request)))
 
 
 HANDLERS: dict[str, Handler] = {
