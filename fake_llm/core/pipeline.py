@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from fake_llm.core import profiles
-from fake_llm.core.chaos import ChaosDraw, break_stream, draw
+from fake_llm.core.chaos import ChaosDraw
 from fake_llm.core.dialect import Dialect, ReplyMeta
 from fake_llm.core.faults import FaultPlan, apply_faults
 from fake_llm.core.ids import Clock, IdMaker
@@ -36,12 +36,14 @@ from fake_llm.core.outcomes import (
     Unmatched,
 )
 from fake_llm.core.replies import Completion, ReplyContext, plan_completion
+from fake_llm.core.rule_power import break_body, break_stream_reply, prepare_reply
 from fake_llm.core.staleness import miss_details
 from fake_llm.core.timing import schedule
 from fake_llm.core.tokens import Tokenizer, count_prompt
+from fake_llm.core.variations import vary
 from fake_llm.errors import ProviderRequestError, ReplyMismatch, StateUnavailable
 from fake_llm.model.request import ChatRequest
-from fake_llm.model.spec import RateLimit, Reply, Rule
+from fake_llm.model.spec import ChaosSpec, RateLimit, Reply, Rule
 from fake_llm.settings import Settings
 
 
@@ -73,7 +75,6 @@ class Engine(Protocol):
     clock: Clock
     limiter: RateLimiter
     server_limit: RateLimit | None
-    #: The seed of `chaos:` rules that give none.
     chaos_seed: int
 
     def python_reply(self, rule: Rule, request: ChatRequest) -> Reply:
@@ -149,9 +150,7 @@ def _accept(engine: Engine, dialect: Dialect, inbound: Inbound) -> tuple[Seen, C
     keys = engine.settings.api_keys
     given = dialect.api_key(inbound.headers, inbound.query) if keys else None
     if keys and given not in keys:
-        shown = f": {given[:3]}****{given[-4:]}" if given and len(given) > 8 else ""
-        message = f"Incorrect API key provided{shown}." if given else "You didn't provide an API key."
-        raise _Refused(ProviderRequestError(message, code="invalid_api_key", status=401), seen)
+        raise _Refused(dialect.auth_error(given), seen)
     try:
         chat = dialect.parse(body, inbound.headers, inbound.params)
     except ProviderRequestError as exc:
@@ -200,18 +199,7 @@ def _reply_outcome(
     reply, rule = selection.reply, selection.rule
     assert reply is not None
     assert rule is not None
-    if rule.reply_function is not None:
-        reply = engine.python_reply(rule, chat)
-        name = getattr(rule.reply_function, "__qualname__", None) or repr(rule.reply_function)
-        seen = replace(seen, reply=f"python {name}: {reply.summary()}")
-    chaos: ChaosDraw | None = None
-    if rule.chaos is not None:
-        seed = rule.chaos.seed if rule.chaos.seed is not None else engine.chaos_seed
-        chaos = draw(rule.chaos, seed, rule.name, selection.use)
-        seen = replace(seen, chaos=chaos.notes)
-        if chaos.error:  # an injected error replaces the answer
-            reply = Reply(error=rule.chaos.error, headers=reply.headers)
-            seen = replace(seen, reply=reply.summary(), chaos_faults=("chaos: error",))
+    reply, seen, chaos = prepare_reply(rule, reply, chat, selection.use, engine.chaos_seed, seen, engine.python_reply)
     profile = rule.profile or dialect.profile or engine.settings.profile
     try:
         profiles.check(profile, chat)
@@ -239,7 +227,7 @@ def _reply_outcome(
         return RateLimited(limited, meta, {**headers, **decision.headers}, decision)
     headers = {**headers, **decision.headers, **reply.headers}
     seen = replace(seen, delay_ms=reply.delay_ms)
-    return _matched(engine, dialect, reply, completion, chat, seen, meta, headers, chaos, rule)
+    return _matched(engine, dialect, reply, completion, chat, seen, meta, headers, chaos, rule.chaos)
 
 
 def _select(engine: Engine, inbound: Inbound, chat: ChatRequest, seen: Seen) -> Selection:
@@ -277,10 +265,9 @@ def _matched(
     meta: ReplyMeta,
     headers: Mapping[str, str],
     chaos: ChaosDraw | None = None,
-    rule: Rule | None = None,
+    spec: ChaosSpec | None = None,
 ) -> Outcome:
-    """The outcome of a matched, allowed reply: a hang, raw bytes, a scripted error, or a completion (broken as
-    seeded chaos drew)."""
+    """The outcome of a matched, allowed reply: a hang, raw bytes, a scripted error, or a completion."""
     if reply.hang:
         return Hang(seen, meta, headers)
     if reply.raw is not None:
@@ -288,25 +275,36 @@ def _matched(
     if reply.error is not None:
         return ErrorReply(seen, meta, {**headers, **reply.error.headers}, reply.error)
     assert completion is not None
-    spec = rule.chaos if rule is not None else None
+    # Tool arguments that are not a JSON object are scripted on purpose (a client's handling of a model's broken
+    # JSON): the journal says so, and the conformance check skips them.
+    broken = any(not _is_json_object(call.arguments) for choice in completion.choices for call in choice.tool_calls)
+    scripted = ("non-JSON tool arguments",) if broken else ()
     if not chat.stream:
-        if chaos is None or spec is None:
-            return Completed(seen, meta, headers, completion, chat, reply.truncate_body)
-        broken = [f"chaos: body cut at {chaos.position:.4f} of its length"] if chaos.malformed else []
-        broken += ["chaos: connection dropped midway"] if chaos.disconnect else []
-        if chaos.stall:
-            broken.append(f"chaos: stall {spec.stall_ms:g} ms")
-            seen = replace(seen, delay_ms=seen.delay_ms + spec.stall_ms)
-        seen = replace(seen, chaos_faults=tuple(broken))
-        cut = chaos.position if chaos.malformed else None
-        return Completed(seen, meta, headers, completion, chat, reply.truncate_body, cut_at=cut, drop=chaos.disconnect)
-    if chaos is not None and spec is not None:
-        events = len(dialect.stream_events(completion, meta, chat))
-        reply = replace(reply, stream=break_stream(reply.stream, spec, chaos, events))
+        if reply.truncate_body is not None:
+            scripted = (f"truncate_body={reply.truncate_body}", *scripted)
+        seen, cut, drop = break_body(seen, chaos, spec)  # seeded chaos
+        return Completed(
+            seen, meta, headers, completion, chat, reply.truncate_body, faults=scripted, cut_at=cut, drop=drop
+        )
+    reply = break_stream_reply(reply, chaos, spec, lambda: len(dialect.stream_events(completion, meta, chat)))
     plan = _stream_plan(engine, dialect, reply, completion, chat, seen, meta)
-    faults = tuple(plan.describe(reply.stream))
+    variations: tuple[str, ...] = ()
+    if reply.stream.vary_seed is not None:
+        sse = dialect.stream_framing == "sse" and dialect.stream_media_type is None and chat.stream_format == "sse"
+        varied = vary(plan.events, dialect.api, reply.stream.vary_seed, sse=sse)
+        plan = replace(plan, events=varied.events, line_ending=varied.line_ending or plan.line_ending)
+        variations = tuple(varied.names)
+    faults = (*scripted, *plan.describe(reply.stream))
     return Completed(
-        seen, meta, headers, completion, chat, plan=plan, faults=faults, scripted_end=plan.scripted_end(reply.stream)
+        seen,
+        meta,
+        headers,
+        completion,
+        chat,
+        plan=plan,
+        faults=faults,
+        scripted_end=plan.scripted_end(reply.stream),
+        variations=variations,
     )
 
 
@@ -325,7 +323,34 @@ def _stream_plan(
     seed = f"{engine.settings.seed}:{seen.rule}:{chat.conversation_key}:{seen.step}"
     rng = random.Random(seed) if spec.is_timed else None
     events = schedule(dialect.stream_events(completion, meta, chat), spec, rng)
-    return apply_faults(events, spec, dialect.stream_error_event)
+    return apply_faults(
+        events, spec, lambda error, position: dialect.stream_failure(error, position, completion, meta, chat)
+    )
+
+
+def _is_json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except json.JSONDecodeError:
+        return False
+
+
+def scripted_faults(outcome: Outcome) -> list[str]:
+    """What the rule broke on purpose, for the journal (and the conformance check, which skips it): a raw or
+    error body, a flat envelope, the scenario's own error code or extra fields, truncated bodies, stream faults."""
+    if isinstance(outcome, RawBody):
+        return ["raw body"]
+    if isinstance(outcome, Completed):
+        return list(outcome.faults)
+    if not isinstance(outcome, ErrorReply):
+        return []
+    error = outcome.error
+    if error.body is not None:
+        return ["error body"]
+    faults = ["flat error envelope"] if error.envelope == "flat" else ["error extra fields"] if error.extra else []
+    if isinstance(error.code, str):  # free text in some dialects, a closed set in others (Anthropic)
+        faults.append("scripted error code")
+    return faults
 
 
 def journal_entry(
@@ -367,8 +392,9 @@ def journal_entry(
         step=seen.step,
         delay_ms=seen.delay_ms,
         schedule=[event.at_ms for event in plan.events] if plan else [],
-        faults=list(seen.chaos_faults) + (list(outcome.faults) if isinstance(outcome, Completed) else []),
+        faults=list(seen.chaos_faults) + scripted_faults(outcome),
         events=plan.events if plan else [],
+        variations=list(outcome.variations) if isinstance(outcome, Completed) else [],
         closest=dict(seen.closest) if seen.closest is not None else None,
         chaos=list(seen.chaos),
     )

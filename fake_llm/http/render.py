@@ -24,7 +24,7 @@ from fake_llm.core.outcomes import (
     Unmatched,
 )
 from fake_llm.http.reply_effects import DroppedResponse
-from fake_llm.http.sse import DelayedResponse, EventStreamResponse, HangResponse
+from fake_llm.http.sse import DelayedResponse, EventStreamResponse, HangResponse, json_array
 from fake_llm.settings import Settings
 
 JSON_TYPE = "application/json"
@@ -110,9 +110,13 @@ def _completed(dialect: Dialect, outcome: Completed, settings: Settings, on_clos
         if outcome.drop:  # seeded chaos: the connection drops halfway through the body
             return DroppedResponse(content, 200, dict(outcome.headers), media_type)
         return Response(content, 200, dict(outcome.headers), media_type=media_type)
+    events, headers = plan.events, dict(outcome.headers)
+    if outcome.request.stream_format == "json-array":  # Gemini without `alt=sse`: one JSON array, piece by piece
+        events = json_array(plan.events, closed=not plan.abort)
+        headers["content-type"] = "application/json; charset=UTF-8"
     return EventStreamResponse(
-        plan.events,
-        headers=dict(outcome.headers),
+        events,
+        headers=headers,
         time_scale=settings.time_scale,
         line_ending=plan.line_ending,
         abort=plan.abort,
