@@ -47,7 +47,11 @@ def _guarded(endpoint: Any) -> Any:
 
 
 async def health(request: Request) -> Response:
+    """Always answers `status`; the details (rule counts, load errors) go only to the server's own pages and
+    non-browser clients, and to token holders when a token is set."""
     engine = _engine(request)
+    if request.scope.get("fake_llm.cross_origin") or not _authorized(request):
+        return JSONResponse({"status": "ok", "load_errors": len(engine.load_errors)})
     return JSONResponse(
         {
             "status": "ok",

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp
 from fake_llm.admin import ADMIN_ROUTES
 from fake_llm.dashboard import DASHBOARD_ROUTES
 from fake_llm.engine import MODEL_CREATED, FakeLLM
+from fake_llm.http_guard import RequestGuard
 from fake_llm.providers import PROVIDERS, Provider, anthropic
 from fake_llm.scenarios import Scenario
 from fake_llm.settings import Settings
@@ -108,14 +109,22 @@ def create_app(
         *ADMIN_ROUTES,
         *DASHBOARD_ROUTES,
     ]
+    settings = engine.settings
     middleware = [
+        # Outermost: Host and origin checks come before CORS, which then only ever sees /v1 requests' origins.
+        Middleware(
+            RequestGuard,
+            bind_host=settings.host,
+            allowed_hosts=settings.allowed_hosts,
+            allowed_origins=settings.allowed_origins,
+        ),
         Middleware(
             CORSMiddleware,
             allow_origins=list(engine.settings.cors_origins),
             allow_methods=["*"],
             allow_headers=["*"],
             expose_headers=EXPOSED_HEADERS,
-        )
+        ),
     ]
     silence_scripted_disconnects()
     lifespan = None

@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["openai", "cerebras", "scale", "gradient"],
         help=SETTINGS_HELP["profile"] + _env("profile"),
     )
+    _add_security_flags(serve)
     add(
         "--log-level",
         choices=["critical", "error", "warning", "info", "debug", "trace"],
@@ -119,6 +120,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_security_flags(serve: argparse.ArgumentParser) -> None:
+    """The flags of SECURITY.md: who may reach the server, and the limits that keep one client from stalling it."""
+    add = serve.add_argument
+    for flag, name in (
+        ("--allowed-host", "allowed_hosts"),
+        ("--allowed-origin", "allowed_origins"),
+        ("--rules-folder", "rules_folders"),
+    ):
+        add(flag, action="append", dest=name, metavar="VALUE", help=SETTINGS_HELP[name] + _env(name))
+    for flag, name, kind, default in (
+        ("--journal-bytes", "journal_bytes", int, "64 MiB"),
+        ("--max-reply-bytes", "max_reply_bytes", int, "10 MiB"),
+        ("--max-connections", "max_connections", int, "500"),
+        ("--header-timeout", "header_timeout", float, "10"),
+        ("--graceful-timeout", "graceful_timeout", float, "5"),
+    ):
+        add(flag, type=kind, metavar="N", help=f"{SETTINGS_HELP[name]} (default {default})" + _env(name))
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     flags = {
         name: getattr(args, name)
@@ -138,9 +158,14 @@ def _settings(args: argparse.Namespace) -> Settings:
             "max_hang_seconds",
             "watch",
             "profile",
+            "journal_bytes",
+            "max_reply_bytes",
+            "max_connections",
+            "header_timeout",
+            "graceful_timeout",
         )
     }
-    for name in ("scenarios", "api_keys", "cors_origins"):
+    for name in ("scenarios", "api_keys", "cors_origins", "allowed_hosts", "allowed_origins", "rules_folders"):
         value = getattr(args, name)
         flags[name] = tuple(value) if value else None
     return Settings.from_env(**flags)
