@@ -28,6 +28,7 @@ from fake_llm.limits import Decision, RateLimiter
 from fake_llm.matching import Selector
 from fake_llm.providers import Provider, ReplyMeta
 from fake_llm.replies import Completion, ReplyContext, plan_completion
+from fake_llm.request_json import parse_body
 from fake_llm.rule_sets import RuleSets
 from fake_llm.scenarios import RateLimit, Reply, Rule, Scenario, load_scenarios, shadowed_rules
 from fake_llm.settings import Settings, bundled_scenarios
@@ -151,20 +152,10 @@ class FakeLLM(RuleSets):
                 ),
             )
         try:
-            body = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            entry.body = raw.decode("utf-8", errors="replace")[:2000]
-            where = (
-                f" ({exc.msg} at line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-            )
-            return self._reject(
-                provider,
-                entry,
-                headers,
-                ProviderRequestError(
-                    f"We could not parse the JSON body of your request{where}. The API expects a JSON object."
-                ),
-            )
+            body = parse_body(raw)
+        except ProviderRequestError as exc:
+            entry.body = raw[:2000].decode("utf-8", errors="replace")
+            return self._reject(provider, entry, headers, exc)
         entry.body = body
         given = provider.api_key(request_headers, request.query_params) if self.settings.api_keys else None
         if self.settings.api_keys and given not in self.settings.api_keys:
