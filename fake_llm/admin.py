@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from typing import Any
@@ -11,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fake_llm import __version__
-from fake_llm.engine import FakeLLM
+from fake_llm.engine import FakeLLM, read_body
 from fake_llm.errors import ScenarioError
 
 
@@ -101,18 +102,25 @@ async def rules(request: Request) -> Response:
     mode = request.query_params.get("mode", "append")
     if mode not in ("append", "replace"):
         return _problem(400, f"mode must be append or replace, got {mode!r}")
-    raw = await request.body()
-    if len(raw) > engine.settings.max_body_bytes:
-        return _problem(400, "rules body too large")
+    raw = await read_body(request, engine.settings.max_body_bytes)  # refused as soon as it passes the limit
+    if raw is None:
+        return _problem(
+            413, f"rules body too large: the limit is {engine.settings.max_body_bytes} bytes (--max-body-bytes)"
+        )
     text = raw.decode("utf-8", errors="replace")
     if "json" in request.headers.get("content-type", ""):
         try:
             json.loads(text)
         except json.JSONDecodeError as exc:
             return _problem(400, f"invalid JSON: {exc}")
+        except (RecursionError, ValueError) as exc:
+            return _problem(400, f"invalid JSON: {'nested too deeply' if isinstance(exc, RecursionError) else exc}")
     try:
-        # JSON is YAML: parsing the text itself keeps error line numbers true to what was sent.
-        scenario = engine.load_rules(text, replace=mode == "replace", source="POST /_fake/rules")
+        # JSON is YAML: parsing the text itself keeps error line numbers true to what was sent. Parsed in a worker
+        # thread so a big load never stalls the streams being served.
+        scenario = await asyncio.to_thread(
+            engine.load_rules, text, replace=mode == "replace", source="POST /_fake/rules"
+        )
     except ScenarioError as exc:
         return _problem(400, str(exc), problems=[str(p) for p in exc.problems])
     return JSONResponse({"loaded": [r.name for r in scenario.rules], "mode": mode, "warnings": engine.warnings})

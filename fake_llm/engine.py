@@ -138,7 +138,7 @@ class FakeLLM(RuleSets):
         entry: JournalEntry,
     ) -> ASGIApp:
         headers = provider.response_headers(meta)
-        raw = await _read_body(request, self.settings.max_body_bytes)
+        raw = await read_body(request, self.settings.max_body_bytes)
         if raw is None:
             return self._reject(
                 provider,
@@ -336,7 +336,7 @@ def _dump(body: Any) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-async def _read_body(request: Request, limit: int) -> bytes | None:
+async def read_body(request: Request, limit: int) -> bytes | None:
     """The request body, or None as soon as it exceeds `limit` bytes (never buffers more than that)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:

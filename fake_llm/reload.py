@@ -28,7 +28,8 @@ async def watch(engine: FakeLLM, paths: Sequence[Path], stop: asyncio.Event) -> 
 
     async for changes in watchfiles.awatch(*paths, debounce=DEBOUNCE_MS, stop_event=stop, recursive=True):
         changed = sorted({Path(path).name for _, path in changes})
-        engine.reload(reason=f"changed: {', '.join(changed)}")
+        # Parsed in a worker thread: a big scenario folder must not stall the streams being served meanwhile.
+        await asyncio.to_thread(engine.reload, reason=f"changed: {', '.join(changed)}")
 
 
 def watcher_lifespan(engine: FakeLLM) -> Any:
