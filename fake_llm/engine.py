@@ -44,8 +44,14 @@ MODEL_CREATED = 1700000000
 
 
 def scenario_roots(paths: Sequence[str | Path]) -> list[Path]:
-    """The folders rules sent over HTTP may read files from: each scenario folder, or a scenario file's folder."""
+    """The folders of the scenarios (each folder, or a scenario file's folder): what --watch watches."""
     return [Path(p).resolve() if Path(p).is_dir() else Path(p).resolve().parent for p in paths]
+
+
+def rule_roots(paths: Sequence[str | Path], extra: Sequence[str]) -> list[Path]:
+    """The folders rules sent at run time may read `content_file`s from: the scenario folders given (never the
+    folder around a scenario file: a project root holds `.env`s) and the `rules_folders` named."""
+    return [Path(p).resolve() for p in [*paths, *extra] if Path(p).is_dir()]
 
 
 class FakeLLM(RuleSets):
@@ -60,6 +66,7 @@ class FakeLLM(RuleSets):
         self.ids = IdMaker(settings.seed)
         self.clock = Clock(settings.freeze_time)
         self.roots = list(roots)
+        self.rule_roots = rule_roots((), settings.rules_folders)
         self.warnings = shadowed_rules(scenarios)
         self.limiter = RateLimiter(self.clock.now)
         self.server_limit = (
@@ -84,6 +91,7 @@ class FakeLLM(RuleSets):
             paths = [bundled_scenarios()]
         engine = cls(settings, load_scenarios(paths), scenario_roots(paths))
         engine.paths = paths
+        engine.rule_roots = rule_roots(paths, settings.rules_folders)
         return engine
 
     def reset(self, *, rules: bool = False) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -13,6 +12,7 @@ from typing import Any
 
 from fake_llm.chat import ChatRequest
 from fake_llm.errors import ReplyMismatch
+from fake_llm.safe_regex import full_match
 from fake_llm.scenarios import Match, Reply, Rule, ToolCallSpec
 from fake_llm.schema_values import generate_value
 from fake_llm.templates import Template, compile_template
@@ -204,11 +204,11 @@ def scripted_text(reply: Reply, request: ChatRequest, context: _LazyContext, see
         if request.guided_choice:
             return request.guided_choice[int(seed()[:8], 16) % len(request.guided_choice)]
         if request.guided_regex is not None:
-            return str(generate_value({"type": "string", "pattern": request.guided_regex}, seed=seed()))
+            return str(_generate({"type": "string", "pattern": request.guided_regex}, seed=seed()))
         if request.response_format_type in ("json_object", "json_schema"):
             spec = (request.response_format or {}).get("json_schema")
             schema = spec.get("schema") if isinstance(spec, Mapping) else None
-            return _dumps(generate_value(schema if isinstance(schema, Mapping) else _JSON_OBJECT_SCHEMA, seed=seed()))
+            return _dumps(_generate(schema if isinstance(schema, Mapping) else _JSON_OBJECT_SCHEMA, seed=seed()))
         if reply.generate.tokens is not None:
             return generate_text(seed=seed(), tokens=reply.generate.tokens)
         return generate_text(seed=seed(), words=reply.generate.words or DEFAULT_GENERATED_WORDS)
@@ -217,13 +217,22 @@ def scripted_text(reply: Reply, request: ChatRequest, context: _LazyContext, see
     return None
 
 
+def _generate(schema: Mapping[str, Any], *, seed: str) -> Any:
+    """A value for `schema`; a schema no value can be made for (unsatisfiable, or past the size bounds) is the
+    request's problem, answered as a mismatch (400) rather than a server error."""
+    try:
+        return generate_value(schema, seed=seed)
+    except (ValueError, RecursionError) as exc:
+        raise ReplyMismatch(f"cannot generate a value for the request's schema: {exc}") from None
+
+
 def _guided(text: str, request: ChatRequest) -> str:
     """A scripted text must obey the request's guided decoding, as a real guided server's output would."""
     if request.guided_choice and text not in request.guided_choice:
         raise ReplyMismatch(
             f"the reply {text!r} is not one of the request's guided_choice {list(request.guided_choice)}"
         )
-    if request.guided_regex is not None and not re.fullmatch(request.guided_regex, text):
+    if request.guided_regex is not None and not full_match(request.guided_regex, text):
         raise ReplyMismatch(f"the reply {text!r} does not match the request's guided_regex {request.guided_regex!r}")
     return text
 
@@ -266,7 +275,7 @@ def _arguments(spec: ToolCallSpec, offered: Mapping[str, Any], context: _LazyCon
         return _compact(_render(spec.arguments, context))
     tool = offered.get(spec.name)
     schema = tool.parameters if tool is not None and tool.parameters else {"type": "object", "properties": {}}
-    return _compact(generate_value(schema, seed=seed()))
+    return _compact(_generate(schema, seed=seed()))
 
 
 def plan_completion(

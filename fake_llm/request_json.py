@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from fake_llm.errors import ProviderRequestError
+from fake_llm.safe_regex import UnsafeRegex, compile_linear
 
 #: Deeper than any real request (tool schemas included); deeper ones would hit Python's recursion limit downstream.
 MAX_DEPTH = 100
@@ -76,6 +77,7 @@ def check_value(value: Any) -> None:
         if isinstance(item, str):
             _check_text(item, path)
         elif isinstance(item, dict):
+            _check_schema_regexes(item, path)
             for key, child in item.items():
                 _check_text(key, (*path, key))
                 stack.append((child, (*path, key)))
@@ -83,11 +85,28 @@ def check_value(value: Any) -> None:
             stack.extend((child, (*path, index)) for index, child in enumerate(item))
 
 
+def _check_schema_regexes(item: dict[str, Any], path: tuple[Any, ...]) -> None:
+    """A JSON Schema inside the request (tool parameters, response formats) may carry `pattern`s that fake-llm runs
+    when it generates values: they must be linear-time ones (safe_regex.py)."""
+    pattern = item.get("pattern")
+    regexes = [(pattern, (*path, "pattern"))] if isinstance(pattern, str) else []
+    by_pattern = item.get("patternProperties")
+    if isinstance(by_pattern, dict):
+        regexes += [(key, (*path, "patternProperties", key)) for key in by_pattern if isinstance(key, str)]
+    for regex, where in regexes:
+        try:
+            compile_linear(regex)
+        except UnsafeRegex as exc:
+            raise _invalid(where, f"the regex is refused: {exc}") from None
+
+
 def _check_text(text: str, path: tuple[Any, ...]) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise _invalid(path, f"the string holds a lone surrogate (\\u{ord(text[exc.start]):04x}), not valid UTF-8")
+        raise _invalid(
+            path, f"the string holds a lone surrogate (\\u{ord(text[exc.start]):04x}), not valid UTF-8"
+        ) from None
 
 
 def field_path(path: tuple[Any, ...]) -> str:

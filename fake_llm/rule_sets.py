@@ -28,6 +28,7 @@ class RuleSets:
     selector: Selector
     base_scenarios: tuple[Scenario, ...]
     roots: list[Path]
+    rule_roots: list[Path]
     paths: list[str | Path]
     load_errors: list[str]
     warnings: list[str]
@@ -68,13 +69,22 @@ class RuleSets:
             )
         )
 
-    def load_rules(self, data: Any, *, replace: bool = False, source: str = "<rules>") -> Scenario:
+    def load_rules(
+        self, data: Any, *, replace: bool = False, source: str = "<rules>", untrusted: bool = False
+    ) -> Scenario:
         """Add rules at run time (YAML text, a list of rule mappings or a scenario mapping); with `replace`, they
-        replace everything loaded. Files they name must lie inside the scenario folders."""
-        base = self.roots[0] if self.roots else Path.cwd()
+        replace everything loaded. Files they name must lie inside the scenario folders the server was started
+        with or a `rules_folders` one (a scenario file alone grants none). `untrusted` (rules from a request):
+        regexes must run in linear time."""
+        base = self.rule_roots[0] if self.rule_roots else Path.cwd()
         self._added += 1
         scenario = parse_rules(
-            data, source=source, base_dir=base, allowed_roots=self.roots, default_name=f"rules-{self._added}"
+            data,
+            source=source,
+            base_dir=base,
+            allowed_roots=self.rule_roots,
+            default_name=f"rules-{self._added}",
+            untrusted=untrusted,
         )
         self.install([scenario], replace=replace)
         return scenario

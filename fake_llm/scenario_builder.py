@@ -11,6 +11,7 @@ from typing import Any
 import jsonschema
 
 from fake_llm.errors import Problem, ScenarioError
+from fake_llm.safe_regex import Searcher, UnsafeRegex, compile_linear
 from fake_llm.scenario_schema import REPLY_BODY_KEYS, SCENARIO_SCHEMA, TEXT_KEYS, WHOLE_REPLY_KEYS
 from fake_llm.scenario_yaml import _error_path, _Located, _most_specific, _schema_message
 from fake_llm.scenarios import (
@@ -41,6 +42,7 @@ def _build(
     base_dir: Path | None,
     allowed_roots: Sequence[Path] | None,
     default_name: str | None,
+    untrusted: bool = False,
 ) -> Scenario:
     if data is None:
         data = {}
@@ -49,7 +51,7 @@ def _build(
     problems = [located.problem(_error_path(error), _schema_message(error)) for error in errors]
     if problems:
         raise ScenarioError(sorted(_dedupe(problems), key=lambda p: p.line))
-    builder = _Builder(located, base_dir or Path.cwd(), allowed_roots)
+    builder = _Builder(located, base_dir or Path.cwd(), allowed_roots, untrusted=untrusted)
     scenario = builder.scenario(data, default_name or Path(source).stem.strip("<>"))
     if builder.problems:
         raise ScenarioError(builder.problems)
@@ -67,7 +69,11 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
 class _Builder:
     """Turns schema-valid data into typed values, checking what a JSON Schema cannot say."""
 
-    def __init__(self, located: _Located, base_dir: Path, allowed_roots: Sequence[Path] | None) -> None:
+    def __init__(
+        self, located: _Located, base_dir: Path, allowed_roots: Sequence[Path] | None, *, untrusted: bool = False
+    ) -> None:
+        #: Rules from a request (POST /_fake/rules): regexes must run in linear time.
+        self.untrusted = untrusted
         self.located = located
         self.base_dir = base_dir
         self.allowed_roots = [root.resolve() for root in allowed_roots] if allowed_roots is not None else None
@@ -152,8 +158,14 @@ class _Builder:
             return None
         kind = kinds[0]
         ignore_case = bool(raw.get("ignore_case", False))
-        pattern = None
-        if kind == "regex":
+        pattern: Searcher | None = None
+        if kind == "regex" and self.untrusted:
+            try:
+                pattern = compile_linear(raw[kind], ignore_case=ignore_case)
+            except UnsafeRegex as exc:
+                self.fail((*path, kind), f"regex {raw[kind]!r} refused for a rule sent at run time: {exc}")
+                return None
+        elif kind == "regex":
             try:
                 pattern = re.compile(raw[kind], re.IGNORECASE if ignore_case else 0)
             except re.error as exc:

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from fake_llm.errors import Problem, ScenarioError
+from fake_llm.safe_regex import Searcher, catastrophic_parts
 from fake_llm.scenario_yaml import _load_yaml
 
 LOOKUP_KINDS = ("contains", "equals", "startswith", "regex")
@@ -25,7 +26,8 @@ class TextLookup:
     kind: str
     value: str
     ignore_case: bool = False
-    pattern: re.Pattern[str] | None = None
+    #: Python's `re` for the operator's files; RE2 (linear time) for rules posted at run time.
+    pattern: Searcher | None = None
 
     def describe(self) -> str:
         """The lookup as a verb phrase: `contain 'x'`, `match regex 'a.*'`."""
@@ -319,8 +321,10 @@ def parse_rules(
     base_dir: Path | None = None,
     allowed_roots: Sequence[Path] | None = None,
     default_name: str | None = None,
+    untrusted: bool = False,
 ) -> Scenario:
-    """A Scenario from YAML/JSON text holding a rule list or a scenario mapping, or the same already parsed."""
+    """A Scenario from YAML/JSON text holding a rule list or a scenario mapping, or the same already parsed.
+    `untrusted` (rules from a request): regexes must be linear-time ones (RE2)."""
     from fake_llm.scenario_builder import _build  # see parse_scenario
 
     if not isinstance(data, str):
@@ -329,7 +333,7 @@ def parse_rules(
     if isinstance(parsed, list):
         # A bare list of rules: the same lines, under `rules`, so errors point at what the user wrote.
         parsed, lines = {"rules": parsed}, {("rules", *path): line for path, line in lines.items()}
-    return _build(parsed, lines, source, base_dir, allowed_roots, default_name)
+    return _build(parsed, lines, source, base_dir, allowed_roots, default_name, untrusted)
 
 
 def check_unique_names(scenarios: Sequence[Scenario]) -> list[Problem]:
@@ -367,4 +371,18 @@ def shadowed_rules(scenarios: Sequence[Scenario]) -> list[str]:
                 )
             elif rule.match.is_catch_all and rule.times is None:
                 catch_all = rule
+            warnings.extend(_risky_regexes(rule))
     return warnings
+
+
+def _risky_regexes(rule: Rule) -> list[str]:
+    """Warnings for rule regexes Python's `re` may take exponential time on (`(a+)+$` on a long message)."""
+    match = rule.match
+    given = [match.user, match.system, match.any_message, match.tool_result, *(v for _, v in match.headers)]
+    lookups = [lookup for lookup in given if lookup is not None]
+    return [
+        f"{rule.source}: rule {rule.name!r} regex {lookup.value!r} can backtrack catastrophically "
+        f"({catastrophic_parts(lookup.value)[0]}); one long message could stall the server"
+        for lookup in lookups
+        if isinstance(lookup.pattern, re.Pattern) and catastrophic_parts(lookup.value)
+    ]

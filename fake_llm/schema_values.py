@@ -16,6 +16,7 @@ import jsonschema
 from faker import Faker
 
 from fake_llm.regex_strings import _emit, _Node, _RegexParser, _Unsupported
+from fake_llm.safe_regex import Searcher, UnsafeRegex, compile_linear
 from fake_llm.schema_keywords import _bounds, _count, _is_multiple, _is_number, _merge, _type_list
 from fake_llm.value_hints import _FORMATS, _NAMED, _NUMERIC, _lookup, _make, _singular
 
@@ -24,6 +25,10 @@ _MINIMAL_DEPTH = 6  # past this nesting, or when a $ref repeats _MINIMAL_REPEATS
 _MINIMAL_REPEATS = 3
 _HARD_LIMIT = 48  # still nesting here means the required parts recurse forever: no finite instance exists
 _ATTEMPTS = 30  # candidates tried for a pattern or a unique array item
+#: Generated values stay this small whatever a request's schema asks (`minItems: 1000000000`): past these the schema
+#: is refused, as generating it would take the server's memory and time (issue 11, finding 5).
+MAX_ITEMS = 1000
+MAX_CHARS = 100_000
 
 
 def generate_value(schema: Mapping[str, Any], *, seed: int | str, root: Mapping[str, Any] | None = None) -> Any:
@@ -193,6 +198,8 @@ class _Generator:
 
     def text(self, schema: Mapping[str, Any], name: str) -> str:
         lo, hi = _count(schema.get("minLength"), 0), _count(schema.get("maxLength"), None)
+        if lo > MAX_CHARS:
+            raise ValueError(f"minLength {lo} is more than fake-llm generates ({MAX_CHARS} characters)")
         if hi is not None and lo > hi:
             raise ValueError(f"minLength {lo} is greater than maxLength {hi}")
         fmt = str(schema.get("format", "")).lower()
@@ -215,7 +222,7 @@ class _Generator:
     def patterned(self, pattern: str, realistic: str, lo: int, hi: int | None) -> str:
         """The realistic value if it matches, else strings generated from the regex, checked with re.search."""
         try:
-            regex = re.compile(pattern)
+            regex = _compile(pattern)
         except re.error:
             return self.fit(realistic, lo, hi)  # not a Python regex: nothing can be checked
         try:
@@ -243,6 +250,8 @@ class _Generator:
             prefix, items = items, schema.get("additionalItems", {})
         prefix = prefix if isinstance(prefix, list) else []
         lo, hi = _count(schema.get("minItems"), 0), _count(schema.get("maxItems"), None)
+        if lo > MAX_ITEMS:
+            raise ValueError(f"minItems {lo} is more than fake-llm generates ({MAX_ITEMS})")
         contains = schema.get("contains")
         lo = max(lo, 1) if contains not in (None, False) and not prefix and schema.get("minContains") != 0 else lo
         if items is False:
@@ -276,6 +285,8 @@ class _Generator:
         required = [k for k in schema.get("required", ()) if isinstance(k, str)]
         extra = schema.get("additionalProperties", True)
         lo, hi = _count(schema.get("minProperties"), 0), _count(schema.get("maxProperties"), None)
+        if lo > MAX_ITEMS:
+            raise ValueError(f"minProperties {lo} is more than fake-llm generates ({MAX_ITEMS})")
         if hi is not None and len(required) > hi:
             raise ValueError(f"{len(required)} required properties but maxProperties is {hi}")
         optional = [k for k in props if k not in required and props[k] is not False]
@@ -311,12 +322,24 @@ class _Generator:
         if isinstance(props, Mapping) and key in props:
             return props[key]
         for regex, sub in patterns.items() if isinstance(patterns, Mapping) else ():
-            if re.search(regex, key):
-                return sub
+            try:
+                if _compile(regex).search(key):
+                    return sub
+            except re.error:
+                continue
         extra = schema.get("additionalProperties", True)
         if extra is False:
             raise ValueError(f"property {key!r} is required but additionalProperties is false")
         return extra if isinstance(extra, Mapping) else {}
+
+
+def _compile(pattern: str) -> Searcher:
+    """RE2 when it can run the pattern (linear time); Python's `re` only for what RE2 refuses (lookaround), which
+    can only come from the operator's scenario files: request_json.py refuses such patterns in requests."""
+    try:
+        return compile_linear(pattern)
+    except UnsafeRegex:
+        return re.compile(pattern)
 
 
 def _no_finite_value(refs: tuple[str, ...]) -> ValueError:
