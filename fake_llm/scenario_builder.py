@@ -11,6 +11,7 @@ from typing import Any
 import jsonschema
 
 from fake_llm.errors import Problem, ScenarioError
+from fake_llm.safe_files import FileRefused, read_text_file
 from fake_llm.safe_regex import Searcher, UnsafeRegex, compile_linear
 from fake_llm.scenario_schema import REPLY_BODY_KEYS, SCENARIO_SCHEMA, TEXT_KEYS, WHOLE_REPLY_KEYS
 from fake_llm.scenario_yaml import _error_path, _Located, _most_specific, _schema_message
@@ -292,11 +293,16 @@ class _Builder:
         target = (self.base_dir / name).resolve()
         if self.allowed_roots is not None and not any(target.is_relative_to(root) for root in self.allowed_roots):
             self.fail(
-                path, f"{name!r} is outside the scenario folders; rules sent at run time may only read files there"
+                path,
+                f"{name!r} is outside the scenario folders; rules sent at run time may only read files there "
+                "(or in a --rules-folder)",
             )
             return ""
         try:
-            return target.read_text(encoding="utf-8")
+            return read_text_file(name, target)
+        except FileRefused as exc:
+            self.fail(path, f"cannot read {name!r}: {exc}")
+            return ""
         except (OSError, UnicodeDecodeError) as exc:
             self.fail(path, f"cannot read {name!r}: {exc.strerror if isinstance(exc, OSError) else exc}")
             return ""
