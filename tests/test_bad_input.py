@@ -19,21 +19,24 @@ RULES = dedent(
     """
 )
 
-#: (path, a valid body as JSON text with `@` where the bad value goes, how the error names the field)
+#: (path, a valid body as JSON text with `@` where the bad value goes)
+USER = '[{"role": "user", "content": "hi"}]'
 DIALECTS = {
-    "openai-chat": ("/v1/chat/completions", '{"model": "gpt-4o-mini", "max_tokens": @, "messages": [{"role": "user", '
-                    '"content": "hi"}]}'),
-    "anthropic": ("/v1/messages", '{"model": "claude-sonnet-4-5", "max_tokens": @, "messages": [{"role": "user", '
-                  '"content": "hi"}]}'),
+    "openai-chat": ("/v1/chat/completions", '{"model": "gpt-4o-mini", "max_tokens": @, "messages": ' + USER + "}"),
+    "anthropic": ("/v1/messages", '{"model": "claude-sonnet-4-5", "max_tokens": @, "messages": ' + USER + "}"),
     "responses": ("/v1/responses", '{"model": "gpt-4o-mini", "max_output_tokens": @, "input": "hi"}'),
     "completions": ("/v1/completions", '{"model": "gpt-3.5-turbo-instruct", "max_tokens": @, "prompt": "hi"}'),
     "embeddings": ("/v1/embeddings", '{"model": "text-embedding-3-small", "dimensions": @, "input": "hi"}'),
-    "gemini": ("/v1beta/models/gemini-2.0-flash:generateContent",
-               '{"generationConfig": {"maxOutputTokens": @}, "contents": [{"role": "user", "parts": [{"text": "hi"}]}]}'),
-    "azure": ("/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21",
-              '{"max_tokens": @, "messages": [{"role": "user", "content": "hi"}]}'),
-    "scale": ("/v5/chat/completions", '{"model": "m", "max_tokens": @, "messages": [{"role": "user", "content": "hi"}]}'),
-}  # fmt: skip
+    "gemini": (
+        "/v1beta/models/gemini-2.0-flash:generateContent",
+        '{"generationConfig": {"maxOutputTokens": @}, "contents": [{"role": "user", "parts": [{"text": "hi"}]}]}',
+    ),
+    "azure": (
+        "/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21",
+        '{"max_tokens": @, "messages": ' + USER + "}",
+    ),
+    "scale": ("/v5/chat/completions", '{"model": "m", "max_tokens": @, "messages": ' + USER + "}"),
+}
 BAD_VALUES = {
     "huge int": ("9" * 5000, "digits is out of range"),
     "NaN": ("NaN", "NaN is not valid JSON"),

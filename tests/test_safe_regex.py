@@ -16,13 +16,7 @@ from fake_llm.safe_regex import UnsafeRegex, catastrophic_parts, compile_linear
 from fake_llm.server import FakeLLMServer
 from fake_llm.settings import Settings
 
-RULES = dedent(
-    """
-    rules:
-      - name: anything
-        reply: {content: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaX"}
-    """
-)
+RULES = "rules: [{name: anything, reply: {content: " + "a" * 60 + "X}}]"
 
 
 @pytest.fixture(scope="module")
