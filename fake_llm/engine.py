@@ -59,7 +59,7 @@ class FakeLLM(RuleSets):
 
     def __init__(self, settings: Settings, scenarios: Sequence[Scenario] = (), roots: Sequence[Path] = ()) -> None:
         self.settings = settings
-        self.journal = Journal(settings.journal_size)
+        self.journal = Journal(settings.journal_size, settings.journal_bytes)
         self.base_scenarios = tuple(scenarios)
         self.selector = Selector(scenarios)
         self.tokenizer = make_tokenizer(settings.tokenizer)
