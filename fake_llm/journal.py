@@ -90,6 +90,11 @@ class JournalEntry:
             shown = replace(self, body=_clip_text(_shown(self.body)), events=[])
             return json.dumps(shown.to_dict(), ensure_ascii=True, default=str)
 
+    def describe(self) -> str:
+        """One line: what was asked and what it got."""
+        outcome = f"rule {self.rule!r}" if self.rule else self.outcome
+        return f"#{self.seq} {self.method} {self.path} model={self.model!r} -> {self.status} ({outcome})"
+
 
 def _shown(value: Any) -> str:
     """A text for a value JSON cannot hold; reprlib caps the depth that a plain repr would recurse into."""
