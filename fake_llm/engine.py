@@ -20,7 +20,7 @@ from starlette.types import ASGIApp
 
 from fake_llm import profiles
 from fake_llm.chat import ChatRequest
-from fake_llm.errors import ProviderRequestError, ReplyMismatch
+from fake_llm.errors import ProviderRequestError, ReplyMismatch, ReplyTooLarge
 from fake_llm.faults import apply_faults
 from fake_llm.ids import Clock, IdMaker
 from fake_llm.journal import Journal, JournalEntry, redact_headers
@@ -216,15 +216,15 @@ class FakeLLM(RuleSets):
         completion = None
         if reply.is_completion:
             context = ReplyContext(
-                selection.captures, self.settings.seed, lambda i: self.ids.make("call_", f"{entry.seq}.{i}", 24)
+                selection.captures,
+                self.settings.seed,
+                lambda i: self.ids.make("call_", f"{entry.seq}.{i}", 24),
+                self.settings.max_reply_bytes,
             )
             try:
                 completion = plan_completion(reply, chat, self.tokenizer, rule, context, profiles.usage_fields(profile))
             except ReplyMismatch as exc:
-                entry.outcome, entry.status, entry.reply = "mismatch", 400, str(exc)
-                self.journal.record(entry)
-                body = provider.error_body(400, f"fake-llm: {exc}", code="fake_llm_reply_mismatch")
-                return self._json(body, 400, {**headers, "x-should-retry": "false"})
+                return self._mismatch(provider, entry, headers, exc)
             fingerprint = self.ids.fingerprint(completion.model)
             meta = ReplyMeta(meta.id, meta.created, fingerprint, meta.request_id, meta.seed)
         tokens = (
@@ -239,7 +239,10 @@ class FakeLLM(RuleSets):
             body = provider.error_body(429, decision.message, type=decision.kind, code="rate_limit_exceeded")
             return self._json(body, 429, {**headers, **decision.headers})
         headers = {**headers, **decision.headers, **reply.headers}
-        response = self._render(provider, reply, completion, chat, meta, entry, headers, selection.step)
+        try:
+            response = self._render(provider, reply, completion, chat, meta, entry, headers, selection.step)
+        except ReplyTooLarge as exc:
+            return self._mismatch(provider, entry, headers, exc)
         if reply.delay_ms:
             entry.delay_ms = reply.delay_ms
             response = DelayedResponse(response, reply.delay_ms * self.settings.time_scale / 1000.0)
@@ -297,6 +300,7 @@ class FakeLLM(RuleSets):
         assert completion is not None
         if not chat.stream:
             content = _dump(provider.completion_body(completion, meta, chat))
+            self._check_size(len(content))
             if reply.truncate_body is not None:
                 content = content[: reply.truncate_body]
             return Response(content, 200, headers, media_type=JSON_TYPE)
@@ -311,6 +315,7 @@ class FakeLLM(RuleSets):
         plan = apply_faults(events, spec, provider.stream_error_event)
         entry.schedule = [event.at_ms for event in plan.events]
         entry.faults = plan.describe(spec)
+        self._check_size(sum(len(event.data) for event in plan.events))
         entry.events = plan.events
         self.open_streams += 1
 
@@ -326,6 +331,25 @@ class FakeLLM(RuleSets):
             abort=plan.abort,
             on_close=closed,
         )
+
+    def _check_size(self, size: int) -> None:
+        if size > self.settings.max_reply_bytes:
+            raise ReplyTooLarge(
+                f"the reply would be {size} bytes, past the server's max_reply_bytes ({self.settings.max_reply_bytes})"
+            )
+
+    def _mismatch(
+        self, provider: Provider, entry: JournalEntry, headers: dict[str, str], exc: ReplyMismatch
+    ) -> Response:
+        """A reply that contradicts the request, or grows past max_reply_bytes: a 400 naming the rule."""
+        too_large = isinstance(exc, ReplyTooLarge)
+        message = f"fake-llm: rule {entry.rule!r}: {exc}" if too_large else f"fake-llm: {exc}"
+        entry.outcome, entry.status, entry.reply = "mismatch", 400, message
+        entry.events = []
+        self.journal.record(entry)
+        code = "fake_llm_reply_too_large" if too_large else "fake_llm_reply_mismatch"
+        body = provider.error_body(400, message, code=code)
+        return self._json(body, 400, {**headers, "x-should-retry": "false"})
 
     def _reject(
         self, provider: Provider, entry: JournalEntry, headers: dict[str, str], exc: ProviderRequestError

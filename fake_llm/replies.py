@@ -108,6 +108,8 @@ class ReplyContext:
     captures: Mapping[str, str] = field(default_factory=dict)
     seed: int = 0
     call_id: Callable[[int], str] = lambda i: f"call_{i}"
+    #: Templates stop (ReplyTooLarge) before rendering more than this many characters.
+    max_chars: int | None = None
 
 
 def cut_at_stop(text: str, stops: tuple[str, ...], *, keep: bool = False) -> tuple[str, str | None]:
@@ -160,9 +162,10 @@ def template_context(request: ChatRequest, captures: Mapping[str, str]) -> dict[
 class _LazyContext:
     """The template context, built on first use: most replies have no `{{ }}` and never need it."""
 
-    def __init__(self, request: ChatRequest, captures: Mapping[str, str]) -> None:
+    def __init__(self, request: ChatRequest, captures: Mapping[str, str], limit: int | None = None) -> None:
         self.request = request
         self.captures = captures
+        self.limit = limit
         self._built: dict[str, Any] | None = None
 
     def get(self) -> dict[str, Any]:
@@ -174,7 +177,7 @@ class _LazyContext:
 def _render(value: Any, context: _LazyContext) -> Any:
     """`value` with every string rendered as a template (mappings and lists walked)."""
     if isinstance(value, str):
-        return _template(value).render(context.get()) if "{{" in value else value
+        return _template(value).render(context.get(), context.limit) if "{{" in value else value
     if isinstance(value, Mapping):
         return {k: _render(v, context) for k, v in value.items()}
     if isinstance(value, list):
@@ -292,7 +295,7 @@ def plan_completion(
     the pieces of a `stream.chunks` timeline). Raises ReplyMismatch when the reply contradicts the request."""
     rule = rule or Rule(name="<inline>", match=Match(), replies=(reply,))
     ctx = ctx or ReplyContext()
-    context = _LazyContext(request, ctx.captures)
+    context = _LazyContext(request, ctx.captures, ctx.max_chars)
     seeds: list[str] = []
 
     def base_seed() -> str:
