@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
 from typing import Any
 
@@ -59,11 +60,20 @@ async def health(request: Request) -> Response:
             "version": __version__,
             "rules": len(engine.selector.rules),
             "scenarios": [s.name for s in engine.selector.scenarios],
-            # A failed hot reload: the last good rules still serve, and the problems show here until fixed.
-            "load_errors": engine.load_errors,
+            # A failed hot reload: the last good rules still serve, and the problems show here until fixed, without
+            # the values they quote (a scenario swapped for a symlink to a secret file must not leak it here).
+            "load_errors": [_without_quoted_values(problem) for problem in engine.load_errors],
             "time_scale": engine.settings.time_scale,
         }
     )
+
+
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+
+
+def _without_quoted_values(problem: str) -> str:
+    """`s.yaml:1: expected a mapping, got 'root:x:0:0'` -> `s.yaml:1: expected a mapping, got '…'`."""
+    return _QUOTED.sub("'…'", problem)
 
 
 async def journal(request: Request) -> Response:

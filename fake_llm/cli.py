@@ -174,7 +174,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from fake_llm import log_scrub
     from fake_llm.app import create_app
+    from fake_llm.connections import guarded_protocol
     from fake_llm.engine import FakeLLM
     from fake_llm.errors import ScenarioError
     from fake_llm.settings import bundled_scenarios
@@ -195,12 +197,16 @@ def serve(args: argparse.Namespace) -> int:
         flush=True,
     )
     logging.basicConfig(level=settings.log_level.upper() if settings.log_level != "trace" else "DEBUG")
+    log_scrub.install()
     uvicorn.run(
         create_app(engine=engine),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
-        timeout_graceful_shutdown=5,
+        # What a streaming client sees when this runs out is in the README (Shutdown) and SECURITY.md.
+        timeout_graceful_shutdown=settings.graceful_timeout,  # type: ignore[arg-type]
+        timeout_keep_alive=settings.header_timeout,  # type: ignore[arg-type]
+        http=guarded_protocol(header_timeout=settings.header_timeout, max_connections=settings.max_connections),
     )
     return 0
 

@@ -20,7 +20,18 @@ ENTRY_OVERHEAD = 2048
 TRUNCATED = "…[truncated by fake-llm: {size} characters, the journal keeps {kept}]"
 
 #: Header values never written to the journal.
-REDACTED_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "x-goog-api-key", "x-fake-llm-admin-token"})
+REDACTED_HEADERS = frozenset(
+    {
+        "authorization",
+        "x-api-key",
+        "api-key",
+        "x-goog-api-key",
+        "x-fake-llm-admin-token",
+        # Account identifiers: not keys, but they name the paying organisation and project (record files get shared).
+        "openai-organization",
+        "openai-project",
+    }
+)
 
 
 def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:

@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Scope
 
-from fake_llm import __version__
+from fake_llm import __version__, log_scrub
 from fake_llm.cassette import MIN_SECRET, Cassette, _field_values, _scrub
 from fake_llm.cassette import dump_yaml as dump_yaml  # importable from here, as before cassette.py
 from fake_llm.chat import ChatRequest
@@ -333,6 +333,7 @@ def run_recorder(
     )
     logging.basicConfig(level=logging.INFO)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is uvicorn's job
+    log_scrub.install()  # `?key=` of Gemini clients never reaches the access log
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
     return 0
 

@@ -14,6 +14,7 @@ from typing import Any
 import uvicorn
 
 from fake_llm.app import create_app
+from fake_llm.connections import guarded_protocol
 from fake_llm.engine import FakeLLM
 from fake_llm.journal import Journal
 from fake_llm.scenarios import Scenario, load_scenarios
@@ -119,7 +120,11 @@ class FakeLLMServer:
             log_level="warning",
             lifespan="on" if self.settings.watch else "off",
             access_log=False,
-            timeout_graceful_shutdown=2,
+            timeout_graceful_shutdown=min(2.0, self.settings.graceful_timeout),  # type: ignore[arg-type]
+            timeout_keep_alive=self.settings.header_timeout,  # type: ignore[arg-type]
+            http=guarded_protocol(
+                header_timeout=self.settings.header_timeout, max_connections=self.settings.max_connections
+            ),
         )
         self._server = _Server(config)
         self._thread = threading.Thread(
