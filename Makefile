@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench schema clean docker-test
+.PHONY: run test lint bench schema clean docker-test fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py $(ARGS)
+
+# Long fuzz run (not part of `make test`): FUZZ_BODIES mutated bodies across every dialect; reports 5xx, resets and
+# timeouts, and fails if there is any.
+FUZZ_BODIES ?= 100000
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz_run --bodies $(FUZZ_BODIES) $(ARGS)
 
 schema: $(STAMP)
 	$(BIN)/fake-llm schema > docs/scenario.schema.json

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+import jsonschema
+
 from fake_llm.chat import ChatRequest
 from fake_llm.errors import ReplyMismatch
 from fake_llm.safe_regex import full_match
@@ -224,7 +226,12 @@ def _generate(schema: Mapping[str, Any], *, seed: str) -> Any:
     """A value for `schema`; a schema no value can be made for (unsatisfiable, or past the size bounds) is the
     request's problem, answered as a mismatch (400) rather than a server error."""
     try:
+        # A malformed schema (`required: 5`) is refused as the real APIs do, before the generator walks it.
+        jsonschema.validators.validator_for(schema).check_schema(dict(schema))
         return generate_value(schema, seed=seed)
+    except jsonschema.SchemaError as exc:
+        where = "/".join(map(str, exc.absolute_path)) or "the root"
+        raise ReplyMismatch(f"the request's schema is invalid at {where}: {exc.message}") from None
     except (ValueError, RecursionError) as exc:
         raise ReplyMismatch(f"cannot generate a value for the request's schema: {exc}") from None
 

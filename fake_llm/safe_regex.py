@@ -38,6 +38,8 @@ def compile_linear(pattern: str, *, ignore_case: bool = False) -> Searcher:
     options.case_sensitive = not ignore_case
     try:
         compiled: Searcher = re2.compile(pattern, options=options)
+    except UnicodeEncodeError:
+        raise UnsafeRegex("the pattern holds a lone surrogate, which is not valid UTF-8") from None
     except re2.error as exc:
         reason = exc.args[0] if exc.args else exc
         reason = reason.decode("utf-8", errors="replace") if isinstance(reason, bytes) else str(reason)
