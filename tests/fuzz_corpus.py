@@ -3,6 +3,7 @@ a valid request per dialect, the values that broke fake-llm before (issue 11), a
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 from textwrap import dedent
@@ -113,7 +114,7 @@ def random_value(rng: random.Random, depth: int = 0) -> Any:
     """A random JSON-able value: scalars, strings with odd characters, and small nested containers."""
     roll = rng.random()
     if depth > 3 or roll < 0.4:
-        return rng.choice(NASTY_VALUES)
+        return copy.deepcopy(rng.choice(NASTY_VALUES))  # a fresh [] / {}: the mutator may add keys to it
     if roll < 0.6:
         return "".join(
             chr(rng.choice([rng.randint(32, 126), rng.randint(0, 0x10FFFF)])) for _ in range(rng.randint(0, 30))
