@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench schema clean docker-test fuzz
+.PHONY: run test lint bench schema goldens layers clean docker-test fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check fake_llm tests benchmarks
 	$(BIN)/ruff check fake_llm tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py $(ARGS)
@@ -36,6 +37,14 @@ fuzz: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/fake-llm schema > docs/scenario.schema.json
+
+# Rewrite fixtures/golden/ from the current code (never part of `make test`); review the diff before committing.
+goldens: $(STAMP)
+	$(BIN)/python -m tests.goldens $(ARGS)
+
+# Module count per layer (package folder), for the architecture notes.
+layers:
+	python3 scripts/layers.py
 
 clean:
 	rm -rf $(VENV) .coverage .pytest_cache .mypy_cache .ruff_cache

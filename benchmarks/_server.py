@@ -36,7 +36,7 @@ def _impl(kind: str, preferred: str) -> str:
 
 
 def fake_app(scenario: str) -> Any:
-    from fake_llm.app import create_app
+    from fake_llm.http.app import create_app
     from fake_llm.settings import Settings
 
     return create_app(Settings(scenarios=(scenario,), log_level="warning"))

@@ -427,7 +427,7 @@ def cpu_seconds(pid: int) -> float:
 
 def measure_startup(repeats: int) -> tuple[float, float, float]:
     """Median construct+start, stop and total seconds of an in-process FakeLLMServer with one inline rule."""
-    from fake_llm.server import FakeLLMServer
+    from fake_llm.testing.server import FakeLLMServer
 
     rules = [{"name": "catch-all", "reply": {"content": "hi"}}]
     starts, stops, totals = [], [], []

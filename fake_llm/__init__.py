@@ -5,22 +5,22 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from fake_llm.version import __version__
 
 # Public names are imported on first use, so that loading the pytest plugin (or `fake-llm --version`) stays cheap.
 _EXPORTS = {
-    "ChatRequest": "fake_llm.chat",
+    "ChatRequest": "fake_llm.model.request",
     "FakeLLMError": "fake_llm.errors",
-    "FakeLLMServer": "fake_llm.server",
-    "Journal": "fake_llm.journal",
+    "FakeLLMServer": "fake_llm.testing.server",
+    "Journal": "fake_llm.core.journal",
     "JournalAssertionError": "fake_llm.errors",
-    "JournalEntry": "fake_llm.journal",
-    "Scenario": "fake_llm.scenarios",
+    "JournalEntry": "fake_llm.core.journal",
+    "Scenario": "fake_llm.model.spec",
     "ScenarioError": "fake_llm.errors",
     "Settings": "fake_llm.settings",
-    "create_app": "fake_llm.app",
-    "load_scenario": "fake_llm.scenarios",
-    "load_scenarios": "fake_llm.scenarios",
+    "create_app": "fake_llm.http.app",
+    "load_scenario": "fake_llm.scenarios.loader",
+    "load_scenarios": "fake_llm.scenarios.loader",
 }
 
 __all__ = [
@@ -40,13 +40,14 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from fake_llm.app import create_app
-    from fake_llm.chat import ChatRequest
+    from fake_llm.core.journal import Journal, JournalEntry
     from fake_llm.errors import FakeLLMError, JournalAssertionError, ScenarioError
-    from fake_llm.journal import Journal, JournalEntry
-    from fake_llm.scenarios import Scenario, load_scenario, load_scenarios
-    from fake_llm.server import FakeLLMServer
+    from fake_llm.http.app import create_app
+    from fake_llm.model.request import ChatRequest
+    from fake_llm.model.spec import Scenario
+    from fake_llm.scenarios.loader import load_scenario, load_scenarios
     from fake_llm.settings import Settings
+    from fake_llm.testing.server import FakeLLMServer
 
 
 def __getattr__(name: str) -> Any:

@@ -8,8 +8,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from fake_llm import __version__
 from fake_llm.settings import ENV_PREFIX, SETTINGS_HELP, Settings, parse_time
+from fake_llm.version import __version__
 
 
 def _env(name: str) -> str:
@@ -174,11 +174,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from fake_llm import log_scrub
-    from fake_llm.app import create_app
-    from fake_llm.connections import guarded_protocol
-    from fake_llm.engine import FakeLLM
     from fake_llm.errors import ScenarioError
+    from fake_llm.http import log_scrub
+    from fake_llm.http.app import create_app
+    from fake_llm.http.connections import guarded_protocol
+    from fake_llm.http.engine import FakeLLM
     from fake_llm.settings import bundled_scenarios
 
     try:
@@ -213,7 +213,7 @@ def serve(args: argparse.Namespace) -> int:
 
 def check(args: argparse.Namespace) -> int:
     from fake_llm.errors import ScenarioError
-    from fake_llm.scenarios import expand_paths, load_scenarios, shadowed_rules
+    from fake_llm.scenarios.loader import expand_paths, load_scenarios, shadowed_rules
 
     try:
         scenarios = load_scenarios(args.paths)
@@ -230,14 +230,14 @@ def check(args: argparse.Namespace) -> int:
 
 
 def schema(args: argparse.Namespace) -> int:
-    from fake_llm.scenario_schema import SCENARIO_SCHEMA
+    from fake_llm.scenarios.schema import SCENARIO_SCHEMA
 
     print(json.dumps(SCENARIO_SCHEMA, indent=2))
     return 0
 
 
 def record(args: argparse.Namespace) -> int:
-    from fake_llm.recorder import run_recorder
+    from fake_llm.record.proxy import run_recorder
 
     return run_recorder(
         args.upstream,

@@ -24,6 +24,17 @@ def bundled_scenarios() -> Path:
     raise FileNotFoundError("the bundled scenarios folder is missing from this installation")  # pragma: no cover
 
 
+def bundled_pack(name: str) -> Path | None:
+    """The opt-in scenario pack `name` shipped with fake-llm (scenarios/packs/<name>.yaml), or None. The packs sit
+    in a subfolder so that loading the bundled folder (the default) never loads them."""
+    path = bundled_scenarios() / "packs" / f"{name}.yaml"
+    return path if name.isidentifier() and path.is_file() else None
+
+
+def bundled_pack_names() -> list[str]:
+    return sorted(p.stem for p in (bundled_scenarios() / "packs").glob("*.yaml"))
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything that configures one fake-llm server. CLI flags beat `FAKE_LLM_*` variables, which beat defaults."""
@@ -192,7 +203,7 @@ def parse_time(raw: str) -> float:
 SETTINGS_HELP: dict[str, str] = {
     "host": "address to bind (use 0.0.0.0 only inside a container)",
     "port": "port to listen on (0 picks a free one)",
-    "scenarios": "scenario file or folder (repeatable); default: the bundled pack",
+    "scenarios": "scenario file, folder or bundled pack name such as generic (repeatable); default: the bundled pack",
     "api_keys": "accepted API key (repeatable); default: accept any key",
     "seed": "seed for ids, fingerprints and generated values",
     "freeze_time": "report this time (unix seconds or ISO 8601) as `created`",

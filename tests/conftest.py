@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from fake_llm.app import create_app
-from fake_llm.scenarios import parse_rules
+from fake_llm.http.app import create_app
+from fake_llm.scenarios.loader import parse_rules
 from fake_llm.settings import Settings
 from tests.sdk_clients import close_all
 

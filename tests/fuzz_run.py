@@ -21,7 +21,7 @@ from tests.fuzz_corpus import RULES, mutate
 
 CHILD = """
 import sys
-from fake_llm.server import FakeLLMServer
+from fake_llm.testing.server import FakeLLMServer
 with FakeLLMServer(rules=sys.argv[1], time_scale=0, journal_size=200) as server:
     print(server.port, flush=True)
     sys.stdin.readline()

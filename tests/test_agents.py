@@ -12,7 +12,7 @@ import jsonschema
 import pydantic
 import pytest
 
-from fake_llm.server import FakeLLMServer
+from fake_llm.testing.server import FakeLLMServer
 
 openai = pytest.importorskip("openai")
 

@@ -12,10 +12,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from fake_llm import __version__
-from fake_llm.app import create_app
-from fake_llm.engine import FakeLLM
-from fake_llm.providers.openai_chat import OpenAIChat
-from fake_llm.scenarios import parse_scenario
+from fake_llm.dialects.openai.chat import OpenAIChat
+from fake_llm.http.app import create_app
+from fake_llm.http.engine import FakeLLM
+from fake_llm.scenarios.loader import parse_scenario
 from fake_llm.settings import Settings
 
 MakeClient = Callable[..., TestClient]
@@ -543,7 +543,7 @@ def boom(*args: object, **kwargs: object) -> Any:
 def test_internal_error_is_a_500_in_the_openai_envelope(
     client: TestClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr("fake_llm.engine.plan_completion", boom)
+    monkeypatch.setattr("fake_llm.http.engine.plan_completion", boom)
     with caplog.at_level(logging.ERROR, logger="fake_llm"):
         response = client.post(URL, json=ask())
     assert response.status_code == 500

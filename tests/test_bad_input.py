@@ -9,7 +9,7 @@ from textwrap import dedent
 import httpx
 import pytest
 
-from fake_llm.server import FakeLLMServer
+from fake_llm.testing.server import FakeLLMServer
 
 RULES = dedent(
     """

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from fake_llm.server import FakeLLMServer
+from fake_llm.testing.server import FakeLLMServer
 from tests.test_dashboard import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, sync_playwright
 
 SECRET = "sk-live-BROWSER-SECRET-1234567890"

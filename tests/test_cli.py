@@ -12,8 +12,8 @@ import pytest
 
 from fake_llm import __version__
 from fake_llm.cli import main
-from fake_llm.engine import FakeLLM
-from fake_llm.scenario_schema import SCENARIO_SCHEMA
+from fake_llm.http.engine import FakeLLM
+from fake_llm.scenarios.schema import SCENARIO_SCHEMA
 from fake_llm.settings import Settings, parse_time
 
 GOOD = "rules:\n  - name: greet\n    match: {user: hello}\n    reply: {content: hi}\n"
@@ -83,7 +83,8 @@ def test_check_reports_every_problem(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_check_missing_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(tmp_path / "nope.yaml")]) == 1
     assert capsys.readouterr().err == (
-        f"{tmp_path / 'nope.yaml'}: no such scenario file or folder\nfake-llm check: 1 problem(s)\n"
+        f"{tmp_path / 'nope.yaml'}: no such scenario file or folder (bundled packs: generic)\n"
+        "fake-llm check: 1 problem(s)\n"
     )
 
 

@@ -11,7 +11,7 @@ import sys
 import httpx
 import pytest
 
-from fake_llm.server import FakeLLMServer
+from fake_llm.testing.server import FakeLLMServer
 
 RULES = "rules: [{name: hello, reply: {content: hi}}]"
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
@@ -73,7 +73,7 @@ def test_keep_alive_clients_still_work_under_the_limit() -> None:
 CHILD = """
 import resource, sys
 resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
-from fake_llm.server import FakeLLMServer
+from fake_llm.testing.server import FakeLLMServer
 with FakeLLMServer(rules="rules: [{name: hello, reply: {content: hi}}]", max_connections=64, header_timeout=60) as s:
     print(s.port, flush=True)
     sys.stdin.readline()

@@ -15,8 +15,8 @@ import httpx
 import openai
 import pytest
 
-from fake_llm.dashboard import DASHBOARD_ROUTES, STATIC_DIR
-from fake_llm.server import FakeLLMServer
+from fake_llm.http.dashboard import DASHBOARD_ROUTES, STATIC_DIR
+from fake_llm.testing.server import FakeLLMServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Locator, Page, Request

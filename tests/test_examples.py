@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from fake_llm.scenarios import load_scenario, shadowed_rules
-from fake_llm.server import FakeLLMServer
+from fake_llm.scenarios.loader import load_scenario, shadowed_rules
 from fake_llm.settings import bundled_scenarios
+from fake_llm.testing.server import FakeLLMServer
 
 BUNDLED = sorted(bundled_scenarios().glob("*.yaml"))
 
@@ -209,7 +209,7 @@ def test_basics_pack_replies(server: FakeLLMServer) -> None:
 
 def test_compose_example_scenarios_are_valid() -> None:
     """examples/compose mounts this folder into the container: it must load (make docker-test runs the rest)."""
-    from fake_llm.scenarios import load_scenarios
+    from fake_llm.scenarios.loader import load_scenarios
 
     folder = Path(__file__).resolve().parent.parent / "examples" / "compose" / "scenarios"
     assert sum(len(s.rules) for s in load_scenarios([folder])) >= 1

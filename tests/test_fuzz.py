@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fake_llm.server import FakeLLMServer
+from fake_llm.testing.server import FakeLLMServer
 from tests.fuzz_corpus import DIALECTS, NASTY_RAW, RULES, _paths, encode, replaced
 
 SURROGATES = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)

@@ -9,8 +9,8 @@ from textwrap import dedent
 import httpx
 import pytest
 
-from fake_llm.http_guard import host_name, is_loopback
-from fake_llm.server import FakeLLMServer
+from fake_llm.http.guard import host_name, is_loopback
+from fake_llm.testing.server import FakeLLMServer
 
 RULES = dedent(
     """

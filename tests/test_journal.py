@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
+from fake_llm.core.journal import Journal, JournalEntry, redact_headers
 from fake_llm.errors import JournalAssertionError
-from fake_llm.journal import Journal, JournalEntry, redact_headers
 
 
 def entry(

@@ -7,8 +7,8 @@ import json
 
 import httpx
 
-from fake_llm.journal import MAX_BODY_CHARS, Journal, JournalEntry
-from fake_llm.server import FakeLLMServer
+from fake_llm.core.journal import MAX_BODY_CHARS, Journal, JournalEntry
+from fake_llm.testing.server import FakeLLMServer
 
 RULES = "rules: [{name: hello, reply: {content: hi}}]"
 

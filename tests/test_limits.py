@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from fake_llm.limits import RateLimiter, go_duration
-from fake_llm.scenarios import RateLimit
-from fake_llm.server import FakeLLMServer
+from fake_llm.core.limits import RateLimiter, go_duration
+from fake_llm.model.spec import RateLimit
+from fake_llm.testing.server import FakeLLMServer
 
 
 class Clock:

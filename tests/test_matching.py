@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from fake_llm.chat import ChatRequest, Message
-from fake_llm.matching import Selector, explain, rule_summary
-from fake_llm.scenarios import Match, Scenario, parse_rules
+from fake_llm.core.matching import Selector, explain, rule_summary
+from fake_llm.model.request import ChatRequest, Message
+from fake_llm.model.spec import Match, Scenario
+from fake_llm.scenarios.loader import parse_rules
 
 
 def request(
@@ -406,7 +407,7 @@ def test_no_match_message_caps_the_rule_list() -> None:
 
 
 def test_sequence_positions_are_bounded_and_forget_the_oldest_conversation(monkeypatch: pytest.MonkeyPatch) -> None:
-    import fake_llm.matching as matching_module
+    import fake_llm.core.matching as matching_module
 
     monkeypatch.setattr(matching_module, "MAX_CONVERSATIONS", 3)
     rules = [{"name": "seq", "replies": [{"content": "one"}, {"content": "two"}]}]

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from fake_llm.server import FakeLLMServer
+from fake_llm.testing.server import FakeLLMServer
 
 ECHO = "rules: [{name: echo-1000, reply: {content: '" + "{{ last_user }}" * 1000 + "'}}]"
 

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from fake_llm.server import FakeLLMServer
 from fake_llm.settings import Settings
+from fake_llm.testing.server import FakeLLMServer
 
 RULES = """
 - name: cerebras

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from fake_llm.cli import build_parser, main
-from fake_llm.scenario_schema import SCENARIO_SCHEMA
-from fake_llm.scenarios import parse_rules
+from fake_llm.scenarios.loader import parse_rules
+from fake_llm.scenarios.schema import SCENARIO_SCHEMA
 from fake_llm.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

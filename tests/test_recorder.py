@@ -17,17 +17,18 @@ import yaml
 from starlette.requests import Request
 from starlette.testclient import TestClient
 
-from fake_llm.chat import ChatRequest
 from fake_llm.cli import main
+from fake_llm.core.matching import explain
+from fake_llm.dialects import PROVIDERS
 from fake_llm.errors import ScenarioError
-from fake_llm.matching import explain
-from fake_llm.providers import PROVIDERS
-from fake_llm.recorded_rules import build_error, build_match, build_reply, rule_name
-from fake_llm.recorder import Cassette, Recorder, RecordingServer, _replays, dump_yaml
-from fake_llm.relay import SSEEvent, SSEReader
-from fake_llm.scenarios import load_scenario, parse_rules
-from fake_llm.server import FakeLLMServer
-from fake_llm.transcripts import read_body, read_stream
+from fake_llm.model.request import ChatRequest
+from fake_llm.record.proxy import Cassette, Recorder, _replays, dump_yaml
+from fake_llm.record.relay import SSEEvent, SSEReader
+from fake_llm.record.rules import build_error, build_match, build_reply, rule_name
+from fake_llm.record.transcripts import read_body, read_stream
+from fake_llm.scenarios.loader import load_scenario, parse_rules
+from fake_llm.testing.recording import RecordingServer
+from fake_llm.testing.server import FakeLLMServer
 
 openai = pytest.importorskip("openai")
 anthropic = pytest.importorskip("anthropic")

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fake_llm.engine import FakeLLM
-from fake_llm.server import FakeLLMServer
+from fake_llm.http.engine import FakeLLM
 from fake_llm.settings import Settings
+from fake_llm.testing.server import FakeLLMServer
 
 BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from fake_llm.errors import ScenarioError
-from fake_llm.safe_files import FileRefused, read_text_file
-from fake_llm.scenarios import load_scenario
-from fake_llm.server import FakeLLMServer
+from fake_llm.scenarios.loader import load_scenario
+from fake_llm.scenarios.safe_files import FileRefused, read_text_file
+from fake_llm.testing.server import FakeLLMServer
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 

@@ -11,10 +11,10 @@ from textwrap import dedent
 import httpx
 import pytest
 
-from fake_llm.engine import FakeLLM
-from fake_llm.safe_regex import UnsafeRegex, catastrophic_parts, compile_linear
-from fake_llm.server import FakeLLMServer
+from fake_llm.http.engine import FakeLLM
+from fake_llm.scenarios.safe_regex import UnsafeRegex, catastrophic_parts, compile_linear
 from fake_llm.settings import Settings
+from fake_llm.testing.server import FakeLLMServer
 
 RULES = "rules: [{name: anything, reply: {content: " + "a" * 60 + "X}}]"
 

@@ -8,7 +8,7 @@ from textwrap import dedent
 import httpx
 import pytest
 
-from fake_llm.server import FakeLLMServer
+from fake_llm.testing.server import FakeLLMServer
 
 HAPPY = "name: happy\nrules:\n  - name: happy-answer\n    reply: {content: all good}\n"
 SLOW = "name: slow\nrules:\n  - name: slow-answer\n    reply: {content: eventually, delay_ms: 5}\n"

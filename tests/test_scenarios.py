@@ -9,14 +9,8 @@ from textwrap import dedent
 import pytest
 
 from fake_llm.errors import Problem, ScenarioError
-from fake_llm.scenario_schema import REPLY_BODY_KEYS, SCENARIO_SCHEMA
-from fake_llm.scenarios import (
-    Choice,
-    ErrorSpec,
-    Match,
-    Reply,
-    StreamSpec,
-    TextLookup,
+from fake_llm.model.spec import Choice, ErrorSpec, Match, Reply, StreamSpec, TextLookup
+from fake_llm.scenarios.loader import (
     check_unique_names,
     expand_paths,
     load_scenario,
@@ -25,6 +19,7 @@ from fake_llm.scenarios import (
     parse_scenario,
     shadowed_rules,
 )
+from fake_llm.scenarios.schema import REPLY_BODY_KEYS, SCENARIO_SCHEMA
 
 # Key lists as the loader prints them ("expected one of ..."), read from the schema so that new keys do not break
 # the pinned texts.
@@ -671,7 +666,7 @@ def test_folder_expands_to_yaml_and_yml_in_name_order(tmp_path: Path) -> None:
 def test_missing_path_is_a_scenario_error(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError) as info:
         expand_paths([tmp_path / "nope"])
-    assert str(info.value) == f"{tmp_path / 'nope'}: no such scenario file or folder"
+    assert str(info.value) == f"{tmp_path / 'nope'}: no such scenario file or folder (bundled packs: generic)"
 
 
 def test_unreadable_file_is_a_scenario_error(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 from jsonschema import Draft7Validator, Draft202012Validator, FormatChecker
 from pydantic import BaseModel, Field
 
-from fake_llm.schema_values import generate_value
+from fake_llm.core.schema_values import generate_value
 
 SEEDS = (0, 1, "request-abc")
 

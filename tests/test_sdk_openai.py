@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fake_llm.server import FakeLLMServer
+from fake_llm.testing.server import FakeLLMServer
 from tests.sdk_clients import closing
 
 openai = pytest.importorskip("openai")

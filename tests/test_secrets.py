@@ -15,9 +15,9 @@ from textwrap import dedent
 import httpx
 import pytest
 
-from fake_llm.log_scrub import ScrubSecrets, scrub_url
-from fake_llm.recorder import RecordingServer
-from fake_llm.server import FakeLLMServer
+from fake_llm.http.log_scrub import ScrubSecrets, scrub_url
+from fake_llm.testing.recording import RecordingServer
+from fake_llm.testing.server import FakeLLMServer
 from tests.test_reload import wait_for
 
 ORG, PROJECT = "org-SECRETORG123456", "proj_SECRETPROJ654321"

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from fake_llm.errors import ScenarioError
-from fake_llm.server import FakeLLMServer
+from fake_llm.testing.server import FakeLLMServer
 
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from fake_llm.templates import ANY_NAME, REPLY_NAMES, Allowed, TemplateError, compile_template
+from fake_llm.scenarios.templates import ANY_NAME, REPLY_NAMES, Allowed, TemplateError, compile_template
 
 CONTEXT: dict[str, Any] = {
     "match": {"city": "paris", "1": "first group", "empty": ""},
@@ -24,7 +24,7 @@ CONTEXT: dict[str, Any] = {
     "tool_result": {"temp": 21, "unit": "C"},
     "tool_name": "get_weather",
 }
-TOP_NAMES = "last_user, match, request, system, tool_name, tool_result, turn"
+TOP_NAMES = "last_user, match, request, system, tool_name, tool_result, tool_results, turn"
 REQUEST_NAMES = (
     "request.headers.<name>, request.max_tokens, request.model, request.n, request.seed, request.stream, "
     "request.temperature"

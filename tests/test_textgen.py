@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from fake_llm.textgen import generate_text, request_seed
-from fake_llm.tokens import ApproxTokenizer, Tokenizer, make_tokenizer
+from fake_llm.core.textgen import generate_text, request_seed
+from fake_llm.core.tokens import ApproxTokenizer, Tokenizer, make_tokenizer
 
 LENGTHS = (1, 2, 3, 7, 40, 120, 513)
 SEEDS = (0, 1, "9f2c")
@@ -115,7 +115,7 @@ def test_request_seed_is_stable_and_sensitive() -> None:
 
 def test_request_seed_is_the_same_in_another_process() -> None:
     """hash() is salted per process; the seed must not be."""
-    code = "from fake_llm.textgen import request_seed; print(request_seed(3, 'm', [{'a': 1}]))"
+    code = "from fake_llm.core.textgen import request_seed; print(request_seed(3, 'm', [{'a': 1}]))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == request_seed(3, "m", [{"a": 1}])
 

@@ -12,10 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from fake_llm.scenarios import StreamSpec, TimedChunk
-from fake_llm.server import FakeLLMServer
-from fake_llm.streaming import DelayedResponse, Event, EventStreamResponse, HangResponse, split_bytes
-from fake_llm.timing import schedule
+from fake_llm.core.timing import schedule
+from fake_llm.http.sse import DelayedResponse, EventStreamResponse, HangResponse, split_bytes
+from fake_llm.model.spec import StreamSpec, TimedChunk
+from fake_llm.model.stream import Event
+from fake_llm.testing.server import FakeLLMServer
 
 
 def content_events(count: int, tokens: int = 1) -> list[Event]:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from fake_llm.tokens import (
+from fake_llm.core.tokens import (
     TOKENS_PER_MESSAGE,
     TOKENS_REPLY_PRIMING,
     ApproxTokenizer,
@@ -90,7 +90,7 @@ def test_unknown_tokenizer_error() -> None:
 def test_exact_tokenizer_loads_under_warnings_as_errors() -> None:
     # The pytest plugin runs inside projects that turn warnings into errors (this one does): choosing an exact
     # tokenizer must not fail there because a dependency warns while loading its vocabulary.
-    code = "from fake_llm.tokens import make_tokenizer; print(make_tokenizer('o200k_base').count('Hello, world!'))"
+    code = "from fake_llm.core.tokens import make_tokenizer; print(make_tokenizer('o200k_base').count('Hello, world!'))"
     result = subprocess.run(
         [sys.executable, "-W", "error::DeprecationWarning", "-c", code], capture_output=True, text=True, check=False
     )

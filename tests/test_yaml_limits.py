@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from fake_llm.errors import ScenarioError
-from fake_llm.scenario_yaml import MAX_YAML_DEPTH, MAX_YAML_NODES
-from fake_llm.scenarios import parse_rules
-from fake_llm.server import FakeLLMServer
+from fake_llm.scenarios.loader import parse_rules
+from fake_llm.scenarios.yaml_lines import MAX_YAML_DEPTH, MAX_YAML_NODES
+from fake_llm.testing.server import FakeLLMServer
 
 
 def alias_bomb(levels: int, width: int = 9) -> str:

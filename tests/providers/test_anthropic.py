@@ -12,13 +12,14 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from fake_llm.chat import Message, ToolCall
-from fake_llm.engine import FakeLLM
+from fake_llm.core.tokens import count_prompt
+from fake_llm.dialects.anthropic.messages import AnthropicMessages, stop_reason, tool_input
 from fake_llm.errors import ProviderRequestError
-from fake_llm.providers.anthropic import EXTRA_ROUTES, AnthropicMessages, stop_reason, tool_input
-from fake_llm.server import FakeLLMServer
+from fake_llm.http.anthropic_count_tokens import EXTRA_ROUTES
+from fake_llm.http.engine import FakeLLM
+from fake_llm.model.request import Message, ToolCall
 from fake_llm.settings import Settings
-from fake_llm.tokens import count_prompt
+from fake_llm.testing.server import FakeLLMServer
 from tests.sdk_clients import closing
 
 anthropic = pytest.importorskip("anthropic")

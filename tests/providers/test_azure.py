@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from fake_llm.server import FakeLLMServer
+from fake_llm.testing.server import FakeLLMServer
 
 API_VERSION = "2024-10-21"
 

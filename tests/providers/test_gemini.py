@@ -14,8 +14,8 @@ from google import genai
 from google.genai import errors, types
 from pydantic import BaseModel
 
-from fake_llm.providers.gemini import Gemini
-from fake_llm.server import FakeLLMServer
+from fake_llm.dialects.gemini.generate import Gemini
+from fake_llm.testing.server import FakeLLMServer
 
 MODEL = "gemini-2.5-flash"
 

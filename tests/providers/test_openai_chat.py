@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,8 +10,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from fake_llm.app import create_app
-from fake_llm.scenarios import parse_rules
+from fake_llm.http.app import create_app
+from fake_llm.scenarios.loader import parse_rules
 from fake_llm.settings import Settings
 
 MakeClient = Callable[..., TestClient]
@@ -759,7 +758,7 @@ def test_no_match_for_a_stream_request_is_json(client: TestClient) -> None:
 
 
 # --------------------------------------------------------------------------------------------- goldens
-# Regenerate with FAKE_LLM_UPDATE_GOLDENS=1, then read the diff as a reviewer: these files are the wire contract.
+# Refreshed only by `make goldens` (tests/goldens.py), then read the diff as a reviewer: the wire contract.
 
 GOLDEN_RULES = """
 - name: capital
@@ -779,11 +778,9 @@ def golden_client() -> TestClient:
 
 
 def check_golden(name: str, actual: bytes) -> None:
+    """Compare only: a test never writes the file it compares against (`make goldens` refreshes it)."""
     path = GOLDEN / name
-    if os.environ.get("FAKE_LLM_UPDATE_GOLDENS") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(actual)
-    assert actual == path.read_bytes(), f"{path} differs; FAKE_LLM_UPDATE_GOLDENS=1 rewrites it"
+    assert actual == path.read_bytes(), f"{path} differs; if intended, `make goldens` and review the diff"
 
 
 def test_golden_chat_completion() -> None:

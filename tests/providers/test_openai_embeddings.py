@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from fake_llm.server import FakeLLMServer
+from fake_llm.testing.server import FakeLLMServer
 from tests.sdk_clients import openai_client
 
 openai = pytest.importorskip("openai")

@@ -11,7 +11,7 @@ import httpx
 import pydantic
 import pytest
 
-from fake_llm.server import FakeLLMServer
+from fake_llm.testing.server import FakeLLMServer
 from tests.sdk_clients import openai_client
 
 openai = pytest.importorskip("openai")

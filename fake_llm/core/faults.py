@@ -1,0 +1,70 @@
+"""Scripted stream faults: cut, broken, split or commented streams, applied to a planned list of events.
+
+Chunk numbers count every data event the client sees, starting from 0 (the role chunk).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from fake_llm.model.spec import StreamError, StreamSpec
+from fake_llm.model.stream import Event
+
+KEEPALIVE = "keep-alive"
+
+
+@dataclass(frozen=True, slots=True)
+class FaultPlan:
+    """The events to send, and whether to drop the connection after them."""
+
+    events: list[Event]
+    abort: bool = False
+    line_ending: str = "\n"
+
+    def describe(self, spec: StreamSpec) -> list[str]:
+        """Names of the faults in play, for the journal."""
+        names = []
+        for key in ("disconnect_after", "end_after", "error_after", "malformed_at", "split_at", "keepalive_every"):
+            if getattr(spec, key) is not None:
+                names.append(f"{key}={getattr(spec, key)}")
+        if not spec.finish_chunk:
+            names.append("finish_chunk=false")
+        if not spec.done:
+            names.append("done=false")
+        if spec.line_ending != "lf":
+            names.append(f"line_ending={spec.line_ending}")
+        return names
+
+
+def apply_faults(events: Sequence[Event], spec: StreamSpec, error_event: Callable[[StreamError], Event]) -> FaultPlan:
+    """Break `events` as `spec` says. `error_event` renders the dialect's mid-stream error event."""
+    out = [e for e in events if (spec.finish_chunk or e.kind != "finish") and (spec.done or e.kind != "done")]
+    if spec.malformed_at is not None and spec.malformed_at < len(out):
+        victim = out[spec.malformed_at]
+        data = spec.malformed_data if spec.malformed_data is not None else victim.data[: max(1, len(victim.data) // 2)]
+        out[spec.malformed_at] = dataclasses.replace(victim, data=data, kind="malformed")
+    if spec.error_after is not None:
+        at_ms = out[spec.error_after].at_ms if spec.error_after < len(out) else (out[-1].at_ms if out else 0.0)
+        out = [*out[: spec.error_after], dataclasses.replace(error_event(spec.error), at_ms=at_ms)]
+    for limit in (spec.end_after, spec.disconnect_after):
+        if limit is not None:
+            out = out[:limit]
+    if spec.split_at is not None:
+        out = [
+            dataclasses.replace(e, parts=spec.split_parts, split_utf8=spec.split_utf8)
+            if spec.split_at in (-1, i)
+            else e
+            for i, e in enumerate(out)
+        ]
+    if spec.keepalive_every:
+        spaced: list[Event] = []
+        for i, event in enumerate(out, start=1):
+            spaced.append(event)
+            if i % spec.keepalive_every == 0:
+                spaced.append(Event(KEEPALIVE, kind="comment", at_ms=event.at_ms))
+        out = spaced
+    return FaultPlan(
+        out, abort=spec.disconnect_after is not None, line_ending="\r\n" if spec.line_ending == "crlf" else "\n"
+    )

@@ -1,0 +1,317 @@
+"""Google Gemini (`POST /{v1,v1beta}/models/{model}:generateContent` and `:streamGenerateContent`): the dialect and
+its wire shapes (wire-format §6); request validation lives in request.py."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall, Usage, merge
+from fake_llm.dialects.base import ReplyMeta
+from fake_llm.dialects.gemini.request import (
+    bad_value,
+    dumps,
+    get_field,
+    invalid,
+    number_field,
+    object_field,
+    parse_contents,
+    parse_response_format,
+    parse_system,
+    parse_tool_choice,
+    parse_tools,
+)
+from fake_llm.errors import ProviderRequestError
+from fake_llm.model.request import ChatRequest
+from fake_llm.model.spec import StreamError
+from fake_llm.model.stream import Event
+
+METHODS = ("generateContent", "streamGenerateContent")
+#: google.rpc status names by HTTP status (wire-format §6 "Errors").
+STATUS_NAMES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ABORTED",
+    429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED",
+    500: "INTERNAL",
+    501: "UNIMPLEMENTED",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+STATUS_CODES = {**{name: code for code, name in STATUS_NAMES.items()}, "FAILED_PRECONDITION": 400, "UNKNOWN": 500}
+#: What Google says for each status when a scenario's error gives no message.
+ERROR_MESSAGES = {
+    400: "Request contains an invalid argument.",
+    401: "Request had invalid authentication credentials.",
+    403: "The caller does not have permission",
+    404: "Requested entity was not found.",
+    429: "You exceeded your current quota, please check your plan and billing details. For more information on this "
+    "error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.",
+    500: "An internal error has occurred. Please retry or report in "
+    "https://developers.generativeai.google/guide/troubleshooting",
+    503: "The model is overloaded. Please try again later.",
+    504: "Deadline expired before operation could complete.",
+}
+FINISH_REASONS = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP", "function_call": "STOP"}
+FINISH_REASONS["content_filter"] = "SAFETY"
+_USAGE_NAMES = {
+    "prompt_tokens": "promptTokenCount",
+    "completion_tokens": "candidatesTokenCount",
+    "total_tokens": "totalTokenCount",
+    "reasoning_tokens": "thoughtsTokenCount",
+}
+
+
+class Gemini:
+    """The Gemini API (Google AI Studio) dialect."""
+
+    api = "gemini"
+    id_prefix = ""  # responseId has no prefix
+    # The model name holds `/` and the method follows a colon, so one path route serves both methods; tuned models
+    # have their own collection (`tunedModels/x:generateContent`), told apart by the parameter name.
+    routes: tuple[str, ...] = (
+        "/v1beta/models/{target:path}",
+        "/v1/models/{target:path}",
+        "/v1beta/tunedModels/{tuned:path}",
+        "/v1/tunedModels/{tuned:path}",
+    )
+
+    def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
+        """`x-goog-api-key` (google-genai), else `?key=` (when the engine passes the query), else an OAuth Bearer."""
+        key = headers.get("x-goog-api-key", "").strip()
+        if key:
+            return key
+        if params and params.get("key"):
+            return params["key"]
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+    # ------------------------------------------------------------------ parsing
+
+    def parse(self, body: Any, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> ChatRequest:
+        """Validate a GenerateContentRequest as Google does (400 INVALID_ARGUMENT naming the field)."""
+        params = params or {}
+        tuned = params.get("tuned")
+        target = tuned if tuned is not None else params.get("target", "")
+        model, colon, method = target.rpartition(":")  # the method follows the last colon; the model may hold more
+        if not model or not colon or method not in METHODS:
+            collection = "tunedModels" if tuned is not None else "models"
+            raise ProviderRequestError(
+                f"Requested entity was not found: {collection}/{target} (fake-llm serves :generateContent and "
+                ":streamGenerateContent).",
+                status=404,
+            )
+        if tuned is not None:
+            model = "tunedModels/" + model
+        if not isinstance(body, dict):
+            raise ProviderRequestError(f"Invalid JSON payload received. Expected an object, got {dumps(body)[:40]}.")
+        config = object_field(get_field(body, "generationConfig"), "generation_config", "GenerationConfig")
+        temperature = number_field(config, "temperature", 0, 2)
+        number_field(config, "topP", 0, 1)
+        number_field(config, "topK", 1, 2**31, integer=True)
+        n = number_field(config, "candidateCount", 1, 8, integer=True) or 1
+        max_tokens = number_field(config, "maxOutputTokens", 1, 2**31, integer=True)
+        seed = number_field(config, "seed", -(2**31), 2**31 - 1, integer=True)
+        stop = get_field(config, "stopSequences") or []
+        if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
+            raise bad_value("generation_config.stop_sequences", "TYPE_STRING", stop)
+        if len(stop) > 5:
+            raise invalid("generation_config.stop_sequences", "the maximum number of stop sequences is 5.")
+        messages = [*parse_system(body), *parse_contents(get_field(body, "contents"))]
+        return ChatRequest(
+            api=self.api,
+            model=model,
+            messages=tuple(messages),
+            stream=method == "streamGenerateContent",
+            n=n,
+            max_tokens=max_tokens,
+            stop=tuple(stop),
+            tools=parse_tools(get_field(body, "tools")),
+            tool_choice=parse_tool_choice(object_field(get_field(body, "toolConfig"), "tool_config", "ToolConfig")),
+            response_format=parse_response_format(config),
+            seed=seed,
+            headers=headers,
+            # Reply templates read `request.temperature` from the top level of the body, where OpenAI keeps it.
+            body=body if temperature is None else {**body, "temperature": temperature},
+        )
+
+    # ------------------------------------------------------------------ rendering
+
+    def usage(self, usage: Usage) -> dict[str, Any]:
+        """usageMetadata; candidatesTokenCount excludes thoughts. Zero counts are left out, as proto3 JSON does.
+        Scenario `usage:` may use OpenAI names (prompt_tokens ...) or Gemini's own."""
+        thoughts = usage.reasoning_tokens
+        computed = self._counts(usage.prompt_tokens, usage.completion_tokens - thoughts, thoughts)
+        overrides: dict[str, Any] = {}
+        for key, value in usage.overrides.items():
+            if key in _USAGE_NAMES:
+                overrides[_USAGE_NAMES[key]] = value
+            elif key == "completion_tokens_details" and isinstance(value, Mapping) and "reasoning_tokens" in value:
+                overrides["thoughtsTokenCount"] = value["reasoning_tokens"]
+            elif not key.endswith("_details"):
+                overrides[key] = value
+        merged = merge(computed, overrides)
+        if "totalTokenCount" not in overrides:
+            merged["totalTokenCount"] = sum(
+                merged.get(k) or 0 for k in ("promptTokenCount", "candidatesTokenCount", "thoughtsTokenCount")
+            )
+        return merged
+
+    @staticmethod
+    def _counts(prompt: int, candidates: int, thoughts: int) -> dict[str, Any]:
+        counts: dict[str, Any] = {"promptTokenCount": prompt}
+        if candidates:
+            counts["candidatesTokenCount"] = candidates
+        counts["totalTokenCount"] = prompt + candidates + thoughts
+        counts["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": prompt}]
+        if thoughts:
+            counts["thoughtsTokenCount"] = thoughts
+        return counts
+
+    @staticmethod
+    def _show_thoughts(request: ChatRequest) -> bool:
+        """Gemini sends thought parts only when `thinkingConfig.includeThoughts` asks; otherwise reasoning only
+        shows in thoughtsTokenCount."""
+        config = get_field(request.body, "generationConfig")
+        thinking = get_field(config, "thinkingConfig") if isinstance(config, dict) else None
+        return isinstance(thinking, dict) and get_field(thinking, "includeThoughts") is True
+
+    @staticmethod
+    def _call_part(call: PlannedToolCall) -> dict[str, Any] | None:
+        """`functionCall` with `args` as an object; a call whose arguments max_tokens cut is not sent."""
+        try:
+            args = json.loads(call.arguments)
+        except json.JSONDecodeError:
+            return None
+        return {"functionCall": {"name": call.name, "args": args if isinstance(args, dict) else {"value": args}}}
+
+    @staticmethod
+    def _candidate(index: int, parts: list[dict[str, Any]], finish: str | None = None) -> dict[str, Any]:
+        candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"} if parts else {"role": "model"}}
+        if finish:
+            candidate["finishReason"] = finish
+        candidate["index"] = index
+        return candidate
+
+    @staticmethod
+    def finish_reason(choice: PlannedChoice) -> str:
+        reason = choice.finish_reason
+        return FINISH_REASONS.get(reason, reason if reason.isupper() else reason.upper())
+
+    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+        thoughts = self._show_thoughts(request)
+        candidates = []
+        for choice in completion.choices:
+            parts: list[dict[str, Any]] = []
+            if thoughts and choice.reasoning:
+                parts.append({"text": choice.reasoning, "thought": True})
+            text = choice.text if choice.has_text else choice.refusal
+            if text:
+                parts.append({"text": text})
+            parts.extend(p for call in choice.tool_calls if (p := self._call_part(call)) is not None)
+            candidates.append(self._candidate(choice.index, parts, self.finish_reason(choice)))
+        return {
+            "candidates": candidates,
+            "usageMetadata": self.usage(completion.usage),
+            "modelVersion": completion.model,
+            "responseId": meta.id,
+        }
+
+    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+        """One `data:` event per content step holding only the new parts of each candidate, usageMetadata counting
+        so far, then a finish chunk (empty text, finishReason, final usage). No role chunk, no terminator: the end
+        of the body ends a Gemini stream (wire-format §6), so nothing is of kind "done"."""
+        thoughts = self._show_thoughts(request)
+        tail = ',"modelVersion":' + dumps(completion.model) + ',"responseId":' + dumps(meta.id) + "}"
+        plans = [self._steps(choice, thoughts) for choice in completion.choices]
+        # Hidden thinking happens before the first chunk, so it counts in thoughtsTokenCount from the start.
+        prompt, emitted = completion.usage.prompt_tokens, 0
+        thought = 0 if thoughts else completion.usage.reasoning_tokens
+        events: list[Event] = []
+        for step in range(max((len(p) for p in plans), default=0)):
+            candidates, tokens = [], 0
+            for choice, plan in zip(completion.choices, plans, strict=True):
+                if step < len(plan):
+                    parts, count, is_thought = plan[step]
+                    candidates.append(self._candidate(choice.index, parts))
+                    tokens += count
+                    emitted, thought = (emitted, thought + count) if is_thought else (emitted + count, thought)
+            usage = self._counts(prompt, emitted, thought)
+            data = '{"candidates":' + dumps(candidates) + ',"usageMetadata":' + dumps(usage) + tail
+            events.append(Event(data, tokens=tokens, step=step))
+        final = [self._candidate(c.index, [{"text": ""}], self.finish_reason(c)) for c in completion.choices]
+        data = '{"candidates":' + dumps(final) + ',"usageMetadata":' + dumps(self.usage(completion.usage)) + tail
+        events.append(Event(data, kind="finish"))
+        return events
+
+    def _steps(self, choice: PlannedChoice, thoughts: bool) -> list[tuple[list[dict[str, Any]], int, bool]]:
+        """(parts, tokens, is thought) per chunk: thought pieces, text pieces, then each function call whole
+        (Gemini never splits a functionCall across chunks)."""
+        steps: list[tuple[list[dict[str, Any]], int, bool]] = []
+        for piece in choice.reasoning_chunks if thoughts else ():
+            steps.append(([{"text": "".join(piece), "thought": True}], len(piece), True))
+        for piece in choice.chunks:
+            steps.append(([{"text": "".join(piece)}], len(piece), False))
+        for call in choice.tool_calls:
+            part = self._call_part(call)
+            if part is not None:
+                steps.append(([part], len(call.tokens), False))
+        return steps
+
+    def stream_error_event(self, error: StreamError) -> Event:
+        """`data: {"error": {...}}`; google-genai raises ClientError/ServerError by its `code` (wire-format §6)."""
+        status = error.code if isinstance(error.code, int) else STATUS_CODES.get(error.type or "", 500)
+        code = error.code if isinstance(error.code, str) else None
+        body = self.error_body(status, error.message or "", type=error.type, param=error.param, code=code)
+        return Event(dumps(body), event="error" if error.event_line else None, kind="error")
+
+    def error_body(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str | None = None,
+        param: str | None = None,
+        code: Any = None,
+        extra: Mapping[str, Any] | None = None,
+        flat: bool = False,
+    ) -> dict[str, Any]:
+        """`{"error": {code, message, status}}`: `code` is the HTTP status, `status` the google.rpc name (a `type`
+        that is one overrides it). A string `code` becomes an ErrorInfo reason and `param` a BadRequest field
+        violation in `details`, as Google reports them."""
+        if code == "invalid_api_key":
+            message, code = "API key not valid. Please pass a valid API key.", "API_KEY_INVALID"
+        error: dict[str, Any] = {
+            "code": code if isinstance(code, int) and not isinstance(code, bool) else status,
+            "message": message or ERROR_MESSAGES.get(status, f"Error {status}."),
+            "status": type if type in STATUS_CODES else STATUS_NAMES.get(status, "UNKNOWN"),
+        }
+        details: list[dict[str, Any]] = []
+        if isinstance(code, str) and code:
+            details.append(
+                {
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": code.upper(),
+                    "domain": "googleapis.com",
+                    "metadata": {"service": "generativelanguage.googleapis.com"},
+                }
+            )
+        if param:
+            violation = {"field": param, "description": error["message"].strip()}
+            details.append({"@type": "type.googleapis.com/google.rpc.BadRequest", "fieldViolations": [violation]})
+        if details:
+            error["details"] = details
+        error.update(extra or {})
+        return error if flat else {"error": error}
+
+    def response_headers(self, meta: ReplyMeta) -> dict[str, str]:
+        return {
+            "server-timing": "gfet4t7; dur=0",
+            "x-content-type-options": "nosniff",
+            "x-frame-options": "SAMEORIGIN",
+            "x-xss-protection": "0",
+        }

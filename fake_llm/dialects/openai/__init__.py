@@ -1,0 +1,1 @@
+"""The OpenAI family: chat, Responses, completions, embeddings, and the Azure and Scale variants."""

@@ -1,0 +1,328 @@
+"""OpenAI Chat Completions (`POST /v1/chat/completions`): the dialect and its wire shapes (wire-format §2); request
+validation helpers, shared with the other OpenAI-style dialects, live in request.py."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from json.encoder import encode_basestring
+from typing import Any
+
+from fake_llm.core.logprobs import logprobs_for
+from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall, Usage, merge
+from fake_llm.dialects.base import ReplyMeta
+from fake_llm.dialects.openai.request import invalid_type as invalid_type
+from fake_llm.dialects.openai.request import missing as missing
+
+# The `name as name` imports are re-exports: the other OpenAI-style dialects import them from here.
+from fake_llm.dialects.openai.request import number_field as number_field
+from fake_llm.dialects.openai.request import parse_guided, parse_messages, parse_tools
+from fake_llm.dialects.openai.request import type_name as type_name
+from fake_llm.errors import ProviderRequestError
+from fake_llm.model.request import ChatRequest
+from fake_llm.model.spec import StreamError
+from fake_llm.model.stream import Event
+
+RESPONSE_FORMATS = ("text", "json_object", "json_schema")
+
+#: Error `type` OpenAI uses for each status (wire-format §2.5); scenarios may override it.
+ERROR_TYPES = {429: "requests"}
+ERROR_CODES = {429: "rate_limit_exceeded"}
+#: Messages OpenAI sends for each status, used when a scenario's error gives none.
+ERROR_MESSAGES = {
+    400: "Bad request.",
+    401: "Incorrect API key provided.",
+    403: "You are not allowed to make this request.",
+    404: "The model does not exist or you do not have access to it.",
+    429: "Rate limit reached for requests. Please try again later.",
+    500: "The server had an error while processing your request. Sorry about that!",
+    502: "Bad gateway.",
+    503: "The server is overloaded or not ready yet.",
+    504: "Gateway timeout.",
+}
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON as OpenAI sends it (non-ASCII kept as UTF-8)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class OpenAIChat:
+    """The OpenAI Chat Completions dialect."""
+
+    api = "openai-chat"
+    id_prefix = "chatcmpl-"
+    routes: tuple[str, ...] = ("/v1/chat/completions",)
+
+    def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+    def parse(self, body: Any, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> ChatRequest:
+        """Validate a request body as OpenAI does (400s name the param) and return the ChatRequest."""
+        if not isinstance(body, dict):
+            raise ProviderRequestError(
+                f"Invalid request body: expected a JSON object, but got {type_name(body)} instead.", code="invalid_type"
+            )
+        model = body.get("model")
+        if model is None:
+            raise missing("model")
+        if not isinstance(model, str):
+            raise invalid_type("model", "a string", model)
+        messages = parse_messages(body.get("messages"))
+        stream = body.get("stream", False)
+        if stream is None:
+            stream = False
+        if not isinstance(stream, bool):
+            raise invalid_type("stream", "a boolean", stream)
+        stream_options = body.get("stream_options")
+        if stream_options is not None:
+            if not isinstance(stream_options, dict):
+                raise invalid_type("stream_options", "an object", stream_options)
+            if not stream:
+                raise ProviderRequestError(
+                    "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                    param="stream_options",
+                    code="invalid_value",
+                )
+        n = number_field(body, "n", 1, 128, integer=True) or 1
+        number_field(body, "temperature", 0, 2)
+        number_field(body, "top_p", 0, 1)
+        number_field(body, "frequency_penalty", -2, 2)
+        number_field(body, "presence_penalty", -2, 2)
+        number_field(body, "top_logprobs", 0, 20, integer=True)
+        max_tokens = number_field(body, "max_completion_tokens", 1, 2**31, integer=True)
+        if max_tokens is None:
+            max_tokens = number_field(body, "max_tokens", 1, 2**31, integer=True)
+        seed = body.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise invalid_type("seed", "an integer", seed)
+        stop = body.get("stop")
+        if isinstance(stop, str):
+            stop = [stop]
+        elif stop is None:
+            stop = []
+        elif not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
+            raise invalid_type("stop", "one of a string or array of strings", stop)
+        if len(stop) > 4:
+            raise ProviderRequestError(
+                f"Invalid 'stop': array too long. Expected an array with maximum length 4, but got an array with "
+                f"length {len(stop)} instead.",
+                param="stop",
+                code="array_above_max_length",
+            )
+        response_format = body.get("response_format")
+        if response_format is not None:
+            if not isinstance(response_format, dict):
+                raise invalid_type("response_format", "an object", response_format)
+            if response_format.get("type") not in RESPONSE_FORMATS:
+                raise ProviderRequestError(
+                    f"Invalid value: {json.dumps(response_format.get('type'))}. Supported values are: 'text', "
+                    "'json_object', and 'json_schema'.",
+                    param="response_format.type",
+                    code="invalid_value",
+                )
+        guided = parse_guided(body)
+        if guided.schema is not None and response_format is None:
+            response_format = {"type": "json_schema", "json_schema": {"name": "guided_json", "schema": guided.schema}}
+        return ChatRequest(
+            api=self.api,
+            model=model,
+            messages=messages[-guided.last_k :] if guided.last_k else messages,
+            guided_choice=guided.choice,
+            guided_regex=guided.regex,
+            include_stop=guided.include_stop,
+            stream=stream,
+            n=n,
+            max_tokens=max_tokens,
+            stop=tuple(stop),
+            include_usage=bool((stream_options or {}).get("include_usage")),
+            tools=parse_tools(body.get("tools")),
+            tool_choice=body.get("tool_choice"),
+            response_format=response_format,
+            seed=seed,
+            headers=headers,
+            body=body,
+        )
+
+    # ------------------------------------------------------------------ rendering
+
+    def usage(self, usage: Usage) -> dict[str, Any]:
+        computed = {
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.total_tokens,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": usage.reasoning_tokens,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
+        }
+        merged = merge(computed, usage.overrides)
+        if "total_tokens" not in usage.overrides:
+            merged["total_tokens"] = merged["prompt_tokens"] + merged["completion_tokens"]
+        return merged
+
+    @staticmethod
+    def _logprobs(request: ChatRequest, tokens: tuple[str, ...], seed: str, offset: int = 0) -> dict[str, Any] | None:
+        """`{"content": [...], "refusal": null}` when the request asked for logprobs (§2.3), else None."""
+        if request.body.get("logprobs") is not True:
+            return None
+        top = request.body.get("top_logprobs") or 0
+        entries = [
+            {
+                "token": entry.token,
+                "logprob": entry.logprob,
+                "bytes": list(entry.token.encode()),
+                "top_logprobs": [{"token": t, "logprob": lp, "bytes": list(t.encode())} for t, lp in entry.top]
+                if top
+                else [],
+            }
+            for entry in logprobs_for(tokens, max(top, 1), seed, offset)
+        ]
+        return {"content": entries, "refusal": None}
+
+    @staticmethod
+    def _tool_call(call: PlannedToolCall) -> dict[str, Any]:
+        return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+
+    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+        choices = []
+        for choice in completion.choices:
+            message: dict[str, Any] = {
+                "role": "assistant",
+                "content": choice.text,
+                "refusal": choice.refusal,
+                "annotations": [],
+            }
+            if choice.reasoning is not None:
+                message["reasoning_content"] = choice.reasoning
+            if choice.tool_calls:
+                message["tool_calls"] = [self._tool_call(call) for call in choice.tool_calls]
+            choices.append(
+                {
+                    "index": choice.index,
+                    "message": message,
+                    "logprobs": self._logprobs(request, choice.tokens if choice.has_text else (), meta.id),
+                    "finish_reason": choice.finish_reason,
+                }
+            )
+        return {
+            "id": meta.id,
+            "object": "chat.completion",
+            "created": meta.created,
+            "model": completion.model,
+            "choices": choices,
+            "usage": self.usage(completion.usage),
+            "service_tier": "default",
+            "system_fingerprint": meta.system_fingerprint,
+        }
+
+    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+        """Per choice: the role chunk, reasoning chunks, content (or refusal) chunks, tool-call fragments, and the
+        finish chunk; choices interleave step by step. Then the usage chunk when `stream_options.include_usage`
+        asked for it, and `[DONE]` (§2.4)."""
+        head = (
+            '{"id":'
+            + dumps(meta.id)
+            + ',"object":"chat.completion.chunk","created":'
+            + str(meta.created)
+            + ',"model":'
+            + dumps(completion.model)
+            + ',"service_tier":"default","system_fingerprint":'
+            + dumps(meta.system_fingerprint)
+            + ',"choices":'
+        )
+        tail = ',"usage":null}' if request.include_usage else "}"
+
+        def chunk(index: int, delta: dict[str, Any], finish_reason: str | None = None, logprobs: Any = None) -> str:
+            if logprobs is None and finish_reason is None and len(delta) == 1 and "content" in delta:
+                # The common chunk, built from a template: only the text needs escaping (same bytes as dumps).
+                return (
+                    f'{head}[{{"index":{index},"delta":{{"content":{encode_basestring(delta["content"])}}},'
+                    f'"logprobs":null,"finish_reason":null}}]{tail}'
+                )
+            choice = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
+            return head + dumps([choice]) + tail
+
+        events = [
+            Event(
+                chunk(
+                    c.index,
+                    {"role": "assistant", "content": "" if c.has_text or c.refusal is None else None, "refusal": None},
+                ),
+                kind="role",
+            )
+            for c in completion.choices
+        ]
+        plans = [self._choice_steps(choice, request, meta.id) for choice in completion.choices]
+        for step in range(max((len(p) for p in plans), default=0)):
+            for choice, plan in zip(completion.choices, plans, strict=True):
+                if step < len(plan):
+                    delta, tokens, logprobs = plan[step]
+                    events.append(Event(chunk(choice.index, delta, None, logprobs), tokens=tokens, step=step))
+        events.extend(Event(chunk(c.index, {}, c.finish_reason), kind="finish") for c in completion.choices)
+        if request.include_usage:
+            events.append(Event(head + '[],"usage":' + dumps(self.usage(completion.usage)) + "}", kind="usage"))
+        events.append(Event("[DONE]", kind="done"))
+        return events
+
+    def _choice_steps(
+        self, choice: PlannedChoice, request: ChatRequest, seed: str
+    ) -> list[tuple[dict[str, Any], int, Any]]:
+        """The deltas of one choice after its role chunk: (delta, tokens, logprobs) per chunk. Tool calls carry
+        `index` on every fragment and id/type/name on the first only (§2.4, trap 14)."""
+        steps: list[tuple[dict[str, Any], int, Any]] = []
+        for piece in choice.reasoning_chunks:
+            steps.append(({"reasoning_content": "".join(piece)}, len(piece), None))
+        position = 0
+        for piece in choice.chunks:
+            key = "content" if choice.has_text else "refusal"
+            logprobs = self._logprobs(request, piece, seed, position) if choice.has_text else None
+            steps.append(({key: "".join(piece)}, len(piece), logprobs))
+            position += len(piece)
+        for index, call in enumerate(choice.tool_calls):
+            first = {
+                "index": index,
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": ""},
+            }
+            steps.append(({"tool_calls": [first]}, 0, None))
+            for piece in call.chunks:
+                fragment = {"index": index, "function": {"arguments": "".join(piece)}}
+                steps.append(({"tool_calls": [fragment]}, len(piece), None))
+        return steps
+
+    def stream_error_event(self, error: StreamError) -> Event:
+        """A mid-stream error: a data object with a top-level `error` (what the SDKs raise on, §2.5/§8.3)."""
+        body = self.error_body(500, error.message or "", type=error.type, param=error.param, code=error.code)
+        return Event(dumps(body), event="error" if error.event_line else None, kind="error")
+
+    def error_body(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str | None = None,
+        param: str | None = None,
+        code: Any = None,
+        extra: Mapping[str, Any] | None = None,
+        flat: bool = False,
+    ) -> dict[str, Any]:
+        """The error envelope `{"error": {message, type, param, code}}`; `flat` sends the object alone, as some
+        OpenAI-compatible providers do (wire-format §7a)."""
+        default_type = ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+        error = {
+            "message": message or ERROR_MESSAGES.get(status, f"Error {status}."),
+            "type": type or default_type,
+            "param": param,
+            "code": ERROR_CODES.get(status) if code is None else code,
+            **(extra or {}),
+        }
+        return error if flat else {"error": error}
+
+    def response_headers(self, meta: ReplyMeta) -> dict[str, str]:
+        return {"x-request-id": meta.request_id, "openai-version": "2020-10-01", "openai-processing-ms": "0"}

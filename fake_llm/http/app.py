@@ -1,0 +1,140 @@
+"""create_app: the Starlette application, its route table, CORS and provider-shaped 404/405s."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from fake_llm.dialects import PROVIDERS, Provider
+from fake_llm.http.admin import ADMIN_ROUTES
+from fake_llm.http.anthropic_count_tokens import EXTRA_ROUTES as ANTHROPIC_ROUTES
+from fake_llm.http.dashboard import DASHBOARD_ROUTES
+from fake_llm.http.engine import MODEL_CREATED, FakeLLM
+from fake_llm.http.guard import RequestGuard
+from fake_llm.http.sse import silence_scripted_disconnects
+from fake_llm.model.spec import Scenario
+from fake_llm.settings import Settings
+
+#: Response headers a browser app may read (CORS).
+EXPOSED_HEADERS = [
+    "x-request-id",
+    "request-id",
+    "openai-processing-ms",
+    "retry-after",
+    "retry-after-ms",
+    "x-should-retry",
+    "x-ratelimit-limit-requests",
+    "x-ratelimit-remaining-requests",
+    "x-ratelimit-reset-requests",
+    "x-ratelimit-limit-tokens",
+    "x-ratelimit-remaining-tokens",
+    "x-ratelimit-reset-tokens",
+]
+
+
+def _chat_endpoint(provider: Provider) -> object:
+    async def endpoint(request: Request) -> ASGIApp:
+        engine: FakeLLM = request.app.state.fake_llm
+        return await engine.chat(provider, request)
+
+    endpoint.__name__ = provider.api.replace("-", "_")
+    return endpoint
+
+
+def _model(model_id: str) -> dict[str, object]:
+    return {"id": model_id, "object": "model", "created": MODEL_CREATED, "owned_by": "fake-llm"}
+
+
+async def list_models(request: Request) -> Response:
+    engine: FakeLLM = request.app.state.fake_llm
+    return JSONResponse({"object": "list", "data": [_model(m) for m in engine.models()]})
+
+
+async def get_model(request: Request) -> Response:
+    engine: FakeLLM = request.app.state.fake_llm
+    model_id = request.path_params["model"]
+    if engine.knows_model(model_id):
+        return JSONResponse(_model(model_id))
+    return JSONResponse(
+        PROVIDERS["openai-chat"].error_body(
+            404, f"The model '{model_id}' does not exist or you do not have access to it.", code="model_not_found"
+        ),
+        status_code=404,
+    )
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """404/405 in the OpenAI envelope, as the real API answers an unknown URL."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    message = f"Unknown request URL: {request.method} {request.url.path}. Please check the URL for typos."
+    if status == 405:
+        message = f"Method {request.method} is not allowed for {request.url.path}."
+    return JSONResponse(
+        PROVIDERS["openai-chat"].error_body(status, message, code="unknown_url" if status == 404 else None),
+        status_code=status,
+        headers=getattr(exc, "headers", None),  # 405 carries `Allow`
+    )
+
+
+def create_app(
+    settings: Settings | None = None, scenarios: Sequence[Scenario] | None = None, *, engine: FakeLLM | None = None
+) -> Starlette:
+    """The ASGI app. Pass an `engine`, or `settings` (its scenarios are loaded, the bundled pack if none), or
+    `scenarios` to serve exactly those."""
+    if engine is None:
+        settings = settings or Settings()
+        if scenarios is None:
+            engine = FakeLLM.from_settings(settings)
+        else:
+            engine = FakeLLM(
+                settings, scenarios, [Path(s.path).resolve().parent for s in scenarios if not s.path.startswith("<")]
+            )
+    routes = [
+        Route(path, _chat_endpoint(provider), methods=["POST"])  # type: ignore[arg-type]
+        for provider in PROVIDERS.values()
+        for path in provider.routes
+    ]
+    routes += [
+        Route("/v1/models", list_models, methods=["GET"]),
+        Route("/v1/models/{model:path}", get_model, methods=["GET"]),
+        *ANTHROPIC_ROUTES,
+        *ADMIN_ROUTES,
+        *DASHBOARD_ROUTES,
+    ]
+    settings = engine.settings
+    middleware = [
+        # Outermost: Host and origin checks come before CORS, which then only ever sees /v1 requests' origins.
+        Middleware(
+            RequestGuard,
+            bind_host=settings.host,
+            allowed_hosts=settings.allowed_hosts,
+            allowed_origins=settings.allowed_origins,
+        ),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(engine.settings.cors_origins),
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=EXPOSED_HEADERS,
+        ),
+    ]
+    silence_scripted_disconnects()
+    lifespan = None
+    if engine.settings.watch:
+        from fake_llm.http.reload import watcher_lifespan
+
+        lifespan = watcher_lifespan(engine)
+    app = Starlette(
+        lifespan=lifespan, routes=routes, middleware=middleware, exception_handlers={404: http_error, 405: http_error}
+    )
+    app.state.fake_llm = engine
+    return app

@@ -1,0 +1,134 @@
+"""RuleSets, the rules half of FakeLLM: scenarios added, replaced and reloaded at run time, and what the admin API and
+/v1/models show of them (rules with hit counts, model names)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+from fake_llm.core.ids import Clock
+from fake_llm.core.journal import Journal, JournalEntry
+from fake_llm.core.matching import Selector, rule_summary
+from fake_llm.errors import ScenarioError
+from fake_llm.model.spec import Scenario
+from fake_llm.scenarios.loader import check_unique_names, load_scenarios, parse_rules, shadowed_rules
+
+log = logging.getLogger("fake_llm")
+
+DEFAULT_MODEL = "gpt-4o-mini"
+
+
+class RuleSets:
+    """The rule-set methods of FakeLLM, which sets these attributes up (engine.py)."""
+
+    journal: Journal
+    clock: Clock
+    selector: Selector
+    base_scenarios: tuple[Scenario, ...]
+    roots: list[Path]
+    rule_roots: list[Path]
+    paths: list[str | Path]
+    load_errors: list[str]
+    warnings: list[str]
+    _added: int
+
+    def reload(self, *, reason: str = "reload") -> bool:
+        """Load the scenario files again. On success they replace the loaded ones (rules added at run time are
+        kept); on a problem the last good rules keep serving, and the problem is logged, journaled and kept in
+        `load_errors` (shown by /_fake/health and the dashboard) until a reload succeeds."""
+        added = [s for s in self.selector.scenarios if s not in self.base_scenarios]
+        try:
+            scenarios = load_scenarios(self.paths)
+            self.install([*scenarios, *added], replace=True)
+        except ScenarioError as exc:
+            self.load_errors = [str(problem) for problem in exc.problems]
+            log.error("scenario reload failed (%s); still serving the last good rules:\n%s", reason, exc)
+            self._journal_reload(reason, "reload_error", "\n".join(self.load_errors))
+            return False
+        self.base_scenarios = tuple(scenarios)
+        self.load_errors = []
+        log.info("scenarios reloaded (%s): %d rules", reason, len(self.selector.rules))
+        self._journal_reload(reason, "reloaded", f"{len(self.selector.rules)} rules")
+        return True
+
+    def _journal_reload(self, reason: str, outcome: str, detail: str) -> None:
+        seq = self.journal.next_seq()
+        self.journal.record(
+            JournalEntry(
+                seq=seq,
+                time=self.clock.now(),
+                method="RELOAD",
+                path=reason,
+                headers={},
+                body=None,
+                outcome=outcome,
+                reply=detail,
+                status=0,
+            )
+        )
+
+    def load_rules(
+        self, data: Any, *, replace: bool = False, source: str = "<rules>", untrusted: bool = False
+    ) -> Scenario:
+        """Add rules at run time (YAML text, a list of rule mappings or a scenario mapping); with `replace`, they
+        replace everything loaded. Files they name must lie inside the scenario folders the server was started
+        with or a `rules_folders` one (a scenario file alone grants none). `untrusted` (rules from a request):
+        regexes must run in linear time."""
+        base = self.rule_roots[0] if self.rule_roots else Path.cwd()
+        self._added += 1
+        scenario = parse_rules(
+            data,
+            source=source,
+            base_dir=base,
+            allowed_roots=self.rule_roots,
+            default_name=f"rules-{self._added}",
+            untrusted=untrusted,
+        )
+        self.install([scenario], replace=replace)
+        return scenario
+
+    def install(self, scenarios: Sequence[Scenario], *, replace: bool = False) -> None:
+        """Serve `scenarios` after (or, with `replace`, instead of) the current ones; names must stay unique."""
+        combined = [*([] if replace else self.selector.scenarios), *scenarios]
+        problems = check_unique_names(combined)
+        if problems:
+            raise ScenarioError(problems)
+        self.selector.replace(combined)
+        self.warnings = shadowed_rules(combined)
+
+    def scenarios_summary(self) -> list[dict[str, Any]]:
+        """Each loaded scenario: name, file, whether it is switched on, and its rules with hit counts."""
+        hits = self.selector.hits()
+        return [
+            {
+                "name": scenario.name,
+                "path": scenario.path,
+                "enabled": scenario.name not in self.selector.disabled,
+                "rules": [rule_summary(rule, hits.get(rule.name, 0)) for rule in scenario.rules],
+            }
+            for scenario in self.selector.scenarios
+        ]
+
+    def rules_summary(self) -> list[dict[str, Any]]:
+        hits = self.selector.hits()
+        return [rule_summary(rule, hits.get(rule.name, 0)) for rule in self.selector.rules]
+
+    def models(self) -> list[str]:
+        """Model names the scenarios mention literally (globs are not listable), defaults first."""
+        names: list[str] = []
+        for scenario in self.selector.scenarios:
+            if scenario.default_model:
+                names.append(scenario.default_model)
+        for rule in self.selector.rules:
+            names.extend(p for p in rule.match.model or () if not any(c in p for c in "*?["))
+            names.extend(r.model for r in rule.replies if r.model)
+        names.append(DEFAULT_MODEL)
+        return list(dict.fromkeys(names))
+
+    def knows_model(self, model: str) -> bool:
+        if model in self.models():
+            return True
+        return any(fnmatchcase(model, p) for rule in self.selector.rules for p in rule.match.model or ())

@@ -1,0 +1,1 @@
+"""Neutral types every layer shares; no yaml, jsonschema, faker or web imports."""

@@ -1,0 +1,113 @@
+"""The upstream answer on its way through `fake-llm record`: the headers dropped each way, the ASGI app that relays
+the body to the client as it arrives, and the SSE events (with their arrival times) read from it on the way."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+from starlette.types import Receive, Scope, Send
+
+from fake_llm.http.sse import ScriptedDisconnect, until_done_or_disconnect
+
+log = logging.getLogger("fake_llm.recorder")
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+#: Not forwarded upstream: hop-by-hop headers, and what httpx sets for its own connection. `accept-encoding` is
+#: replaced by `identity`, so the bytes relayed are the bytes recorded.
+REQUEST_DROP = HOP_BY_HOP | {"host", "content-length", "accept-encoding"}
+#: Not relayed back: the client gets the decoded bytes, chunked by the server.
+RESPONSE_DROP = HOP_BY_HOP | {"content-length", "content-encoding"}
+
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    """One server-sent event and when it arrived (ms since the request went upstream)."""
+
+    data: str
+    event: str | None
+    at_ms: float
+
+
+class SSEReader:
+    """An incremental SSE parser (wire-format §1): feed bytes as they arrive; complete events land in `events`."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._data: list[str] = []
+        self._event: str | None = None
+        self.events: list[SSEEvent] = []
+
+    def feed(self, chunk: bytes, at_ms: float) -> None:
+        # Lines split at b"\n" never cut a UTF-8 character, so each complete line decodes on its own.
+        *lines, self._buffer = (self._buffer + chunk).split(b"\n")
+        for raw in lines:
+            line = raw.rstrip(b"\r").decode("utf-8", errors="replace")
+            if not line:
+                if self._data:
+                    self.events.append(SSEEvent("\n".join(self._data), self._event, at_ms))
+                self._data, self._event = [], None
+            elif not line.startswith(":"):
+                name, _, value = line.partition(":")
+                value = value[1:] if value.startswith(" ") else value
+                if name == "data":
+                    self._data.append(value)
+                elif name == "event":
+                    self._event = value
+
+
+class Relay:
+    """Sends the upstream answer on as its bytes arrive. Once the body is complete, and before the last write (so a
+    client holding the whole answer also finds it recorded), `finish` gets the body and its SSE events. A client
+    that goes away closes the upstream answer and nothing is recorded: a half answer would replay as a whole one."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        response: httpx.Response,
+        started: float,
+        finish: Callable[[bytes, list[SSEEvent]], None] | None,
+    ) -> None:
+        self.client, self.response, self.started, self.finish = client, response, started, finish
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(k, v) for k, v in self.response.headers.raw if k.decode("latin-1").lower() not in RESPONSE_DROP]
+        try:
+            await send({"type": "http.response.start", "status": self.response.status_code, "headers": headers})
+            if not await until_done_or_disconnect(self._pump(send), receive):
+                log.warning("the client went away before the answer to %s ended: not recorded", scope["path"])
+        finally:
+            await self.response.aclose()
+            await self.client.aclose()
+
+    async def _pump(self, send: Send) -> None:
+        reader, body = SSEReader(), bytearray()
+        streamed = "text/event-stream" in self.response.headers.get("content-type", "")
+        try:
+            async for chunk in self.response.aiter_bytes():
+                at_ms = (time.monotonic() - self.started) * 1000.0
+                if streamed:
+                    reader.feed(chunk, at_ms)
+                body += chunk
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except httpx.HTTPError as exc:
+            log.warning("the upstream broke off the answer (%s): not recorded", exc)
+            # Drop the client's connection too, as the upstream dropped ours (uvicorn logs nothing for this one).
+            raise ScriptedDisconnect("the upstream broke off the answer") from exc
+        if self.finish is not None:
+            self.finish(bytes(body), reader.events)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})

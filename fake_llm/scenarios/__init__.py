@@ -1,0 +1,1 @@
+"""Scenario files: YAML with line numbers, the JSON Schema, building typed specs, reply templates."""

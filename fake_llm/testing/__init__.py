@@ -1,0 +1,1 @@
+"""Testing helpers: FakeLLMServer and the pytest plugin."""

@@ -1,0 +1,142 @@
+"""The pytest plugin: `fake_llm` / `fake_llm_server` / `fake_llm_settings` fixtures, the marker and ini options.
+
+Registered through the `pytest11` entry point. One server per session, reset before each test; strict at teardown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from fake_llm.settings import Settings
+    from fake_llm.testing.server import FakeLLMServer
+
+MARKER = (
+    "fake_llm(scenarios=None, rules=None, activate=None, cassette=None, fail_on_unmatched=True, "
+    "fail_on_unused_rules=False): scenario files or folders (relative to the test file) and inline rules for this "
+    "test, the only scenario(s) switched on, a cassette to replay (or record with --fake-llm-record), and its "
+    "teardown checks"
+)
+OPTIONS = ("scenarios", "rules", "activate", "cassette", "fail_on_unmatched", "fail_on_unused_rules")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "fake_llm_scenarios", "scenario files or folders the fake_llm server loads for every test", type="paths"
+    )
+    parser.addini("fake_llm_seed", "seed for ids and generated values (default 0)", default="0")
+    parser.addini("fake_llm_time_scale", "multiplier for scripted delays; 0 turns them off (default 1)", default="1")
+    parser.addini(
+        "fake_llm_fail_on_unmatched", "fail a test whose code sent a request no rule matched", type="bool", default=True
+    )
+    parser.addoption(
+        "--fake-llm-record",
+        metavar="URL",
+        help="record the cassettes of `fake_llm(cassette=...)` tests from this provider instead of replaying them",
+    )
+    parser.addoption(
+        "--fake-llm-record-mode",
+        choices=("new", "all"),
+        default="new",
+        help="new: record what the cassette does not answer yet (default); all: record every request again",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER)
+
+
+@pytest.fixture(scope="session")
+def fake_llm_settings(pytestconfig: pytest.Config) -> Settings:
+    """Settings of the session's server; override this fixture to change any of them."""
+    from fake_llm.settings import Settings
+
+    return Settings(
+        port=0,
+        scenarios=tuple(str(p) for p in pytestconfig.getini("fake_llm_scenarios")),
+        seed=int(pytestconfig.getini("fake_llm_seed")),
+        time_scale=float(pytestconfig.getini("fake_llm_time_scale")),
+        freeze_time=1767225600.0,
+    )
+
+
+@pytest.fixture(scope="session")
+def fake_llm_server(fake_llm_settings: Settings) -> Iterator[FakeLLMServer]:
+    """One fake-llm server for the whole session (use `fake_llm` in tests: it resets this one)."""
+    from fake_llm.testing.server import FakeLLMServer
+
+    server = FakeLLMServer(settings=fake_llm_settings)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Marker keyword arguments, closest marker winning (function over class over module)."""
+    options: dict[str, Any] = {"fail_on_unmatched": request.config.getini("fake_llm_fail_on_unmatched")}
+    for marker in reversed(list(request.node.iter_markers("fake_llm"))):
+        unknown = set(marker.kwargs) - set(OPTIONS)
+        if unknown or marker.args:
+            raise TypeError(f"@pytest.mark.fake_llm takes only keyword arguments {', '.join(OPTIONS)}; got {marker}")
+        options.update(marker.kwargs)
+    return options
+
+
+@pytest.fixture
+def fake_llm(request: pytest.FixtureRequest, fake_llm_server: FakeLLMServer) -> Iterator[FakeLLMServer]:
+    """The session's fake-llm server, reset for this test and set up by its `fake_llm` marker.
+
+    At teardown the test fails on any internal fake-llm error, on requests no rule matched (unless
+    `fail_on_unmatched=False`) and, with `fail_on_unused_rules=True`, on rules this test added that never answered.
+    """
+    from fake_llm.errors import JournalAssertionError
+
+    options = _options(request)
+    fake_llm_server.reset(rules=True)
+    session_rules = {rule.name for rule in fake_llm_server.engine.selector.rules}
+    scenarios = options.get("scenarios")
+    if scenarios is not None:
+        base = Path(str(request.node.path)).parent
+        paths = [scenarios] if isinstance(scenarios, (str, Path)) else list(scenarios)
+        fake_llm_server.load(*[p if Path(p).is_absolute() else base / p for p in paths])
+    if options.get("rules") is not None:
+        fake_llm_server.add_rules(options["rules"])
+    if options.get("activate") is not None:
+        active = options["activate"]
+        fake_llm_server.activate(*([active] if isinstance(active, str) else active))
+    if options.get("cassette") is None:
+        yield fake_llm_server
+    else:
+        from fake_llm.testing.recording import use_cassette
+
+        cassette = Path(str(request.node.path)).parent / options["cassette"]
+        upstream, mode = request.config.getoption("fake_llm_record"), request.config.getoption("fake_llm_record_mode")
+        with use_cassette(fake_llm_server, cassette, upstream=upstream, mode=mode) as handle:
+            yield handle
+    try:
+        journal = fake_llm_server.journal
+        problems: list[str] = []
+        for entry in journal.errors:
+            problems.append(f"fake-llm failed while answering {entry.describe()}:\n{entry.error}")
+        for entry in journal.mismatches:
+            problems.append(f"the reply to {entry.describe()} contradicts the request: {entry.reply}")
+        if options["fail_on_unmatched"]:
+            for entry in journal.unmatched:
+                reasons = "\n".join(f"    {rule}: {why}" for rule, why in entry.reasons) or "    (no rules loaded)"
+                problems.append(f"no rule matched {entry.describe()}; rules tried:\n{reasons}")
+        if options.get("fail_on_unused_rules"):
+            hits = fake_llm_server.engine.selector.hits()
+            rules = fake_llm_server.engine.selector.rules
+            unused = [r.name for r in rules if r.name not in session_rules and not hits.get(r.name)]
+            if unused:
+                problems.append(f"rules never used by this test: {', '.join(unused)}")
+        if problems:
+            raise JournalAssertionError("fake-llm: " + "\n".join(problems))
+    finally:
+        fake_llm_server.reset(rules=True)
