@@ -107,3 +107,13 @@ def test_deep_but_reasonable_values_still_work(server: FakeLLMServer) -> None:
     response = httpx.post(server.url + "/v1/chat/completions", json=body, timeout=10)
     assert response.status_code == 200
     assert response.json()["choices"][0]["message"]["content"] == "You said hi"
+
+
+@pytest.mark.parametrize("schema", [{"type": "object", "required": 5}])
+def test_a_malformed_tool_schema_gets_a_400(server: FakeLLMServer, schema: dict[str, object]) -> None:
+    tool = {"type": "function", "function": {"name": "f", "parameters": schema}}
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "tools": [tool]}
+    with FakeLLMServer(rules="rules: [{name: call, reply: {tool_calls: [{name: f}]}}]") as caller:
+        response = httpx.post(caller.url + "/v1/chat/completions", json=body, timeout=10)
+    assert response.status_code == 400, response.text
+    assert "schema" in response.json()["error"]["message"]
