@@ -64,3 +64,14 @@ def test_generated_json_is_bounded(keyword: dict[str, int]) -> None:
         response = _chat(server, "hi", tools=[tool])
         assert response.status_code == 400
         assert "more than fake-llm generates" in response.json()["error"]["message"]
+
+
+def test_a_long_model_name_repeated_in_every_chunk_is_caught_before_the_events_are_built() -> None:
+    # Found by `make fuzz`: each SSE chunk repeats the model, so 20,000 one-token chunks of a 200 kB model name
+    # would build 4 GB of events before any check on the finished stream.
+    rules = "rules: [{name: chunky, reply: {content: '{{ last_user }}', stream: {chunk_tokens: 1}}}]"
+    with FakeLLMServer(rules=rules) as server:
+        body = {"model": "m" * 200_000, "stream": True, "messages": [{"role": "user", "content": "word " * 20_000}]}
+        response = httpx.post(server.url + "/v1/chat/completions", json=body, timeout=10)
+        assert response.status_code == 400
+        assert "rule 'chunky'" in response.json()["error"]["message"]

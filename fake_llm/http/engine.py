@@ -306,6 +306,13 @@ class FakeLLM(RuleSets):
                 content = content[: reply.truncate_body]
             return Response(content, 200, headers, media_type=JSON_TYPE)
         spec = reply.stream
+        # Each stream event repeats the id and model: a long model name times thousands of chunks would build
+        # gigabytes before the exact check below, so the size is estimated first.
+        events_planned = sum(
+            len(c.chunks) + len(c.reasoning_chunks) + len(c.tool_calls) + 3 for c in completion.choices
+        )
+        text = sum(len(t) for c in completion.choices for t in c.tokens)
+        self._check_size(text + events_planned * (len(completion.model) + len(meta.id) + 100))
         # Jitter draws from a generator seeded by the request, so the same request gets the same delays.
         rng = (
             random.Random(f"{self.settings.seed}:{entry.rule}:{chat.conversation_key}:{step}")
