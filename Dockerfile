@@ -59,9 +59,11 @@ USER fakellm:fakellm
 WORKDIR /opt/fake-llm
 EXPOSE 8000
 
-# No curl in slim images: the health check is a few lines of the image's own Python.
+# No curl in slim images: `fake-llm health` GETs /_fake/health with the image's own Python. It also fails while a
+# scenario file has errors (a failed --watch reload), and writes the reason to fake-llm's own stderr (PID 1), where
+# `docker compose up` and `docker logs` show it. Compose files may run it more often (`interval: 1s`).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-    CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/_fake/health' % (os.environ.get('FAKE_LLM_PORT') or 8000), timeout=2)"]
+    CMD ["fake-llm", "health", "--log-to-pid1"]
 
 # uvicorn finishes open requests (5 s at most) and exits 0 on SIGTERM. fake-llm runs as PID 1 here and
 # handles the signal itself: do not add an init (docker run --init / compose `init: true`), which would turn

@@ -1,26 +1,45 @@
-# fake-llm developer commands. `make run` and `make test` set up .venv on first use.
+# fake-llm developer commands. Each target sets up .venv with only what it needs, on first use:
+# `make run` the package (what serving needs), `make test` the test tools, `make lint` the linters.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
+LINT_STAMP := $(VENV)/.installed-lint
+# Everything (run + test + lint + bench), for working on fake-llm itself.
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench schema goldens layers clean docker-test fuzz
+.PHONY: run test lint bench schema dist goldens layers clean docker-test fuzz
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
-	touch $(STAMP)
 
-run: $(STAMP)
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+$(LINT_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[lint]'
+	touch $@
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(RUN_STAMP) $(TEST_STAMP) $(LINT_STAMP) $@
+
+run: $(RUN_STAMP)
 	$(BIN)/fake-llm serve $(ARGS)
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m coverage erase
 	COVERAGE_PROCESS_START= $(BIN)/python -m coverage run -m pytest $(PYTEST_ARGS)
 	$(BIN)/python -m coverage report --fail-under=90 --skip-covered --show-missing
 
-lint: $(STAMP)
+lint: $(LINT_STAMP)
 	$(BIN)/ruff format --check fake_llm tests benchmarks
 	$(BIN)/ruff check fake_llm tests benchmarks
 	$(BIN)/mypy
@@ -32,11 +51,17 @@ bench: $(STAMP)
 # Long fuzz run (not part of `make test`): FUZZ_BODIES mutated bodies across every dialect; reports 5xx, resets and
 # timeouts, and fails if there is any.
 FUZZ_BODIES ?= 100000
-fuzz: $(STAMP)
+fuzz: $(TEST_STAMP)
 	$(BIN)/python -m tests.fuzz_run --bodies $(FUZZ_BODIES) $(ARGS)
 
-schema: $(STAMP)
+schema: $(RUN_STAMP)
 	$(BIN)/fake-llm schema > docs/scenario.schema.json
+
+# A wheel in dist/, built with hatchling (installed into .venv, so the build needs no network).
+dist: $(TEST_STAMP)
+	rm -rf dist
+	$(BIN)/python -m pip wheel -q --no-deps --no-build-isolation -w dist .
+	@ls dist
 
 # Rewrite fixtures/golden/ from the current code (never part of `make test`); review the diff before committing.
 goldens: $(STAMP)
@@ -47,7 +72,7 @@ layers:
 	python3 scripts/layers.py
 
 clean:
-	rm -rf $(VENV) .coverage .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) dist .coverage .pytest_cache .mypy_cache .ruff_cache
 
 # Image + examples/compose end to end (slow; not part of `make test`): run it when Dockerfile or compose files change.
 docker-test:

@@ -1,10 +1,13 @@
-"""The `fake-llm` command: `serve`, `check`, `schema`, `record`; every serve flag also has a `FAKE_LLM_*` variable."""
+"""The `fake-llm` command: `serve`, `check`, `schema`, `health`, `record`; every serve flag also has a `FAKE_LLM_*`
+variable."""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -84,6 +87,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("schema", help="print the JSON Schema of the scenario format")
 
+    health = commands.add_parser(
+        "health",
+        help="check a running server (the container health check)",
+        description="Exit 0 when the server answers /_fake/health and its scenario files loaded without errors, "
+        "else 1 with the reason on stderr.",
+    )
+    health.add_argument("--url", help="the server's root URL (default http://127.0.0.1:$FAKE_LLM_PORT, port 8000)")
+    health.add_argument("--timeout", type=float, default=2.0, metavar="S", help="seconds to wait (default 2)")
+    health.add_argument(
+        "--log-to-pid1",
+        action="store_true",
+        help="also write a failure to the stderr of process 1 (the container's fake-llm), so `docker compose up` "
+        "and `docker logs` show it",
+    )
+
     rec = commands.add_parser(
         "record",
         help="record real traffic into a scenario file",
@@ -97,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="DIALECT",
         help="record only this dialect (repeatable): openai-chat, anthropic, responses, completions, embeddings, "
-        "gemini, azure (default: all)",
+        "gemini, azure, bedrock (default: all)",
     )
     rec.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     rec.add_argument("--port", "-p", type=int, default=8000, help="port (default 8000)")
@@ -171,6 +189,31 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(**flags)
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on `host:port` (port 0: a free port), so "serving" is printed only once it is bound and
+    names the real port. Raises OSError as the OS reports it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # SO_REUSEADDR lets a restart reuse a port in TIME_WAIT; it never lets two servers listen on one port.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _bind_error(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"fake-llm: port {port} on {host} is already in use (another fake-llm or server is running there); "
+            f"pick another with --port N, or --port 0 for any free port"
+        )
+    return f"fake-llm: cannot listen on {host}:{port}: {exc.strerror or exc}"
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -189,25 +232,36 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     for warning in engine.warnings:
         print(f"fake-llm: warning: {warning}", file=sys.stderr)
-    sources = list(settings.scenarios) or [f"{bundled_scenarios()} (bundled)"]
+    try:
+        sock = bind(settings.host, settings.port)
+    except OSError as exc:
+        print(_bind_error(settings.host, settings.port, exc), file=sys.stderr)
+        return 3
+    port = sock.getsockname()[1]
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    engine.url = f"http://{host}:{port}"
+    sources = list(settings.scenarios) or [f"{bundled_scenarios()} (bundled)"]
     print(
-        f"fake-llm {__version__} serving http://{host}:{settings.port}/v1 - "
+        f"fake-llm {__version__} serving {engine.url}/v1 - "
         f"{len(engine.selector.rules)} rules from {', '.join(sources)}",
         flush=True,
     )
     logging.basicConfig(level=settings.log_level.upper() if settings.log_level != "trace" else "DEBUG")
     log_scrub.install()
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(engine=engine),
         host=settings.host,
-        port=settings.port,
+        port=port,
         log_level=settings.log_level,
         # What a streaming client sees when this runs out is in the README (Shutdown) and SECURITY.md.
         timeout_graceful_shutdown=settings.graceful_timeout,  # type: ignore[arg-type]
         timeout_keep_alive=settings.header_timeout,  # type: ignore[arg-type]
         http=guarded_protocol(header_timeout=settings.header_timeout, max_connections=settings.max_connections),
     )
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
     return 0
 
 
@@ -236,6 +290,12 @@ def schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def health(args: argparse.Namespace) -> int:
+    from fake_llm.healthcheck import run
+
+    return run(args.url, args.timeout, args.log_to_pid1)
+
+
 def record(args: argparse.Namespace) -> int:
     from fake_llm.record.proxy import run_recorder
 
@@ -255,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    commands = {"serve": serve, "check": check, "schema": schema, "record": record}
+    commands = {"serve": serve, "check": check, "schema": schema, "health": health, "record": record}
     if args.command is None:
         parser.print_help()
         return 2

@@ -187,7 +187,7 @@ user=$(docker image inspect -f '{{.Config.User}}' "$IMAGE")
 health=$(docker image inspect -f '{{if .Config.Healthcheck}}{{join .Config.Healthcheck.Test " "}}{{end}}' "$IMAGE")
 stop_signal=$(docker image inspect -f '{{.Config.StopSignal}}' "$IMAGE")
 case "$user" in "" | root | 0 | 0:*) fail "the image runs as root" ;; esac
-[[ "$health" == *"/_fake/health"* ]] || fail "no HEALTHCHECK on /_fake/health"
+[[ "$health" == *"fake-llm health"* ]] || fail "no HEALTHCHECK running fake-llm health (GET /_fake/health)"
 [ "$stop_signal" = SIGTERM ] || fail "STOPSIGNAL is '$stop_signal'"
 ok "user $user, HEALTHCHECK on /_fake/health, STOPSIGNAL $stop_signal"
 docker run --rm "$IMAGE" check /opt/fake-llm/scenarios >"$work/check.log" 2>&1 || { cat "$work/check.log"; fail "baked-in pack"; }

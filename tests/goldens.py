@@ -22,6 +22,8 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
+from tests import realtime_transcripts
+
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "fixtures" / "golden"
 FROZEN = 1767225600
@@ -68,6 +70,8 @@ class Case:
     path: str
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    #: Multipart uploads (name -> (filename, bytes, content type)): `body` is then sent as the form's fields.
+    files: dict[str, tuple[str, bytes, str]] | None = None
 
     @property
     def file(self) -> Path:
@@ -180,6 +184,74 @@ def _gemini(version: str) -> list[Case]:
     ]
 
 
+def _bedrock() -> list[Case]:
+    model = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+    tools = {"tools": [{"toolSpec": {"name": "get_weather", "inputSchema": {"json": WEATHER}}}]}
+
+    def ask(text: str, **extra: Any) -> dict[str, Any]:
+        return {"messages": [{"role": "user", "content": [{"text": text}]}], **extra}
+
+    def invoke(text: str) -> dict[str, Any]:
+        return {
+            "anthropic_version": "bedrock-2023-05-31",
+            "max_tokens": 256,
+            "messages": [{"role": "user", "content": text}],
+        }
+
+    d, converse, stream = "bedrock", f"/model/{model}/converse", f"/model/{model}/converse-stream"
+    return [
+        Case(d, "non_stream", converse, ask("hello")),
+        Case(d, "stream", stream, ask("hello")),
+        Case(d, "error", converse, ask("teapot")),
+        Case(d, "tool_call", converse, ask("weather in Paris?", toolConfig=tools)),
+        Case(d, "tool_call_stream", stream, ask("weather in Paris?", toolConfig=tools)),
+        Case(d, "stream_fault", stream, ask("broken")),
+        Case(d, "invoke_anthropic", f"/model/{model}/invoke", invoke("hello")),
+        Case(d, "invoke_anthropic_stream", f"/model/{model}/invoke-with-response-stream", invoke("hello")),
+        Case(
+            d,
+            "invoke_llama_stream",
+            "/model/meta.llama3-70b-instruct-v1:0/invoke-with-response-stream",
+            {"prompt": "hello"},
+        ),
+    ]
+
+
+def _openai_media() -> list[Case]:
+    from fake_llm.core.media import tone, wav
+
+    upload = {"file": ("hello.wav", wav(tone(2.0, 200, 4)), "audio/wav")}
+    verbose = {
+        "model": "whisper-1",
+        "response_format": "verbose_json",
+        "timestamp_granularities[]": ["word", "segment"],
+    }
+    speech = {"model": "tts-1", "voice": "alloy", "input": "hello", "response_format": "wav"}
+    return [
+        Case("openai_moderations", "non_stream", "/v1/moderations", {"input": ["hello", "a nice day"]}),
+        Case("openai_moderations", "error", "/v1/moderations", {"model": "omni-moderation-latest"}),
+        Case(
+            "openai_images",
+            "b64_json",
+            "/v1/images/generations",
+            {"prompt": "hello", "size": "256x256", "response_format": "b64_json"},
+        ),
+        Case("openai_images", "url", "/v1/images/generations", {"prompt": "hello", "model": "dall-e-3"}),
+        Case("openai_images", "error", "/v1/images/generations", {"prompt": "hello", "size": "800x600"}),
+        Case("openai_speech", "wav", "/v1/audio/speech", speech),
+        Case("openai_speech", "error", "/v1/audio/speech", {**speech, "input": "teapot"}),
+        Case("openai_transcriptions", "json", "/v1/audio/transcriptions", {"model": "whisper-1"}, files=upload),
+        Case("openai_transcriptions", "verbose_json", "/v1/audio/transcriptions", verbose, files=upload),
+        Case(
+            "openai_transcriptions",
+            "vtt",
+            "/v1/audio/transcriptions",
+            {"model": "whisper-1", "response_format": "vtt"},
+            files=upload,
+        ),
+    ]
+
+
 CASES: list[Case] = [
     *_chat_like("openai_chat", "/v1/chat/completions", "gpt-4o-mini"),
     *_responses(),
@@ -190,6 +262,8 @@ CASES: list[Case] = [
     *_gemini("v1"),
     *_chat_like("azure", "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21", "gpt-4o"),
     *_chat_like("scale", "/v5/chat/completions", "gpt-4o-mini"),
+    *_bedrock(),
+    *_openai_media(),
 ]
 
 
@@ -217,9 +291,14 @@ def transcript(
 
 def run_case(case: Case) -> bytes:
     """The transcript of `case` against a fresh app (so ids and sequence numbers start from the same place)."""
-    with _client() as client, client.stream("POST", case.path, json=case.body, headers=case.headers) as response:
+    if case.files is not None:  # a multipart upload: the request line shows the fields and each file's name
+        sent = compact({**case.body, **{k: f"<{v[0]}: {len(v[1])} bytes>" for k, v in case.files.items()}})
+        request = {"data": case.body, "files": case.files}
+    else:
+        sent, request = compact(case.body), {"json": case.body}
+    with _client() as client, client.stream("POST", case.path, headers=case.headers, **request) as response:
         body = b"".join(response.iter_raw())
-        return transcript("POST", case.path, compact(case.body), response.status_code, response.headers.items(), body)
+        return transcript("POST", case.path, sent, response.status_code, response.headers.items(), body)
 
 
 # ------------------------------------------------------------------------------------------ record mode
@@ -305,6 +384,7 @@ def all_goldens() -> dict[Path, Callable[[], bytes]]:
     out: dict[Path, Callable[[], bytes]] = {case.file: (lambda case=case: run_case(case)) for case in CASES}
     out[GOLDEN / RECORD_CASE] = record_round_trip
     out.update({GOLDEN / name: run for name, run in _legacy().items()})
+    out.update(realtime_transcripts.goldens())
     return out
 
 

@@ -283,6 +283,19 @@ def test_logprobs_are_well_formed_and_deterministic(client: openai.OpenAI) -> No
         assert values == sorted(values, reverse=True)
         assert len(values) == 3
         assert len(set(values)) == 3
+    # Identical requests get identical logprobs (seeded by request and rule, not by the counting completion id),
+    # streamed or not; a different request gets different ones.
+    assert logprobs() == first
+    stream = client.chat.completions.create(
+        model="gpt-4o", messages=user("plain"), logprobs=True, top_logprobs=3, stream=True
+    )
+    streamed = [
+        t for chunk in stream for c in chunk.choices if c.logprobs and c.logprobs.content for t in c.logprobs.content
+    ]
+    assert streamed == first.content
+    other = client.chat.completions.create(model="gpt-4o", messages=user("plain"), logprobs=True, top_logprobs=2)
+    assert other.choices[0].logprobs is not None
+    assert [t.logprob for t in other.choices[0].logprobs.content] != [t.logprob for t in first.content]
 
 
 @pytest.mark.parametrize(

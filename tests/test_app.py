@@ -166,6 +166,9 @@ def test_health(client: TestClient) -> None:
     assert response.json() == {
         "status": "ok",
         "version": __version__,
+        "url": "http://testserver",
+        "base_url": "http://testserver/v1",
+        "port": None,
         "rules": 3,
         "scenarios": ["test"],
         "load_errors": [],
@@ -298,7 +301,7 @@ def test_get_rules_summarises_rules_with_hits_and_warnings(client: TestClient) -
     rules = "rules:\n  - name: catch-all\n    reply: {content: x}\n  - name: after\n    reply: {content: y}\n"
     assert client.post("/_fake/rules", content=rules).status_code == 200
     body = client.get("/_fake/rules").json()
-    assert body["rules"][0] == {
+    assert body["rules"][2] == {
         "name": "greet",
         "scenario": "test",
         "source": "<test>:2",
@@ -306,10 +309,16 @@ def test_get_rules_summarises_rules_with_hits_and_warnings(client: TestClient) -
         "hits": 1,
         "replies": ["content 'Hello there.'"],
     }
-    assert [r["name"] for r in body["rules"]] == ["greet", "once", "essay", "catch-all", "after"]
+    # Rules added at run time are tried before the files loaded at start (and listed in the order tried).
+    assert [r["name"] for r in body["rules"]] == ["catch-all", "after", "greet", "once", "essay"]
     assert body["warnings"] == [
-        "POST /_fake/rules:4: rule 'after' can never match: the catch-all rule 'catch-all' (POST /_fake/rules:2) "
-        "comes first"
+        f"{source}: rule {name!r} can never match: the catch-all rule 'catch-all' (POST /_fake/rules:2) comes first"
+        for source, name in [
+            ("POST /_fake/rules:4", "after"),
+            ("<test>:2", "greet"),
+            ("<test>:5", "once"),
+            ("<test>:9", "essay"),
+        ]
     ]
 
 
@@ -593,7 +602,8 @@ def test_header_match_and_session_sequences_over_http(make_client: MakeClient) -
     missed = client.post(URL, json=ask("a"), headers={"x-team": "Blue"})
     assert missed.status_code == 400
     assert missed.json()["error"]["message"].endswith(
-        "Rules tried: team: header 'x-team': 'Blue' does not equal 'blue'"
+        "Rules tried: team: header 'x-team': 'Blue' does not equal 'blue' (it would match ignoring case: add "
+        "`ignore_case: true`)"
     )
     assert [e.step for e in engine(client).journal.entries] == [1, 2, 1, 0]
 

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jsonschema
 import pytest
 
@@ -29,15 +34,23 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Replace uvicorn.run: record what `serve` would have served instead of serving it."""
+    """Replace uvicorn.Server.run: record what `serve` would have served (and on which socket) instead of serving."""
     calls: dict[str, Any] = {}
 
-    def run(app: Any, **options: Any) -> None:
-        assert not calls, "uvicorn.run called twice"
-        calls.update(options, app=app)
+    def run(server: Any, sockets: list[socket.socket]) -> None:
+        assert not calls, "uvicorn.Server.run called twice"
+        config = server.config
+        calls.update(host=config.host, port=config.port, log_level=config.log_level, app=config.app)
+        calls["bound"] = [s.getsockname()[1] for s in sockets]
 
-    monkeypatch.setattr("uvicorn.run", run)
+    monkeypatch.setattr("uvicorn.Server.run", run)
     return calls
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def served_settings(served: dict[str, Any]) -> Settings:
@@ -150,6 +163,7 @@ def test_serve_runs_uvicorn_with_the_settings(
 ) -> None:
     scenario = tmp_path / "s.yaml"
     scenario.write_text(GOOD, encoding="utf-8")
+    port = free_port()
     argv = [
         "serve",
         "-s",
@@ -157,7 +171,7 @@ def test_serve_runs_uvicorn_with_the_settings(
         "--host",
         "0.0.0.0",
         "-p",
-        "9001",
+        str(port),
         "--api-key",
         "k1",
         "--api-key",
@@ -173,10 +187,11 @@ def test_serve_runs_uvicorn_with_the_settings(
     ]
     assert main(argv) == 0
     assert capsys.readouterr() == (
-        f"fake-llm {__version__} serving http://0.0.0.0:9001/v1 - 1 rules from {scenario}\n",
+        f"fake-llm {__version__} serving http://0.0.0.0:{port}/v1 - 1 rules from {scenario}\n",
         "",
     )
-    assert (served["host"], served["port"], served["log_level"]) == ("0.0.0.0", 9001, "warning")
+    assert (served["host"], served["port"], served["log_level"]) == ("0.0.0.0", port, "warning")
+    assert served["bound"] == [port]
     settings = served_settings(served)
     assert settings.scenarios == (str(scenario),)
     assert settings.api_keys == ("k1", "k2")
@@ -188,7 +203,7 @@ def test_serve_prints_shadowed_rule_warnings(
 ) -> None:
     scenario = tmp_path / "s.yaml"
     scenario.write_text("rules:\n  - reply: {content: x}\n  - reply: {content: y}\n", encoding="utf-8")
-    assert main(["serve", "-s", str(scenario)]) == 0
+    assert main(["serve", "-s", str(scenario), "--port", "0"]) == 0
     assert capsys.readouterr().err == (
         f"fake-llm: warning: {scenario}:3: rule 's[1]' can never match: the catch-all rule 's[0]' ({scenario}:2) "
         "comes first\n"
@@ -201,17 +216,56 @@ def test_serve_brackets_an_ipv6_host(
     scenario = tmp_path / "s.yaml"
     scenario.write_text(GOOD, encoding="utf-8")
     assert main(["serve", "-s", str(scenario), "--host", "::1", "--port", "0"]) == 0
-    assert "serving http://[::1]:0/v1 - " in capsys.readouterr().out
+    assert f"serving http://[::1]:{served['bound'][0]}/v1 - " in capsys.readouterr().out
 
 
 def test_serve_defaults_to_the_bundled_pack(served: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["serve"]) == 0
+    assert main(["serve", "--port", "0"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"fake-llm {__version__} serving http://127.0.0.1:8000/v1 - ")
+    assert out.startswith(f"fake-llm {__version__} serving http://127.0.0.1:{served['bound'][0]}/v1 - ")
     assert out.rstrip().endswith("(bundled)")
     assert served_settings(served).scenarios == ()
     engine: FakeLLM = served["app"].state.fake_llm
     assert engine.selector.rules
+
+
+def test_serve_on_a_busy_port_names_it_and_suggests_another(
+    tmp_path: Path, served: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(GOOD, encoding="utf-8")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        assert main(["serve", "-s", str(scenario), "--port", str(port)]) == 3
+    out, err = capsys.readouterr()
+    assert out == ""  # nothing claims to be serving
+    assert err == (
+        f"fake-llm: port {port} on 127.0.0.1 is already in use (another fake-llm or server is running there); "
+        "pick another with --port N, or --port 0 for any free port\n"
+    )
+    assert served == {}
+
+
+def test_serve_on_port_0_prints_and_reports_the_bound_port(tmp_path: Path) -> None:
+    """A real `fake-llm serve --port 0`: the printed URL carries the bound port, and /_fake/health reports it."""
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(GOOD, encoding="utf-8")
+    command = [sys.executable, "-m", "fake_llm", "serve", "-s", str(scenario), "--port", "0", "--log-level", "error"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()  # the server writes it once bound; a crash closes stdout (bounded)
+            found = re.search(r"serving (http://127\.0\.0\.1:(\d+))/v1 - 1 rules", line)
+            assert found, line
+            url, port = found.group(1), int(found.group(2))
+            assert port != 0
+            health = httpx.get(url + "/_fake/health", timeout=10).json()
+            assert (health["url"], health["base_url"], health["port"]) == (url, url + "/v1", port)
+        finally:
+            proc.terminate()
+            proc.wait(10)
 
 
 # --------------------------------------------------------------------------------------------- environment
@@ -223,14 +277,15 @@ def test_env_vars_reach_the_settings(
     first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
     first.write_text(GOOD, encoding="utf-8")
     second.write_text("rules:\n  - name: other\n    reply: {content: x}\n", encoding="utf-8")
-    monkeypatch.setenv("FAKE_LLM_PORT", "9100")
+    port = free_port()
+    monkeypatch.setenv("FAKE_LLM_PORT", str(port))
     monkeypatch.setenv("FAKE_LLM_API_KEYS", "k1, k2,")
     monkeypatch.setenv("FAKE_LLM_SCENARIOS", f"{first}{os.pathsep}{second}")
     monkeypatch.setenv("FAKE_LLM_FREEZE_TIME", "1767225600")
     monkeypatch.setenv("FAKE_LLM_ADMIN_TOKEN", "tok")
     assert main(["serve"]) == 0
     settings = served_settings(served)
-    assert settings.port == served["port"] == 9100
+    assert settings.port == served["port"] == port
     assert settings.api_keys == ("k1", "k2")
     assert settings.scenarios == (str(first), str(second))
     assert settings.freeze_time == 1767225600.0
@@ -241,13 +296,14 @@ def test_env_vars_reach_the_settings(
 def test_flags_beat_env_vars(tmp_path: Path, served: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     scenario = tmp_path / "s.yaml"
     scenario.write_text(GOOD, encoding="utf-8")
-    monkeypatch.setenv("FAKE_LLM_PORT", "9100")
+    monkeypatch.setenv("FAKE_LLM_PORT", "1")  # a privileged port: binding it would fail, so the flag must win
     monkeypatch.setenv("FAKE_LLM_API_KEYS", "from-env")
     monkeypatch.setenv("FAKE_LLM_SCENARIOS", str(tmp_path / "missing.yaml"))
     monkeypatch.setenv("FAKE_LLM_SEED", "3")
-    assert main(["serve", "--port", "9200", "--api-key", "from-flag", "-s", str(scenario)]) == 0
+    port = free_port()
+    assert main(["serve", "--port", str(port), "--api-key", "from-flag", "-s", str(scenario)]) == 0
     settings = served_settings(served)
-    assert (settings.port, settings.api_keys, settings.scenarios) == (9200, ("from-flag",), (str(scenario),))
+    assert (settings.port, settings.api_keys, settings.scenarios) == (port, ("from-flag",), (str(scenario),))
     assert settings.seed == 3  # no flag given: the variable still applies
 
 

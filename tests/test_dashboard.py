@@ -154,6 +154,33 @@ def test_page_and_static_files_are_served_with_their_types(fresh: FakeLLMServer,
         assert response.content == (STATIC_DIR / name).read_bytes()
     # The page is served without the admin token (it holds no data); `/_fake` without the slash finds it too.
     assert http.get(fresh.url + "/_fake", follow_redirects=True).status_code == 200
+    assert "{{" not in page.text  # every server-side value filled in
+    assert http.get(f"{fresh.url}/_fake/static/dashboard.html").status_code == 404  # the unfilled template
+
+
+def test_first_paint_says_what_is_loading_and_suggests_the_loaded_triggers(
+    fresh: FakeLLMServer, http: httpx.Client, ask: Ask
+) -> None:
+    page = http.get(fresh.url + "/_fake/").text
+    # The user's own scenarios: their triggers, never the bundled pack's ("write an essay", "help").
+    assert 'placeholder="fault: mid-stream error · weather"' in page
+    assert "write an essay" not in page
+    assert "Loading 5 scenarios: faults, happy-path, slow-network, rate-limited, tool-calls…" in page
+    assert '<p class="empty" id="journal-loading" data-testid="journal-loading" aria-busy="true" hidden>' in page
+    assert 'id="journal-empty" data-testid="journal-empty">No requests yet.' in page
+    ask(fresh)
+    ask(fresh)
+    page = http.get(fresh.url + "/_fake/").text
+    assert "Loading 2 requests…" in page
+    assert 'id="journal-empty" data-testid="journal-empty" hidden>' in page  # never "No requests yet" with entries
+
+
+def test_chat_placeholder_falls_back_without_plain_triggers() -> None:
+    rules = [{"name": "r", "match": {"user": {"regex": "(?P<x>a)"}}, "reply": {"content": "{{ match.x }}"}}]
+    with _with_dashboard(FakeLLMServer(rules=rules)) as server:
+        page = httpx.get(server.url + "/_fake/", timeout=5).text
+    assert 'placeholder="Type a message: the loaded scenarios decide the reply"' in page
+    assert "Loading 1 scenario: rules-1…" in page
 
 
 @pytest.mark.parametrize(
@@ -249,6 +276,8 @@ def _chat(page: Page, text: str) -> None:
 def test_client_requests_appear_in_the_live_journal(fresh: FakeLLMServer, open_page: OpenPage, ask: Ask) -> None:
     page = open_page(fresh.url + "/_fake/")  # the default 500 ms polling
     expect(page.get_by_test_id("journal-empty")).to_be_visible()
+    expect(page.get_by_test_id("journal-loading")).to_have_count(0)
+    expect(page.get_by_test_id("chat-message")).to_have_attribute("placeholder", "fault: mid-stream error · weather")
     expect(page.get_by_test_id("scenario")).to_have_count(len(PACKS))
 
     with _client(fresh) as client:
@@ -373,6 +402,11 @@ def test_chat_box_shows_stream_errors_and_tool_calls(fresh: FakeLLMServer, open_
     roles = [m["role"] for m in fresh.journal.last.body["messages"]]
     assert roles == ["user", "assistant", "tool"]
     assert fresh.journal.last.headers["x-fake-llm-scenario"] == "tool-calls"
+    # The journal's mid-stream-error entry says how the stream ended, never "completed".
+    _row(page, 1).click()
+    detail = page.get_by_test_id("detail")
+    expect(detail).to_contain_text("ended by a mid-stream error event (error_after=3)")
+    expect(detail).not_to_contain_text("completed")
 
 
 def test_admin_token_from_the_url_and_the_401_message(open_page: OpenPage, ask: Ask) -> None:
@@ -424,7 +458,7 @@ def test_screenshot_for_the_readme(fresh: FakeLLMServer, open_page: OpenPage, as
     expect(page.get_by_test_id("journal-row")).to_have_count(4)
     _row(page, 4).click()
     expect(page.get_by_test_id("stream-event").first).to_be_visible()
-    expect(page.get_by_test_id("detail")).to_contain_text("yes: completed")
+    expect(page.get_by_test_id("detail")).to_contain_text("Streamcompleted")
     expect(page.locator('[data-rule="happy-answer"] [data-testid="rule-hits"]')).to_have_text("2 hits")
     page.evaluate("window.scrollTo(0, 0)")
     SCREENSHOT.parent.mkdir(exist_ok=True)

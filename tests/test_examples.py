@@ -129,6 +129,34 @@ TRIGGERS: dict[str, list[tuple[dict[str, Any], str]]] = {
         ),
         ({"user": "provider: cerebras"}, "provider-cerebras"),
         ({"user": "provider: gradient"}, "provider-gradient"),
+        (
+            {
+                "path": "/model/anthropic.claude-3-5-sonnet-20240620-v1:0/converse",
+                "json": {"messages": [{"role": "user", "content": [{"text": "provider: ping"}]}]},
+            },
+            "provider-bedrock",
+        ),
+        (
+            {
+                "path": "/model/meta.llama3-70b-instruct-v1:0/invoke",
+                "json": {"prompt": "provider: ping", "max_gen_len": 32},
+            },
+            "provider-bedrock-invoke",
+        ),
+        ({"path": "/v1/moderations", "json": {"input": "provider: threat"}}, "provider-moderation-flagged"),
+        ({"path": "/v1/moderations", "json": {"input": "a kind word"}}, "provider-moderation"),
+        ({"path": "/v1/images/generations", "json": {"prompt": "a cat", "size": "256x256"}}, "provider-image"),
+        (
+            {
+                "path": "/v1/audio/speech",
+                "json": {"model": "tts-1", "voice": "alloy", "input": "provider: read this", "response_format": "wav"},
+            },
+            "provider-speech",
+        ),
+        (
+            {"path": "/v1/audio/transcriptions", "files": {"file": ("a.wav", b"RIFF")}, "data": {"model": "whisper-1"}},
+            "provider-transcription",
+        ),
     ],
     "zz-fallback.yaml": [({"user": "help"}, "help"), ({"user": "something else entirely"}, "catch-all")],
     "agents.yaml": [
@@ -158,6 +186,8 @@ def server() -> Iterator[FakeLLMServer]:
 
 
 def _send(server: FakeLLMServer, request: dict[str, Any]) -> httpx.Response:
+    if "files" in request:  # a multipart upload (the audio endpoints)
+        return httpx.post(server.url + request["path"], files=request["files"], data=request["data"], timeout=5)
     if "path" in request:  # another dialect: its own path and body
         return httpx.post(server.url + request["path"], json=request["json"], timeout=5)
     messages = [{"role": "system", "content": request["system"]}] if "system" in request else []

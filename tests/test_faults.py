@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -245,3 +246,25 @@ def test_json_mode_content_cut_by_length_is_invalid_json(server: FakeLLMServer) 
     assert choice.finish_reason == "length"
     with pytest.raises(json.JSONDecodeError):
         json.loads(choice.message.content or "")
+
+
+@pytest.mark.parametrize(
+    ("stream", "outcome"),
+    [
+        ({"error_after": 2}, "ended by a mid-stream error event (error_after=2)"),
+        ({"end_after": 2}, "ended early, cleanly (end_after=2)"),
+        ({"done": False}, "completed without its [DONE]"),
+        ({"finish_chunk": False, "done": False}, "completed without its finish chunk and [DONE]"),
+        ({"chunk_tokens": 2}, "completed"),
+    ],
+)
+def test_the_journal_says_how_a_scripted_stream_ended(stream: dict[str, object], outcome: str) -> None:
+    rules = [{"name": "s", "reply": {"content": "one two three four", "stream": stream}}]
+    with FakeLLMServer(rules=rules, time_scale=0) as server:
+        body = {"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": True}
+        with httpx.stream("POST", server.base_url + "/chat/completions", json=body, timeout=5) as response:
+            response.read()
+        deadline = time.monotonic() + 5
+        while server.journal.last.stream_outcome is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.journal.last.stream_outcome == outcome

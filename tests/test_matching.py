@@ -87,7 +87,8 @@ MATCHES = [
     pytest.param(
         {"user": {"contains": "Hello"}},
         request("say hello"),
-        "user: last user message 'say hello' does not contain 'Hello'",
+        "user: last user message 'say hello' does not contain 'Hello' (it would match ignoring case: add "
+        "`ignore_case: true`)",
         id="contains-case-sensitive",
     ),
     pytest.param({"user": {"contains": "Hello", "ignore_case": True}}, request("say hello"), None, id="contains-ic"),
@@ -101,7 +102,7 @@ MATCHES = [
     pytest.param(
         {"user": {"equals": "HI!"}},
         request("hi!"),
-        "user: last user message 'hi!' does not equal 'HI!'",
+        "user: last user message 'hi!' does not equal 'HI!' (it would match ignoring case: add `ignore_case: true`)",
         id="equals-case",
     ),
     pytest.param({"user": {"equals": "HI!", "ignore_case": True}}, request("hi!"), None, id="equals-ic"),
@@ -115,7 +116,8 @@ MATCHES = [
     pytest.param(
         {"user": {"startswith": "OH"}},
         request("oh hi"),
-        "user: last user message 'oh hi' does not start with 'OH'",
+        "user: last user message 'oh hi' does not start with 'OH' (it would match ignoring case: add "
+        "`ignore_case: true`)",
         id="startswith-case",
     ),
     pytest.param({"user": {"startswith": "OH", "ignore_case": True}}, request("oh hi"), None, id="startswith-ic"),
@@ -123,7 +125,8 @@ MATCHES = [
     pytest.param(
         {"user": {"regex": "^HI"}},
         request("hi"),
-        "user: last user message 'hi' does not match regex '^HI'",
+        "user: last user message 'hi' does not match regex '^HI' (it would match ignoring case: add "
+        "`ignore_case: true`)",
         id="regex-case-sensitive",
     ),
     pytest.param({"user": {"regex": "^HI", "ignore_case": True}}, request("hi"), None, id="regex-ic"),
@@ -138,6 +141,12 @@ MATCHES = [
         request(headers={"x-team": "red"}),
         "header 'x-team': 'red' does not equal 'blue'",
         id="header-miss",
+    ),
+    pytest.param(
+        {"header": {"X-Team": {"equals": "blue"}}},
+        request(headers={"x-team": "Blue"}),
+        "header 'x-team': 'Blue' does not equal 'blue' (it would match ignoring case: add `ignore_case: true`)",
+        id="header-case-hint",
     ),
     pytest.param({"header": {"X-Team": "blue"}}, request(), "header 'x-team' is missing", id="header-missing"),
     pytest.param(
@@ -429,4 +438,20 @@ def _session_request(session: str) -> ChatRequest:
         model="m",
         messages=(Message("user", "hi"),),
         headers={"x-fake-llm-session": session},
+    )
+
+
+def test_request_options_missing_from_the_request_are_said_in_words() -> None:
+    plain = request("extract it")
+    assert explain(match_of({"tool_choice": "extract_contact"}), plain)[0] == (
+        "tool_choice: the request sets no tool_choice, rule wants 'extract_contact'"
+    )
+    assert explain(match_of({"response_format": "json_schema"}), plain)[0] == (
+        "response_format: the request sets no response_format, rule wants 'json_schema'"
+    )
+    forced = ChatRequest(
+        api="openai-chat", model="m", messages=(Message("user", "x"),), tool_choice="auto", stream=False
+    )
+    assert explain(match_of({"tool_choice": "required"}), forced)[0] == (
+        "tool_choice: the request has 'auto', rule wants 'required'"
     )

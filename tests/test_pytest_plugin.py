@@ -44,11 +44,12 @@ def test_unmatched_request_fails_at_teardown_with_reasons(pytester: pytest.Pytes
         """)
     )
     result = pytester.runpytest()
-    result.assert_outcomes(passed=1, errors=1)
+    result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*JournalAssertionError: fake-llm: no rule matched #1 POST /v1/chat/completions model='gpt-4o-mini' -> 4*",
-            "*greet: user: last user message 'goodbye' does not contain 'hello'*",
+            "fake-llm: no rule matched #1 POST /v1/chat/completions model='gpt-4o-mini' -> 400 (unmatched); "
+            "rules tried:",
+            "    greet: user: last user message 'goodbye' does not contain 'hello' (ignoring case)",
         ]
     )
 
@@ -84,7 +85,7 @@ def test_unused_rules_fail_when_asked(pytester: pytest.Pytester) -> None:
         """)
     )
     result = pytester.runpytest()
-    result.assert_outcomes(passed=1, errors=1)
+    result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*rules never used by this test: never*"])
 
 
@@ -154,7 +155,7 @@ def test_internal_errors_fail_the_test(pytester: pytest.Pytester) -> None:
         """)
     )
     result = pytester.runpytest()
-    result.assert_outcomes(passed=1, errors=1)
+    result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*fake-llm failed while answering #1 POST*", "*RuntimeError: kaboom*"])
 
 
@@ -184,3 +185,167 @@ def test_settings_fixture_can_be_overridden(pytester: pytest.Pytester) -> None:
 def test_marker_is_registered(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.fake_llm(scenarios=None, rules=None,*"])
+
+
+def test_a_failing_client_call_and_the_no_match_make_one_report_explanation_first(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        HEADER
+        + dedent("""\
+        def test_it(fake_llm):
+            fake_llm.add_rules([{"name": "greet", "match": {"user": "hello"}, "reply": {"content": "Hi"}}])
+            response = ask(fake_llm, "goodbye")
+            response.raise_for_status()
+        """)
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)  # not FAILED and ERROR for the same test
+    assert "ERROR" not in result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_it _*",
+            "fake-llm: no rule matched #1 POST /v1/chat/completions model='gpt-4o-mini' -> 400 (unmatched); "
+            "rules tried:",
+            "    greet: user: last user message 'goodbye' does not contain 'hello' (ignoring case)",
+            "The test itself then raised (most likely because of the above):",
+            "*response.raise_for_status()*",
+            "*HTTPStatusError: Client error '400 Bad Request'*",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*pytest_plugin.py*")
+    result.stdout.no_fnmatch_line("*pytest_checks.py*")
+
+
+def test_a_request_after_the_test_function_fails_teardown_without_plugin_frames(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        HEADER
+        + dedent("""\
+        @pytest.fixture
+        def late(fake_llm):
+            yield
+            ask(fake_llm, "from a teardown")
+
+        def test_it(late, fake_llm):
+            pass
+        """)
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["fake-llm: no rule matched #1 POST /v1/chat/completions*", "    (no rules loaded)"])
+    result.stdout.no_fnmatch_line("*pytest_plugin.py*")
+
+
+def test_rules_a_test_adds_win_over_an_ini_catch_all(pytester: pytest.Pytester) -> None:
+    pytester.makefile(
+        ".yaml",
+        base="rules:\n  - name: session-greet\n    match: {user: hi}\n    reply: {content: base}\n"
+        "  - name: fallback\n    reply: {content: catch-all}\n",
+    )
+    pytester.makeini("[pytest]\nfake_llm_scenarios = base.yaml\n")
+    pytester.makepyfile(
+        HEADER
+        + dedent("""\
+        def content(response):
+            return response.json()["choices"][0]["message"]["content"]
+
+        def test_add_rules(fake_llm):
+            fake_llm.add_rules([{"name": "mine", "match": {"user": "weather"}, "reply": {"content": "sunny"}}])
+            assert content(ask(fake_llm, "weather?")) == "sunny"
+            assert content(ask(fake_llm, "hi")) == "base"
+            assert content(ask(fake_llm, "other")) == "catch-all"
+
+        @pytest.mark.fake_llm(rules=[{"name": "marked", "match": {"user": "weather"}, "reply": {"content": "rain"}}])
+        def test_marker_rules(fake_llm):
+            assert content(ask(fake_llm, "weather?")) == "rain"
+
+        def test_priority_beats_the_order(fake_llm):
+            fake_llm.add_rules([{"name": "low", "priority": -1, "match": {"user": "hi"}, "reply": {"content": "low"}}])
+            assert content(ask(fake_llm, "hi")) == "base"
+            fake_llm.add_rules([{"name": "top", "priority": 5, "reply": {"content": "top"}}])
+            assert content(ask(fake_llm, "hi")) == "top"
+        """)
+    )
+    # test_priority_beats_the_order adds `low` below the catch-all: it must fail, naming the shadowing rule.
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_priority_beats_the_order _*",
+            "fake-llm: rule 'low' (<add_rules>:1) added by this test can never match: the catch-all rule 'top' "
+            "(<add_rules>:1) comes first; remove one, or give 'low' a higher `priority:` (it has -1, 'top' has 5)",
+        ]
+    )
+
+
+def test_a_shadowed_rule_from_a_marker_fails_the_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        HEADER
+        + dedent("""\
+        RULES = [
+            {"name": "any", "reply": {"content": "x"}},
+            {"name": "specific", "match": {"user": "hello"}, "reply": {"content": "y"}},
+        ]
+
+        @pytest.mark.fake_llm(rules=RULES)
+        def test_it(fake_llm):
+            assert ask(fake_llm, "hello").status_code == 200
+        """)
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*rule 'specific' (<add_rules>:4) added by this test can never match: the catch-all rule 'any'*"]
+    )
+
+
+def test_a_settings_override_returning_new_settings_still_binds_a_free_port(pytester: pytest.Pytester) -> None:
+    import socket
+
+    pytester.makeconftest(
+        dedent("""\
+        import pytest
+        from fake_llm.settings import Settings
+
+        @pytest.fixture(scope="session")
+        def fake_llm_settings():
+            return Settings(api_keys=("k",))  # port left at its default, 8000
+        """)
+    )
+    pytester.makepyfile(
+        HEADER
+        + dedent("""\
+        def test_it(fake_llm):
+            assert fake_llm.port != 8000
+            fake_llm.add_rules([{"reply": {"content": "x"}}])
+            assert ask(fake_llm, "x").status_code == 401
+        """)
+    )
+    with socket.socket() as busy:  # hold port 8000 if we can, as another dev server would
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            busy.bind(("127.0.0.1", 8000))
+            busy.listen(1)
+        except OSError:
+            pass  # already taken by something else: the point still stands
+        pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_the_documented_override_keeps_the_ini_settings(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nfake_llm_seed = 9\n")
+    pytester.makeconftest(
+        dedent("""\
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def fake_llm_settings(fake_llm_settings):
+            return fake_llm_settings.replace(api_keys=("k",))
+        """)
+    )
+    pytester.makepyfile(
+        dedent("""\
+        def test_it(fake_llm):
+            assert fake_llm.settings.seed == 9
+            assert fake_llm.settings.api_keys == ("k",)
+            assert fake_llm.settings.freeze_time == 1767225600.0
+        """)
+    )
+    pytester.runpytest().assert_outcomes(passed=1)

@@ -242,7 +242,10 @@ def run_anthropic(stream: bool) -> Callable[[str], Any]:
             result = {"type": "tool_result", "tool_use_id": use["id"], "content": "sunny, 24C"}
             turns = [*ask, {"role": "assistant", "content": call["content"]}, {"role": "user", "content": [result]}]
             answer = _anthropic_turn(client, turns, stream, tools=[ANTHROPIC_TOOL])
-            think = _anthropic_turn(client, [{"role": "user", "content": "think"}], stream)
+            # Claude thinks only when asked: the thinking block is recorded and replayed for a request enabling it.
+            thinking = {"type": "enabled", "budget_tokens": 1024}
+            ask_think = [{"role": "user", "content": "think"}]
+            think = _anthropic_turn(client, ask_think, stream, thinking=thinking, max_tokens=2048)
             return [hello, call, answer, think]
 
     return run

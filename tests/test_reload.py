@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -65,7 +66,7 @@ def test_reload_keeps_rules_added_at_run_time(tmp_path: Path) -> None:
     engine = FakeLLM.from_settings(Settings(scenarios=(str(tmp_path),)))
     engine.load_rules([{"name": "added", "reply": {"content": "added"}}])
     assert engine.reload() is True
-    assert [r.name for r in engine.selector.rules] == ["answer", "added"]
+    assert [r.name for r in engine.selector.rules] == ["added", "answer"]  # run-time rules still come first
 
 
 def test_watching_server_picks_up_edits(tmp_path: Path) -> None:
@@ -90,3 +91,62 @@ def test_watching_server_picks_up_edits(tmp_path: Path) -> None:
         path.write_text(scenario("fixed"))
         assert wait_for(lambda: answer() == "fixed")
         assert health()["load_errors"] == []
+
+
+def test_watch_reloads_on_the_scenario_files_and_the_files_they_read_only(tmp_path: Path) -> None:
+    (tmp_path / "texts").mkdir()
+    (tmp_path / "texts" / "answer.txt").write_text("from a file")
+    (tmp_path / "live.yaml").write_text(
+        "name: live\nrules:\n  - name: answer\n    reply: {content_file: texts/answer.txt}\n"
+    )
+    # The server's own log in the watched folder: each reload writes to it, which must not trigger another.
+    handler = logging.FileHandler(tmp_path / "server.log")
+    logger = logging.getLogger("fake_llm")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        with FakeLLMServer(scenarios=[tmp_path], watch=True) as server:
+
+            def answer() -> str:
+                reply = httpx.post(server.base_url + "/chat/completions", json=BODY, timeout=5).json()
+                return str(reply["choices"][0]["message"]["content"])
+
+            def reloads() -> list[str]:
+                return [e.path for e in server.journal.entries if e.method == "RELOAD"]
+
+            assert answer() == "from a file"
+            (tmp_path / "notes.txt").write_text("not a scenario")
+            (tmp_path / "texts" / "answer.txt").write_text("edited")  # a file a rule reads
+            assert wait_for(lambda: answer() == "edited")
+            (tmp_path / "notes.txt").write_text("still not a scenario")
+            (tmp_path / "live.yaml").write_text(scenario("sentinel"))  # a scenario file: the last reload
+            assert wait_for(lambda: answer() == "sentinel")
+            assert wait_for(lambda: len(reloads()) >= 2)
+            assert reloads() == ["changed: answer.txt", "changed: live.yaml"]
+            assert (tmp_path / "server.log").read_text().count("scenarios reloaded") == 2
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        handler.close()
+
+
+def test_watch_scope_lists_only_what_scenarios_are_made_of(tmp_path: Path) -> None:
+    from fake_llm.http.reload import WatchScope
+
+    elsewhere = tmp_path / "shared"
+    elsewhere.mkdir()
+    (elsewhere / "essay.md").write_text("essay")
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "a.yaml").write_text("rules:\n  - reply: {content_file: ../shared/essay.md}\n")
+    (pack / "b.yml").write_text(scenario("b"))
+    (pack / "notes.txt").write_text("x")
+    engine = FakeLLM.from_settings(Settings(scenarios=(str(pack),)))
+    scope = WatchScope.of(engine)
+    assert scope.directories() == sorted([pack.resolve(), elsewhere.resolve()])
+    assert scope.concerns(str(elsewhere / "essay.md"))
+    assert scope.concerns(str(pack / "new.yaml"))  # a scenario file added to the folder
+    assert not scope.concerns(str(pack / "notes.txt"))
+    assert not scope.concerns(str(pack / "fake-llm.log"))
+    assert not scope.concerns(str(elsewhere / "other.md"))

@@ -119,3 +119,38 @@ def test_marker_activates_a_scenario_for_one_test(pytester: pytest.Pytester) -> 
         """)
     )
     pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
+
+
+def test_activating_an_unknown_scenario_raises_naming_the_loaded_ones(server: FakeLLMServer) -> None:
+    with pytest.raises(ValueError, match=r"^cannot activate unknown scenario 'hapy'; loaded scenarios: happy, slow, "):
+        server.activate("hapy")
+    assert content(ask(server)) == "all good"  # nothing was switched off
+
+
+def test_every_scenario_switched_off_is_not_called_no_rules_loaded(server: FakeLLMServer) -> None:
+    for name in ("happy", "slow", "limited"):
+        httpx.post(server.url + f"/_fake/scenarios/{name}/disable", timeout=5)
+    message = ask(server).json()["error"]["message"]
+    assert "No rules are loaded" not in message
+    assert message.endswith(
+        "Rules tried: scenario 'happy': switched off; scenario 'slow': switched off; scenario 'limited': switched off"
+    )
+
+
+def test_marker_with_a_misspelled_scenario_fails_naming_the_known_ones(pytester: pytest.Pytester) -> None:
+    pytester.path.joinpath("packs").mkdir()
+    pytester.path.joinpath("packs", "app.yaml").write_text("name: app\nrules:\n  - name: a1\n    reply: {content: A}\n")
+    pytester.makeini("[pytest]\nfake_llm_scenarios = packs\n")
+    pytester.makepyfile(
+        dedent("""\
+        import pytest
+
+        @pytest.mark.fake_llm(activate="ap")
+        def test_ap(fake_llm):
+            pass
+        """)
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*cannot activate unknown scenario 'ap'; loaded scenarios: app*"])
+    result.stdout.no_fnmatch_line("*no rules loaded*")

@@ -124,7 +124,7 @@ ERRORS = [
         id="wrong-types-all-reported-in-line-order",
     ),
     pytest.param("rules: 5\n", "s.yaml:1: rules: expected a list, got 5", id="rules-not-a-list"),
-    pytest.param("- a\n", "s.yaml:1: expected a mapping, got a list", id="document-not-a-mapping"),
+    pytest.param("a string\n", "s.yaml:1: expected a mapping, got 'a string'", id="document-not-a-mapping"),
     pytest.param(
         """\
         rules:
@@ -283,8 +283,56 @@ ERRORS = [
           - name: [a
             reply: {content: x}
         """,
-        "s.yaml:3: invalid YAML: expected ',' or ']', but got ':'",
+        "s.yaml:3: invalid YAML: a `[...]` or `{...}` on this line is not closed, or its items are not separated by "
+        "commas (the YAML parser says: expected ',' or ']', but got ':')",
         id="invalid-yaml-syntax",
+    ),
+    pytest.param(
+        """\
+        rules:
+          - name: a
+            match: {user: hi}
+             reply: {content: x}
+        """,
+        "s.yaml:4: invalid YAML: check the indentation of this line against the lines above (keys of one mapping must "
+        "line up, items of a list start with `- `), and that the key before it ends with a colon (the YAML parser "
+        "says: expected <block end>, but found '<block mapping start>')",
+        id="yaml-bad-indentation",
+    ),
+    pytest.param(
+        "rules:\n  - name: a\n\treply: {content: x}\n",
+        "s.yaml:3: invalid YAML: a tab indents this line; YAML indents with spaces only (the YAML parser says: found "
+        "character '\\t' that cannot start any token)",
+        id="yaml-tab",
+    ),
+    pytest.param(
+        """\
+        rules:
+          - name: a
+            reply
+              content: x
+        """,
+        "s.yaml:4: invalid YAML: a key without its colon on this line or the one above (write `key: value`) (the "
+        "YAML parser says: could not find expected ':')",
+        id="yaml-missing-colon",
+    ),
+    pytest.param(
+        """\
+        rules:
+          - name: a
+            reply: {content: "x}
+        """,
+        "s.yaml:3: invalid YAML: a quote or bracket opened on this line is never closed (the YAML parser says: found "
+        "unexpected end of stream)",
+        id="yaml-unclosed-quote",
+    ),
+    pytest.param(
+        """\
+        - name: a
+          reply: {content: x}
+        """,
+        "s.yaml:1: a scenario file is a mapping, not a list: put the rules under `rules:` (indent them below it)",
+        id="top-level-list",
     ),
     pytest.param(
         """\
@@ -584,7 +632,10 @@ def test_parse_rules_from_yaml_list_text_names_the_line_the_user_wrote() -> None
 def test_parse_rules_reports_invalid_yaml() -> None:
     with pytest.raises(ScenarioError) as info:
         parse_rules("- [a")
-    assert str(info.value) == "<rules>:1: invalid YAML: expected ',' or ']', but got '<stream end>'"
+    assert str(info.value) == (
+        "<rules>:1: invalid YAML: a quote or bracket opened on this line is never closed (the YAML parser says: "
+        "expected ',' or ']', but got '<stream end>')"
+    )
 
 
 # --------------------------------------------------------------------------------------------- files and folders

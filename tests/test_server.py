@@ -61,11 +61,12 @@ def test_add_rules_load_and_reset(tmp_path: Path) -> None:
     (tmp_path / "file.yaml").write_text("rules:\n  - name: from-file\n    reply: {content: file}\n")
     with FakeLLMServer(rules=[{"name": "base", "match": {"user": "base"}, "reply": {"content": "base"}}]) as server:
         server.add_rules("- name: added\n  reply: {content: added}\n")
-        assert [r.name for r in server.engine.selector.rules] == ["base", "added"]
+        # Rules added at run time are tried before the ones the server started with.
+        assert [r.name for r in server.engine.selector.rules] == ["added", "base"]
         server.reset()
         assert [r.name for r in server.engine.selector.rules] == ["base"]
         server.load(tmp_path / "file.yaml", replace=False)
-        assert [r.name for r in server.engine.selector.rules] == ["base", "from-file"]
+        assert [r.name for r in server.engine.selector.rules] == ["from-file", "base"]
         server.load(tmp_path / "file.yaml")
         assert [r.name for r in server.engine.selector.rules] == ["from-file"]
 

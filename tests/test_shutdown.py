@@ -44,7 +44,7 @@ def test_sigterm_cuts_streams_after_the_graceful_timeout(tmp_path: Path) -> None
         assert child.stdout is not None
         port = None
         for line in child.stdout:
-            if found := re.search(r"running on http://127\.0\.0\.1:(\d+)", line):
+            if found := re.search(r"(?:running on|serving) http://127\.0\.0\.1:(\d+)", line):
                 port = int(found.group(1))
                 break
         assert port

@@ -210,3 +210,59 @@ def test_render_uses_dict_lookups_only() -> None:
 
 def test_template_error_is_a_value_error() -> None:
     assert issubclass(TemplateError, ValueError)
+
+
+def scenario_problems(text: str) -> str:
+    from textwrap import dedent
+
+    from fake_llm.errors import ScenarioError
+    from fake_llm.scenarios.loader import parse_scenario
+
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(dedent(text), source="s.yaml")
+    return str(info.value)
+
+
+def test_a_misspelled_capture_name_fails_at_load_with_file_and_line() -> None:
+    assert scenario_problems("""\
+        rules:
+          - name: weather
+            match: {user: {regex: "weather in (?P<city>\\\\w+)"}}
+            reply: {content: "Sunny in {{ match.cty }}."}
+        """) == (
+        "s.yaml:4: rules[0].reply.content: unknown name 'match.cty' in '{{ match.cty }}' at line 1, column 10; "
+        "allowed: match.city"
+    )
+
+
+def test_a_capture_name_in_a_rule_without_a_regex_fails_at_load() -> None:
+    assert scenario_problems("""\
+        rules:
+          - name: plain
+            match: {user: hello}
+            replies:
+              - content: ok
+              - tool_calls: [{name: f, arguments: {q: "{{ match.x }}"}}]
+        """) == (
+        "s.yaml:6: rules[0].replies[1].tool_calls[0].arguments.q: unknown name 'match.x' in '{{ match.x }}' at line 1, "
+        "column 1: match has no names here (match.NAME is a named group of a regex in the rule's match, e.g. "
+        "(?P<NAME>...))"
+    )
+
+
+def test_capture_names_of_every_regex_lookup_are_allowed() -> None:
+    from textwrap import dedent
+
+    from fake_llm.scenarios.loader import parse_scenario
+
+    scenario = parse_scenario(
+        dedent("""\
+        rules:
+          - match:
+              system: {regex: "(?P<persona>\\\\w+)"}
+              header: {x-team: {regex: "(?P<team>.+)"}}
+            reply: {content: "{{ match.persona }} {{ match.team }}"}
+        """),
+        source="s.yaml",
+    )
+    assert scenario.rules[0].replies[0].content == "{{ match.persona }} {{ match.team }}"

@@ -186,6 +186,7 @@ def test_anthropic_error_shape_names_the_field(make_client: MakeClient) -> None:
 def test_literal_arguments_are_checked_at_load_when_the_schema_is_known() -> None:
     rules = """
     - name: r
+      match: {user: {regex: "(?P<x>[0-9]+)"}}
       reply:
         tool_calls:
           - name: get_weather
@@ -195,7 +196,7 @@ def test_literal_arguments_are_checked_at_load_when_the_schema_is_known() -> Non
     with pytest.raises(ScenarioError) as caught:
         parse_rules(rules, source="s.yaml")
     assert str(caught.value) == (
-        "s.yaml:7: rules[0].reply.tool_calls[0].arguments.days: cannot be coerced to the tool's schema: "
+        "s.yaml:8: rules[0].reply.tool_calls[0].arguments.days: cannot be coerced to the tool's schema: "
         'expected an integer, got "a week"'
     )
 

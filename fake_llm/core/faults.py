@@ -37,6 +37,20 @@ class FaultPlan:
             names.append(f"line_ending={spec.line_ending}")
         return names
 
+    def scripted_end(self, spec: StreamSpec) -> str | None:
+        """How a stream sent in full still ends broken, as the rule scripted it (None: it ends normally). The
+        journal shows this instead of "completed", which would hide a mid-stream error."""
+        if spec.error_after is not None:
+            return f"ended by a mid-stream error event (error_after={spec.error_after})"
+        if spec.end_after is not None:
+            return f"ended early, cleanly (end_after={spec.end_after})"
+        if spec.malformed_at is not None:
+            return f"completed, with a malformed event (malformed_at={spec.malformed_at})"
+        missing = [name for name, kept in (("finish chunk", spec.finish_chunk), ("[DONE]", spec.done)) if not kept]
+        if missing:
+            return f"completed without its {' and '.join(missing)}"
+        return None
+
 
 def apply_faults(events: Sequence[Event], spec: StreamSpec, error_event: Callable[[StreamError], Event]) -> FaultPlan:
     """Break `events` as `spec` says. `error_event` renders the dialect's mid-stream error event."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -27,6 +29,14 @@ class IdMaker:
 
     def make(self, prefix: str, seq: int | str, length: int = 29) -> str:
         return prefix + _digest(self.seed, prefix, seq, size=min(length, 64)).translate(_BYTE_TO_CHAR).decode()
+
+    def content_seed(self, body: Mapping[str, Any], rule: str, step: int) -> str:
+        """A seed that depends only on what was asked and which reply answers it: identical requests answered by the
+        same rule step get identical seeded values (logprobs), whatever came before. How the reply is delivered
+        (`stream`, `stream_options`) is left out, so a streamed reply carries the values of a whole one."""
+        asked = {key: value for key, value in body.items() if key not in ("stream", "stream_options")}
+        canonical = json.dumps(asked, sort_keys=True, separators=(",", ":"), default=str)
+        return _digest(self.seed, "content", rule, step, canonical, size=16).hex()
 
     def fingerprint(self, model: str) -> str:
         """A stable `system_fingerprint` per model and seed."""

@@ -1,7 +1,9 @@
-"""Per-key match checks (each explains its failure) and the Selector: first matching rule in load order."""
+"""Per-key match checks (each explains its failure) and the Selector: first matching rule, by priority and then
+the order rule sets were loaded or added."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -11,7 +13,8 @@ from typing import Any
 
 from fake_llm.core.tool_calls import forces_tool
 from fake_llm.model.request import ChatRequest
-from fake_llm.model.spec import Match, Reply, Rule, Scenario, TextLookup
+from fake_llm.model.spec import Match, Reply, Rule, Scenario, TextLookup, rules_in_order
+from fake_llm.scenarios.safe_regex import compile_linear
 
 #: A check returns None when it holds, else a reason; regex captures go into the dict it is given.
 Check = Callable[[Match, ChatRequest, dict[str, str]], "str | None"]
@@ -39,6 +42,22 @@ def lookup_text(lookup: TextLookup, text: str, captures: dict[str, str]) -> bool
     return subject.startswith(value)
 
 
+def case_hint(lookup: TextLookup, texts: Sequence[str]) -> str:
+    """A hint for a case-sensitive lookup that fails only because of case (mapping forms do not ignore case)."""
+    if lookup.ignore_case:
+        return ""
+    if isinstance(lookup.pattern, re.Pattern):
+        folded = re.compile(lookup.pattern.pattern, lookup.pattern.flags | re.IGNORECASE)
+        hit = any(folded.search(text) for text in texts)
+    elif lookup.pattern is not None:  # a run-time rule's RE2 pattern: its case-folded twin stays linear-time
+        folded_linear = compile_linear(lookup.value, ignore_case=True)
+        hit = any(folded_linear.search(text) for text in texts)
+    else:
+        relaxed = TextLookup(lookup.kind, lookup.value, ignore_case=True)
+        hit = any(lookup_text(relaxed, text, {}) for text in texts)
+    return " (it would match ignoring case: add `ignore_case: true`)" if hit else ""
+
+
 def _check_model(match: Match, request: ChatRequest, captures: dict[str, str]) -> str | None:
     if match.model is None or any(fnmatchcase(request.model, pattern) for pattern in match.model):
         return None
@@ -55,7 +74,7 @@ def _text_check(key: str, describe: str, read: Callable[[ChatRequest], Sequence[
         if any(lookup_text(lookup, text, captures) for text in texts):
             return None
         shown = _clip(texts[0]) if len(texts) == 1 else f"{len(texts)} messages"
-        return f"{key}: {describe} {shown} does not {lookup.describe()}"
+        return f"{key}: {describe} {shown} does not {lookup.describe()}{case_hint(lookup, texts)}"
 
     return check
 
@@ -78,7 +97,7 @@ def _check_headers(match: Match, request: ChatRequest, captures: dict[str, str])
         if value is None:
             return f"header {name!r} is missing"
         if not lookup_text(lookup, value, captures):
-            return f"header {name!r}: {_clip(value)} does not {lookup.describe()}"
+            return f"header {name!r}: {_clip(value)} does not {lookup.describe()}{case_hint(lookup, [value])}"
     return None
 
 
@@ -125,9 +144,12 @@ def _check_tools(match: Match, request: ChatRequest, captures: dict[str, str]) -
 
 def _check_request_options(match: Match, request: ChatRequest, captures: dict[str, str]) -> str | None:
     if match.tool_choice is not None and request.tool_choice_name != match.tool_choice:
-        return f"tool_choice: request has {request.tool_choice_name!r}, rule wants {match.tool_choice!r}"
+        has = "sets no tool_choice" if request.tool_choice_name is None else f"has {request.tool_choice_name!r}"
+        return f"tool_choice: the request {has}, rule wants {match.tool_choice!r}"
     if match.response_format is not None and request.response_format_type != match.response_format:
-        return f"response_format: request has {request.response_format_type!r}, rule wants {match.response_format!r}"
+        fmt = request.response_format_type
+        has = "sets no response_format" if fmt is None else f"has {fmt!r}"
+        return f"response_format: the request {has}, rule wants {match.response_format!r}"
     if match.has_image is not None and request.has_image != match.has_image:
         return "has_image: the request has " + ("an image" if request.has_image else "no image")
     has_tools = bool(request.tools) and request.tool_choice_name != "none"
@@ -217,6 +239,7 @@ class Selector:
     def __init__(self, scenarios: Sequence[Scenario] = ()) -> None:
         self._lock = threading.Lock()
         self._scenarios: tuple[Scenario, ...] = tuple(scenarios)
+        self._rules: tuple[Rule, ...] = tuple(rules_in_order(self._scenarios))
         #: Names of scenarios switched off (from the dashboard or POST /_fake/scenarios/...).
         self._disabled: frozenset[str] = frozenset()
         self._state = _State()
@@ -227,7 +250,8 @@ class Selector:
 
     @property
     def rules(self) -> list[Rule]:
-        return [rule for scenario in self._scenarios for rule in scenario.rules]
+        """Every rule, in the order they are tried."""
+        return list(self._rules)
 
     @property
     def disabled(self) -> frozenset[str]:
@@ -249,6 +273,7 @@ class Selector:
         """Serve `scenarios` from now on; counters of rules that keep their name are kept."""
         with self._lock:
             self._scenarios = tuple(scenarios)
+            self._rules = tuple(rules_in_order(self._scenarios))
 
     def reset(self) -> None:
         """Forget every use count and sequence position."""
@@ -259,30 +284,40 @@ class Selector:
         with self._lock:
             return dict(self._state.uses)
 
-    def select(self, request: ChatRequest, only: str | None = None) -> Selection:
+    def select(
+        self, request: ChatRequest, only: str | None = None, view: Callable[[Rule], ChatRequest] | None = None
+    ) -> Selection:
         """Match `request` against every rule of the enabled scenarios (or only of scenario `only`, enabled or not)
-        in load order, and use up the winner's `times` and `replies`."""
+        in the order rules are tried (priority, then load order), and use up the winner's `times` and `replies`.
+        `view` gives the request as one rule sees it (a realtime session hears untranscribed audio as the rule's
+        `transcript:`)."""
         reasons: list[tuple[str, str]] = []
+        switched_off: list[str] = []
         with self._lock:
             state = self._state
-            for scenario in self._scenarios:
-                if (scenario.name != only) if only is not None else (scenario.name in self._disabled):
+            for rule in self._rules:
+                if (rule.scenario != only) if only is not None else (rule.scenario in self._disabled):
+                    if only is None and rule.scenario not in switched_off:
+                        switched_off.append(rule.scenario)
                     continue
-                for rule in scenario.rules:
-                    used = state.uses.get(rule.name, 0)
-                    if rule.times is not None and used >= rule.times:
-                        reasons.append((rule.name, f"exhausted {used}/{rule.times}"))
-                        continue
-                    reason, captures = explain(rule.match, request)
-                    if reason is not None:
-                        reasons.append((rule.name, reason))
-                        continue
-                    state.uses[rule.name] = used + 1
-                    step = 0
-                    if len(rule.replies) > 1:
-                        step = state.advance((rule.name, request.conversation_key))
-                    reply = rule.replies[min(step, len(rule.replies) - 1)]
-                    return Selection(rule, reply, captures, tuple(reasons), step + 1)
+                used = state.uses.get(rule.name, 0)
+                if rule.times is not None and used >= rule.times:
+                    reasons.append((rule.name, f"exhausted {used}/{rule.times}"))
+                    continue
+                seen = request if view is None else view(rule)
+                reason, captures = explain(rule.match, seen)
+                if reason is not None:
+                    reasons.append((rule.name, reason))
+                    continue
+                state.uses[rule.name] = used + 1
+                step = 0
+                if len(rule.replies) > 1:
+                    step = state.advance((rule.name, seen.conversation_key))
+                reply = rule.replies[min(step, len(rule.replies) - 1)]
+                return Selection(rule, reply, captures, tuple(reasons), step + 1)
+        if not reasons and switched_off:
+            # "No rules loaded" would mislead: rules are loaded, but every scenario holding them is switched off.
+            reasons = [(f"scenario {name!r}", "switched off") for name in switched_off]
         return Selection(None, None, {}, tuple(reasons))
 
 

@@ -102,6 +102,8 @@ class Completion:
     model: str
     #: A scripted embedding vector (embeddings requests), else None.
     embedding: tuple[float, ...] | None = None
+    #: The reply's `moderation:`, `image:`, `audio:` or `transcript:` mappings, for the media dialects.
+    media: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +293,8 @@ def plan_completion(
     timeline = [chunk.text for chunk in reply.stream.chunks]
     size = reply.stream.chunk_tokens
     calls = plan_tool_calls(reply, rule, request, lambda value: _render(value, context), ctx.call_id, base_seed)
-    reasoning = str(_render(reply.reasoning, context)) if reply.reasoning is not None else None
+    wants_reasoning = reply.reasoning is not None and request.reasoning_allowed
+    reasoning = str(_render(reply.reasoning, context)) if wants_reasoning else None
 
     def groups(tokens: list[str]) -> tuple[tuple[str, ...], ...]:
         return tuple(tuple(tokens[i : i + size]) for i in range(0, len(tokens), size))
@@ -357,7 +360,7 @@ def plan_completion(
         reasoning_tokens=sum(c.reasoning_tokens for c in choices),
         overrides=merge(usage_fields, reply.usage) if usage_fields else reply.usage,
     )
-    return Completion(tuple(choices), usage, reply.model or request.model, reply.embedding)
+    return Completion(tuple(choices), usage, reply.model or request.model, reply.embedding, reply.media)
 
 
 def _with_refusal_tokens(

@@ -22,6 +22,9 @@ class ReplyMeta:
     request_id: str
     #: The server's seed, for values a dialect derives itself (embedding vectors, its own ids).
     seed: int = 0
+    #: Seeds what must be equal for identical requests answered by the same rule (logprobs): a digest of the
+    #: request body, the rule, its reply step and the server seed; never the id, which counts requests.
+    content_seed: str = ""
 
 
 class Provider(Protocol):

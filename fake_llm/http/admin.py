@@ -7,6 +7,7 @@ import json
 import re
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -54,10 +55,15 @@ async def health(request: Request) -> Response:
     engine = _engine(request)
     if request.scope.get("fake_llm.cross_origin") or not _authorized(request):
         return JSONResponse({"status": "ok", "load_errors": len(engine.load_errors)})
+    # The bound address (port 0 resolved to the real port); an in-process app without a socket reports the request's.
+    url = engine.url or str(request.base_url).rstrip("/")
     return JSONResponse(
         {
             "status": "ok",
             "version": __version__,
+            "url": url,
+            "base_url": url + "/v1",
+            "port": urlsplit(url).port,
             "rules": len(engine.selector.rules),
             "scenarios": [s.name for s in engine.selector.scenarios],
             # A failed hot reload: the last good rules still serve, and the problems show here until fixed, without

@@ -11,15 +11,18 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
 from fake_llm.dialects import PROVIDERS, Provider
 from fake_llm.http.admin import ADMIN_ROUTES
 from fake_llm.http.anthropic_count_tokens import EXTRA_ROUTES as ANTHROPIC_ROUTES
+from fake_llm.http.aws_headers import with_aws_headers
 from fake_llm.http.dashboard import DASHBOARD_ROUTES
 from fake_llm.http.engine import MODEL_CREATED, FakeLLM
 from fake_llm.http.guard import RequestGuard
+from fake_llm.http.images import EXTRA_ROUTES as IMAGE_ROUTES
+from fake_llm.http.realtime import REALTIME_ROUTES
 from fake_llm.http.sse import silence_scripted_disconnects
 from fake_llm.model.spec import Scenario
 from fake_llm.settings import Settings
@@ -44,7 +47,8 @@ EXPOSED_HEADERS = [
 def _chat_endpoint(provider: Provider) -> object:
     async def endpoint(request: Request) -> ASGIApp:
         engine: FakeLLM = request.app.state.fake_llm
-        return await engine.chat(provider, request)
+        # Bedrock's wire needs more than a body and headers: its error-type header and event-stream content type.
+        return with_aws_headers(provider, await engine.chat(provider, request))
 
     endpoint.__name__ = provider.api.replace("-", "_")
     return endpoint
@@ -98,7 +102,7 @@ def create_app(
             engine = FakeLLM(
                 settings, scenarios, [Path(s.path).resolve().parent for s in scenarios if not s.path.startswith("<")]
             )
-    routes = [
+    routes: list[BaseRoute] = [
         Route(path, _chat_endpoint(provider), methods=["POST"])  # type: ignore[arg-type]
         for provider in PROVIDERS.values()
         for path in provider.routes
@@ -107,6 +111,8 @@ def create_app(
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", get_model, methods=["GET"]),
         *ANTHROPIC_ROUTES,
+        *IMAGE_ROUTES,
+        *REALTIME_ROUTES,
         *ADMIN_ROUTES,
         *DASHBOARD_ROUTES,
     ]

@@ -29,6 +29,7 @@ from fake_llm.core.tokens import count_prompt, make_tokenizer
 from fake_llm.dialects import Provider, ReplyMeta
 from fake_llm.dialects.openai import profiles
 from fake_llm.errors import ProviderRequestError, ReplyMismatch, ReplyTooLarge
+from fake_llm.http.multipart import read_multipart
 from fake_llm.http.request_json import parse_body
 from fake_llm.http.rule_sets import RuleSets
 from fake_llm.http.sse import DelayedResponse, EventStreamResponse, HangResponse
@@ -81,6 +82,8 @@ class FakeLLM(RuleSets):
         #: failed reload (empty once a reload succeeds).
         self.paths: list[str | Path] = []
         self.load_errors: list[str] = []
+        #: The root URL the server is bound to (with the real port when started on port 0); set by whoever binds.
+        self.url: str | None = None
         self._added = 0  # numbers the rule sets added at run time, for their default names
 
     @classmethod
@@ -160,11 +163,19 @@ class FakeLLM(RuleSets):
                     status=getattr(provider, "body_too_large_status", 400),
                 ),
             )
-        try:
-            body = parse_body(raw)
-        except ProviderRequestError as exc:
-            entry.body = raw[:2000].decode("utf-8", errors="replace")
-            return self._reject(provider, entry, headers, exc)
+        # The audio uploads are multipart forms, not JSON.
+        multipart = getattr(provider, "body_format", "json") == "multipart"
+        if multipart:
+            try:
+                body = await read_multipart(raw, request_headers)
+            except ProviderRequestError as exc:
+                return self._reject(provider, entry, headers, exc)
+        else:
+            try:
+                body = parse_body(raw)
+            except ProviderRequestError as exc:
+                entry.body = raw[:2000].decode("utf-8", errors="replace")
+                return self._reject(provider, entry, headers, exc)
         entry.body = body
         given = provider.api_key(request_headers, request.query_params) if self.settings.api_keys else None
         if self.settings.api_keys and given not in self.settings.api_keys:
@@ -186,7 +197,7 @@ class FakeLLM(RuleSets):
             chat = provider.parse(body, request_headers, params)
         except ProviderRequestError as exc:
             return self._reject(provider, entry, headers, exc)
-        entry.model, entry.stream = chat.model, chat.stream
+        entry.api, entry.model, entry.stream = chat.api, chat.model, chat.stream
         only = request_headers.get("x-fake-llm-scenario")
         if only is not None and only not in {s.name for s in self.selector.scenarios}:
             return self._reject(
@@ -227,13 +238,14 @@ class FakeLLM(RuleSets):
             except ReplyMismatch as exc:
                 return self._mismatch(provider, entry, headers, exc)
             fingerprint = self.ids.fingerprint(completion.model)
-            meta = ReplyMeta(meta.id, meta.created, fingerprint, meta.request_id, meta.seed)
+            content_seed = self.ids.content_seed(chat.body, rule.name, selection.step)
+            meta = ReplyMeta(meta.id, meta.created, fingerprint, meta.request_id, meta.seed, content_seed)
         tokens = (
             completion.usage.total_tokens
             if completion
             else count_prompt(self.tokenizer, chat.prompt_texts(), len(chat.messages))
         )
-        decision = self._check_rate_limits(rule, tokens)
+        decision = self.check_rate_limits(rule, tokens)
         if not decision.allowed:
             entry.status, entry.reply = 429, f"rate limited ({decision.kind} per minute)"
             self.journal.record(entry)
@@ -250,7 +262,7 @@ class FakeLLM(RuleSets):
         self.journal.record(entry)
         return response
 
-    def _check_rate_limits(self, rule: Rule, tokens: int) -> Decision:
+    def check_rate_limits(self, rule: Rule, tokens: int) -> Decision:
         """The rule's own limit, then the server-wide one; the headers of both are merged."""
         headers: dict[str, str] = {}
         for key, limit in ((f"rule:{rule.name}", rule.rate_limit), ("server", self.server_limit)):
@@ -300,11 +312,17 @@ class FakeLLM(RuleSets):
             return self._json(body, error.status, headers)
         assert completion is not None
         if not chat.stream:
-            content = _dump(provider.completion_body(completion, meta, chat))
+            # A dialect whose answer is not JSON (audio bytes, plain-text transcripts) encodes its own body.
+            encode = getattr(provider, "encode_body", None)
+            media_type = JSON_TYPE
+            if encode is not None:
+                content, media_type = encode(completion, meta, chat)
+            else:
+                content = _dump(provider.completion_body(completion, meta, chat))
             self._check_size(len(content))
             if reply.truncate_body is not None:
                 content = content[: reply.truncate_body]
-            return Response(content, 200, headers, media_type=JSON_TYPE)
+            return Response(content, 200, headers, media_type=media_type)
         spec = reply.stream
         # Each stream event repeats the id and model: a long model name times thousands of chunks would build
         # gigabytes before the exact check below, so the size is estimated first.
@@ -327,9 +345,12 @@ class FakeLLM(RuleSets):
         entry.events = plan.events
         self.open_streams += 1
 
+        scripted_end = plan.scripted_end(spec)
+
         def closed(outcome: str) -> None:
             self.open_streams -= 1
-            entry.stream_outcome = outcome
+            # A stream sent to its end that ends the way the rule broke it must not read "completed".
+            entry.stream_outcome = scripted_end if outcome == "completed" and scripted_end else outcome
 
         return EventStreamResponse(
             plan.events,

@@ -1,11 +1,17 @@
-"""Hot reload (`serve --watch`): reload scenario files when they change, keeping the last good rules on an error."""
+"""Hot reload (`serve --watch`): reload scenario files when they change, keeping the last good rules on an error.
+
+Only what the scenarios are made of is watched: the scenario files (and new `*.yaml`/`*.yml` files appearing in a
+scenario folder) and the files their rules read (`content_file`). Anything else in those folders (notes, editor
+swap files, the server's own log) is ignored, so a log written next to the scenarios cannot trigger a reload loop.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,21 +21,73 @@ log = logging.getLogger("fake_llm")
 
 #: How long file events are gathered before one reload (editors often write a file in several steps).
 DEBOUNCE_MS = 150
+SCENARIO_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class WatchScope:
+    """What a change must touch to reload: these files, or a scenario file in one of these folders."""
+
+    files: frozenset[Path]
+    folders: frozenset[Path]
+
+    @classmethod
+    def of(cls, engine: FakeLLM) -> WatchScope:
+        files: set[Path] = set()
+        folders: set[Path] = set()
+        for raw in engine.paths:
+            path = Path(raw).resolve()
+            if path.is_dir():
+                folders.add(path)
+                files.update(p.resolve() for p in path.iterdir() if p.suffix in SCENARIO_SUFFIXES)
+            else:
+                files.add(path)
+        for scenario in engine.base_scenarios:
+            files.update(Path(name) for name in scenario.files)
+        return cls(frozenset(files), frozenset(folders))
+
+    def directories(self) -> list[Path]:
+        """The folders to ask the OS about (watching a folder also sees a file replaced by an editor's rename)."""
+        return sorted({*self.folders, *(f.parent for f in self.files)})
+
+    def watch_filter(self, change: object, path: str) -> bool:
+        """watchfiles' filter signature."""
+        return self.concerns(path)
+
+    def concerns(self, path: str) -> bool:
+        changed = Path(path).resolve()
+        if changed in self.files:
+            return True
+        return changed.parent in self.folders and changed.suffix in SCENARIO_SUFFIXES
 
 
 def watched_paths(engine: FakeLLM) -> list[Path]:
-    """The folders to watch: each scenario folder, or the folder of each scenario file (and so its neighbours)."""
-    return sorted(set(engine.roots))
+    """The folders watched for `engine` (the scenario folders, and the folders of the files its rules read)."""
+    return WatchScope.of(engine).directories()
 
 
-async def watch(engine: FakeLLM, paths: Sequence[Path], stop: asyncio.Event) -> None:
-    """Reload `engine`'s scenarios on every change under `paths` until `stop` is set."""
+async def watch(engine: FakeLLM, stop: asyncio.Event, *, debounce_ms: int = DEBOUNCE_MS) -> None:
+    """Reload `engine`'s scenarios whenever a file they are made of changes, until `stop` is set. The scope is
+    computed again after each reload (a rule may start or stop reading a file)."""
     import watchfiles
 
-    async for changes in watchfiles.awatch(*paths, debounce=DEBOUNCE_MS, stop_event=stop, recursive=True):
-        changed = sorted({Path(path).name for _, path in changes})
-        # Parsed in a worker thread: a big scenario folder must not stall the streams being served meanwhile.
-        await asyncio.to_thread(engine.reload, reason=f"changed: {', '.join(changed)}")
+    while not stop.is_set():
+        scope = WatchScope.of(engine)
+        directories = [d for d in scope.directories() if d.is_dir()]
+        if not directories:
+            return
+        async for changes in watchfiles.awatch(
+            *directories,
+            watch_filter=scope.watch_filter,
+            debounce=debounce_ms,
+            stop_event=stop,
+            recursive=False,
+        ):
+            changed = sorted({Path(path).name for _, path in changes})
+            # Parsed in a worker thread: a big scenario folder must not stall the streams being served meanwhile.
+            await asyncio.to_thread(engine.reload, reason=f"changed: {', '.join(changed)}")
+            if WatchScope.of(engine) != scope:
+                break  # watch the new set of files
 
 
 def watcher_lifespan(engine: FakeLLM) -> Any:
@@ -38,7 +96,7 @@ def watcher_lifespan(engine: FakeLLM) -> Any:
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        task = asyncio.ensure_future(watch(engine, watched_paths(engine), stop))
+        task = asyncio.ensure_future(watch(engine, stop))
         log.info("watching %s for scenario changes", ", ".join(map(str, watched_paths(engine))))
         try:
             yield

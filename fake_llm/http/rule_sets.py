@@ -42,7 +42,7 @@ class RuleSets:
         added = [s for s in self.selector.scenarios if s not in self.base_scenarios]
         try:
             scenarios = load_scenarios(self.paths)
-            self.install([*scenarios, *added], replace=True)
+            self._replace_all([*added, *scenarios])
         except ScenarioError as exc:
             self.load_errors = [str(problem) for problem in exc.problems]
             log.error("scenario reload failed (%s); still serving the last good rules:\n%s", reason, exc)
@@ -91,9 +91,20 @@ class RuleSets:
         return scenario
 
     def install(self, scenarios: Sequence[Scenario], *, replace: bool = False) -> None:
-        """Serve `scenarios` after (or, with `replace`, instead of) the current ones; names must stay unique."""
-        combined = [*([] if replace else self.selector.scenarios), *scenarios]
-        problems = check_unique_names(combined)
+        """Serve `scenarios` instead of the current ones (`replace`), or added to them: after rule sets added
+        earlier, but before the files loaded at start, so that rules a test, a marker or a POST adds win over a
+        start-up file's catch-all (a rule's `priority:` still comes first). Names must stay unique."""
+        if replace:
+            combined = list(scenarios)
+        else:
+            current = self.selector.scenarios
+            added = [s for s in current if s not in self.base_scenarios]
+            combined = [*added, *scenarios, *(s for s in current if s in self.base_scenarios)]
+        self._replace_all(combined)
+
+    def _replace_all(self, combined: Sequence[Scenario]) -> None:
+        # Duplicate names are reported on the newcomer, so the start-up files are checked first.
+        problems = check_unique_names(sorted(combined, key=lambda s: s not in self.base_scenarios))
         if problems:
             raise ScenarioError(problems)
         self.selector.replace(combined)

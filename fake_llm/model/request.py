@@ -56,6 +56,9 @@ class ChatRequest:
     tool_choice: Any = None
     response_format: Mapping[str, Any] | None = None
     seed: int | None = None
+    #: False for a dialect whose reasoning must be asked for (Anthropic without `thinking` enabled): a rule's
+    #: `reasoning_content` is then left out of the reply and its usage, as the real API sends no thinking.
+    reasoning_allowed: bool = True
     #: Guided decoding (vLLM-style servers): the reply must be one of these strings / match this regex.
     guided_choice: tuple[str, ...] = ()
     guided_regex: str | None = None

@@ -3,7 +3,7 @@ values. Every layer reads them; only fake_llm.scenarios builds them from YAML, s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -16,6 +16,10 @@ class Searcher(Protocol):
 
     def search(self, text: str, /) -> Any: ...
     def fullmatch(self, text: str, /) -> Any: ...
+    @property
+    def groupindex(self) -> Mapping[str, int]: ...
+    @property
+    def pattern(self) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +119,8 @@ class StreamSpec:
     stall_ms: float = 0.0
     stall_after: int = 1
     disconnect_after: int | None = None
+    #: The WebSocket close code a realtime session's `disconnect_after` closes with (1011: internal error).
+    close_code: int = 1011
     end_after: int | None = None
     finish_chunk: bool = True
     done: bool = True
@@ -213,6 +219,8 @@ class Reply:
     refusal: str | None = None
     reasoning: str | None = None
     embedding: tuple[float, ...] | None = None
+    #: `moderation:`, `image:`, `audio:` and `transcript:` as written (the media dialects read them).
+    media: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def is_completion(self) -> bool:
@@ -238,6 +246,9 @@ class Reply:
             return "generated"
         if self.has_json:
             return "json"
+        body = next((key for key in ("moderation", "image", "audio") if key in self.media), None)
+        if body is not None:
+            return body
         text = self.content or ""
         return "content " + repr(text if len(text) <= 60 else text[:57] + "...")
 
@@ -256,6 +267,10 @@ class Rule:
     allow_unknown_tools: bool = False
     #: The rule's provider profile, else its file's `defaults.profile`.
     profile: str | None = None
+    #: Rules with a higher priority are tried first, whatever their file or when they were added (default 0).
+    priority: int = 0
+    #: Realtime sessions: what the user's untranscribed input audio is taken to say while this rule is tried.
+    transcript: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,3 +281,12 @@ class Scenario:
     rules: tuple[Rule, ...]
     path: str = "<inline>"
     default_model: str | None = None
+    #: Files its rules read (`content_file`...), resolved: `serve --watch` reloads when one changes.
+    files: tuple[str, ...] = ()
+
+
+def rules_in_order(scenarios: Sequence[Scenario]) -> list[Rule]:
+    """Every rule in the order it is tried: higher `priority` first, then the order of `scenarios` and of the rules
+    in each (a stable sort, so equal priorities keep that order)."""
+    rules = [rule for scenario in scenarios for rule in scenario.rules]
+    return sorted(rules, key=lambda rule: -rule.priority)

@@ -24,11 +24,14 @@ from starlette.types import ASGIApp, Message, Scope
 from fake_llm.core.journal import REDACTED_HEADERS, JournalEntry, redact_headers
 from fake_llm.core.matching import explain
 from fake_llm.dialects import PROVIDERS, Provider
+from fake_llm.dialects.bedrock.eventstream import CONTENT_TYPE as EVENTSTREAM_TYPE
 from fake_llm.errors import ProviderRequestError, ScenarioError
 from fake_llm.http import log_scrub
+from fake_llm.http.aws_headers import with_aws_headers
 from fake_llm.http.engine import FakeLLM
 from fake_llm.http.sse import silence_scripted_disconnects
 from fake_llm.model.request import ChatRequest
+from fake_llm.record.bedrock_transcripts import read_bedrock_body, read_bedrock_stream
 from fake_llm.record.cassette import MIN_SECRET, Cassette, field_values, scrub_secrets
 from fake_llm.record.cassette import dump_yaml as dump_yaml  # importable from here, as before cassette.py
 from fake_llm.record.relay import REQUEST_DROP, Relay, SSEEvent
@@ -171,15 +174,18 @@ class Recorder:
         if status >= 400:
             headers = {k.lower(): v for k, v in response.headers.items() if k.lower() not in self.redact}
             return {"error": build_error(chat.api, status, content_type, body, headers)}
-        if status // 100 == 2 and "text/event-stream" in content_type:
-            return build_reply(read_stream(chat.api, events), chat, timing=self.timing)
+        bedrock = chat.api.startswith("bedrock")
+        if status // 100 == 2 and ("text/event-stream" in content_type or EVENTSTREAM_TYPE in content_type):
+            transcript = read_bedrock_stream(chat.api, events) if bedrock else read_stream(chat.api, events)
+            return build_reply(transcript, chat, timing=self.timing)
         try:
             data = json.loads(body)
         except ValueError:
             data = None
         if status // 100 != 2 or not isinstance(data, (dict, list)):
             return {"raw": build_raw(status, content_type, body)}
-        return build_reply(read_body(chat.api, data), chat, timing=self.timing)
+        transcript = read_bedrock_body(chat.api, data) if bedrock else read_body(chat.api, data)
+        return build_reply(transcript, chat, timing=self.timing)
 
     def _entry(self, chat: ChatRequest, request: Request, status: int) -> JournalEntry:
         seq = self.engine.journal.next_seq() if self.engine is not None else 0
@@ -213,6 +219,10 @@ def _with_body(request: Request, body: bytes) -> Request:
 
 
 def _parse(provider: Provider, request: Request, body: bytes) -> ChatRequest | None:
+    if getattr(provider, "body_format", "json") != "json" or hasattr(provider, "encode_body"):
+        # Uploads and audio answers have no rule form yet: say so rather than write a rule that replays wrong bytes.
+        log.warning("%s: %s exchanges are forwarded, not recorded", request.url.path, provider.api)
+        return None
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}
     try:
         return provider.parse(json.loads(body), headers, {**request.query_params, **request.path_params})
@@ -243,7 +253,7 @@ def _dialect_endpoint(provider: Provider) -> Callable[[Request], Awaitable[ASGIA
             return Response(json.dumps(provider.error_body(404, message)), 404, media_type="application/json")
         chat = _parse(provider, request, body)
         if chat is not None and recorder.mode == "new" and _replays(engine, chat):
-            return await engine.chat(provider, _with_body(request, body))
+            return with_aws_headers(provider, await engine.chat(provider, _with_body(request, body)))
         return await recorder.forward(request, body, provider, chat)
 
     endpoint.__name__ = "record_" + provider.api.replace("-", "_")

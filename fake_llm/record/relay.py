@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import httpx
 from starlette.types import Receive, Scope, Send
 
+from fake_llm.dialects.bedrock.eventstream import CONTENT_TYPE as EVENTSTREAM_TYPE
+from fake_llm.dialects.bedrock.eventstream import FrameDecoder
 from fake_llm.http.sse import ScriptedDisconnect, until_done_or_disconnect
 
 log = logging.getLogger("fake_llm.recorder")
@@ -70,6 +72,15 @@ class SSEReader:
                     self._event = value
 
 
+def frame_event(headers: dict[str, str], payload: bytes, at_ms: float) -> SSEEvent:
+    """A binary event-stream frame (Bedrock) as an event: its `:event-type`, or `exception:<type>` for an error."""
+    if headers.get(":message-type") == "exception":
+        return SSEEvent(
+            payload.decode("utf-8", errors="replace"), "exception:" + headers.get(":exception-type", ""), at_ms
+        )
+    return SSEEvent(payload.decode("utf-8", errors="replace"), headers.get(":event-type"), at_ms)
+
+
 class Relay:
     """Sends the upstream answer on as its bytes arrive. Once the body is complete, and before the last write (so a
     client holding the whole answer also finds it recorded), `finish` gets the body and its SSE events. A client
@@ -96,12 +107,21 @@ class Relay:
 
     async def _pump(self, send: Send) -> None:
         reader, body = SSEReader(), bytearray()
-        streamed = "text/event-stream" in self.response.headers.get("content-type", "")
+        content_type = self.response.headers.get("content-type", "")
+        streamed = "text/event-stream" in content_type
+        frames = FrameDecoder() if EVENTSTREAM_TYPE in content_type else None
         try:
             async for chunk in self.response.aiter_bytes():
                 at_ms = (time.monotonic() - self.started) * 1000.0
                 if streamed:
                     reader.feed(chunk, at_ms)
+                elif frames is not None:
+                    try:
+                        decoded = frames.feed(chunk)
+                    except ValueError as exc:  # relayed as received all the same; the recording gets no events
+                        log.warning("unreadable event-stream answer (%s): its events are not recorded", exc)
+                        frames, decoded = None, []
+                    reader.events.extend(frame_event(headers, payload, at_ms) for headers, payload in decoded)
                 body += chunk
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         except httpx.HTTPError as exc:

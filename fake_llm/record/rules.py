@@ -207,6 +207,8 @@ def _error_fields(api: str, data: Any) -> dict[str, Any] | None:
             "code": details.get("error_code"),
             "flat": flat,
         }
+    if api.startswith("bedrock"):
+        return {"message": data.get("message"), "type": data.get("__type")}
     if api == "gemini":
         status = as_dict(data.get("error"))
         infos = [as_dict(d) for d in as_list(status.get("details"))]
@@ -225,10 +227,13 @@ def build_error(api: str, status: int, content_type: str, body: bytes, headers: 
     body as received; plus the retry and rate-limit headers."""
     error: dict[str, Any] = {"status": status}
     data = parse_json(body)
+    if isinstance(data, dict) and "x-amzn-errortype" in headers:
+        # AWS sends the error's type in a header (`ThrottlingException:http://...`); our envelope keeps it in the body.
+        data = {**data, "__type": headers["x-amzn-errortype"].partition(":")[0]}
     fields = _error_fields(api, data) if isinstance(data, dict) else None
     if fields is not None and isinstance(fields.get("message"), str):
         flat = bool(fields.pop("flat", False))
-        if PROVIDERS[api].error_body(status, **fields, flat=flat) == data:
+        if PROVIDERS["bedrock" if api.startswith("bedrock") else api].error_body(status, **fields, flat=flat) == data:
             error.update({k: v for k, v in fields.items() if v is not None})
             if flat:
                 error["envelope"] = "flat"
@@ -237,6 +242,8 @@ def build_error(api: str, status: int, content_type: str, body: bytes, headers: 
         if content_type:
             error["content_type"] = content_type
     kept = {k: v for k, v in headers.items() if k in ERROR_HEADERS or k.startswith(ERROR_HEADER_PREFIXES)}
+    if "body" in error and "x-amzn-errortype" in headers:
+        kept["x-amzn-errortype"] = headers["x-amzn-errortype"]  # the only place such a body says what it is
     if kept:
         error["headers"] = dict(sorted(kept.items()))
     return error

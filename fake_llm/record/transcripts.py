@@ -65,7 +65,7 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _pick(raw: Any, names: Mapping[str, str]) -> dict[str, Any]:
+def pick_usage(raw: Any, names: Mapping[str, str]) -> dict[str, Any]:
     """Usage fields renamed to the neutral names a scenario's `usage:` uses (each dialect maps them back)."""
     usage = as_dict(raw)
     return {neutral: usage[name] for name, neutral in names.items() if usage.get(name) is not None}
@@ -92,7 +92,7 @@ _GEMINI_USAGE = {
 
 
 def _anthropic_usage(raw: Any) -> dict[str, Any]:
-    usage = _pick(raw, _ANTHROPIC_USAGE)
+    usage = pick_usage(raw, _ANTHROPIC_USAGE)
     # Cache counts keep Anthropic's names (the dialect passes unknown keys through); zero is what replay computes.
     for name in ("cache_creation_input_tokens", "cache_read_input_tokens"):
         if as_dict(raw).get(name):
@@ -106,7 +106,7 @@ def _anthropic_usage(raw: Any) -> dict[str, Any]:
 def _chat(body: Any) -> Transcript:
     """Chat completions, and legacy completions (whose choices hold `text` instead of a message)."""
     body = as_dict(body)
-    t = Transcript(model=body.get("model"), usage=_pick(body.get("usage"), _OPENAI_USAGE))
+    t = Transcript(model=body.get("model"), usage=pick_usage(body.get("usage"), _OPENAI_USAGE))
     choices = [as_dict(c) for c in as_list(body.get("choices"))]
     messages = [as_dict(c.get("message")) if "message" in c else {"content": c.get("text") or ""} for c in choices]
     if len(choices) > 1:
@@ -138,7 +138,7 @@ def _chat_stream(events: Sequence[SSEEvent]) -> Transcript:
             break
         t.model = t.model or chunk.get("model") or None  # Azure's prompt-filter chunk has an empty model
         if chunk.get("usage"):
-            t.usage = _pick(chunk["usage"], _OPENAI_USAGE)
+            t.usage = pick_usage(chunk["usage"], _OPENAI_USAGE)
         for choice in as_list(chunk.get("choices")):
             index, delta = choice.get("index", 0), as_dict(choice.get("delta"))
             text = delta.get("content") or choice.get("text")  # legacy completions chunks carry `text`
@@ -172,7 +172,7 @@ def _chat_stream(events: Sequence[SSEEvent]) -> Transcript:
 
 def _responses(body: Any) -> Transcript:
     body = as_dict(body)
-    t = Transcript(model=body.get("model"), usage=_pick(body.get("usage"), _RESPONSES_USAGE))
+    t = Transcript(model=body.get("model"), usage=pick_usage(body.get("usage"), _RESPONSES_USAGE))
     texts: list[str] = []
     for item in map(as_dict, as_list(body.get("output"))):
         if item.get("type") == "reasoning":
@@ -224,7 +224,7 @@ def _responses_stream(events: Sequence[SSEEvent]) -> Transcript:
     return t
 
 
-def _anthropic(body: Any) -> Transcript:
+def anthropic_transcript(body: Any) -> Transcript:
     body = as_dict(body)
     t = Transcript(model=body.get("model"), usage=_anthropic_usage(body.get("usage")))
     texts, thinking = [], []
@@ -241,7 +241,7 @@ def _anthropic(body: Any) -> Transcript:
     return t
 
 
-def _anthropic_stream(events: Sequence[SSEEvent]) -> Transcript:
+def anthropic_stream_transcript(events: Sequence[SSEEvent]) -> Transcript:
     """message_start, content blocks (start, deltas, stop), message_delta, message_stop (wire-format §5.4)."""
     message: dict[str, Any] = {"content": [], "usage": {}}
     blocks: dict[int, dict[str, Any]] = {}
@@ -276,7 +276,7 @@ def _anthropic_stream(events: Sequence[SSEEvent]) -> Transcript:
             parsed = parse_json(block["input"] or "{}")
             block["input"] = parsed if isinstance(parsed, dict) else block["input"]
         message["content"].append(block)
-    result = _anthropic(message)
+    result = anthropic_transcript(message)
     result.pieces, result.deltas = t.pieces, t.deltas
     result.stream_error, result.events_before_error = t.stream_error, t.events_before_error
     return result
@@ -295,7 +295,7 @@ def _gemini(chunks: Sequence[tuple[Any, float]]) -> Transcript:
             break
         t.model = chunk.get("modelVersion") or t.model
         if chunk.get("usageMetadata"):
-            t.usage = _pick(chunk["usageMetadata"], _GEMINI_USAGE)
+            t.usage = pick_usage(chunk["usageMetadata"], _GEMINI_USAGE)
         for candidate in map(as_dict, as_list(chunk.get("candidates"))):
             index = candidate.get("index", 0)
             for part in map(as_dict, as_list(as_dict(candidate.get("content")).get("parts"))):
@@ -346,7 +346,7 @@ def _short_float32(value: float) -> float:
 
 def _embeddings(body: Any) -> Transcript:
     body = as_dict(body)
-    t = Transcript(model=body.get("model"), usage=_pick(body.get("usage"), _OPENAI_USAGE))
+    t = Transcript(model=body.get("model"), usage=pick_usage(body.get("usage"), _OPENAI_USAGE))
     vectors = [_vector(as_dict(item).get("embedding")) for item in as_list(body.get("data"))]
     # A reply has one vector, which replay gives to every input: the first input's is kept.
     t.embedding = vectors[0] if vectors else None
@@ -356,7 +356,7 @@ def _embeddings(body: Any) -> Transcript:
 def read_body(api: str, body: Any) -> Transcript:
     """The transcript of a whole (non-streamed) 2xx JSON body."""
     if api == "anthropic":
-        return _anthropic(body)
+        return anthropic_transcript(body)
     if api == "responses":
         return _responses(body)
     if api == "gemini":
@@ -370,7 +370,7 @@ def read_body(api: str, body: Any) -> Transcript:
 def read_stream(api: str, events: Sequence[SSEEvent]) -> Transcript:
     """The transcript of a stream's events."""
     if api == "anthropic":
-        return _anthropic_stream(events)
+        return anthropic_stream_transcript(events)
     if api == "responses":
         return _responses_stream(events)
     if api == "gemini":

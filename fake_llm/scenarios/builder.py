@@ -31,10 +31,11 @@ from fake_llm.model.spec import (
     ToolCallSpec,
 )
 from fake_llm.scenarios.coercion import CoercionError, coerce
+from fake_llm.scenarios.media_schema import MEDIA_APIS, MEDIA_KEYS
 from fake_llm.scenarios.safe_files import FileRefused, read_text_file
 from fake_llm.scenarios.safe_regex import UnsafeRegex, compile_linear
 from fake_llm.scenarios.schema import REPLY_BODY_KEYS, SCENARIO_SCHEMA, TEXT_KEYS, WHOLE_REPLY_KEYS
-from fake_llm.scenarios.templates import TemplateError, compile_template
+from fake_llm.scenarios.templates import TemplateError, compile_template, reply_names
 from fake_llm.scenarios.yaml_lines import Located, error_path, most_specific, schema_message
 
 
@@ -88,6 +89,13 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
     return out
 
 
+def capture_names(match: Match) -> tuple[str, ...]:
+    """The named groups of every regex lookup in `match`: what `{{ match.NAME }}` can hold when the rule matches."""
+    lookups = [match.user, match.system, match.any_message, match.tool_result, *(lookup for _, lookup in match.headers)]
+    names = (name for lookup in lookups if lookup is not None and lookup.pattern for name in lookup.pattern.groupindex)
+    return tuple(dict.fromkeys(names))
+
+
 class _Builder:
     """Turns schema-valid data into typed values, checking what a JSON Schema cannot say."""
 
@@ -101,6 +109,9 @@ class _Builder:
         self.allowed_roots = [root.resolve() for root in allowed_roots] if allowed_roots is not None else None
         self.problems: list[Problem] = []
         self.default_profile: str | None = None
+        #: Named regex groups of the rule being built: the only `match.NAME` its replies may use.
+        self.captures: tuple[str, ...] = ()
+        self.files: list[str] = []
 
     def fail(self, path: Sequence[Any], message: str) -> None:
         self.problems.append(self.located.problem(path, message))
@@ -111,20 +122,24 @@ class _Builder:
         self.default_profile = (data.get("defaults") or {}).get("profile")
         rules = tuple(self.rule(raw, ("rules", i), name) for i, raw in enumerate(data.get("rules") or []))
         defaults = data.get("defaults") or {}
-        return Scenario(name=name, rules=rules, path=source, default_model=defaults.get("model"))
+        files = tuple(dict.fromkeys(self.files))
+        return Scenario(name=name, rules=rules, path=source, default_model=defaults.get("model"), files=files)
 
     def rule(self, raw: Mapping[str, Any], path: tuple[Any, ...], scenario: str) -> Rule:
         if ("reply" in raw) == ("replies" in raw):
             self.fail(path, "a rule needs exactly one of reply, replies")
         raw_replies = raw.get("replies") or ([raw["reply"]] if "reply" in raw else [])
         replies_key = "replies" if "replies" in raw else "reply"
+        match = self.match(raw.get("match") or {}, (*path, "match"))
+        self.captures = capture_names(match)
         replies = tuple(
             self.reply(r, (*path, replies_key, i) if replies_key == "replies" else (*path, "reply"))
             for i, r in enumerate(raw_replies)
         )
+        self.media_apis(raw, raw_replies, path, replies_key)
         return Rule(
             name=raw.get("name") or f"{scenario}[{path[-1]}]",
-            match=self.match(raw.get("match") or {}, (*path, "match")),
+            match=match,
             replies=replies,
             times=raw.get("times"),
             scenario=scenario,
@@ -132,6 +147,8 @@ class _Builder:
             rate_limit=RateLimit(**raw["rate_limit"]) if raw.get("rate_limit") else None,
             allow_unknown_tools=bool(raw.get("allow_unknown_tools")),
             profile=raw.get("profile") or self.default_profile,
+            priority=raw.get("priority", 0),
+            transcript=raw.get("transcript"),
         )
 
     def match(self, raw: Mapping[str, Any], path: tuple[Any, ...]) -> Match:
@@ -257,7 +274,22 @@ class _Builder:
             refusal=raw.get("refusal"),
             reasoning=raw.get("reasoning_content"),
             embedding=tuple(raw["embedding"]) if "embedding" in raw else None,
+            media={key: raw[key] for key in MEDIA_KEYS if key in raw},
         )
+
+    def media_apis(
+        self, raw: Mapping[str, Any], replies: Sequence[Mapping[str, Any]], path: tuple[Any, ...], key: str
+    ) -> None:
+        """A media reply key answers its own endpoints only: with `match.api` naming others, say so at load time."""
+        api = (raw.get("match") or {}).get("api")
+        if api is None:
+            return
+        wanted = set([api] if isinstance(api, str) else api)
+        for i, reply in enumerate(replies):
+            for name, apis in MEDIA_APIS.items():
+                if name in reply and not wanted & set(apis):
+                    where = (*path, key, i, name) if key == "replies" else (*path, key, name)
+                    self.fail(where, f"{name}: answers api {' or '.join(apis)}, but the rule matches {sorted(wanted)}")
 
     def tool_call(self, raw: Mapping[str, Any], path: tuple[Any, ...]) -> None:
         """Templates in the arguments, and with `parameters`, literal arguments coerced to the schema now."""
@@ -278,9 +310,12 @@ class _Builder:
     def template(self, text: str, path: tuple[Any, ...]) -> None:
         """Check a reply text's `{{ }}` names now, so a typo fails at load time rather than mid-test."""
         try:
-            compile_template(text)
+            compile_template(text, reply_names(self.captures))
         except TemplateError as exc:
-            self.fail(path, str(exc))
+            message = str(exc)
+            if not self.captures and "'match." in message:
+                message += " (match.NAME is a named group of a regex in the rule's match, e.g. (?P<NAME>...))"
+            self.fail(path, message)
 
     def templates_in(self, value: Any, path: tuple[Any, ...]) -> None:
         if isinstance(value, str):
@@ -333,6 +368,7 @@ class _Builder:
         if name is None:
             return ""
         target = (self.base_dir / name).resolve()
+        self.files.append(str(target))  # watched even when missing, so that creating it fixes the load
         if self.allowed_roots is not None and not any(target.is_relative_to(root) for root in self.allowed_roots):
             self.fail(
                 path,

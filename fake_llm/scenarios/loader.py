@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from fake_llm.errors import Problem, ScenarioError
-from fake_llm.model.spec import Rule, Scenario
+from fake_llm.model.spec import Rule, Scenario, rules_in_order
 from fake_llm.scenarios.builder import build_scenario
 from fake_llm.scenarios.safe_regex import catastrophic_parts
 from fake_llm.scenarios.yaml_lines import load_yaml
@@ -77,6 +77,10 @@ def parse_scenario(
     `content_file` paths resolve against `base_dir`; with `allowed_roots`
     (rules sent over HTTP) they must stay inside one of those folders."""
     data, lines = load_yaml(text, source)
+    if isinstance(data, list):
+        # A scenario file is a mapping; a bare list is the commonest first attempt, so say how to fix it.
+        message = "a scenario file is a mapping, not a list: put the rules under `rules:` (indent them below it)"
+        raise ScenarioError([Problem(source, lines.get((), 1), "", message)])
     return build_scenario(data, lines, source, base_dir, allowed_roots, default_name)
 
 
@@ -122,21 +126,29 @@ def check_unique_names(scenarios: Sequence[Scenario]) -> list[Problem]:
     return problems
 
 
+def shadowing(scenarios: Sequence[Scenario]) -> list[tuple[Rule, Rule]]:
+    """(rule, the earlier rule that shadows it) for each rule that can never match: an earlier rule without `times`
+    matches everything (a catch-all), or exactly what it matches."""
+    found: list[tuple[Rule, Rule]] = []
+    earlier: list[Rule] = []
+    for rule in rules_in_order(scenarios):
+        for before in earlier:
+            if before.times is None and (before.match.is_catch_all or before.match == rule.match):
+                found.append((rule, before))
+                break
+        earlier.append(rule)
+    return found
+
+
 def shadowed_rules(scenarios: Sequence[Scenario]) -> list[str]:
-    """Warnings for rules that can never match because an earlier unlimited catch-all precedes them."""
-    warnings: list[str] = []
-    catch_all: Rule | None = None
-    for scenario in scenarios:
-        for rule in scenario.rules:
-            if catch_all is not None:
-                warnings.append(
-                    f"{rule.source}: rule {rule.name!r} can never match: the catch-all rule "
-                    f"{catch_all.name!r} ({catch_all.source}) comes first"
-                )
-            elif rule.match.is_catch_all and rule.times is None:
-                catch_all = rule
-            warnings.extend(_risky_regexes(rule))
-    return warnings
+    """Warnings for rules that can never match because an earlier rule (a catch-all, or one with the same match)
+    precedes them."""
+    return [
+        f"{rule.source}: rule {rule.name!r} can never match: the "
+        f"{'catch-all rule' if before.match.is_catch_all else 'rule with the same match'} {before.name!r} "
+        f"({before.source}) comes first" + (" (it has a higher priority)" if before.priority > rule.priority else "")
+        for rule, before in shadowing(scenarios)
+    ] + [warning for scenario in scenarios for rule in scenario.rules for warning in _risky_regexes(rule)]
 
 
 def _risky_regexes(rule: Rule) -> list[str]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fake_llm.scenarios.media_schema import MEDIA_BODY_KEYS, MEDIA_REPLY_PROPERTIES
+
 SCHEMA_ID = "https://github.com/fake-llm/fake-llm/scenario.schema.json"
 
 _MS = {"type": "number", "minimum": 0}
@@ -29,7 +31,8 @@ _MATCH: dict[str, Any] = {
     "properties": {
         "api": {
             "description": "The dialect the request arrived in (openai-chat, anthropic, responses, completions, "
-            "embeddings, gemini, azure ...), or a list of them.",
+            "embeddings, gemini, azure, realtime, bedrock, bedrock-invoke, moderations, images, speech, "
+            "transcriptions, translations ...), or a list of them.",
             "type": ["string", "array"],
             "items": {"type": "string"},
         },
@@ -134,6 +137,12 @@ _STREAM: dict[str, Any] = {
         "stall_ms": {**_MS, "description": "A pause before chunk number `stall_after`."},
         "stall_after": {**_COUNT, "description": "How many chunks go out before the stall (default 1)."},
         "disconnect_after": {**_COUNT, "description": "Close the connection abruptly after this many chunks."},
+        "close_code": {
+            "type": "integer",
+            "minimum": 1000,
+            "maximum": 4999,
+            "description": "Realtime sessions: the WebSocket close code `disconnect_after` closes with (default 1011).",
+        },
         "end_after": {**_COUNT, "description": "End the stream cleanly after this many chunks (no finish, no [DONE])."},
         "finish_chunk": {"type": "boolean", "description": "Send the chunk carrying finish_reason (default true)."},
         "done": {"type": "boolean", "description": "Send the final `data: [DONE]` (default true)."},
@@ -205,7 +214,7 @@ _RATE_LIMIT: dict[str, Any] = {
 }
 
 #: Keys that give a reply's text: at most one, alone or with `tool_calls` (checked by the loader).
-TEXT_KEYS = ("content", "content_file", "json", "generate", "refusal", "embedding")
+TEXT_KEYS = ("content", "content_file", "json", "generate", "refusal", "embedding", *MEDIA_BODY_KEYS)
 #: Keys that make the whole reply: nothing else that produces a body may go with them.
 WHOLE_REPLY_KEYS = ("error", "raw", "hang", "choices")
 REPLY_BODY_KEYS = (*TEXT_KEYS, "tool_calls", *WHOLE_REPLY_KEYS)
@@ -274,6 +283,7 @@ _REPLY: dict[str, Any] = {
             "minItems": 1,
             "items": {"type": "number"},
         },
+        **MEDIA_REPLY_PROPERTIES,
         "tool_calls": {"type": "array", "minItems": 1, "items": _TOOL_CALL},
         "reasoning_content": {"type": "string", "description": "Reasoning text, sent as `reasoning_content`."},
         "error": _ERROR,
@@ -304,11 +314,21 @@ _RULE: dict[str, Any] = {
             "items": _REPLY,
         },
         "times": {"type": "integer", "minimum": 1, "description": "The rule stops matching after this many uses."},
+        "priority": {
+            "type": "integer",
+            "description": "Rules with a higher priority are tried first, before any order of files or of adding "
+            "(default 0; negative values go after everything else).",
+        },
         "rate_limit": _RATE_LIMIT,
         "profile": {"$ref": "#/$defs/profile"},
         "allow_unknown_tools": {
             "type": "boolean",
             "description": "Let replies call functions the request does not offer (to script hallucinated tools).",
+        },
+        "transcript": {
+            "type": "string",
+            "description": "Realtime sessions: what the user's input audio says while this rule is tried "
+            "(its `user:` match then applies to it).",
         },
     },
     "additionalProperties": False,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
@@ -101,6 +101,11 @@ class Template:
         return "".join(pieces)
 
 
+def reply_names(captures: Iterable[str]) -> Mapping[str, Allowed]:
+    """The names a rule's reply may use: `match.NAME` only for the named groups of the rule's regex lookups."""
+    return {**REPLY_NAMES, "match": {name: None for name in captures}}
+
+
 def compile_template(text: str, allowed: Mapping[str, Allowed] = REPLY_NAMES) -> Template:
     """Parses `text` and checks every name against `allowed`; raises TemplateError naming the problem."""
     if "{{" not in text:
@@ -187,6 +192,8 @@ def _check_path(path: tuple[str, ...], allowed: Mapping[str, Allowed], where: st
             continue
         if node is None:
             raise TemplateError(f"unknown name {name!r} in {where}: {parent} has no sub-names")
+        if not node:
+            raise TemplateError(f"unknown name {name!r} in {where}: {parent} has no names here")
         if segment not in node:
             names = ", ".join(_describe(f"{parent}." if depth else "", k, v) for k, v in sorted(node.items()))
             raise TemplateError(f"unknown name {name!r} in {where}; allowed: {names}")

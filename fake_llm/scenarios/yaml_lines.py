@@ -50,12 +50,35 @@ def load_yaml(text: str, source: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 1 if mark is not None else 0
         reason = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError([Problem(source, line, "", f"invalid YAML: {reason}")]) from None
+        if "end of stream" in reason and getattr(exc, "context_mark", None) is not None:
+            mark = exc.context_mark  # type: ignore[attr-defined]  # where the unclosed quote or bracket opened
+        line = mark.line + 1 if mark is not None else 0
+        hint = yaml_hint(reason, text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else "")
+        message = f"invalid YAML: {hint} (the YAML parser says: {reason})" if hint else f"invalid YAML: {reason}"
+        raise ScenarioError([Problem(source, line, "", message)]) from None
     finally:
         loader.dispose()
     return data, lines
+
+
+def yaml_hint(reason: str, line: str) -> str:
+    """PyYAML's words (`expected <block end>, but found '<block mapping start>'`) in plain terms, for the common
+    mistakes behind them: tabs, indentation, a missing colon, an unclosed quote or bracket."""
+    if "\\t" in reason or "\t" in line[: len(line) - len(line.lstrip())]:
+        return "a tab indents this line; YAML indents with spaces only"
+    if "could not find expected ':'" in reason:
+        return "a key without its colon on this line or the one above (write `key: value`)"
+    if "end of stream" in reason or "<stream end>" in reason:
+        return "a quote or bracket opened on this line is never closed"
+    if "but found" in reason or "mapping values are not allowed" in reason or "did not find expected" in reason:
+        return (
+            "check the indentation of this line against the lines above (keys of one mapping must line up, items "
+            "of a list start with `- `), and that the key before it ends with a colon"
+        )
+    if "expected ','" in reason or "expected ',' or" in reason:
+        return "a `[...]` or `{...}` on this line is not closed, or its items are not separated by commas"
+    return ""
 
 
 class _Walk:

@@ -5,11 +5,13 @@ Registered through the `pytest11` entry point. One server per session, reset bef
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from fake_llm.testing.checks import StrictChecks, failure_text
 
 if TYPE_CHECKING:
     from fake_llm.settings import Settings
@@ -67,9 +69,15 @@ def fake_llm_settings(pytestconfig: pytest.Config) -> Settings:
 @pytest.fixture(scope="session")
 def fake_llm_server(fake_llm_settings: Settings) -> Iterator[FakeLLMServer]:
     """One fake-llm server for the whole session (use `fake_llm` in tests: it resets this one)."""
+    from fake_llm.settings import Settings
     from fake_llm.testing.server import FakeLLMServer
 
-    server = FakeLLMServer(settings=fake_llm_settings)
+    settings = fake_llm_settings
+    if settings.port == Settings().port:
+        # An override that returns `Settings(...)` leaves the serve default (8000); tests want a free port, so
+        # parallel sessions and a dev server on 8000 do not collide. Only a port named on purpose is kept.
+        settings = settings.replace(port=0)
+    server = FakeLLMServer(settings=settings)
     server.start()
     try:
         yield server
@@ -92,11 +100,10 @@ def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
 def fake_llm(request: pytest.FixtureRequest, fake_llm_server: FakeLLMServer) -> Iterator[FakeLLMServer]:
     """The session's fake-llm server, reset for this test and set up by its `fake_llm` marker.
 
-    At teardown the test fails on any internal fake-llm error, on requests no rule matched (unless
-    `fail_on_unmatched=False`) and, with `fail_on_unused_rules=True`, on rules this test added that never answered.
+    The test fails on any internal fake-llm error, on requests no rule matched (unless `fail_on_unmatched=False`),
+    on a rule it added that can never match and, with `fail_on_unused_rules=True`, on rules it added that never
+    answered: one report, the explanation first (see pytest_checks.py).
     """
-    from fake_llm.errors import JournalAssertionError
-
     options = _options(request)
     fake_llm_server.reset(rules=True)
     session_rules = {rule.name for rule in fake_llm_server.engine.selector.rules}
@@ -110,6 +117,8 @@ def fake_llm(request: pytest.FixtureRequest, fake_llm_server: FakeLLMServer) -> 
     if options.get("activate") is not None:
         active = options["activate"]
         fake_llm_server.activate(*([active] if isinstance(active, str) else active))
+    checks = StrictChecks(fake_llm_server, options, session_rules)
+    request.node.stash[CHECKS] = checks
     if options.get("cassette") is None:
         yield fake_llm_server
     else:
@@ -120,23 +129,32 @@ def fake_llm(request: pytest.FixtureRequest, fake_llm_server: FakeLLMServer) -> 
         with use_cassette(fake_llm_server, cassette, upstream=upstream, mode=mode) as handle:
             yield handle
     try:
-        journal = fake_llm_server.journal
-        problems: list[str] = []
-        for entry in journal.errors:
-            problems.append(f"fake-llm failed while answering {entry.describe()}:\n{entry.error}")
-        for entry in journal.mismatches:
-            problems.append(f"the reply to {entry.describe()} contradicts the request: {entry.reply}")
-        if options["fail_on_unmatched"]:
-            for entry in journal.unmatched:
-                reasons = "\n".join(f"    {rule}: {why}" for rule, why in entry.reasons) or "    (no rules loaded)"
-                problems.append(f"no rule matched {entry.describe()}; rules tried:\n{reasons}")
-        if options.get("fail_on_unused_rules"):
-            hits = fake_llm_server.engine.selector.hits()
-            rules = fake_llm_server.engine.selector.rules
-            unused = [r.name for r in rules if r.name not in session_rules and not hits.get(r.name)]
-            if unused:
-                problems.append(f"rules never used by this test: {', '.join(unused)}")
-        if problems:
-            raise JournalAssertionError("fake-llm: " + "\n".join(problems))
+        late = checks.problems()  # what happened after the test function (other fixtures' teardown)
     finally:
         fake_llm_server.reset(rules=True)
+    if late:
+        __tracebackhide__ = True
+        pytest.fail(failure_text(late), pytrace=False)
+
+
+#: The strict checks of the running test, for the report hook below.
+CHECKS = pytest.StashKey[StrictChecks]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Fold the fake_llm checks into the test's own report: a passing test fails with the explanation; a failing one
+    (usually the client raising on the no-match 400) shows the explanation first, then its own traceback."""
+    report = yield
+    checks = item.stash.get(CHECKS, None)
+    if call.when != "call" or checks is None or hasattr(report, "wasxfail"):
+        return report
+    problems = checks.problems()
+    if problems:
+        text = failure_text(problems)
+        if report.failed:
+            text += "\n\nThe test itself then raised (most likely because of the above):\n\n" + str(report.longrepr)
+        report.outcome, report.longrepr = "failed", text
+    return report

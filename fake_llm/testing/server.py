@@ -116,6 +116,7 @@ class FakeLLMServer:
         sock.listen(128)
         self._sock = sock
         self.port = sock.getsockname()[1]
+        self.engine.url = self.url
         config = uvicorn.Config(
             self.app,
             log_level="warning",
@@ -181,8 +182,15 @@ class FakeLLMServer:
         return loaded
 
     def activate(self, *scenarios: str) -> None:
-        """Switch every scenario off except these (none given: switch every one back on)."""
+        """Switch every scenario off except these (none given: switch every one back on). A name that is not loaded
+        raises ValueError naming the loaded scenarios, rather than silently switching everything off."""
         names = {s.name for s in self.engine.selector.scenarios}
+        unknown = [name for name in scenarios if name not in names]
+        if unknown:
+            raise ValueError(
+                f"cannot activate unknown scenario {', '.join(map(repr, unknown))}; "
+                f"loaded scenarios: {self.engine.selector.scenario_names()}"
+            )
         self.engine.selector.set_disabled(names - set(scenarios) if scenarios else ())
 
     @staticmethod

@@ -18,7 +18,7 @@ from fake_llm.errors import ProviderRequestError
 from fake_llm.http.anthropic_count_tokens import EXTRA_ROUTES
 from fake_llm.http.engine import FakeLLM
 from fake_llm.model.request import Message, ToolCall
-from fake_llm.settings import Settings
+from fake_llm.settings import Settings, bundled_scenarios
 from fake_llm.testing.server import FakeLLMServer
 from tests.sdk_clients import closing
 
@@ -398,6 +398,27 @@ def test_thinking(server: FakeLLMServer) -> None:
     deltas = [e["delta"]["type"] for _, e in events if e.get("index") == 0 and e["type"] == "content_block_delta"]
     assert deltas[-1] == "signature_delta"
     assert set(deltas[:-1]) == {"thinking_delta"}
+
+
+@pytest.mark.parametrize("thinking", [None, {"type": "disabled"}])
+def test_no_thinking_block_unless_the_request_enables_thinking(
+    server: FakeLLMServer, thinking: dict[str, Any] | None
+) -> None:
+    options: dict[str, Any] = {"model": MODEL, "max_tokens": 2048, "messages": ask("think")}
+    if thinking is not None:
+        options["thinking"] = thinking
+    message = client(server).messages.create(**options)
+    assert [block.type for block in message.content] == ["text"]
+    assert message.content[0].text == "Forty-two."
+    assert message.usage.output_tokens == 4  # "Forty-two." alone: the rule's reasoning is not counted either
+    events = stream_raw(server, {**options, "stream": True})
+    assert [e["content_block"]["type"] for _, e in events if e["type"] == "content_block_start"] == ["text"]
+
+
+def test_the_bundled_provider_rule_answers_plain_text_without_thinking() -> None:
+    with FakeLLMServer(scenarios=[bundled_scenarios()]) as bundled:
+        message = client(bundled).messages.create(model=MODEL, max_tokens=256, messages=ask("provider: which dialect?"))
+        assert message.content[0].text == "Hello from the Anthropic Messages dialect."
 
 
 def test_max_tokens_truncation(server: FakeLLMServer) -> None:

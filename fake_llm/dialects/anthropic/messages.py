@@ -165,8 +165,11 @@ class AnthropicMessages:
             if metadata.get("user_id") is not None:
                 string_field(metadata["user_id"], "metadata.user_id")
         parse_thinking(body.get("thinking"), max_tokens)
+        thinking = body.get("thinking")
         return ChatRequest(
             api=self.api,
+            # Claude thinks (and sends thinking blocks) only when the request enables it.
+            reasoning_allowed=isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive"),
             model=model,
             messages=parse_messages(turns, system),
             stream=stream,

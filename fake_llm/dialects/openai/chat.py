@@ -205,7 +205,7 @@ class OpenAIChat:
                 {
                     "index": choice.index,
                     "message": message,
-                    "logprobs": self._logprobs(request, choice.tokens if choice.has_text else (), meta.id),
+                    "logprobs": self._logprobs(request, choice.tokens if choice.has_text else (), meta.content_seed),
                     "finish_reason": choice.finish_reason,
                 }
             )
@@ -257,7 +257,7 @@ class OpenAIChat:
             )
             for c in completion.choices
         ]
-        plans = [self._choice_steps(choice, request, meta.id) for choice in completion.choices]
+        plans = [self._choice_steps(choice, request, meta.content_seed) for choice in completion.choices]
         for step in range(max((len(p) for p in plans), default=0)):
             for choice, plan in zip(completion.choices, plans, strict=True):
                 if step < len(plan):

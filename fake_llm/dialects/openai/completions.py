@@ -177,7 +177,7 @@ class OpenAICompletions(OpenAIChat):
                 {
                     "text": prompt + (choice.text or ""),
                     "index": choice.index,
-                    "logprobs": self._legacy_logprobs(request, choice.tokens, meta.id, 0, 0, prompt),
+                    "logprobs": self._legacy_logprobs(request, choice.tokens, meta.content_seed, 0, 0, prompt),
                     "finish_reason": choice.finish_reason,
                 }
             )
@@ -196,7 +196,7 @@ class OpenAICompletions(OpenAIChat):
             choice = {"text": text, "index": index, "logprobs": logprobs, "finish_reason": finish_reason}
             return dumps({**head, "choices": [choice], **tail})
 
-        plans = [self._choice_chunks(choice, request, meta.id) for choice in completion.choices]
+        plans = [self._choice_chunks(choice, request, meta.content_seed) for choice in completion.choices]
         events: list[Event] = []
         for step in range(max(len(plan) for plan in plans)):
             for choice, plan in zip(completion.choices, plans, strict=True):

@@ -139,7 +139,7 @@ class OpenAIResponses(OpenAIChat):
             if choice.refusal is not None:
                 part: dict[str, Any] = {"type": "refusal", "refusal": choice.refusal}
             else:
-                logprobs = self._text_logprobs(request, choice.tokens, meta.id)
+                logprobs = self._text_logprobs(request, choice.tokens, meta.content_seed)
                 part = {"type": "output_text", "text": choice.text, "annotations": [], "logprobs": logprobs}
             message_id = _item_id(meta, "msg", len(items))
             items.append(
@@ -220,7 +220,7 @@ class OpenAIResponses(OpenAIChat):
                 part, at = item["content"][0], {**ids, "content_index": 0}
                 if part["type"] == "output_text":
                     out.emit("content", "response.content_part.added", **at, part={**part, "text": "", "logprobs": []})
-                    out.deltas("response.output_text.delta", choice.chunks, at, request, meta.id)
+                    out.deltas("response.output_text.delta", choice.chunks, at, request, meta.content_seed)
                     out.emit("finish", "response.output_text.done", **at, text=part["text"], logprobs=part["logprobs"])
                 else:
                     out.emit("content", "response.content_part.added", **at, part={**part, "refusal": ""})

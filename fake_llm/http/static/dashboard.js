@@ -219,6 +219,8 @@
         cell.append(h('span', { class: 'badge', text: `reply ${entry.step}`, title }));
       }
       if (entry.reply) cell.append(h('span', { class: 'why', text: entry.reply }));
+    } else if (entry.outcome === 'session') { // a realtime WebSocket session: its events are in the detail panel
+      cell.append(h('span', { class: 'mono', text: 'realtime session' }), h('span', { class: 'why', text: entry.reply ?? '' }));
     } else {
       cell.append(h('span', { class: 'outcome-bad', text: OUTCOME_LABELS[entry.outcome] ?? entry.outcome }));
       const reasons = entry.reasons || [];
@@ -360,6 +362,9 @@
       addEntries(entries, { fresh: !first });
       scheduleRefresh();
     }
+    // The server-rendered "Loading N requests…" stands until the journal has been read once.
+    $('journal-loading')?.remove();
+    updateJournalCount();
   }
 
   /** A reset restarts numbering and DELETE empties the journal: `after=` alone would miss both. */
@@ -431,6 +436,9 @@
     let data;
     try { data = JSON.parse(event.data); } catch { return event.kind === 'malformed' ? 'not valid JSON' : ''; }
     if (data.error) return `error: ${data.error.message ?? JSON.stringify(data.error)}`;
+    if (event.kind === 'client' || event.kind === 'server') { // realtime: the event type, and a text delta if any
+      return data.type + (typeof data.delta === 'string' && !data.type.endsWith('audio.delta') ? ` ${JSON.stringify(data.delta)}` : '');
+    }
     const choice = data.choices?.[0];
     const delta = choice?.delta ?? data.delta; // OpenAI chat, Anthropic
     const bits = [];
@@ -505,7 +513,7 @@
       ['Dialect', entry.api],
       ['Model', entry.model],
       ['Time', new Date(entry.time * 1000).toLocaleString()],
-      ['Stream', entry.stream ? `yes: ${entry.stream_outcome ?? 'still streaming'}` : null],
+      ['Stream', entry.stream ? (entry.stream_outcome ?? 'still streaming') : null],
       ['Delay', entry.delay_ms ? ms(entry.delay_ms) : null],
       ['Planned duration', entry.method === 'RELOAD' ? null : `${ms(plannedMs(entry))}${scaled}`],
       ['Faults', (entry.faults || []).join(', ')],

@@ -1,0 +1,338 @@
+"""Responses of a realtime session: match the conversation against the rules, plan the reply's events with the
+scenario's timing and faults, play them as a task, and cancel or fail them part-way with a correct `response.done`.
+
+The session half that owns the conversation and client events is RealtimeSession (session.py), which extends this;
+what has been sent of the response in flight is tracked by progress.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from fake_llm.core.faults import apply_faults
+from fake_llm.core.journal import JournalEntry, redact_headers
+from fake_llm.core.replies import ReplyContext, plan_completion
+from fake_llm.core.timing import schedule
+from fake_llm.dialects.openai.realtime.conversation import Conversation, chat_request
+from fake_llm.dialects.openai.realtime.progress import FAILED_DONE, Active, final_response, rate_limits, track
+from fake_llm.dialects.openai.realtime.render import BETA, Generation, session_view
+from fake_llm.dialects.openai.realtime.response_plan import ResponseSpec, dumps, plan_response, response_object
+from fake_llm.errors import ReplyMismatch
+from fake_llm.model.spec import StreamError
+from fake_llm.model.stream import Event
+
+log = logging.getLogger("fake_llm")
+Send = Callable[[Event], Awaitable[None]]
+Close = Callable[[int], Awaitable[None]]
+
+
+async def _unset_send(event: Event) -> None:
+    raise RuntimeError("the session has no transport")
+
+
+async def _unset_close(code: int) -> None:
+    raise RuntimeError("the session has no transport")
+
+
+class Responder:
+    """Response planning and playback for one session."""
+
+    session: dict[str, Any]
+    conversation: Conversation
+    conversation_id: str
+
+    def __init__(self, engine: Any, generation: Generation, headers: Mapping[str, str], seq: int) -> None:
+        self.engine = engine
+        self.generation = generation
+        self.seq = seq
+        # Replies advance per session (`replies:` sequences), unless the client names its own conversation.
+        self.headers = {"x-fake-llm-session": f"realtime-{seq}", **headers}
+        self.active: Active | None = None
+        self.send: Send = _unset_send
+        self.close: Close = _unset_close
+        self._counters: dict[str, int] = {}
+
+    def ids(self, prefix: str) -> str:
+        """Deterministic ids per session, prefix and position (same seed, same session number, same ids)."""
+        n = self._counters[prefix] = self._counters.get(prefix, 0) + 1
+        return str(self.engine.ids.make(prefix, f"realtime.{self.seq}.{n}", 21))
+
+    def item_id(self) -> str:
+        return self.ids("item_")
+
+    def event(self, type_: str, **fields: Any) -> Event:
+        return Event(dumps({"type": type_, "event_id": self.ids("event_"), **fields}), event=type_, kind="server")
+
+    async def emit(self, type_: str, **fields: Any) -> None:
+        await self.send(self.event(type_, **fields))
+
+    async def error(
+        self,
+        message: str,
+        *,
+        code: str | None,
+        param: str | None = None,
+        event_id: str | None = None,
+        type_: str = "invalid_request_error",
+    ) -> None:
+        detail = {"type": type_, "code": code, "message": message, "param": param, "event_id": event_id}
+        await self.emit("error", error=detail)
+
+    # ------------------------------------------------------------------ starting a response
+
+    async def respond(self, options: Mapping[str, Any]) -> None:
+        """Answer the conversation as the first matching rule says (or an `error` event when none matches)."""
+        engine, settings = self.engine, self.engine.settings
+        view = session_view(self.generation, self.session)
+        beta = self.generation is BETA
+        modalities = options.get("modalities" if beta else "output_modalities")
+        audio = "audio" in modalities if modalities is not None else bool(view["audio_out"])
+        max_key = "max_response_output_tokens" if beta else "max_output_tokens"
+        max_out = options.get(
+            "max_output_tokens" if not beta else "max_response_output_tokens", self.session.get(max_key)
+        )
+        voice = options.get("voice") if beta else ((options.get("audio") or {}).get("output") or {}).get("voice")
+        in_conversation = options.get("conversation", "auto") != "none"
+        items = list(options["input"]) if options.get("input") else self.conversation.items
+        chat, per_rule = chat_request(
+            items,
+            model=str(self.session.get("model")),
+            instructions=str(options.get("instructions", self.session.get("instructions")) or ""),
+            tools=list(options.get("tools", self.session.get("tools")) or []),
+            tool_choice=options.get("tool_choice", self.session.get("tool_choice")),
+            max_tokens=max_out if isinstance(max_out, int) else None,
+            headers=self.headers,
+            body={"type": "response.create", "response": dict(options)},
+        )
+        seq = engine.journal.next_seq()
+        entry = JournalEntry(
+            seq=seq,
+            time=engine.clock.now(),
+            method="WS",
+            path="/v1/realtime",
+            headers=redact_headers(self.headers.items()),
+            body={
+                "type": "response.create",
+                "response": dict(options),
+                "messages": [[m.role, m.text] for m in chat.messages],
+            },
+            api="realtime",
+            model=chat.model,
+            stream=True,
+        )
+        selection = engine.selector.select(chat, self.headers.get("x-fake-llm-scenario"), per_rule)
+        entry.reasons = list(selection.reasons)
+        if selection.rule is None or selection.reply is None:
+            message = selection.no_match_message(chat, "WS", "/v1/realtime")
+            entry.outcome, entry.status, entry.reply = "unmatched", 400, "no match"
+            engine.journal.record(entry)
+            await self.error(message, code="fake_llm_no_match")
+            return
+        rule, reply = selection.rule, selection.reply
+        entry.rule, entry.reply, entry.step = rule.name, reply.summary(), selection.step
+        chat = per_rule(rule)  # the request as the rule heard it (its transcript in place of unheard audio)
+        entry.body["messages"] = [[m.role, m.text] for m in chat.messages]
+        await self._hear(rule.transcript, view)
+        if reply.error is not None or reply.raw is not None:
+            spec = reply.error
+            entry.status = spec.status if spec else reply.raw.status if reply.raw else 500
+            engine.journal.record(entry)
+            if spec is None:
+                await self.error(
+                    "fake-llm: raw replies do not apply to realtime sessions.", code="fake_llm_reply_mismatch"
+                )
+                return
+            await self.error(
+                spec.message or "",
+                code=str(spec.code) if spec.code is not None else None,
+                param=spec.param,
+                type_=spec.type or "server_error",
+            )
+            return
+        context = ReplyContext(selection.captures, settings.seed, lambda i: self.ids("call_"))
+        try:
+            completion = plan_completion(reply, chat, engine.tokenizer, rule, context)
+        except ReplyMismatch as exc:
+            entry.outcome, entry.status, entry.reply = "mismatch", 400, str(exc)
+            engine.journal.record(entry)
+            await self.error(f"fake-llm: {exc}", code="fake_llm_reply_mismatch")
+            return
+        # The same limiter chat requests go through: the rule's `rate_limit`, then the server-wide one.
+        decision = engine.check_rate_limits(rule, completion.usage.total_tokens)
+        if not decision.allowed:
+            entry.status, entry.reply = 429, f"rate limited ({decision.kind} per minute)"
+            engine.journal.record(entry)
+            await self.error(decision.message, code="rate_limit_exceeded", type_=decision.kind)
+            return
+        response_id = self.ids("resp_")
+        spec_ = ResponseSpec(
+            response_id=response_id,
+            conversation_id=self.conversation_id if in_conversation else None,
+            audio=audio,
+            voice=voice or view["voice"],
+            max_output_tokens=max_out,
+            metadata=options.get("metadata"),
+            previous_item_id=self.conversation.last_id() if in_conversation else None,
+            input_text_tokens=completion.usage.prompt_tokens,
+            input_audio_ms=self.conversation.input_audio_ms(),
+            seed=f"{settings.seed}:{response_id}",
+        )
+        active = Active(response_id, spec_, entry, in_conversation)
+        if reply.hang:
+            events = [
+                self.event(
+                    "response.created", response=response_object(self.generation, spec_, "in_progress", [], None)
+                )
+            ]
+            entry.faults = ["hang"]
+            play = self._play(active, events, abort=None, delay_s=0.0, hang_s=settings.max_hang_seconds)
+        else:
+            plan = plan_response(
+                self.generation,
+                spec_,
+                completion,
+                lambda: self.ids("event_"),
+                self.item_id,
+                rate_limits(completion.usage.total_tokens, decision.headers),
+            )
+            stream = reply.stream
+            rng = (
+                random.Random(f"{settings.seed}:{rule.name}:{chat.conversation_key}:{selection.step}")
+                if stream.is_timed
+                else None
+            )
+            faults = apply_faults(schedule(plan.events, stream, rng), stream, self._error_event)
+            events = list(faults.events)
+            if stream.error_after is not None:
+                active.failure = stream.error
+                events.append(
+                    Event("", event="response.done", kind=FAILED_DONE, at_ms=events[-1].at_ms if events else 0.0)
+                )
+            entry.schedule = [e.at_ms for e in events]
+            entry.faults = faults.describe(stream) + ([f"close_code={stream.close_code}"] if faults.abort else [])
+            entry.delay_ms = reply.delay_ms
+            abort = stream.close_code if faults.abort else None
+            play = self._play(active, events, abort=abort, delay_s=reply.delay_ms / 1000.0, hang_s=None)
+        entry.events = events
+        engine.journal.record(entry)
+        self.active = active
+        active.task = asyncio.ensure_future(play)
+
+    async def _hear(self, transcript: str | None, view: Mapping[str, Any]) -> None:
+        """The matched rule's transcript becomes that of every untranscribed user audio part."""
+        if transcript is None:
+            return
+        for item in self.conversation.items:
+            for index, part in enumerate(item.get("content") or ()):
+                if item.get("role") == "user" and part.get("type") == "input_audio" and part.get("transcript") is None:
+                    part["transcript"] = transcript
+                    if view["transcription"]:
+                        seconds = round(self.conversation.audio_ms.get(item["id"], 0) / 1000, 3)
+                        await self.emit(
+                            "conversation.item.input_audio_transcription.completed",
+                            item_id=item["id"],
+                            content_index=index,
+                            transcript=transcript,
+                            usage={"type": "duration", "seconds": seconds},
+                        )
+
+    def _error_event(self, error: StreamError) -> Event:
+        detail = {
+            "type": error.type or "server_error",
+            "code": error.code,
+            "message": error.message or "",
+            "param": error.param,
+            "event_id": None,
+        }
+        return Event(
+            dumps({"type": "error", "event_id": self.ids("event_"), "error": detail}), event="error", kind="error"
+        )
+
+    # ------------------------------------------------------------------ playing and ending a response
+
+    async def _play(
+        self, active: Active, events: list[Event], *, abort: int | None, delay_s: float, hang_s: float | None
+    ) -> None:
+        """Send `events` on their schedule (scaled by time_scale); then close the socket when a fault says so."""
+        scale = self.engine.settings.time_scale
+        outcome = "completed"
+        try:
+            if delay_s:
+                await asyncio.sleep(delay_s * scale)
+            start = time.monotonic()
+            for event in events:
+                wait = start + event.at_ms * scale / 1000.0 - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                if event.kind == FAILED_DONE:
+                    event = self._final(active, "failed")
+                self._track(active, event)
+                await self.send(event)
+            if hang_s is not None:
+                await asyncio.sleep(hang_s)
+                self._finish(active)
+                await self.error(
+                    "fake-llm: a hang reply reached the server's max_hang_seconds.",
+                    code="timeout",
+                    type_="server_error",
+                )
+                await self.send(self._final(active, "failed"))
+                outcome = "hang timed out"
+            if abort is not None:
+                outcome = f"disconnected (scripted, close code {abort})"
+                self._finish(active)
+                await self.close(abort)
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
+        except Exception as exc:  # the socket went away mid-response
+            log.debug("realtime response %s stopped: %r", active.response_id, exc)
+            outcome = "client disconnected"
+            self._finish(active)
+        finally:
+            if active.entry.stream_outcome is None:
+                active.entry.stream_outcome = outcome
+
+    def _finish(self, active: Active) -> None:
+        if self.active is active:
+            self.active = None
+
+    def _track(self, active: Active, event: Event) -> None:
+        if track(active, event, self.generation, self.conversation):
+            self._finish(active)
+
+    def _final(self, active: Active, status: str, reason: str | None = None) -> Event:
+        return self.event("response.done", response=final_response(self.generation, active, status, reason))
+
+    async def cancel(self, reason: str) -> None:
+        """Stop the response in flight: close its open items as `incomplete`, then `response.done` (cancelled)."""
+        active = self.active
+        if active is None:
+            return
+        self.active = None
+        active.entry.stream_outcome = f"cancelled ({reason})"  # before the task ends: it keeps an outcome set
+        if active.task is not None:
+            active.task.cancel()
+            await asyncio.gather(active.task, return_exceptions=True)
+        for index, item in enumerate(list(active.open_items.values()), start=len(active.done_items)):
+            done = {**item, "status": "incomplete"}
+            if active.in_conversation:
+                self.conversation.replace(done)
+            await self.emit("response.output_item.done", response_id=active.response_id, output_index=index, item=done)
+            if self.generation.item_done:
+                await self.emit(self.generation.item_done, previous_item_id=None, item=done)
+        await self.send(self._final(active, "cancelled", reason))
+        active.open_items.clear()
+
+    async def stop(self) -> None:
+        """The socket closed: stop any response still playing."""
+        active, self.active = self.active, None
+        if active is not None and active.task is not None:
+            active.entry.stream_outcome = "client disconnected"
+            active.task.cancel()
+            await asyncio.gather(active.task, return_exceptions=True)
