@@ -3,6 +3,7 @@ and the legitimate uses that must keep working: curl and SDKs, the dashboard, a 
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from textwrap import dedent
 
@@ -201,3 +202,14 @@ def test_host_name(header: str, name: str) -> None:
 @pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("::1", True), ("0.0.0.0", False), ("x", False)])
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize(("host", "status"), [("evil.example", b"403"), ("localhost", b"101")])
+def test_websocket_upgrades_get_the_host_check_too(server: FakeLLMServer, host: str, status: bytes) -> None:
+    request = (
+        f"GET /v1/realtime?model=gpt-4o-realtime-preview HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(request.encode())
+        assert sock.recv(64).split(b" ")[1] == status

@@ -62,12 +62,19 @@ class RequestGuard:
         self.allowed_origins = frozenset(o.rstrip("/").lower() for o in allowed_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         host = headers.get("host", "")
-        if self.check_host and _on_socket(scope) and host_name(host) not in self.allowed_hosts:
+        foreign_host = self.check_host and _on_socket(scope) and host_name(host) not in self.allowed_hosts
+        if scope["type"] == "websocket":  # the realtime API: the same Host check; browsers send no CORS for these
+            if foreign_host:
+                await send({"type": "websocket.close", "code": 1008})  # before accept: the server answers 403
+                return
+            await self.app(scope, receive, send)
+            return
+        if foreign_host:
             await _refuse(
                 send,
                 f"fake-llm: Host {host!r} is not allowed while the server listens on loopback (DNS rebinding "
