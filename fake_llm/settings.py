@@ -84,10 +84,21 @@ class Settings:
     header_timeout: float = 10.0
     #: Seconds open requests (streams included) get to finish on shutdown before they are cut.
     graceful_timeout: float = 5.0
+    #: Server processes sharing the port (`serve` only); 0 means one per CPU core. More than one needs `state`.
+    workers: int = 1
+    #: Where counters, limits, the journal and run-time rule changes live: `memory` (this process) or a Redis URL
+    #: (`redis://host:6379/0`, `rediss://...`, `unix:///path`) shared by every worker and replica.
+    state: str = "memory"
+    #: The namespace requests without an `X-Fake-LLM-Session` header use.
+    namespace: str = "default"
 
     def __post_init__(self) -> None:
         for name in _BOUNDS:
             check_value(name, getattr(self, name))
+        if self.state != "memory" and not self.state.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"state must be memory or a redis://, rediss:// or unix:// URL, got {self.state!r}")
+        if not self.namespace or len(self.namespace) > 200 or not self.namespace.isprintable():
+            raise ValueError(f"namespace must be 1 to 200 printable characters, got {self.namespace!r}")
         if self.profile is not None and self.profile not in ("openai", "cerebras", "scale", "gradient"):
             raise ValueError(f"profile must be openai, cerebras, scale or gradient, got {self.profile!r}")
 
@@ -126,6 +137,7 @@ _BOUNDS: dict[str, tuple[float, float | None, bool]] = {
     "max_connections": (1, None, True),
     "header_timeout": (0, None, False),
     "graceful_timeout": (0, None, True),
+    "workers": (0, 512, True),
 }
 
 
@@ -158,6 +170,7 @@ _INTS = {
     "max_body_bytes",
     "requests_per_minute",
     "tokens_per_minute",
+    "workers",
     "journal_bytes",
     "max_reply_bytes",
     "max_connections",
@@ -227,4 +240,7 @@ SETTINGS_HELP: dict[str, str] = {
     "max_connections": "most open connections; the oldest idle one is closed beyond it",
     "header_timeout": "seconds a connection gets to send request headers, and may idle between requests",
     "graceful_timeout": "seconds open requests and streams get to finish on shutdown",
+    "workers": "server processes sharing the port; 0 = one per CPU core; more than one needs --state",
+    "state": "memory, or a Redis URL (redis://host:6379/0) that workers and replicas share (needs fake-llm[redis])",
+    "namespace": "namespace of requests without an X-Fake-LLM-Session header (default: default)",
 }

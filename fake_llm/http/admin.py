@@ -13,13 +13,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from fake_llm.errors import ScenarioError
+from fake_llm.errors import ProviderRequestError, ScenarioError, StateUnavailable
 from fake_llm.http.engine import FakeLLM, read_body
 from fake_llm.version import __version__
 
 
 def _engine(request: Request) -> FakeLLM:
-    engine: FakeLLM = request.app.state.fake_llm
+    """The engine of the request's namespace (`X-Fake-LLM-Session` header or `session` query parameter), with
+    other replicas' rule changes applied."""
+    root: FakeLLM = request.app.state.fake_llm
+    engine = root.space(request.headers.get("x-fake-llm-session") or request.query_params.get("session"))
+    engine.refresh()
     return engine
 
 
@@ -28,7 +32,7 @@ def _problem(status: int, message: str, **extra: Any) -> JSONResponse:
 
 
 def _authorized(request: Request) -> bool:
-    token = _engine(request).settings.admin_token
+    token = request.app.state.fake_llm.settings.admin_token
     if not token:
         return True
     given = request.headers.get("x-fake-llm-admin-token")
@@ -42,7 +46,12 @@ def _guarded(endpoint: Any) -> Any:
     async def guarded(request: Request) -> Response:
         if not _authorized(request):
             return _problem(401, "this admin endpoint needs the admin token (X-Fake-LLM-Admin-Token header or Bearer)")
-        response: Response = await endpoint(request)
+        try:
+            response: Response = await endpoint(request)
+        except StateUnavailable as exc:
+            return _problem(503, str(exc), type="state_unavailable")
+        except ProviderRequestError as exc:  # a session (namespace) name that cannot be one
+            return _problem(exc.status, exc.message, code=exc.code)
         return response
 
     guarded.__name__ = endpoint.__name__
@@ -50,16 +59,21 @@ def _guarded(endpoint: Any) -> Any:
 
 
 async def health(request: Request) -> Response:
-    """Always answers `status`; the details (rule counts, load errors) go only to the server's own pages and
-    non-browser clients, and to token holders when a token is set."""
-    engine = _engine(request)
+    """200 while the server can answer; 503 while its shared state store (Redis) cannot be reached. Always answers
+    `status` (and the status code health checks read); the details (state, rule counts, load errors) go only to the
+    server's own pages and non-browser clients, and to token holders when a token is set."""
+    engine: FakeLLM = request.app.state.fake_llm
+    state = engine.store.health()
+    status = "ok" if state["ok"] else "unavailable"
+    code = 200 if state["ok"] else 503
     if request.scope.get("fake_llm.cross_origin") or not _authorized(request):
-        return JSONResponse({"status": "ok", "load_errors": len(engine.load_errors)})
+        return JSONResponse({"status": status, "load_errors": len(engine.load_errors)}, status_code=code)
     # The bound address (port 0 resolved to the real port); an in-process app without a socket reports the request's.
     url = engine.url or str(request.base_url).rstrip("/")
     return JSONResponse(
         {
-            "status": "ok",
+            "status": status,
+            "state": {**state, "namespace": engine.settings.namespace, "workers": engine.settings.workers},
             "version": __version__,
             "url": url,
             "base_url": url + "/v1",
@@ -70,7 +84,8 @@ async def health(request: Request) -> Response:
             # the values they quote (a scenario swapped for a symlink to a secret file must not leak it here).
             "load_errors": [_without_quoted_values(problem) for problem in engine.load_errors],
             "time_scale": engine.settings.time_scale,
-        }
+        },
+        status_code=code,
     )
 
 
@@ -109,8 +124,9 @@ async def journal(request: Request) -> Response:
 
 async def reset(request: Request) -> Response:
     rules = request.query_params.get("rules", "false").lower() == "true"
-    _engine(request).reset(rules=rules)
-    return JSONResponse({"reset": True, "rules_restored": rules})
+    engine = _engine(request)
+    engine.reset(rules=rules)
+    return JSONResponse({"reset": True, "rules_restored": rules, "namespace": engine.settings.namespace})
 
 
 async def rules(request: Request) -> Response:
@@ -164,7 +180,7 @@ async def scenarios(request: Request) -> Response:
             wanted = names - {name}
         else:
             return _problem(404, f"unknown action {action!r}: use enable, disable or activate")
-        engine.selector.set_disabled(wanted)
+        engine.set_disabled(wanted)
     return JSONResponse({"scenarios": engine.scenarios_summary()})
 
 
