@@ -117,3 +117,50 @@ def test_fake_llm_health_sends_the_admin_token_and_reads_the_short_answer(monkey
         healthy, message = healthcheck.check(server.url, 5)
         assert not healthy
         assert "1 load error(s)" in message
+
+
+def test_workers_enforce_the_header_timeout_and_scrub_their_access_logs(redis_url: str, tmp_path: Path) -> None:
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from tests.redis_server import free_port
+
+    scenario = tmp_path / "w.yaml"
+    scenario.write_text(RULES)
+    port = free_port()
+    command = [sys.executable, "-m", "fake_llm", "serve", "--workers", "2", "--state", redis_url, "--port", str(port)]
+    command += ["--namespace", uuid.uuid4().hex, "--scenarios", str(scenario), "--header-timeout", "0.5"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60  # two interpreters starting on a busy machine
+        while True:
+            try:
+                if httpx.get(url + "/_fake/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None
+            assert time.monotonic() < deadline, "fake-llm --workers 2 did not start"
+            time.sleep(0.05)  # poll interval
+        with socket.create_connection(("127.0.0.1", port), timeout=15) as silent:
+            assert silent.recv(1) == b""  # closed by the worker's header timeout, not by our 15 s bound
+        secret = "AIzaSECRET-do-not-log"
+        response = httpx.post(
+            f"{url}/v1beta/models/gemini-2.0-flash:generateContent?key={secret}",
+            json={"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            output, _ = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            output, _ = proc.communicate(timeout=5)
+    assert b"generateContent?key=[redacted]" in output
+    assert secret.encode() not in output
