@@ -133,7 +133,9 @@ def _on_socket(scope: Scope) -> bool:
 
 
 async def _refuse(send: Send, message: str) -> None:
-    body = json.dumps({"error": {"message": message, "type": "forbidden", "code": "fake_llm_forbidden"}}).encode()
+    # OpenAI's error envelope, `param` included (its ErrorResponse requires it; the conformance check holds us to it).
+    error = {"message": message, "type": "forbidden", "param": None, "code": "fake_llm_forbidden"}
+    body = json.dumps({"error": error}).encode()
     await send(
         {
             "type": "http.response.start",
