@@ -19,9 +19,18 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fake_llm.conformance import anthropic_spec, gemini_spec, openai_spec  # noqa: F401 (they register checkers)
+# Importing a checker's module registers it.
+from fake_llm.conformance import (  # noqa: F401
+    anthropic_spec,
+    bedrock_spec,
+    cohere_spec,
+    gemini_spec,
+    mistral_spec,
+    ollama_spec,
+    openai_spec,
+)
 from fake_llm.conformance.registry import Verdict, Violation, checker_for, checkers
-from fake_llm.conformance.wire import parse_json_array, parse_sse
+from fake_llm.conformance.wire import parse_eventstream, parse_json_array, parse_ndjson, parse_sse
 from fake_llm.http.app import error_shape
 
 #: Faults after which the body is not the dialect's shape at all (it is the scenario's own bytes).
@@ -30,8 +39,17 @@ BODY_FAULTS = ("raw body", "error body", "truncate_body", "flat error envelope")
 ARGUMENT_FIELDS = re.compile(r".*\.(arguments|input|partial_json|args)$")
 #: Stream faults that cut the stream short: every event that arrives is checked, but not how the stream ends.
 CUT_FAULTS = ("end_after", "disconnect_after", "finish_chunk=false", "done=false")
+#: Content types of 2xx bodies that are media, not JSON (audio/speech, transcripts as text, SRT or WebVTT).
+MEDIA_TYPES = ("audio/", "text/plain", "text/vtt", "application/x-subrip", "application/octet-stream")
 #: Routes outside the dialects' own, by path, with the API whose checker answers for them.
-OTHER_ROUTES = (("/v1/models", "openai-models"), ("/v1/messages/count_tokens", "anthropic"))
+OTHER_ROUTES = (
+    ("/v1/models", "openai-models"),
+    ("/v1/messages/count_tokens", "anthropic"),
+    ("/api/tags", "ollama-models"),
+    ("/api/show", "ollama-models"),
+    ("/api/ps", "ollama-models"),
+    ("/api/version", "ollama-models"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,9 +184,11 @@ def _check(exchange: Exchange, note: Any) -> Verdict:
     if body_fault is not None:
         note(body_fault.split("=")[0])
         return Verdict()
-    is_sse = exchange.content_type.startswith("text/event-stream")
-    is_array_stream = exchange.status < 400 and ":streamGenerateContent" in exchange.path and not is_sse
-    if not is_sse and not is_array_stream:
+    parse = _stream_parser(exchange)
+    if parse is None and exchange.status < 400 and exchange.content_type.startswith(MEDIA_TYPES):
+        # Speech audio and text/srt/vtt transcripts: the checker sees the bytes (there is no JSON to hold them to).
+        return checker.check_body(exchange.api or "", exchange.path, exchange.status, exchange.body)
+    if parse is None:
         try:
             body = json.loads(exchange.body)
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -176,7 +196,7 @@ def _check(exchange: Exchange, note: Any) -> Verdict:
             verdict.violations.append(Violation("body", "$", f"not JSON: {exchange.body[:80]!r}"))
             return verdict
         return checker.check_body(exchange.api or "", exchange.path, exchange.status, body)
-    parsed = parse_sse(exchange.body) if is_sse else parse_json_array(exchange.body)
+    parsed = parse(exchange.body)
     cut = [f for f in exchange.faults if f.startswith(CUT_FAULTS)]
     if exchange.stream_outcome not in (None, "completed"):
         cut.append(exchange.stream_outcome)
@@ -194,6 +214,20 @@ def _check(exchange: Exchange, note: Any) -> Verdict:
             continue
         verdict.violations.append(Violation("event", "data:", f"not JSON: {payload[:80]!r}", f"event {index}"))
     return verdict
+
+
+def _stream_parser(exchange: Exchange) -> Any:
+    """How the client reads this response as a stream, or None for a single JSON body."""
+    content_type = exchange.content_type
+    if content_type.startswith("text/event-stream"):
+        return parse_sse
+    if content_type.startswith("application/x-ndjson"):
+        return parse_ndjson
+    if content_type.startswith("application/vnd.amazon.eventstream"):
+        return parse_eventstream
+    if exchange.status < 400 and ":streamGenerateContent" in exchange.path:
+        return parse_json_array
+    return None
 
 
 class ConformanceRecorder:
