@@ -9,6 +9,7 @@ from textwrap import dedent
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
 
 from fake_llm.conformance.recorder import ConformanceRecorder, Exchange, Report, check_exchange
 from fake_llm.conformance.registry import SSEEvent, checker_for
@@ -320,3 +321,25 @@ def test_ollama_stream_lines_end_with_one_done_line() -> None:
         ).violations
     ]
     assert found == ["stream order: ChatResponse $.done: no line with done: true ends the stream"]
+
+
+def test_realtime_server_events_are_checked_and_beta_sessions_skipped(make_client: MakeClient) -> None:
+    report = Report()
+    client = make_client("- name: any\n  reply: {content: Hello there}\n")
+    recorded = TestClient(ConformanceRecorder(client.app, report))
+    with recorded.websocket_connect("/v1/realtime?model=gpt-realtime") as ws:
+        assert ws.receive_json()["type"] == "session.created"
+    with recorded.websocket_connect("/v1/realtime?model=gpt-realtime", headers={"OpenAI-Beta": "realtime=v1"}) as ws:
+        ws.receive_json()
+    assert report.take_findings() == []
+    assert report.exercised[("openai-realtime", "RealtimeServerEventSessionCreated")] == 1
+    assert report.skipped["realtime beta session (the document describes GA)"] == 1
+    checker = checker_for("realtime")
+    assert checker is not None
+    part = {"type": "response.content_part.added", "event_id": "e", "response_id": "r", "item_id": "i",
+            "output_index": 0, "content_index": 0, "part": {"type": "output_text", "text": ""}}  # fmt: skip
+    events = [SSEEvent({"type": "session.created", "event_id": "e"}), SSEEvent(part), SSEEvent({"type": "x.y"})]
+    found = [f"{v.field}: {v.message}" for v in checker.check_stream("realtime", "", events, complete=True).violations]
+    assert any(line.startswith("$.session: 'session' is a required property") for line in found), found
+    assert any(line.startswith("$.part.type: 'output_text' is not one of") for line in found), found
+    assert "$.type: unknown type 'x.y'" in found

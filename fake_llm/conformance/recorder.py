@@ -28,6 +28,7 @@ from fake_llm.conformance import (  # noqa: F401
     mistral_spec,
     ollama_spec,
     openai_spec,
+    realtime_spec,
 )
 from fake_llm.conformance.registry import Verdict, Violation, checker_for, checkers
 from fake_llm.conformance.wire import parse_eventstream, parse_json_array, parse_ndjson, parse_sse
@@ -41,6 +42,9 @@ ARGUMENT_FIELDS = re.compile(r".*\.(arguments|input|partial_json|args)$")
 CUT_FAULTS = ("end_after", "disconnect_after", "finish_chunk=false", "done=false")
 #: Content types of 2xx bodies that are media, not JSON (audio/speech, transcripts as text, SRT or WebVTT).
 MEDIA_TYPES = ("audio/", "text/plain", "text/vtt", "application/x-subrip", "application/octet-stream")
+#: WebSocket endpoints whose server events are checked, and the content type their frames are recorded under.
+REALTIME_PATHS = ("/v1/realtime",)
+REALTIME_EVENTS = "application/x-fake-llm-realtime-events"
 #: Routes outside the dialects' own, by path, with the API whose checker answers for them.
 OTHER_ROUTES = (
     ("/v1/models", "openai-models"),
@@ -221,7 +225,7 @@ def _stream_parser(exchange: Exchange) -> Any:
     content_type = exchange.content_type
     if content_type.startswith("text/event-stream"):
         return parse_sse
-    if content_type.startswith("application/x-ndjson"):
+    if content_type.startswith(("application/x-ndjson", REALTIME_EVENTS)):
         return parse_ndjson
     if content_type.startswith("application/vnd.amazon.eventstream"):
         return parse_eventstream
@@ -238,6 +242,9 @@ class ConformanceRecorder:
         self.report = report
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] in REALTIME_PATHS:
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http" or scope["path"].startswith("/_fake"):
             await self.app(scope, receive, send)
             return
@@ -275,6 +282,31 @@ class ConformanceRecorder:
             await self.app(scope, receive, capture)
         finally:
             check()  # a stream cut short: checked with what went out
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A Realtime session: its server events (text frames), checked when the socket closes, one JSON per line
+        (`REALTIME_EVENTS`). Beta sessions speak another event vocabulary than the GA document describes."""
+        frames: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "websocket.send" and message.get("text") is not None:
+                frames.append(message["text"].encode())
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            if _is_beta(scope):
+                self.report.skipped_reason("realtime beta session (the document describes GA)")
+            elif frames:
+                body = b"\n".join(frames) + b"\n"
+                path = scope["path"]
+                self.report.check(Exchange("GET", path, "", 101, REALTIME_EVENTS, body, "realtime"))
+
+
+def _is_beta(scope: Scope) -> bool:
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+    return "realtime=v1" in headers.get("openai-beta", "") or "realtime-v1" in headers.get("sec-websocket-protocol", "")
 
 
 def _exchange(scope: Scope, status: int, content_type: str, body: bytes) -> Exchange:
