@@ -27,11 +27,15 @@ def default_url() -> str:
 
 def check(url: str, timeout: float) -> tuple[bool, str]:
     """(healthy, one line or a few saying why) for the server at `url`."""
+    health: dict[str, Any]
     try:
         with urllib.request.urlopen(url.rstrip("/") + "/_fake/health", timeout=timeout) as response:
-            health: dict[str, Any] = json.loads(response.read())
+            health = json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        return False, f"GET {url}/_fake/health answered {exc.code}"
+        # A degraded server answers 503 with the same report: its load errors say why.
+        health = _report(exc) if exc.code == 503 else {}
+        if not health.get("load_errors"):
+            return False, f"GET {url}/_fake/health answered {exc.code}"
     except (OSError, ValueError) as exc:
         reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
         return False, f"no answer from {url}/_fake/health: {reason}"
@@ -43,6 +47,15 @@ def check(url: str, timeout: float) -> tuple[bool, str]:
             f"{lines}"
         )
     return True, f"ok: {health.get('rules', 0)} rules at {url}"
+
+
+def _report(error: urllib.error.HTTPError) -> dict[str, Any]:
+    """The JSON report in an error answer, or {} when it holds none."""
+    try:
+        report = json.loads(error.read())
+    except (OSError, ValueError):
+        return {}
+    return report if isinstance(report, dict) else {}
 
 
 def run(url: str | None, timeout: float, log_to_pid1: bool) -> int:

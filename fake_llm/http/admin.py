@@ -51,9 +51,12 @@ async def health(request: Request) -> Response:
     engine = _engine(request)
     # The bound address (port 0 resolved to the real port); an in-process app without a socket reports the request's.
     url = engine.url or str(request.base_url).rstrip("/")
+    # A failed hot reload leaves the last good rules serving, not what the files say: `degraded`, with a 503 so that
+    # probes reading only the status (compose `curl -f`, wget, Kubernetes httpGet) agree with `fake-llm health`.
+    degraded = bool(engine.load_errors)
     return JSONResponse(
         {
-            "status": "ok",
+            "status": "degraded" if degraded else "ok",
             "version": __version__,
             "url": url,
             "base_url": url + "/v1",
@@ -63,7 +66,8 @@ async def health(request: Request) -> Response:
             # A failed hot reload: the last good rules still serve, and the problems show here until fixed.
             "load_errors": engine.load_errors,
             "time_scale": engine.settings.time_scale,
-        }
+        },
+        status_code=503 if degraded else 200,
     )
 
 
