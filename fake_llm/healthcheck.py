@@ -32,10 +32,12 @@ def check(url: str, timeout: float) -> tuple[bool, str]:
         with urllib.request.urlopen(url.rstrip("/") + "/_fake/health", timeout=timeout) as response:
             health = json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        # A degraded server answers 503 with the same report: its load errors say why.
+        # A 503 carries the same report: a failed reload's load errors, or why the state store (Redis) is unreachable.
         health = _report(exc) if exc.code == 503 else {}
         if not health.get("load_errors"):
-            return False, f"GET {url}/_fake/health answered {exc.code}"
+            state = health.get("state")
+            why = (state.get("error") if isinstance(state, dict) else None) or ""
+            return False, f"GET {url}/_fake/health answered {exc.code}" + (f": {why}" if why else "")
     except (OSError, ValueError) as exc:
         reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
         return False, f"no answer from {url}/_fake/health: {reason}"
