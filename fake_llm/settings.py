@@ -75,6 +75,9 @@ class Settings:
     state: str = "memory"
     #: The namespace requests without an `X-Fake-LLM-Session` header use.
     namespace: str = "default"
+    #: Longest wait, in seconds, for the shared state store (Redis) to answer one call: a stalled Redis turns the
+    #: requests that need it into 503s after this long, while everything else keeps answering.
+    state_timeout: float = 2.0
 
     def __post_init__(self) -> None:
         for name in _BOUNDS:
@@ -117,6 +120,7 @@ _BOUNDS: dict[str, tuple[float, float | None, bool]] = {
     "requests_per_minute": (1, None, True),
     "tokens_per_minute": (1, None, True),
     "workers": (0, 512, True),
+    "state_timeout": (0, 60, False),
 }
 
 
@@ -136,7 +140,7 @@ def check_value(name: str, value: Any) -> None:
 
 _TUPLE_SEPARATORS = {"scenarios": os.pathsep, "api_keys": ",", "cors_origins": ","}
 _INTS = {"workers", "port", "seed", "journal_size", "max_body_bytes", "requests_per_minute", "tokens_per_minute"}
-_FLOATS = {"time_scale", "max_hang_seconds"}
+_FLOATS = {"time_scale", "max_hang_seconds", "state_timeout"}
 
 
 def _parse_env(name: str, raw: str) -> Any:
@@ -196,4 +200,5 @@ SETTINGS_HELP: dict[str, str] = {
     "workers": "server processes sharing the port; 0 = one per CPU core; more than one needs --state",
     "state": "memory, or a Redis URL (redis://host:6379/0) that workers and replicas share (needs fake-llm[redis])",
     "namespace": "namespace of requests without an X-Fake-LLM-Session header (default: default)",
+    "state_timeout": "seconds to wait for the shared state store (Redis) before answering 503 (default 2)",
 }

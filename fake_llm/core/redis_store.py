@@ -2,8 +2,9 @@
 that every worker and replica of a namespace shares. Needs the `redis` extra (redis-py).
 
 Decisions that must be atomic across replicas (a rule's `times`, a conversation's step, a rate-limit admission) are
-Lua scripts; everything else is one pipelined round trip. Every key of a namespace shares one hash tag, so a reset
-can find them all and a Redis Cluster keeps them on one node.
+Lua scripts; a request's number and its journal entry go out batched with other requests' (redis_link.Batch).
+Every key of a namespace shares one hash tag, so a reset can find them all and a Redis Cluster keeps them on one
+node.
 """
 
 from __future__ import annotations
@@ -16,32 +17,18 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import redis
-from redis.backoff import NoBackoff
 from redis.commands.core import Script
-from redis.exceptions import NoScriptError
-from redis.retry import Retry
-
-try:  # the C packer of the `redis` extra (hiredis); redis-py's own works too, a little slower
-    import hiredis
-except ImportError:  # pragma: no cover - the extra installs it
-    hiredis = None  # type: ignore[assignment]
 
 from fake_llm.core.journal import Journal, JournalEntry
+from fake_llm.core.redis_link import Batch, RedisLink
 from fake_llm.core.state import WINDOW_S, Counters, RuleChanges, Slot, StateStore, Windows
 from fake_llm.errors import StateUnavailable
 
 #: A conversation's position in a `replies:` sequence is forgotten after this long without a request.
 STEP_TTL_S = 24 * 3600
-#: Bounded waits: a lost Redis must turn into a quick 503, never a hung request.
-CONNECT_TIMEOUT_S = 1.0
-COMMAND_TIMEOUT_S = 2.0
-
-T = TypeVar("T")
-
 # KEYS[1] use counts (hash), KEYS[2] the conversation's step (optional); ARGV: rule, times (-1: none), ttl.
 _CLAIM = """
 local used = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
@@ -74,17 +61,23 @@ return {allowed, slots}
 """
 
 
-# KEYS[1] the sequence, KEYS[2] the rule-changes version: a request's number and the version, in one call.
-_BEGIN = """
-return {redis.call('INCR', KEYS[1]), redis.call('GET', KEYS[2])}
-"""
-
-# KEYS[1] the journal stream, KEYS[2] use counts; ARGV: max length, field, value, then rule/count pairs (hits of
-# rules that needed no claim).
-_RECORD = """
-redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', ARGV[2], ARGV[3])
-for i = 4, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
-return 1
+# The per-request call, batched (redis_link.Batch): the journal entries and amendments of finished requests, hit
+# counts of rules that needed no claim, then sequence numbers for new requests and the rule-changes version.
+# KEYS: sequence, version, journal stream, use counts. ARGV: new numbers wanted, stream max length, number of
+# stream items, then field/value pairs of the items, then rule/count pairs.
+_TICK = """
+local n, m, i = tonumber(ARGV[1]), tonumber(ARGV[3]), 4
+for _ = 1, m do
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+while i < #ARGV do
+  redis.call('HINCRBY', KEYS[4], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+local last = 0
+if n > 0 then last = redis.call('INCRBY', KEYS[1], n) end
+return {last, redis.call('GET', KEYS[2])}
 """
 
 
@@ -96,64 +89,6 @@ def public_url(url: str) -> str:
     host = parts.hostname or ""
     netloc = f"{parts.username or ''}:****@{host}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit(parts._replace(netloc=netloc))
-
-
-class _Redis:
-    """One client and its scripts, shared by every namespace of a process; turns Redis failures into
-    StateUnavailable naming it."""
-
-    def __init__(self, url: str) -> None:
-        self.url = public_url(url)
-        # One immediate retry replaces a pooled connection that died with a restarted Redis; no backoff, so a
-        # Redis that stays down answers quickly.
-        self.client = redis.Redis.from_url(
-            url,
-            socket_connect_timeout=CONNECT_TIMEOUT_S,
-            socket_timeout=COMMAND_TIMEOUT_S,
-            retry=Retry(NoBackoff(), 1),
-            decode_responses=True,
-        )
-        self.begin = self.client.register_script(_BEGIN)
-        self.record = self.client.register_script(_RECORD)
-        self.claim = self.client.register_script(_CLAIM)
-        self._lock = threading.Lock()
-        self._conn: Any = None  # the connection `run` uses, made on first use
-        self.admit = self.client.register_script(_ADMIT)
-
-    def run(self, script: Script, keys: list[str], args: Sequence[str | int | float]) -> Any:
-        """Run a Lua script by its hash on a connection of its own: a request makes one or two of these calls, and
-        sending the packed EVALSHA straight down the connection costs half the CPU of redis-py's command path.
-        A connection that broke is replaced once (a restarted Redis); a Redis that restarted has also forgotten
-        the script, which is then loaded again."""
-        command = ("EVALSHA", script.sha, len(keys), *keys, *args)
-        with self._lock:
-            for attempt in (1, 2):
-                conn = self._conn
-                try:
-                    if conn is None:
-                        conn = self._conn = self.client.connection_pool.make_connection()
-                    packed = [hiredis.pack_command(command)] if hiredis is not None else conn.pack_command(*command)  # type: ignore[arg-type]
-                    conn.send_packed_command(packed, check_health=False)
-                    return conn.read_response()
-                except NoScriptError:
-                    return self.call(lambda: script(keys, args))
-                except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-                    if conn is not None:
-                        conn.disconnect()
-                    self._conn = None
-                    if attempt == 2:
-                        raise StateUnavailable(
-                            f"the shared state store (Redis at {self.url}) is unavailable: {exc}"
-                        ) from exc
-                except redis.RedisError as exc:
-                    raise StateUnavailable(f"the shared state store (Redis at {self.url}) failed: {exc}") from exc
-        raise AssertionError("unreachable")  # pragma: no cover - the second attempt returns or raises
-
-    def call(self, action: Callable[[], T]) -> T:
-        try:
-            return action()
-        except redis.RedisError as exc:
-            raise StateUnavailable(f"the shared state store (Redis at {self.url}) is unavailable: {exc}") from exc
 
 
 class RedisCounters:
@@ -174,15 +109,13 @@ class RedisCounters:
         keys = [store.key("uses")]
         if conversation is not None:
             keys.append(store.key(f"step:{rule}\x1f{conversation}"))
-        step = int(
-            store.redis.call(lambda: store.redis.claim(keys, [rule, -1 if times is None else times, STEP_TTL_S]))
-        )
+        step = int(store.link.run(store.scripts.claim, keys, [rule, -1 if times is None else times, STEP_TTL_S]))
         return None if step < 0 else step
 
     def hits(self) -> dict[str, int]:
         store = self._store
         store.flush_hits()
-        raw: dict[str, str] = store.redis.call(lambda: store.redis.client.hgetall(store.key("uses")))  # type: ignore[arg-type,return-value]
+        raw: dict[str, str] = store.link.call(lambda: store.link.client.hgetall(store.key("uses")))  # type: ignore[arg-type,return-value]
         return {name: int(count) for name, count in raw.items()}
 
     def reset(self) -> None:
@@ -205,7 +138,7 @@ class RedisWindows:
             tokens,
             uuid.uuid4().hex,
         ]
-        allowed, slots = store.redis.run(store.redis.admit, [store.key(f"rl:{key}")], args)
+        allowed, slots = store.link.run(store.scripts.admit, [store.key(f"rl:{key}")], args)
         window = [(float(slots[i + 1]), int(slots[i].rsplit(":", 1)[1])) for i in range(0, len(slots), 2)]
         return window, bool(allowed)
 
@@ -223,8 +156,7 @@ class RedisJournal(Journal):
         self._size = size
 
     def next_seq(self) -> int:
-        store = self._store
-        return int(store.redis.call(lambda: store.redis.client.incr(store.key("seq"))))
+        return self._store.begin(self)[0]
 
     def record(self, entry: JournalEntry) -> None:
         entry = dataclasses.replace(entry, replica=self._store.replica)
@@ -240,24 +172,19 @@ class RedisJournal(Journal):
             self._append("amend", json.dumps({"seq": seq, **changes(entry)}, default=str))
 
     def _append(self, field: str, value: str) -> None:
-        store = self._store
-        # Amendments share the stream, hence room for two items per entry; reading keeps the newest `size`.
-        args: list[str | int] = [2 * self._size, field, value]
-        for rule, count in store.take_hits().items():
-            args += [rule, count]
-        keys = [store.key("journal"), store.key("uses")]
-        store.redis.run(store.redis.record, keys, args)
+        # Sent with other requests' appends and numbers (one Lua call); returns once it is in the stream.
+        self._store.batch.submit((field, value))
 
     def clear(self, *, restart_numbering: bool = True) -> None:
         store = self._store
         keys = [store.key("journal"), *([store.key("seq")] if restart_numbering else [])]
-        store.redis.call(lambda: store.redis.client.delete(*keys))
+        store.link.call(lambda: store.link.client.delete(*keys))
 
     @property
     def entries(self) -> list[JournalEntry]:
         store = self._store
-        items: list[tuple[str, dict[str, str]]] = store.redis.call(
-            lambda: store.redis.client.xrevrange(store.key("journal"), count=2 * self._size)  # type: ignore[arg-type,return-value]
+        items: list[tuple[str, dict[str, str]]] = store.link.call(
+            lambda: store.link.client.xrevrange(store.key("journal"), count=2 * self._size)  # type: ignore[arg-type,return-value]
         )
         entries: list[JournalEntry] = []
         amendments: dict[int, list[dict[str, Any]]] = {}
@@ -284,16 +211,20 @@ class RedisStore:
 
     shared = True
 
-    def __init__(self, client: _Redis, namespace: str) -> None:
-        self.redis = client
+    def __init__(self, link: RedisLink, scripts: Scripts, namespace: str) -> None:
+        self.link = link
+        self.scripts = scripts
         self.namespace_name = namespace
-        self.description = client.url
+        self.description = link.url
         self.replica: str | None = f"{socket.gethostname()}:{os.getpid()}"
         self._prefix = f"fake-llm:{{{namespace}}}:"
         self._lock = threading.Lock()
         self._hits: dict[str, int] = {}
         self.counters: Counters = RedisCounters(self)
         self.windows: Windows = RedisWindows(self)
+        #: The stream's length bound: room for an amendment per entry of the journal (set by make_journal).
+        self.stream_size = 2000
+        self.batch: Batch[tuple[str, ...]] = Batch(self._send, link.timeout)
 
     def key(self, name: str) -> str:
         return self._prefix + name
@@ -310,24 +241,52 @@ class RedisStore:
     def flush_hits(self) -> None:
         hits = self.take_hits()
         if hits:
-            pipe = self.redis.client.pipeline(transaction=False)
+            pipe = self.link.client.pipeline(transaction=False)
             for rule, count in hits.items():
                 pipe.hincrby(self.key("uses"), rule, count)
-            self.redis.call(pipe.execute)
+            self.link.call(pipe.execute)
 
     def make_journal(self, size: int) -> Journal:
+        self.stream_size = 2 * size
         return RedisJournal(self, size)
 
     def begin(self, journal: Journal) -> tuple[int, str | None]:
-        seq, version = self.redis.run(self.redis.begin, [self.key("seq"), self.key("version")], ())
-        return int(seq), version or None  # Lua turns a missing key into false
+        seq, version = self.batch.submit(("seq",))
+        return int(seq), version
+
+    def _send(self, ops: list[tuple[str, ...]]) -> list[Any]:
+        """One Lua call for a batch of `("seq",)` (a new request's number) and `(field, value)` (a journal item)
+        operations, with the hit counts gathered since the last call; each `seq` op gets (number, version)."""
+        wanted = sum(1 for op in ops if op[0] == "seq")
+        items = [part for op in ops if op[0] != "seq" for part in op]
+        args: list[str | int] = [wanted, self.stream_size, len(items) // 2, *items]
+        hits = self.take_hits()
+        for rule, count in hits.items():
+            args += [rule, count]
+        keys = [self.key("seq"), self.key("version"), self.key("journal"), self.key("uses")]
+        try:
+            last, version = self.link.run(self.scripts.tick, keys, args)
+        except Exception:
+            with self._lock:  # counted again with the next call
+                for rule, count in hits.items():
+                    self._hits[rule] = self._hits.get(rule, 0) + count
+            raise
+        number = int(last) - wanted
+        results: list[Any] = []
+        for op in ops:
+            if op[0] == "seq":
+                number += 1
+                results.append((number, version or None))  # Lua turns a missing key into false
+            else:
+                results.append(None)
+        return results
 
     def rule_changes(self) -> RuleChanges:
-        pipe = self.redis.client.pipeline(transaction=True)  # one consistent snapshot
+        pipe = self.link.client.pipeline(transaction=True)  # one consistent snapshot
         pipe.get(self.key("version"))
         pipe.lrange(self.key("ops"), 0, -1)
         pipe.get(self.key("disabled"))
-        version, ops, disabled = self.redis.call(pipe.execute)
+        version, ops, disabled = self.link.call(pipe.execute)
         return RuleChanges(
             version,
             tuple(json.loads(op) for op in ops),
@@ -336,7 +295,7 @@ class RedisStore:
 
     def publish(self, op: dict[str, Any] | None = None, disabled: Sequence[str] | None = None) -> str | None:
         version = uuid.uuid4().hex
-        pipe = self.redis.client.pipeline(transaction=True)
+        pipe = self.link.client.pipeline(transaction=True)
         if op is not None:
             if op.get("replace"):
                 pipe.delete(self.key("ops"))  # what it replaces can never come back: keep the list short
@@ -344,12 +303,12 @@ class RedisStore:
         if disabled is not None:
             pipe.set(self.key("disabled"), json.dumps(sorted(disabled)))
         pipe.set(self.key("version"), version)
-        self.redis.call(pipe.execute)
+        self.link.call(pipe.execute)
         return version
 
     def wipe(self, *, rules: bool) -> str | None:
         self.take_hits()
-        client = self.redis.client
+        client = self.link.client
         keep = set() if rules else {self.key("version"), self.key("ops"), self.key("disabled")}
 
         def wipe() -> None:
@@ -359,28 +318,38 @@ class RedisStore:
             if doomed:
                 client.unlink(*doomed)
 
-        self.redis.call(wipe)
+        self.link.call(wipe)
         # A new version (even for "no changes") tells every replica to drop the rule changes it applied.
         return self.publish() if rules else None
 
     def namespace(self, name: str) -> StateStore:
-        return RedisStore(self.redis, name)
+        return RedisStore(self.link, self.scripts, name)
 
     def health(self) -> dict[str, Any]:
-        info: dict[str, Any] = {"backend": "redis", "url": self.redis.url, "replica": self.replica}
+        info: dict[str, Any] = {"backend": "redis", "url": self.link.url, "replica": self.replica}
         try:
-            self.redis.call(self.redis.client.ping)
+            self.link.ping()
         except StateUnavailable as exc:
             return {**info, "ok": False, "error": str(exc)}
         return {**info, "ok": True}
 
 
-def connect(url: str, namespace: str) -> RedisStore:
-    """The Redis store of `namespace` at `url`, checked with a PING (StateUnavailable if it does not answer)."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class Scripts:
+    """The Lua scripts, registered once per process (their hashes)."""
+
+    tick: Script
+    claim: Script
+    admit: Script
+
+
+def connect(url: str, namespace: str, timeout: float = 2.0) -> RedisStore:
+    """The Redis store of `namespace` at `url`, checked with a PING (StateUnavailable if it does not answer).
+    Every call waits at most `timeout` seconds for Redis."""
     try:
-        client = _Redis(url)
+        link = RedisLink(url, public_url(url), timeout)
     except ValueError as exc:
         raise ValueError(f"state: {exc}") from None
-    store = RedisStore(client, namespace)
-    client.call(client.client.ping)
+    store = RedisStore(link, Scripts(link.register(_TICK), link.register(_CLAIM), link.register(_ADMIT)), namespace)
+    link.ping()
     return store

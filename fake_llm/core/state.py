@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,6 +22,10 @@ MAX_CONVERSATIONS = 10_000
 WINDOW_S = 60.0
 #: One request in a rate-limit window: when it was admitted and the tokens it counted.
 Slot = tuple[float, int]
+#: When (time.monotonic) the request answered in this context started waiting for shared state; set by the HTTP
+#: layer. A shared store fails a call at once when it lost its backend after that moment, so requests that queued
+#: behind a stall all get their 503 within one timeout, not one after the other.
+REQUEST_STARTED: ContextVar[float | None] = ContextVar("fake_llm_request_started", default=None)
 
 
 class Counters(Protocol):

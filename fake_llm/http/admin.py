@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from fake_llm.core.state import REQUEST_STARTED
 from fake_llm.errors import ProviderRequestError, ScenarioError, StateUnavailable
 from fake_llm.http.engine import FakeLLM
 from fake_llm.version import __version__
@@ -45,7 +48,7 @@ def _guarded(endpoint: Any) -> Any:
         if not _authorized(request):
             return _problem(401, "this admin endpoint needs the admin token (X-Fake-LLM-Admin-Token header or Bearer)")
         try:
-            response: Response = await endpoint(request)
+            response: Response = await _off_loop(request, endpoint)
         except StateUnavailable as exc:
             return _problem(503, str(exc), type="state_unavailable")
         except ProviderRequestError as exc:  # a session (namespace) name that cannot be one
@@ -56,10 +59,36 @@ def _guarded(endpoint: Any) -> Any:
     return guarded
 
 
+async def _off_loop(request: Request, endpoint: Any) -> Response:
+    """Run an admin endpoint; with a shared store, on a worker thread (its Redis calls block, and a stalled Redis
+    must not stall the event loop). The body is read first, on the loop: the endpoint then never suspends, so its
+    coroutine runs to its end in one step on the thread."""
+    if not request.app.state.fake_llm.store.shared:
+        result: Response = await endpoint(request)
+        return result
+    await request.body()
+    started = time.monotonic()
+
+    def run() -> Response:
+        REQUEST_STARTED.set(started)
+        coroutine = endpoint(request)
+        try:
+            coroutine.send(None)
+        except StopIteration as done:
+            answered: Response = done.value
+            return answered
+        coroutine.close()
+        raise RuntimeError(f"admin endpoint {endpoint.__name__} waited for something besides the request body")
+
+    return await anyio.to_thread.run_sync(run)
+
+
 async def health(request: Request) -> Response:
-    """200 while the server can answer; 503 while its shared state store (Redis) cannot be reached."""
+    """200 while the server can answer; 503 while its shared state store (Redis) cannot be reached (asked on a
+    worker thread, for at most --state-timeout)."""
     engine: FakeLLM = request.app.state.fake_llm
-    state = engine.store.health()
+    store = engine.store
+    state = await anyio.to_thread.run_sync(store.health) if store.shared else store.health()
     # The bound address (port 0 resolved to the real port); an in-process app without a socket reports the request's.
     url = engine.url or str(request.base_url).rstrip("/")
     return JSONResponse(

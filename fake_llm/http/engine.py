@@ -6,12 +6,15 @@ Adding, replacing and reloading the rules it serves, and their summaries, are Ru
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import traceback
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.types import ASGIApp
 
@@ -22,7 +25,7 @@ from fake_llm.core.limits import Decision, RateLimiter
 from fake_llm.core.matching import Selector
 from fake_llm.core.outcomes import Completed, Outcome, Seen
 from fake_llm.core.pipeline import Inbound, PipelineBug, answer, check_rate_limits, journal_entry
-from fake_llm.core.state import StateStore
+from fake_llm.core.state import REQUEST_STARTED, StateStore
 from fake_llm.core.tokens import make_tokenizer
 from fake_llm.errors import ProviderRequestError, StateUnavailable
 from fake_llm.http.multipart import read_multipart
@@ -59,7 +62,9 @@ class FakeLLM(SharedState, RuleSets):
         self.settings = settings
         #: Counters, limits, the journal and rule changes of this engine's namespace (shared with other replicas
         #: when it is Redis).
-        self.store = store if store is not None else open_store(settings.state, settings.namespace)
+        self.store = (
+            store if store is not None else open_store(settings.state, settings.namespace, settings.state_timeout)
+        )
         self.journal = self.store.make_journal(settings.journal_size)
         self.base_scenarios = tuple(scenarios)
         self.selector = Selector(scenarios, self.store.counters)
@@ -104,11 +109,24 @@ class FakeLLM(SharedState, RuleSets):
         """Answer one request in `dialect`: read it, ask the pipeline, journal the outcome once, render it.
         Never raises: a bug in fake-llm becomes a dialect-shaped 500 and an `error` journal entry, a lost shared
         state store (Redis) a 503 naming it."""
+        inbound = await read_inbound(request, dialect, self.settings.max_body_bytes)
+        if not self.store.shared:
+            return self.respond(dialect, inbound)
+        # A shared store's calls block: they run on a worker thread, so a stalled Redis delays only the requests
+        # that need it (each for at most --state-timeout), never health, streams or other clients.
+        return await anyio.to_thread.run_sync(self._answer_off_loop, dialect, inbound, time.monotonic())
+
+    def _answer_off_loop(self, dialect: Dialect, inbound: Inbound, started: float) -> ASGIApp:
+        REQUEST_STARTED.set(started)
+        return self.respond(dialect, inbound)
+
+    def respond(self, dialect: Dialect, inbound: Inbound) -> ASGIApp:
+        """chat() once the request is read: number it, answer it, journal it, render it (blocking on a shared
+        store's calls)."""
         try:
             seq = self.begin()
         except StateUnavailable as exc:
             return self.unavailable(dialect, exc)
-        inbound = await read_inbound(request, dialect, self.settings.max_body_bytes)
         headers = redact_headers(inbound.headers.items())
         outcome: Outcome | None = None
         try:
@@ -133,8 +151,18 @@ class FakeLLM(SharedState, RuleSets):
     def _stream_closed(self, seq: int, how: str, scripted_end: str | None) -> None:
         self.open_streams -= 1
         # A stream sent to its end that ends the way the rule broke it must not read "completed".
+        outcome = scripted_end if how == "completed" and scripted_end else how
+        if self.store.shared:  # called on the event loop: the store's call must not block it
+            try:
+                asyncio.get_running_loop().run_in_executor(None, self._note_stream_end, seq, outcome)
+                return
+            except RuntimeError:  # no loop (a direct call): note it here
+                pass
+        self._note_stream_end(seq, outcome)
+
+    def _note_stream_end(self, seq: int, outcome: str) -> None:
         try:
-            self.journal.stream_ended(seq, scripted_end if how == "completed" and scripted_end else how)
+            self.journal.stream_ended(seq, outcome)
         except StateUnavailable as exc:  # the reply went out; only its journal note is lost
             log.warning("could not journal how stream #%d ended: %s", seq, exc)
 
