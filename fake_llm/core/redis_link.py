@@ -61,9 +61,13 @@ class RedisLink:
         if started is not None and started < self._failed_at:
             raise StateUnavailable(f"the shared state store (Redis at {self.url}) is unavailable: {self._failure}")
 
-    def _failed(self, exc: BaseException) -> StateUnavailable:
+    def failed(self, exc: BaseException) -> StateUnavailable:
+        """Note a lost or stalled Redis (calls of requests that started before now fail at once)."""
         self._failed_at, self._failure = time.monotonic(), str(exc)
         return self.unavailable(exc)
+
+    def recovered(self) -> None:
+        self._failed_at = 0.0
 
     def _take(self) -> Any:
         with self._lock:
@@ -96,7 +100,7 @@ class RedisLink:
             except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
                 conn.disconnect()
                 if attempt == 2 or isinstance(exc, redis.TimeoutError):
-                    raise self._failed(exc) from exc
+                    raise self.failed(exc) from exc
                 continue
             except redis.RedisError as exc:
                 self._give(conn)
@@ -111,7 +115,7 @@ class RedisLink:
         try:
             return action()
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise self._failed(exc) from exc
+            raise self.failed(exc) from exc
         except redis.RedisError as exc:
             raise self.unavailable(exc) from exc
 
@@ -120,8 +124,8 @@ class RedisLink:
         try:
             self.client.ping()
         except redis.RedisError as exc:
-            raise self._failed(exc) from exc
-        self._failed_at = 0.0
+            raise self.failed(exc) from exc
+        self.recovered()
 
 
 class _Waiter(Generic[Op]):

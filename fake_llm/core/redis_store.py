@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 from redis.commands.core import Script
 
 from fake_llm.core.journal import Journal, JournalEntry
+from fake_llm.core.redis_async import AsyncBatch, is_supported
 from fake_llm.core.redis_link import Batch, RedisLink
 from fake_llm.core.state import WINDOW_S, Counters, RuleChanges, Slot, StateStore, Windows
 from fake_llm.errors import StateUnavailable
@@ -206,6 +207,27 @@ class RedisJournal(Journal):
         return len(self.entries)
 
 
+class RedisFastPath:
+    """The per-request calls awaited on the event loop (http/engine.py uses them when nothing else the request
+    may do needs Redis)."""
+
+    def __init__(self, store: RedisStore) -> None:
+        self._store = store
+        tick = store.scripts.tick
+        self._batch = AsyncBatch(store.link, tick.sha, _TICK, store.encode, store.decode)
+
+    async def begin(self) -> tuple[int, str | None]:
+        seq, version = await self._batch.submit(("seq",))
+        return int(seq), version
+
+    async def record(self, entry: JournalEntry) -> None:
+        entry = dataclasses.replace(entry, replica=self._store.replica)
+        await self._batch.submit(("entry", json.dumps(entry.to_dict(), default=str)))
+
+    def close(self) -> None:
+        self._batch.close()
+
+
 class RedisStore:
     """One namespace's state in Redis (see StateStore)."""
 
@@ -225,6 +247,7 @@ class RedisStore:
         #: The stream's length bound: room for an amendment per entry of the journal (set by make_journal).
         self.stream_size = 2000
         self.batch: Batch[tuple[str, ...]] = Batch(self._send, link.timeout)
+        self._fast = RedisFastPath(self) if is_supported(link) else None
 
     def key(self, name: str) -> str:
         return self._prefix + name
@@ -254,24 +277,25 @@ class RedisStore:
         seq, version = self.batch.submit(("seq",))
         return int(seq), version
 
-    def _send(self, ops: list[tuple[str, ...]]) -> list[Any]:
-        """One Lua call for a batch of `("seq",)` (a new request's number) and `(field, value)` (a journal item)
-        operations, with the hit counts gathered since the last call; each `seq` op gets (number, version)."""
+    def fast_path(self) -> RedisFastPath | None:
+        """The event-loop path of the per-request calls (None over TLS: those go through worker threads)."""
+        return self._fast
+
+    def encode(self, ops: list[tuple[str, ...]]) -> tuple[list[str], list[str | int]]:
+        """The batch script's keys and args for `("seq",)` (a new request's number) and `(field, value)` (a journal
+        item) operations, with the hit counts gathered since the last call."""
         wanted = sum(1 for op in ops if op[0] == "seq")
         items = [part for op in ops if op[0] != "seq" for part in op]
         args: list[str | int] = [wanted, self.stream_size, len(items) // 2, *items]
-        hits = self.take_hits()
-        for rule, count in hits.items():
+        for rule, count in self.take_hits().items():
             args += [rule, count]
-        keys = [self.key("seq"), self.key("version"), self.key("journal"), self.key("uses")]
-        try:
-            last, version = self.link.run(self.scripts.tick, keys, args)
-        except Exception:
-            with self._lock:  # counted again with the next call
-                for rule, count in hits.items():
-                    self._hits[rule] = self._hits.get(rule, 0) + count
-            raise
-        number = int(last) - wanted
+        return [self.key("seq"), self.key("version"), self.key("journal"), self.key("uses")], args
+
+    @staticmethod
+    def decode(ops: list[tuple[str, ...]], reply: Any) -> list[Any]:
+        """Each `seq` op's (number, rule-changes version); None for the others."""
+        last, version = reply
+        number = int(last) - sum(1 for op in ops if op[0] == "seq")
         results: list[Any] = []
         for op in ops:
             if op[0] == "seq":
@@ -280,6 +304,10 @@ class RedisStore:
             else:
                 results.append(None)
         return results
+
+    def _send(self, ops: list[tuple[str, ...]]) -> list[Any]:
+        keys, args = self.encode(ops)
+        return self.decode(ops, self.link.run(self.scripts.tick, keys, args))
 
     def rule_changes(self) -> RuleChanges:
         pipe = self.link.client.pipeline(transaction=True)  # one consistent snapshot

@@ -25,7 +25,7 @@ from fake_llm.core.limits import Decision, RateLimiter
 from fake_llm.core.matching import Selector
 from fake_llm.core.outcomes import Completed, Outcome, Seen
 from fake_llm.core.pipeline import Inbound, PipelineBug, answer, check_rate_limits, journal_entry
-from fake_llm.core.state import REQUEST_STARTED, StateStore
+from fake_llm.core.state import REQUEST_STARTED, FastPath, StateStore
 from fake_llm.core.tokens import make_tokenizer
 from fake_llm.errors import ProviderRequestError, StateUnavailable
 from fake_llm.http.multipart import read_multipart
@@ -112,21 +112,72 @@ class FakeLLM(SharedState, RuleSets):
         inbound = await read_inbound(request, dialect, self.settings.max_body_bytes)
         if not self.store.shared:
             return self.respond(dialect, inbound)
-        # A shared store's calls block: they run on a worker thread, so a stalled Redis delays only the requests
-        # that need it (each for at most --state-timeout), never health, streams or other clients.
-        return await anyio.to_thread.run_sync(self._answer_off_loop, dialect, inbound, time.monotonic())
+        fast = self.store.fast_path()
+        if fast is not None and not self._needs_decisions():
+            return await self._respond_on_loop(dialect, inbound, fast)
+        # A shared store's other calls block: they run on a worker thread, so a stalled Redis delays only the
+        # requests that need it (each for at most --state-timeout), never health, streams or other clients.
+        return await anyio.to_thread.run_sync(self._respond_off_loop, dialect, inbound, time.monotonic(), None)
 
-    def _answer_off_loop(self, dialect: Dialect, inbound: Inbound, started: float) -> ASGIApp:
-        REQUEST_STARTED.set(started)
-        return self.respond(dialect, inbound)
+    def close_connections(self) -> None:
+        """Close the event-loop connections of every namespace's shared store (the server is stopping)."""
+        for engine in (self, *self.namespaces.values()):
+            fast = engine.store.fast_path()
+            if fast is not None:
+                fast.close()
 
-    def respond(self, dialect: Dialect, inbound: Inbound) -> ASGIApp:
-        """chat() once the request is read: number it, answer it, journal it, render it (blocking on a shared
-        store's calls)."""
+    def _needs_decisions(self) -> bool:
+        """Whether answering may ask the store for more than a number and a journal entry (times, steps, limits)."""
+        return self.server_limit is not None or self.selector.stateful
+
+    async def _respond_on_loop(self, dialect: Dialect, inbound: Inbound, fast: FastPath) -> ASGIApp:
+        """respond() with the store's per-request calls awaited (batched with other requests'), for rule sets that
+        need nothing else from it: the request never leaves the event loop."""
+        started = time.monotonic()
         try:
-            seq = self.begin()
+            seq, version = await fast.begin()
+            if version != self.rules_version:  # another replica changed the rules: read them on a thread
+                await anyio.to_thread.run_sync(self._apply_off_loop, started)
         except StateUnavailable as exc:
             return self.unavailable(dialect, exc)
+        if self._needs_decisions():  # the new rules do
+            return await anyio.to_thread.run_sync(self._respond_off_loop, dialect, inbound, started, seq)
+        response, entry, streams = self._answered(dialect, inbound, seq)
+        if entry is not None:
+            try:
+                await fast.record(entry)
+            except StateUnavailable as exc:
+                return self.unavailable(dialect, exc)
+            self.open_streams += streams  # brought back down by _stream_closed
+        return response
+
+    def _apply_off_loop(self, started: float) -> None:
+        REQUEST_STARTED.set(started)
+        self.apply_rule_changes()
+
+    def _respond_off_loop(self, dialect: Dialect, inbound: Inbound, started: float, seq: int | None) -> ASGIApp:
+        REQUEST_STARTED.set(started)
+        return self.respond(dialect, inbound, seq)
+
+    def respond(self, dialect: Dialect, inbound: Inbound, seq: int | None = None) -> ASGIApp:
+        """chat() once the request is read: number it (unless `seq` is given), answer it, journal it, render it
+        (blocking on a shared store's calls)."""
+        try:
+            seq = self.begin() if seq is None else seq
+        except StateUnavailable as exc:
+            return self.unavailable(dialect, exc)
+        response, entry, streams = self._answered(dialect, inbound, seq)
+        if entry is not None:
+            try:
+                self.journal.record(entry)
+            except StateUnavailable as exc:
+                return self.unavailable(dialect, exc)
+            self.open_streams += streams  # brought back down by _stream_closed
+        return response
+
+    def _answered(self, dialect: Dialect, inbound: Inbound, seq: int) -> tuple[ASGIApp, JournalEntry | None, bool]:
+        """The response to request `seq`, the journal entry to record before sending it (None: nothing to record,
+        or already recorded), and whether it streams."""
         headers = redact_headers(inbound.headers.items())
         outcome: Outcome | None = None
         try:
@@ -134,15 +185,14 @@ class FakeLLM(SharedState, RuleSets):
             streams = isinstance(outcome, Completed) and outcome.plan is not None
             end = outcome.scripted_end if isinstance(outcome, Completed) else None
             response = render(dialect, outcome, self.settings, lambda how: self._stream_closed(seq, how, end))
-            self.journal.record(journal_entry(seq, self.clock.now(), inbound, dialect.api, outcome, headers))
+            entry = journal_entry(seq, self.clock.now(), inbound, dialect.api, outcome, headers)
         except StateUnavailable as exc:  # nothing may be answered from stale local state
-            return self.unavailable(dialect, exc)
+            return self.unavailable(dialect, exc), None, False
         except Exception as exc:  # a bug in fake-llm: answer, journal it, let the pytest plugin re-raise it
             seen = exc.seen if isinstance(exc, PipelineBug) else outcome.seen if outcome else Seen()
             cause = exc.__cause__ if isinstance(exc, PipelineBug) and exc.__cause__ else exc
-            return self._internal_error(dialect, inbound, seq, headers, seen, cause)
-        self.open_streams += streams  # brought back down by _stream_closed
-        return response
+            return self._internal_error(dialect, inbound, seq, headers, seen, cause), None, False
+        return response, entry, streams
 
     def check_rate_limits(self, rule: Rule, tokens: int) -> Decision:
         """The pipeline's rate-limit check, for the realtime responder (which answers outside the pipeline)."""
