@@ -13,10 +13,11 @@ import traceback
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import anyio.to_thread
 from starlette.requests import Request
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Scope
 
 from fake_llm.core.dialect import Dialect, ReplyMeta
 from fake_llm.core.ids import Clock, IdMaker
@@ -110,14 +111,15 @@ class FakeLLM(SharedState, RuleSets):
         Never raises: a bug in fake-llm becomes a dialect-shaped 500 and an `error` journal entry, a lost shared
         state store (Redis) a 503 naming it."""
         inbound = await read_inbound(request, dialect, self.settings.max_body_bytes)
+        scope = request.scope
         if not self.store.shared:
-            return self.respond(dialect, inbound)
+            return self.respond(dialect, inbound, scope)
         fast = self.store.fast_path()
         if fast is not None and not self._needs_decisions():
-            return await self._respond_on_loop(dialect, inbound, fast)
+            return await self._respond_on_loop(dialect, inbound, scope, fast)
         # A shared store's other calls block: they run on a worker thread, so a stalled Redis delays only the
         # requests that need it (each for at most --state-timeout), never health, streams or other clients.
-        return await anyio.to_thread.run_sync(self._respond_off_loop, dialect, inbound, time.monotonic(), None)
+        return await anyio.to_thread.run_sync(self._respond_off_loop, dialect, inbound, scope, time.monotonic(), None)
 
     def close_connections(self) -> None:
         """Close the event-loop connections of every namespace's shared store (the server is stopping)."""
@@ -130,7 +132,7 @@ class FakeLLM(SharedState, RuleSets):
         """Whether answering may ask the store for more than a number and a journal entry (times, steps, limits)."""
         return self.server_limit is not None or self.selector.stateful
 
-    async def _respond_on_loop(self, dialect: Dialect, inbound: Inbound, fast: FastPath) -> ASGIApp:
+    async def _respond_on_loop(self, dialect: Dialect, inbound: Inbound, scope: Scope, fast: FastPath) -> ASGIApp:
         """respond() with the store's per-request calls awaited (batched with other requests'), for rule sets that
         need nothing else from it: the request never leaves the event loop."""
         started = time.monotonic()
@@ -141,25 +143,27 @@ class FakeLLM(SharedState, RuleSets):
         except StateUnavailable as exc:
             return self.unavailable(dialect, exc)
         if self._needs_decisions():  # the new rules do
-            return await anyio.to_thread.run_sync(self._respond_off_loop, dialect, inbound, started, seq)
+            return await anyio.to_thread.run_sync(self._respond_off_loop, dialect, inbound, scope, started, seq)
         response, entry, streams = self._answered(dialect, inbound, seq)
         if entry is not None:
             try:
                 await fast.record(entry)
             except StateUnavailable as exc:
                 return self.unavailable(dialect, exc)
-            self.open_streams += streams  # brought back down by _stream_closed
+            self._recorded(scope, entry, streams)
         return response
 
     def _apply_off_loop(self, started: float) -> None:
         REQUEST_STARTED.set(started)
         self.apply_rule_changes()
 
-    def _respond_off_loop(self, dialect: Dialect, inbound: Inbound, started: float, seq: int | None) -> ASGIApp:
+    def _respond_off_loop(
+        self, dialect: Dialect, inbound: Inbound, scope: Scope, started: float, seq: int | None
+    ) -> ASGIApp:
         REQUEST_STARTED.set(started)
-        return self.respond(dialect, inbound, seq)
+        return self.respond(dialect, inbound, scope, seq)
 
-    def respond(self, dialect: Dialect, inbound: Inbound, seq: int | None = None) -> ASGIApp:
+    def respond(self, dialect: Dialect, inbound: Inbound, scope: Scope, seq: int | None = None) -> ASGIApp:
         """chat() once the request is read: number it (unless `seq` is given), answer it, journal it, render it
         (blocking on a shared store's calls)."""
         try:
@@ -172,8 +176,15 @@ class FakeLLM(SharedState, RuleSets):
                 self.journal.record(entry)
             except StateUnavailable as exc:
                 return self.unavailable(dialect, exc)
-            self.open_streams += streams  # brought back down by _stream_closed
+            self._recorded(scope, entry, streams)
         return response
+
+    def _recorded(self, scope: Scope, entry: JournalEntry, streams: bool) -> None:
+        # Left in the scope for the conformance recorder, which skips what a scripted fault broke on purpose; the
+        # entry is frozen, so the journal is left too, to read how the stream ended once it has.
+        scope["fake_llm.entry"] = entry
+        scope["fake_llm.journal"] = self.journal
+        self.open_streams += streams  # brought back down by _stream_closed
 
     def _answered(self, dialect: Dialect, inbound: Inbound, seq: int) -> tuple[ASGIApp, JournalEntry | None, bool]:
         """The response to request `seq`, the journal entry to record before sending it (None: nothing to record,
@@ -193,6 +204,29 @@ class FakeLLM(SharedState, RuleSets):
             cause = exc.__cause__ if isinstance(exc, PipelineBug) and exc.__cause__ else exc
             return self._internal_error(dialect, inbound, seq, headers, seen, cause), None, False
         return response, entry, streams
+
+    def record_counting(self, request: Request, api: str, body: Any, status: int, reply: str) -> JournalEntry:
+        """Journal a request a helper endpoint answered without a rule (Gemini's countTokens, embedContent):
+        outcome `counted`, or `rejected` on an error status. Left in the scope too, for the conformance recorder."""
+        model = body.get("model") if isinstance(body, dict) else None
+        if not isinstance(model, str):
+            model = str(request.path_params.get("target", "")).rpartition(":")[0] or None
+        entry = JournalEntry(
+            seq=self.begin(),
+            time=self.clock.now(),
+            method=request.method,
+            path=request.scope["path"],
+            headers=redact_headers((k.lower(), v) for k, v in request.headers.items()),
+            body=body,
+            api=api,
+            model=model,
+            outcome="counted" if status < 400 else "rejected",
+            reply=reply,
+            status=status,
+        )
+        self.journal.record(entry)
+        request.scope["fake_llm.entry"] = entry
+        return entry
 
     def check_rate_limits(self, rule: Rule, tokens: int) -> Decision:
         """The pipeline's rate-limit check, for the realtime responder (which answers outside the pipeline)."""
