@@ -55,7 +55,11 @@ class AsyncBatch:
                 batch, self._queue = self._queue, []
                 ops = [op for op, _ in batch]
                 try:
-                    reply = await asyncio.wait_for(self._call(ops), self._link.timeout)
+                    try:
+                        reply = await asyncio.wait_for(self._call(ops), self._link.timeout)
+                    except (EOFError, ConnectionError):  # a connection a restarted Redis dropped: once more
+                        self._close()
+                        reply = await asyncio.wait_for(self._call(ops), self._link.timeout)
                     results = self._decode(ops, reply)
                 except (OSError, EOFError, asyncio.TimeoutError, hiredis.ProtocolError) as exc:
                     self._close()
