@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from redis.commands.core import Script
@@ -34,6 +35,16 @@ Op = TypeVar("Op")
 
 #: Idle connections kept for the next calls (more are made under load and closed when returned to a full pool).
 POOL_SIZE = 16
+
+
+def public_url(url: str) -> str:
+    """`url` without its password, for messages and /_fake/health."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:****@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class RedisLink:

@@ -18,13 +18,12 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from redis.commands.core import Script
 
-from fake_llm.core.journal import Journal, JournalEntry
+from fake_llm.core.journal import Journal, JournalEntry, bounded_body
 from fake_llm.core.redis_async import AsyncBatch, is_supported
-from fake_llm.core.redis_link import Batch, RedisLink
+from fake_llm.core.redis_link import Batch, RedisLink, public_url
 from fake_llm.core.state import WINDOW_S, Counters, RuleChanges, Slot, StateStore, Windows
 from fake_llm.errors import StateUnavailable
 
@@ -62,15 +61,30 @@ return {allowed, slots}
 """
 
 
-# The per-request call, batched (redis_link.Batch): the journal entries and amendments of finished requests, hit
-# counts of rules that needed no claim, then sequence numbers for new requests and the rule-changes version.
-# KEYS: sequence, version, journal stream, use counts. ARGV: new numbers wanted, stream max length, number of
-# stream items, then field/value pairs of the items, then rule/count pairs.
+# The per-request call, batched (redis_link.Batch, redis_async.AsyncBatch): the journal items of finished requests
+# (then the oldest items dropped while the stream holds more than the max length or max bytes, as the in-process
+# journal does; KEYS[5] keeps the byte count of its values), hit counts of rules that needed no claim, then sequence
+# numbers for new requests and the rule-changes version. KEYS: sequence, version, journal stream, use counts,
+# journal bytes. ARGV: new numbers wanted, stream max length, max bytes, number of stream items, then field/value
+# pairs of the items, then rule/count pairs.
 _TICK = """
-local n, m, i = tonumber(ARGV[1]), tonumber(ARGV[3]), 4
+local n, maxlen, maxbytes, m, i = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), 5
 for _ = 1, m do
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', ARGV[i], ARGV[i + 1])
+  redis.call('XADD', KEYS[3], '*', ARGV[i], ARGV[i + 1])
+  redis.call('INCRBY', KEYS[5], string.len(ARGV[i + 1]))
   i = i + 2
+end
+if m > 0 then
+  local bytes = tonumber(redis.call('GET', KEYS[5]))
+  local count = redis.call('XLEN', KEYS[3])
+  while count > 1 and (count > maxlen or bytes > maxbytes) do
+    local oldest = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', 1)[1]
+    local size = 0
+    for j = 2, #oldest[2], 2 do size = size + string.len(oldest[2][j]) end
+    redis.call('XDEL', KEYS[3], oldest[1])
+    bytes = redis.call('DECRBY', KEYS[5], size)
+    count = count - 1
+  end
 end
 while i < #ARGV do
   redis.call('HINCRBY', KEYS[4], ARGV[i], ARGV[i + 1])
@@ -80,16 +94,6 @@ local last = 0
 if n > 0 then last = redis.call('INCRBY', KEYS[1], n) end
 return {last, redis.call('GET', KEYS[2])}
 """
-
-
-def public_url(url: str) -> str:
-    """`url` without its password, for messages and /_fake/health."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:****@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class RedisCounters:
@@ -149,19 +153,21 @@ class RedisWindows:
 
 class RedisJournal(Journal):
     """The journal as one bounded Redis stream per namespace: every replica appends, every replica reads all.
-    How a stream ended is appended later as a small amendment that reading folds in."""
+    How a stream ended is appended later as a small amendment that reading folds in. Bounded like the in-process
+    journal: big bodies are stored clipped with a marker, and the stream keeps at most `size` entries and
+    `max_bytes` bytes of stored JSON (the oldest go first)."""
 
-    def __init__(self, store: RedisStore, size: int) -> None:
-        super().__init__(size)
+    def __init__(self, store: RedisStore, size: int, max_bytes: int = 64 * 1024 * 1024) -> None:
+        super().__init__(size, max_bytes)
         self._store = store
         self._size = size
+        self._max_bytes = max_bytes
 
     def next_seq(self) -> int:
         return self._store.begin(self)[0]
 
     def record(self, entry: JournalEntry) -> None:
-        entry = dataclasses.replace(entry, replica=self._store.replica)
-        self._append("entry", json.dumps(entry.to_dict(), default=str))
+        self._append("entry", self._store.entry_json(entry))
 
     def stream_ended(self, seq: int, outcome: str, *, keep_first: bool = False) -> None:
         self._append("amend", json.dumps({"seq": seq, "keep_first": keep_first, "stream_outcome": outcome}))
@@ -178,7 +184,7 @@ class RedisJournal(Journal):
 
     def clear(self, *, restart_numbering: bool = True) -> None:
         store = self._store
-        keys = [store.key("journal"), *([store.key("seq")] if restart_numbering else [])]
+        keys = [store.key("journal"), store.key("journal-bytes"), *([store.key("seq")] if restart_numbering else [])]
         store.link.call(lambda: store.link.client.delete(*keys))
 
     @property
@@ -221,8 +227,7 @@ class RedisFastPath:
         return int(seq), version
 
     async def record(self, entry: JournalEntry) -> None:
-        entry = dataclasses.replace(entry, replica=self._store.replica)
-        await self._batch.submit(("entry", json.dumps(entry.to_dict(), default=str)))
+        await self._batch.submit(("entry", self._store.entry_json(entry)))
 
     def close(self) -> None:
         self._batch.close()
@@ -245,12 +250,17 @@ class RedisStore:
         self.counters: Counters = RedisCounters(self)
         self.windows: Windows = RedisWindows(self)
         #: The stream's length bound: room for an amendment per entry of the journal (set by make_journal).
-        self.stream_size = 2000
+        self.stream_size, self.stream_bytes = 2000, 64 * 1024 * 1024
         self.batch: Batch[tuple[str, ...]] = Batch(self._send, link.timeout)
         self._fast = RedisFastPath(self) if is_supported(link) else None
 
     def key(self, name: str) -> str:
         return self._prefix + name
+
+    def entry_json(self, entry: JournalEntry) -> str:
+        """A journal entry as stored: naming this replica, a big body clipped with a marker."""
+        body, _ = bounded_body(entry.body)
+        return dataclasses.replace(entry, replica=self.replica, body=body).to_json()
 
     def pending_hits(self, rule: str) -> None:
         with self._lock:
@@ -269,9 +279,9 @@ class RedisStore:
                 pipe.hincrby(self.key("uses"), rule, count)
             self.link.call(pipe.execute)
 
-    def make_journal(self, size: int) -> Journal:
-        self.stream_size = 2 * size
-        return RedisJournal(self, size)
+    def make_journal(self, size: int, max_bytes: int = 64 * 1024 * 1024) -> Journal:
+        self.stream_size, self.stream_bytes = 2 * size, max_bytes
+        return RedisJournal(self, size, max_bytes)
 
     def begin(self, journal: Journal) -> tuple[int, str | None]:
         seq, version = self.batch.submit(("seq",))
@@ -286,10 +296,11 @@ class RedisStore:
         item) operations, with the hit counts gathered since the last call."""
         wanted = sum(1 for op in ops if op[0] == "seq")
         items = [part for op in ops if op[0] != "seq" for part in op]
-        args: list[str | int] = [wanted, self.stream_size, len(items) // 2, *items]
+        args: list[str | int] = [wanted, self.stream_size, self.stream_bytes, len(items) // 2, *items]
         for rule, count in self.take_hits().items():
             args += [rule, count]
-        return [self.key("seq"), self.key("version"), self.key("journal"), self.key("uses")], args
+        keys = ["seq", "version", "journal", "uses", "journal-bytes"]
+        return [self.key(name) for name in keys], args
 
     @staticmethod
     def decode(ops: list[tuple[str, ...]], reply: Any) -> list[Any]:
