@@ -25,7 +25,7 @@ def bundled_scenarios() -> Path:
 
 
 def bundled_fixtures() -> Path:
-    """The folder of shipped fixtures (golden files, the pinned provider specs)."""
+    """The folder of shipped fixtures (the bundled scenarios' payload files, the pinned provider specs)."""
     for candidate in (_PACKAGE_DIR / "_bundled" / "fixtures", _PACKAGE_DIR.parent / "fixtures"):
         if candidate.is_dir():
             return candidate
