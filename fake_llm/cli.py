@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--state", metavar="URL", help=SETTINGS_HELP["state"] + _env("state"))
     add("--namespace", metavar="NAME", help=SETTINGS_HELP["namespace"] + _env("namespace"))
     add("--chaos-seed", type=int, metavar="N", help=SETTINGS_HELP["chaos_seed"] + _env("chaos_seed"))
+    add("--state-timeout", type=float, metavar="SECONDS", help=SETTINGS_HELP["state_timeout"] + _env("state_timeout"))
     add(
         "--log-level",
         choices=["critical", "error", "warning", "info", "debug", "trace"],
@@ -216,6 +217,7 @@ def _settings(args: argparse.Namespace) -> Settings:
             "state",
             "namespace",
             "chaos_seed",
+            "state_timeout",
         )
     }
     for name in ("scenarios", "api_keys", "cors_origins", "allowed_hosts", "allowed_origins", "rules_folders"):

@@ -6,6 +6,7 @@ from fake_llm.dialects.anthropic.count_tokens import AnthropicCountTokens
 from fake_llm.dialects.anthropic.messages import AnthropicMessages
 from fake_llm.dialects.base import Dialect, Provider, ReplyMeta
 from fake_llm.dialects.bedrock import BedrockRuntime
+from fake_llm.dialects.bedrock.invoke import INVOKE_API
 from fake_llm.dialects.cohere import CohereChat, CohereEmbed, CohereRerank
 from fake_llm.dialects.gemini.generate import Gemini
 from fake_llm.dialects.mistral import MistralChat, MistralEmbeddings
@@ -48,10 +49,15 @@ DIALECTS: dict[str, Dialect] = {
     OpenAITranslations.api: OpenAITranslations(),
 }
 
+#: Every name a request can carry as its dialect (what `match.dialect` compares with): the registry's, plus Bedrock's
+#: InvokeModel (served by BedrockRuntime) and the realtime sessions (http/realtime.py). The scenario schema's list
+#: (fake_llm.scenarios.schema.DIALECT_NAMES) must equal it: tests/test_scenarios.py checks.
+DIALECT_NAMES: frozenset[str] = frozenset({*DIALECTS, INVOKE_API, "realtime"})
+
 #: Token counters: dialects that answer a prompt's token count (served and journaled, never recorded or matched).
 COUNTERS: tuple[Dialect, ...] = (AnthropicCountTokens(),)
 
 #: The old name of DIALECTS, kept for plugins and scripts that import it.
 PROVIDERS = DIALECTS
 
-__all__ = ["COUNTERS", "DIALECTS", "PROVIDERS", "Dialect", "Provider", "ReplyMeta"]
+__all__ = ["COUNTERS", "DIALECTS", "DIALECT_NAMES", "PROVIDERS", "Dialect", "Provider", "ReplyMeta"]

@@ -128,7 +128,7 @@ def plan_response(
         text = choice.text or ""
         if spec.audio:
             part: dict[str, Any] = {"type": generation.audio_part, "transcript": ""}
-            out.part("content", "response.content_part.added", at, part=part)
+            out.part("content", "response.content_part.added", at, part=event_part(part))
             for chunk in choice.chunks:
                 piece, step = "".join(chunk), out.next_step()
                 out.part("content", generation.transcript_delta, at, delta=piece, tokens=len(chunk), step=step)
@@ -140,13 +140,13 @@ def plan_response(
             part = {"type": generation.audio_part, "transcript": text}
         else:
             part = {"type": generation.text_part, "text": ""}
-            out.part("content", "response.content_part.added", at, part=part)
+            out.part("content", "response.content_part.added", at, part=event_part(part))
             for chunk in choice.chunks:
                 step = out.next_step()
                 out.part("content", generation.text_delta, at, delta="".join(chunk), tokens=len(chunk), step=step)
             out.part("finish", generation.text_done, at, text=text)
             part = {"type": generation.text_part, "text": text}
-        out.part("finish", "response.content_part.done", at, part=part)
+        out.part("finish", "response.content_part.done", at, part=event_part(part))
         status = "incomplete" if choice.finish_reason in INCOMPLETE else "completed"
         close_item(message_item(message_id, "assistant", [part], status))
     for call in choice.tool_calls:
@@ -172,3 +172,10 @@ def plan_response(
         final["status_details"] = {"type": "incomplete", "reason": reason}
     out.emit("done", "response.done", response=final)
     return ResponsePlan(out.events, items, final)
+
+
+def event_part(part: dict[str, Any]) -> dict[str, Any]:
+    """The part as `response.content_part.added/done` carry it: typed `text`/`audio` (the OpenAPI document's
+    `RealtimeServerEventResponseContentPartAdded.part.type` and openai-python's `Literal["text", "audio"]`), while the
+    item's own content says `output_text`/`output_audio` in GA."""
+    return {**part, "type": {"output_text": "text", "output_audio": "audio"}.get(part["type"], part["type"])}
