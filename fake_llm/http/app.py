@@ -20,6 +20,7 @@ from fake_llm.http.anthropic_count_tokens import EXTRA_ROUTES as ANTHROPIC_ROUTE
 from fake_llm.http.aws_headers import with_aws_headers
 from fake_llm.http.dashboard import DASHBOARD_ROUTES
 from fake_llm.http.engine import MODEL_CREATED, FakeLLM
+from fake_llm.http.fast_path import ApiFastPath
 from fake_llm.http.images import EXTRA_ROUTES as IMAGE_ROUTES
 from fake_llm.http.realtime import REALTIME_ROUTES
 from fake_llm.http.sse import silence_scripted_disconnects
@@ -116,13 +117,21 @@ def create_app(
         *DASHBOARD_ROUTES,
     ]
     middleware = [
+        # The provider APIs' POSTs are answered here, past the router and CORSMiddleware (with the same CORS rules).
+        Middleware(
+            ApiFastPath,
+            engine=engine,
+            providers=list(PROVIDERS.values()),
+            cors_origins=engine.settings.cors_origins,
+            expose_headers=EXPOSED_HEADERS,
+        ),
         Middleware(
             CORSMiddleware,
             allow_origins=list(engine.settings.cors_origins),
             allow_methods=["*"],
             allow_headers=["*"],
             expose_headers=EXPOSED_HEADERS,
-        )
+        ),
     ]
     silence_scripted_disconnects()
     lifespan = None

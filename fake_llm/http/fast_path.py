@@ -1,0 +1,87 @@
+"""ApiFastPath: the raw ASGI way in for the provider APIs' POSTs, past Starlette's router and CORS middleware.
+
+Every chat, completion and embedding request pays for Starlette's route table walk (one regex per route) and its
+middleware layers; this middleware finds the dialect by a dict lookup on the path (the few paths with parameters
+by their compiled Route, in the route table's order), answers CORS for those requests itself with the same
+CORSMiddleware rules, and calls the engine directly. Everything else (preflights, GETs, /_fake/, the dashboard)
+goes on to the Starlette stack unchanged. It sits inside the request guard, so Host and origin checks still apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.routing import Match, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from fake_llm.dialects import Provider
+from fake_llm.http.aws_headers import with_aws_headers
+from fake_llm.http.engine import FakeLLM
+
+
+class ApiFastPath:
+    """Answers `POST` to a dialect's route without Starlette's router; passes everything else to `app`."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        engine: FakeLLM,
+        providers: Sequence[Provider],
+        cors_origins: Sequence[str],
+        expose_headers: Sequence[str],
+    ) -> None:
+        self.app = app
+        self.engine = engine
+        #: Fixed paths -> their dialect: one dict lookup per request.
+        self.exact: dict[str, Provider] = {}
+        #: Paths with parameters, tried in the route table's order (Starlette's own matcher fills path_params).
+        self.patterns: list[tuple[Route, Provider]] = []
+        for provider in providers:
+            for path in provider.routes:
+                if "{" in path:
+                    self.patterns.append((Route(path, self._answer, methods=["POST"]), provider))
+                else:
+                    self.exact.setdefault(path, provider)
+        # The same CORS answer as the Starlette stack gives (CORSMiddleware's own rules), around the engine call.
+        self.cors = CORSMiddleware(
+            self._answer,
+            allow_origins=list(cors_origins),
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=list(expose_headers),
+        )
+
+    def provider_for(self, scope: Scope) -> Provider | None:
+        """The dialect answering this POST (with `path_params` set in `scope` for a path with parameters)."""
+        path: str = scope["path"]
+        provider = self.exact.get(path)
+        if provider is not None:
+            scope["path_params"] = {}
+            return provider
+        for route, candidate in self.patterns:
+            found, child = route.matches(scope)
+            if found is Match.FULL:
+                scope["path_params"] = child["path_params"]
+                return candidate
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        provider = self.provider_for(scope)
+        if provider is None:
+            await self.app(scope, receive, send)
+            return
+        scope["fake_llm.provider"] = provider
+        # Always through CORSMiddleware's rules: it also adds `Vary: Origin` to answers without an Origin header.
+        await self.cors(scope, receive, send)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
+        provider: Provider = scope["fake_llm.provider"]
+        response = await self.engine.chat(provider, Request(scope, receive))
+        # Bedrock's wire needs more than a body and headers: its error-type header and event-stream content type.
+        await with_aws_headers(provider, response)(scope, receive, send)
