@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
@@ -48,7 +48,8 @@ class JournalEntry:
     outcome: str = "matched"
     rule: str | None = None
     #: For unmatched requests: each rule and why it did not match.
-    reasons: list[tuple[str, str]] = field(default_factory=list)
+    #: Each rule tried before the answer and why it did not match (a lazy Reasons when the rule index skipped some).
+    reasons: Sequence[tuple[str, str]] = field(default_factory=list)
     reply: str | None = None
     status: int = 200
     stream: bool = False

@@ -9,8 +9,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from functools import partial
 from typing import Any
 
+from fake_llm.core.rule_index import Reasons, RuleIndex
 from fake_llm.core.tool_calls import forces_tool
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import Match, Reply, Rule, Scenario, TextLookup, rules_in_order
@@ -192,7 +194,8 @@ class Selection:
     rule: Rule | None
     reply: Reply | None
     captures: dict[str, str] = field(default_factory=dict)
-    reasons: tuple[tuple[str, str], ...] = ()
+    #: A tuple, or Reasons when the rule index skipped rules (their reasons are worked out when read).
+    reasons: Sequence[tuple[str, str]] = ()
     #: 1-based position of the reply in the rule's `replies:` for this conversation.
     step: int = 0
 
@@ -236,6 +239,7 @@ class Selector:
         self._lock = threading.Lock()
         self._scenarios: tuple[Scenario, ...] = tuple(scenarios)
         self._rules: tuple[Rule, ...] = tuple(rules_in_order(self._scenarios))
+        self._index = RuleIndex(self._rules)
         #: Names of scenarios switched off (from the dashboard or POST /_fake/scenarios/...).
         self._disabled: frozenset[str] = frozenset()
         self._state = _State()
@@ -270,6 +274,7 @@ class Selector:
         with self._lock:
             self._scenarios = tuple(scenarios)
             self._rules = tuple(rules_in_order(self._scenarios))
+            self._index = RuleIndex(self._rules)
 
     def reset(self) -> None:
         """Forget every use count and sequence position."""
@@ -287,34 +292,98 @@ class Selector:
         in the order rules are tried (priority, then load order), and use up the winner's `times` and `replies`.
         `view` gives the request as one rule sees it (a realtime session hears untranscribed audio as the rule's
         `transcript:`)."""
+        with self._lock:
+            if view is None and not self._index.is_trivial:
+                found = self._select_indexed(request, only)
+                if found is not None:
+                    return found
+            # A miss (or no index to use): every rule, so the miss message gives each rule's reason.
+            return self._walk(request, only, view)
+
+    def _skips(self, rule: Rule, only: str | None) -> bool:
+        return (rule.scenario != only) if only is not None else (rule.scenario in self._disabled)
+
+    def _use(self, rule: Rule, request: ChatRequest) -> tuple[Reply, int]:
+        """Count a use of the chosen `rule` and step its `replies:` for the conversation; the reply and its step."""
+        state = self._state
+        state.uses[rule.name] = state.uses.get(rule.name, 0) + 1
+        step = 0
+        if len(rule.replies) > 1:
+            step = state.advance((rule.name, request.conversation_key))
+        return rule.replies[min(step, len(rule.replies) - 1)], step + 1
+
+    def _select_indexed(self, request: ChatRequest, only: str | None) -> Selection | None:
+        """The first matching rule among the index's candidates (None if none matches); the rules the index skipped
+        get their reasons only when read."""
+        rules, uses = self._rules, self._state.uses
+        tried: list[tuple[int, str, str]] = []
+        positions = self._index.candidates(request)
+        for n, position in enumerate(positions):
+            rule = rules[position]
+            if self._skips(rule, only):
+                continue
+            used = uses.get(rule.name, 0)
+            if rule.times is not None and used >= rule.times:
+                tried.append((position, rule.name, f"exhausted {used}/{rule.times}"))
+                continue
+            reason, captures = explain(rule.match, request)
+            if reason is not None:
+                tried.append((position, rule.name, reason))
+                continue
+            reply, step = self._use(rule, request)
+            skipped = partial(
+                _skipped_reasons, rules, position, frozenset(positions[: n + 1]), only, self._disabled, request
+            )
+            return Selection(rule, reply, captures, Reasons(tried, skipped), step)
+        return None
+
+    def _walk(self, request: ChatRequest, only: str | None, view: Callable[[Rule], ChatRequest] | None) -> Selection:
+        """Try every rule in order (the lock is held)."""
         reasons: list[tuple[str, str]] = []
         switched_off: list[str] = []
-        with self._lock:
-            state = self._state
-            for rule in self._rules:
-                if (rule.scenario != only) if only is not None else (rule.scenario in self._disabled):
-                    if only is None and rule.scenario not in switched_off:
-                        switched_off.append(rule.scenario)
-                    continue
-                used = state.uses.get(rule.name, 0)
-                if rule.times is not None and used >= rule.times:
-                    reasons.append((rule.name, f"exhausted {used}/{rule.times}"))
-                    continue
-                seen = request if view is None else view(rule)
-                reason, captures = explain(rule.match, seen)
-                if reason is not None:
-                    reasons.append((rule.name, reason))
-                    continue
-                state.uses[rule.name] = used + 1
-                step = 0
-                if len(rule.replies) > 1:
-                    step = state.advance((rule.name, seen.conversation_key))
-                reply = rule.replies[min(step, len(rule.replies) - 1)]
-                return Selection(rule, reply, captures, tuple(reasons), step + 1)
+        state = self._state
+        for rule in self._rules:
+            if self._skips(rule, only):
+                if only is None and rule.scenario not in switched_off:
+                    switched_off.append(rule.scenario)
+                continue
+            used = state.uses.get(rule.name, 0)
+            if rule.times is not None and used >= rule.times:
+                reasons.append((rule.name, f"exhausted {used}/{rule.times}"))
+                continue
+            seen = request if view is None else view(rule)
+            reason, captures = explain(rule.match, seen)
+            if reason is not None:
+                reasons.append((rule.name, reason))
+                continue
+            reply, step = self._use(rule, seen)
+            return Selection(rule, reply, captures, _reasons(reasons), step)
         if not reasons and switched_off:
             # "No rules loaded" would mislead: rules are loaded, but every scenario holding them is switched off.
             reasons = [(f"scenario {name!r}", "switched off") for name in switched_off]
-        return Selection(None, None, {}, tuple(reasons))
+        return Selection(None, None, {}, _reasons(reasons))
+
+
+def _skipped_reasons(
+    rules: Sequence[Rule],
+    winner: int,
+    tried: frozenset[int],
+    only: str | None,
+    disabled: frozenset[str],
+    request: ChatRequest,
+) -> list[tuple[int, str, str]]:
+    """(position, rule, reason) of the rules before `winner` that the index left out, as the full walk gives them."""
+    out = []
+    for at in range(winner):
+        rule = rules[at]
+        off = (rule.scenario != only) if only is not None else (rule.scenario in disabled)
+        if at not in tried and not off:
+            out.append((at, rule.name, str(explain(rule.match, request)[0])))
+    return out
+
+
+def _reasons(pairs: list[tuple[str, str]]) -> Reasons:
+    return Reasons([(n, name, why) for n, (name, why) in enumerate(pairs)])
 
 
 def rule_summary(rule: Rule, hits: int) -> dict[str, Any]:

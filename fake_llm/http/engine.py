@@ -214,7 +214,7 @@ class FakeLLM(RuleSets):
                 ),
             )
         selection = self.selector.select(chat, only)
-        entry.reasons = list(selection.reasons)
+        entry.reasons = selection.reasons  # Reasons: skipped rules' reasons are worked out when read
         if selection.rule is None or selection.reply is None:
             message = selection.no_match_message(chat, request.method, entry.path)
             entry.outcome, entry.status, entry.reply = "unmatched", 400, "no match"

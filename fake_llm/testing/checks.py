@@ -8,6 +8,7 @@ fixture tears down, as a short teardown error without the plugin's frames.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +52,7 @@ class StrictChecks:
         return found
 
     @staticmethod
-    def _no_match(request: str, reasons: list[tuple[str, str]]) -> str:
+    def _no_match(request: str, reasons: Sequence[tuple[str, str]]) -> str:
         tried = "\n".join(f"    {rule}: {why}" for rule, why in reasons) or "    (no rules loaded)"
         return f"no rule matched {request}; rules tried:\n{tried}"
 

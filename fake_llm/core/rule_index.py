@@ -1,0 +1,121 @@
+"""RuleIndex: which rules can possibly match a request, found by their cheapest exact keys instead of running every
+rule's checks; and Reasons, the why-not of the rules the index skipped, worked out only when someone reads it.
+
+With 10k rules and the match on the last, the Selector would run 10k rules' checks (regexes included) per request.
+A rule whose last user message must *equal* or *contain* a text (with or without ignore_case), or whose model is an
+exact name, cannot match a request that fails that key, so it is only tried when the key holds: equality and model
+names by a dict lookup, substrings by one `in` test each (no regex, no check functions). Every other rule (regexes,
+globs, rules with `times`, whose use count is state) is always tried.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterator, Sequence
+from typing import overload
+
+from fake_llm.model.request import ChatRequest
+from fake_llm.model.spec import Rule
+
+#: Characters that make a `model` pattern a glob rather than an exact name (fnmatch's).
+_GLOB = frozenset("*?[")
+
+
+class RuleIndex:
+    """Positions (in the order rules are tried) of the rules worth trying for a request."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.size = len(rules)
+        #: Last user message -> rules wanting it to equal that text; `folded`: compared casefolded (ignore_case).
+        self.by_user: dict[str, list[int]] = {}
+        self.by_user_folded: dict[str, list[int]] = {}
+        self.by_model: dict[str, list[int]] = {}
+        #: (substring, position): rules whose last user message must contain a text (casefolded: ignoring case).
+        self.user_contains: list[tuple[str, int]] = []
+        self.user_contains_folded: list[tuple[str, int]] = []
+        #: Rules the index cannot rule out: always tried.
+        self.always: list[int] = []
+        for position, rule in enumerate(rules):
+            match, user = rule.match, rule.match.user
+            if rule.times is not None:  # whether it is used up is state, read when the request comes
+                self.always.append(position)
+            elif user is not None and user.pattern is None and user.kind == "equals":
+                if user.ignore_case:
+                    self.by_user_folded.setdefault(user.value.casefold(), []).append(position)
+                else:
+                    self.by_user.setdefault(user.value, []).append(position)
+            elif user is not None and user.pattern is None and user.kind == "contains":
+                if user.ignore_case:
+                    self.user_contains_folded.append((user.value.casefold(), position))
+                else:
+                    self.user_contains.append((user.value, position))
+            elif match.model and not any(_GLOB & set(pattern) for pattern in match.model):
+                for name in set(match.model):
+                    self.by_model.setdefault(name, []).append(position)
+            else:
+                self.always.append(position)
+
+    @property
+    def is_trivial(self) -> bool:
+        """Every rule is always tried: the index cannot help."""
+        return len(self.always) == self.size
+
+    def candidates(self, request: ChatRequest) -> list[int]:
+        """Positions of the rules that may match `request`, in order; the others certainly do not."""
+        text = request.last_user
+        folded = text.casefold() if self.by_user_folded or self.user_contains_folded else text
+        groups = [
+            self.always,
+            self.by_user.get(text, []),
+            self.by_user_folded.get(folded, []),
+            self.by_model.get(request.model, []),
+            [position for value, position in self.user_contains if value in text],
+            [position for value, position in self.user_contains_folded if value in folded],
+        ]
+        return list(heapq.merge(*(group for group in groups if group)))
+
+
+class Reasons(Sequence[tuple[str, str]]):
+    """(rule, why it did not match) for every rule before the chosen one, in order. Rules the selector tried have
+    their reason at once; those the index skipped get theirs from `skipped()` on first read (a miss message, the
+    journal, an assertion), which a request matched on its first candidate usually never needs."""
+
+    def __init__(
+        self, tried: list[tuple[int, str, str]], skipped: Callable[[], list[tuple[int, str, str]]] | None = None
+    ) -> None:
+        self._tried = tried
+        self._skipped = skipped
+        self._items: tuple[tuple[str, str], ...] | None = None
+
+    def _all(self) -> tuple[tuple[str, str], ...]:
+        if self._items is None:
+            late = self._skipped() if self._skipped is not None else []
+            self._items = tuple((name, why) for _, name, why in heapq.merge(self._tried, late))
+        return self._items
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[str, str]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[tuple[str, str]]: ...
+    def __getitem__(self, index: int | slice) -> tuple[str, str] | Sequence[tuple[str, str]]:
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __bool__(self) -> bool:
+        return bool(self._tried) or len(self) > 0
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Reasons | list | tuple):
+            return list(self._all()) == list(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._all())
+
+    def __repr__(self) -> str:
+        return repr(list(self._all()))
