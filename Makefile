@@ -9,7 +9,7 @@ LINT_STAMP := $(VENV)/.installed-lint
 # Everything (run + test + lint + bench), for working on fake-llm itself.
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-peers schema dist goldens layers clean docker-test
+.PHONY: run test lint bench bench-peers schema dist goldens layers request-path clean docker-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,11 @@ goldens: $(STAMP)
 # Module count per layer (package folder), for the architecture notes.
 layers:
 	python3 scripts/layers.py
+
+# Modules, functions and module switches one streamed OpenAI chat request passes through (in-process, profiled).
+# On an older commit: `git worktree add /tmp/old <commit>` then `PYTHONPATH=/tmp/old .venv/bin/python scripts/request_path.py`.
+request-path: $(STAMP)
+	$(BIN)/python scripts/request_path.py
 
 clean:
 	rm -rf $(VENV) dist .coverage .pytest_cache .mypy_cache .ruff_cache

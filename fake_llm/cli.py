@@ -114,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="DIALECT",
         help="record only this dialect (repeatable): openai-chat, anthropic, responses, completions, embeddings, "
-        "gemini, azure, bedrock (default: all)",
+        "gemini, azure, bedrock, ollama, ollama-generate, ollama-embed, cohere, cohere-embed, cohere-rerank, "
+        "mistral ... (default: all)",
     )
     rec.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     rec.add_argument("--port", "-p", type=int, default=8000, help="port (default 8000)")

@@ -51,6 +51,12 @@ RULES = dedent(
     - name: embed
       match: {api: embeddings}
       reply: {content: ""}
+    - name: vectors
+      match: {api: [ollama-embed, cohere-embed, cohere-rerank, mistral-embeddings]}
+      reply: {content: ""}
+    - name: moderate
+      match: {api: moderations}
+      reply: {content: ""}
     """
 )
 
@@ -91,6 +97,61 @@ def _chat_like(dialect: str, path: str, model: str) -> list[Case]:
         Case(dialect, "tool_call", path, ask("weather in Paris?", tools=CHAT_TOOLS)),
         Case(dialect, "tool_call_stream", path, ask("weather in Paris?", tools=CHAT_TOOLS, stream=True)),
         Case(dialect, "stream_fault", path, ask("broken", stream=True)),
+    ]
+
+
+def _ollama() -> list[Case]:
+    """Ollama streams unless `stream: false`; answers are JSON, streams NDJSON."""
+
+    def ask(text: str, **extra: Any) -> dict[str, Any]:
+        return {"model": "llama3.2", "messages": [{"role": "user", "content": text}], **extra}
+
+    d, path = "ollama", "/api/chat"
+    generate = {"model": "llama3.2", "prompt": "hello", "system": "Answer in one sentence."}
+    return [
+        Case(d, "non_stream", path, ask("hello", stream=False)),
+        Case(d, "stream", path, ask("hello")),
+        Case(d, "error", path, ask("teapot", stream=False)),
+        Case(d, "tool_call", path, ask("weather in Paris?", tools=CHAT_TOOLS, stream=False)),
+        Case(d, "tool_call_stream", path, ask("weather in Paris?", tools=CHAT_TOOLS)),
+        Case(d, "stream_fault", path, ask("broken")),
+        Case(d, "generate_stream", "/api/generate", generate),
+        Case(d, "embed", "/api/embed", {"model": "nomic-embed-text", "input": ["a", "b"], "dimensions": 4}),
+    ]
+
+
+def _cohere() -> list[Case]:
+    def ask(text: str, **extra: Any) -> dict[str, Any]:
+        return {"model": "command-a-03-2025", "messages": [{"role": "user", "content": text}], **extra}
+
+    d, path = "cohere", "/v2/chat"
+    embed = {
+        "model": "embed-v4.0",
+        "texts": ["a"],
+        "input_type": "search_query",
+        "embedding_types": ["float", "int8", "ubinary"],
+        "output_dimension": 256,
+    }
+    rerank = {"model": "rerank-v3.5", "query": "capital of France", "documents": ["Paris is in France", "Bananas"]}
+    return [
+        Case(d, "non_stream", path, ask("hello")),
+        Case(d, "stream", path, ask("hello", stream=True)),
+        Case(d, "error", path, ask("teapot")),
+        Case(d, "tool_call", path, ask("weather in Paris?", tools=CHAT_TOOLS)),
+        Case(d, "tool_call_stream", path, ask("weather in Paris?", tools=CHAT_TOOLS, stream=True)),
+        Case(d, "stream_fault", path, ask("broken", stream=True)),
+        Case(d, "embed", "/v2/embed", embed),
+        Case(d, "rerank", "/v2/rerank", rerank),
+    ]
+
+
+def _mistral() -> list[Case]:
+    """OpenAI's cases, less `stream_options` (Mistral reports usage on every stream's last chunk anyway)."""
+    chat = _chat_like("mistral", "/mistral/v1/chat/completions", "mistral-small-latest")
+    embeddings = {"model": "codestral-embed", "inputs": ["a"], "output_dimension": 4}
+    return [
+        *[case for case in chat if case.name != "stream_include_usage"],
+        Case("mistral", "embeddings", "/mistral/v1/embeddings", embeddings),
     ]
 
 
@@ -262,6 +323,9 @@ CASES: list[Case] = [
     *_gemini("v1"),
     *_chat_like("azure", "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21", "gpt-4o"),
     *_chat_like("scale", "/v5/chat/completions", "gpt-4o-mini"),
+    *_ollama(),
+    *_cohere(),
+    *_mistral(),
     *_bedrock(),
     *_openai_media(),
 ]

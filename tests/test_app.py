@@ -17,6 +17,7 @@ from fake_llm.http.app import create_app
 from fake_llm.http.engine import FakeLLM
 from fake_llm.scenarios.loader import parse_scenario
 from fake_llm.settings import Settings
+from tests.helpers import chat_body
 
 MakeClient = Callable[..., TestClient]
 
@@ -34,10 +35,6 @@ RULES = """
   match: {user: essay}
   reply: {content: "One two three.", stream: {chunk_tokens: 2}}
 """
-
-
-def ask(text: str = "hello", **extra: Any) -> dict[str, Any]:
-    return {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}], **extra}
 
 
 def engine(client: TestClient) -> FakeLLM:
@@ -127,7 +124,7 @@ def test_models_without_scenarios_list_only_the_default(make_client: MakeClient)
 
 
 def test_unknown_url_is_a_404_in_the_openai_envelope(client: TestClient) -> None:
-    response = client.post("/v1/chat/completion", json=ask())
+    response = client.post("/v1/chat/completion", json=chat_body())
     assert response.status_code == 404
     assert response.json() == {
         "error": {
@@ -177,9 +174,9 @@ def test_health(client: TestClient) -> None:
 
 
 def test_journal_lists_requests_with_filters_and_limit(client: TestClient) -> None:
-    client.post(URL, json=ask("hello"))
-    client.post(URL, json=ask("nothing"))
-    client.post(URL, json={**ask("essay"), "model": "gpt-4.1"})
+    client.post(URL, json=chat_body("hello"))
+    client.post(URL, json=chat_body("nothing"))
+    client.post(URL, json={**chat_body("essay"), "model": "gpt-4.1"})
     client.post(URL, json={"model": "gpt-4o-mini"})
     entries = client.get("/_fake/journal").json()["entries"]
     assert [(e["seq"], e["outcome"], e["rule"], e["status"]) for e in entries] == [
@@ -189,7 +186,7 @@ def test_journal_lists_requests_with_filters_and_limit(client: TestClient) -> No
         (4, "rejected", None, 400),
     ]
     first = entries[0]
-    assert first["body"] == ask("hello")
+    assert first["body"] == chat_body("hello")
     assert (first["method"], first["path"], first["model"], first["api"]) == ("POST", URL, "gpt-4o-mini", "openai-chat")
     assert first["time"] == 1767225600
     assert entries[1]["reasons"][0] == {
@@ -222,18 +219,18 @@ def test_journal_rejects_non_integer_filters(client: TestClient) -> None:
 
 
 def test_journal_redacts_keys(client: TestClient) -> None:
-    client.post(URL, json=ask(), headers={"authorization": "Bearer sk-test-abcdefgh1234"})
+    client.post(URL, json=chat_body(), headers={"authorization": "Bearer sk-test-abcdefgh1234"})
     headers = client.get("/_fake/journal").json()["entries"][0]["headers"]
     assert headers["authorization"] == "Bearer [redacted]...1234"
 
 
 def test_journal_delete_clears_but_keeps_numbering(client: TestClient) -> None:
-    client.post(URL, json=ask())
+    client.post(URL, json=chat_body())
     response = client.delete("/_fake/journal")
     assert response.status_code == 200
     assert response.json() == {"cleared": True}
     assert client.get("/_fake/journal").json() == {"entries": []}
-    client.post(URL, json=ask())
+    client.post(URL, json=chat_body())
     assert [e["seq"] for e in client.get("/_fake/journal").json()["entries"]] == [2]
 
 
@@ -241,23 +238,23 @@ def test_journal_delete_clears_but_keeps_numbering(client: TestClient) -> None:
 
 
 def test_reset_clears_journal_and_counters(client: TestClient) -> None:
-    assert client.post(URL, json=ask("once")).status_code == 200
-    assert client.post(URL, json=ask("once")).status_code == 400
+    assert client.post(URL, json=chat_body("once")).status_code == 200
+    assert client.post(URL, json=chat_body("once")).status_code == 400
     response = client.post("/_fake/reset")
     assert response.json() == {"reset": True, "rules_restored": False}
     assert client.get("/_fake/journal").json() == {"entries": []}
-    assert client.post(URL, json=ask("once")).json()["choices"][0]["message"]["content"] == "only once"
+    assert client.post(URL, json=chat_body("once")).json()["choices"][0]["message"]["content"] == "only once"
     assert [e["seq"] for e in client.get("/_fake/journal").json()["entries"]] == [1]
 
 
 def test_reset_with_rules_restores_the_base_rules(client: TestClient) -> None:
     client.post("/_fake/rules?mode=replace", content="- name: only\n  reply: {content: replaced}\n")
-    assert client.post(URL, json=ask("hello")).json()["choices"][0]["message"]["content"] == "replaced"
+    assert client.post(URL, json=chat_body("hello")).json()["choices"][0]["message"]["content"] == "replaced"
     client.post("/_fake/reset")
-    assert client.post(URL, json=ask("hello")).json()["choices"][0]["message"]["content"] == "replaced"
+    assert client.post(URL, json=chat_body("hello")).json()["choices"][0]["message"]["content"] == "replaced"
     response = client.post("/_fake/reset?rules=true")
     assert response.json() == {"reset": True, "rules_restored": True}
-    assert client.post(URL, json=ask("hello")).json()["choices"][0]["message"]["content"] == "Hello there."
+    assert client.post(URL, json=chat_body("hello")).json()["choices"][0]["message"]["content"] == "Hello there."
     assert [r["name"] for r in client.get("/_fake/rules").json()["rules"]] == ["greet", "once", "essay"]
 
 
@@ -265,7 +262,7 @@ def test_reset_with_rules_restores_the_base_rules(client: TestClient) -> None:
 
 
 def reply_to(client: TestClient, text: str) -> str:
-    response = client.post(URL, json=ask(text))
+    response = client.post(URL, json=chat_body(text))
     assert response.status_code == 200, response.text
     content: str = response.json()["choices"][0]["message"]["content"]
     return content
@@ -297,7 +294,7 @@ def test_post_rules_replace_mode(client: TestClient) -> None:
 
 
 def test_get_rules_summarises_rules_with_hits_and_warnings(client: TestClient) -> None:
-    client.post(URL, json=ask("hello"))
+    client.post(URL, json=chat_body("hello"))
     rules = "rules:\n  - name: catch-all\n    reply: {content: x}\n  - name: after\n    reply: {content: y}\n"
     assert client.post("/_fake/rules", content=rules).status_code == 200
     body = client.get("/_fake/rules").json()
@@ -435,7 +432,7 @@ def test_admin_token_by_header_or_bearer(guarded: TestClient, headers: dict[str,
 
 def test_health_and_the_api_stay_open_with_an_admin_token(guarded: TestClient) -> None:
     assert guarded.get("/_fake/health").status_code == 200
-    assert guarded.post(URL, json=ask()).status_code == 200
+    assert guarded.post(URL, json=chat_body()).status_code == 200
 
 
 # --------------------------------------------------------------------------------------------- API keys
@@ -457,7 +454,7 @@ def keyed(make_client: MakeClient) -> TestClient:
     ],
 )
 def test_missing_or_wrong_api_key_is_a_401(keyed: TestClient, headers: dict[str, str], message: str) -> None:
-    response = keyed.post(URL, json=ask(), headers=headers)
+    response = keyed.post(URL, json=chat_body(), headers=headers)
     assert response.status_code == 401
     assert response.json() == {
         "error": {"message": message, "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}
@@ -468,13 +465,13 @@ def test_missing_or_wrong_api_key_is_a_401(keyed: TestClient, headers: dict[str,
 
 @pytest.mark.parametrize("key", ["k1", "sk-test-abcdefgh1234"])
 def test_the_right_api_key_passes(keyed: TestClient, key: str) -> None:
-    response = keyed.post(URL, json=ask(), headers={"authorization": f"Bearer {key}"})
+    response = keyed.post(URL, json=chat_body(), headers={"authorization": f"Bearer {key}"})
     assert response.status_code == 200
 
 
 def test_without_api_keys_any_key_or_none_passes(client: TestClient) -> None:
-    assert client.post(URL, json=ask()).status_code == 200
-    assert client.post(URL, json=ask(), headers={"authorization": "Bearer anything"}).status_code == 200
+    assert client.post(URL, json=chat_body()).status_code == 200
+    assert client.post(URL, json=chat_body(), headers={"authorization": "Bearer anything"}).status_code == 200
 
 
 # --------------------------------------------------------------------------------------------- CORS
@@ -496,7 +493,9 @@ def test_cors_preflight(client: TestClient) -> None:
 
 
 def test_cors_headers_on_a_streamed_response(client: TestClient) -> None:
-    with client.stream("POST", URL, json=ask("essay", stream=True), headers={"origin": "http://localhost:5173"}) as r:
+    with client.stream(
+        "POST", URL, json=chat_body("essay", stream=True), headers={"origin": "http://localhost:5173"}
+    ) as r:
         r.read()
     assert r.headers["content-type"] == "text/event-stream; charset=utf-8"
     assert r.headers["access-control-allow-origin"] == "*"
@@ -506,9 +505,9 @@ def test_cors_headers_on_a_streamed_response(client: TestClient) -> None:
 
 def test_cors_origins_setting(make_client: MakeClient) -> None:
     client = make_client(RULES, cors_origins=("http://allowed.test",))
-    allowed = client.post(URL, json=ask(), headers={"origin": "http://allowed.test"})
+    allowed = client.post(URL, json=chat_body(), headers={"origin": "http://allowed.test"})
     assert allowed.headers["access-control-allow-origin"] == "http://allowed.test"
-    other = client.post(URL, json=ask(), headers={"origin": "http://other.test"})
+    other = client.post(URL, json=chat_body(), headers={"origin": "http://other.test"})
     assert "access-control-allow-origin" not in other.headers
 
 
@@ -522,9 +521,9 @@ def stream_raw(client: TestClient, body: dict[str, Any]) -> bytes:
 
 def test_same_requests_after_reset_give_identical_bytes(client: TestClient) -> None:
     def run() -> tuple[bytes, bytes, bytes, str]:
-        first = client.post(URL, json=ask("hello"))
-        streamed = stream_raw(client, ask("essay"))
-        missed = client.post(URL, json=ask("nothing"))
+        first = client.post(URL, json=chat_body("hello"))
+        streamed = stream_raw(client, chat_body("essay"))
+        missed = client.post(URL, json=chat_body("nothing"))
         return first.content, streamed, missed.content, first.headers["x-request-id"]
 
     before = run()
@@ -535,8 +534,8 @@ def test_same_requests_after_reset_give_identical_bytes(client: TestClient) -> N
 def test_ids_differ_per_request_and_per_seed(make_client: MakeClient) -> None:
     seed0 = make_client(RULES, seed=0)
     seed1 = make_client(RULES, seed=1)
-    a, b = (seed0.post(URL, json=ask()).json() for _ in range(2))
-    c = seed1.post(URL, json=ask()).json()
+    a, b = (seed0.post(URL, json=chat_body()).json() for _ in range(2))
+    c = seed1.post(URL, json=chat_body()).json()
     assert len({a["id"], b["id"], c["id"]}) == 3
     assert a["system_fingerprint"] == b["system_fingerprint"] != c["system_fingerprint"]
     assert {a["created"], c["created"]} == {1767225600}
@@ -552,9 +551,9 @@ def boom(*args: object, **kwargs: object) -> Any:
 def test_internal_error_is_a_500_in_the_openai_envelope(
     client: TestClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr("fake_llm.http.engine.plan_completion", boom)
+    monkeypatch.setattr("fake_llm.core.pipeline.plan_completion", boom)
     with caplog.at_level(logging.ERROR, logger="fake_llm"):
-        response = client.post(URL, json=ask())
+        response = client.post(URL, json=chat_body())
     assert response.status_code == 500
     assert response.headers["x-should-retry"] == "false"
     assert response.headers["x-request-id"].startswith("req_")
@@ -576,7 +575,7 @@ def test_internal_error_is_a_500_in_the_openai_envelope(
 
 def test_internal_error_while_rendering_is_journaled_once(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(OpenAIChat, "completion_body", boom)
-    assert client.post(URL, json=ask()).status_code == 500
+    assert client.post(URL, json=chat_body()).status_code == 500
     assert [(e.seq, e.outcome) for e in engine(client).journal.entries] == [(1, "error")]
 
 
@@ -594,12 +593,12 @@ def test_header_match_and_session_sequences_over_http(make_client: MakeClient) -
         """
     )
     headers = {"X-TEAM": "blue", "X-Fake-LLM-Session": "s1"}
-    assert client.post(URL, json=ask("a"), headers=headers).json()["choices"][0]["message"]["content"] == "first"
-    assert client.post(URL, json=ask("b"), headers=headers).json()["choices"][0]["message"]["content"] == "second"
-    assert client.post(URL, json=ask("a"), headers={"x-team": "blue"}).json()["choices"][0]["message"]["content"] == (
-        "first"
-    )
-    missed = client.post(URL, json=ask("a"), headers={"x-team": "Blue"})
+    assert client.post(URL, json=chat_body("a"), headers=headers).json()["choices"][0]["message"]["content"] == "first"
+    assert client.post(URL, json=chat_body("b"), headers=headers).json()["choices"][0]["message"]["content"] == "second"
+    assert client.post(URL, json=chat_body("a"), headers={"x-team": "blue"}).json()["choices"][0]["message"][
+        "content"
+    ] == ("first")
+    missed = client.post(URL, json=chat_body("a"), headers={"x-team": "Blue"})
     assert missed.status_code == 400
     assert missed.json()["error"]["message"].endswith(
         "Rules tried: team: header 'x-team': 'Blue' does not equal 'blue' (it would match ignoring case: add "

@@ -64,7 +64,7 @@ PACKS = {
             match: {user: "fault: mid-stream error"}
             reply:
               content: "This answer fails after a few words"
-              stream: {chunk_ms: 10, error_after: 3, error: {message: "The server had an error midway."}}
+              stream: {chunk_ms: 10, error_after: 2, error: {message: "The server had an error midway."}}
     """,
     "1-happy-path.yaml": """
         name: happy-path
@@ -405,7 +405,7 @@ def test_chat_box_shows_stream_errors_and_tool_calls(fresh: FakeLLMServer, open_
     # The journal's mid-stream-error entry says how the stream ended, never "completed".
     _row(page, 1).click()
     detail = page.get_by_test_id("detail")
-    expect(detail).to_contain_text("ended by a mid-stream error event (error_after=3)")
+    expect(detail).to_contain_text("ended by a mid-stream error event (error_after=2)")
     expect(detail).not_to_contain_text("completed")
 
 

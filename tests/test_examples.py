@@ -124,6 +124,26 @@ TRIGGERS: dict[str, list[tuple[dict[str, Any], str]]] = {
             "provider-scale",
         ),
         (
+            {"path": "/api/chat", "json": {"model": "llama3.2", "messages": says("provider: ping"), "stream": False}},
+            "provider-ollama",
+        ),
+        (
+            {"path": "/api/embed", "json": {"model": "nomic-embed-text", "input": "provider: x"}},
+            "provider-ollama-embed",
+        ),
+        (
+            {
+                "path": "/mistral/v1/chat/completions",
+                "json": {"model": "mistral-small", "messages": says("provider: ping")},
+            },
+            "provider-mistral",
+        ),
+        ({"path": "/v2/chat", "json": {"model": "command-a", "messages": says("provider: ping")}}, "provider-cohere"),
+        (
+            {"path": "/v2/rerank", "json": {"model": "rerank-v3.5", "query": "provider: q", "documents": ["a", "b"]}},
+            "provider-cohere-rerank",
+        ),
+        (
             {"user": "provider: cerebras json", "body": {"response_format": {"type": "json_object"}}},
             "provider-cerebras-json-failure",
         ),

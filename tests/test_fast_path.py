@@ -8,7 +8,7 @@ import pytest
 from starlette.routing import Match, Route
 from starlette.testclient import TestClient
 
-from fake_llm.dialects import PROVIDERS
+from fake_llm.dialects import COUNTERS, DIALECTS
 from fake_llm.http.app import create_app
 from fake_llm.http.engine import FakeLLM
 from fake_llm.http.fast_path import ApiFastPath
@@ -29,7 +29,7 @@ def fast_path() -> ApiFastPath:
         raise AssertionError("passed on")
 
     return ApiFastPath(
-        nowhere, engine=engine, providers=list(PROVIDERS.values()), cors_origins=["*"], expose_headers=[]
+        nowhere, engine=engine, dialects=[*DIALECTS.values(), *COUNTERS], cors_origins=["*"], expose_headers=[]
     )
 
 
@@ -39,7 +39,7 @@ def scope(path: str, method: str = "POST") -> dict[str, Any]:
 
 def test_no_fixed_path_is_also_claimed_by_a_path_with_parameters() -> None:
     # The dict lookup comes first; that is only the route table's order if no pattern matches a fixed path.
-    paths = [p for provider in PROVIDERS.values() for p in provider.routes]
+    paths = [p for dialect in (*DIALECTS.values(), *COUNTERS) for p in dialect.routes]
     patterns = [Route(p, lambda r: None, methods=["POST"]) for p in paths if "{" in p]
     for fixed in (p for p in paths if "{" not in p):
         assert all(route.matches(scope(fixed))[0] is Match.NONE for route in patterns), fixed
@@ -56,15 +56,15 @@ def test_no_fixed_path_is_also_claimed_by_a_path_with_parameters() -> None:
 )
 def test_finds_the_dialect_by_path(path: str, api: str, params: dict[str, str]) -> None:
     request = scope(path)
-    provider = fast_path().provider_for(request)
-    assert provider is not None
-    assert provider.api == api
+    dialect = fast_path().dialect_for(request)
+    assert dialect is not None
+    assert dialect.api == api
     assert request["path_params"] == params
 
 
 def test_other_paths_are_not_claimed() -> None:
-    assert fast_path().provider_for(scope("/_fake/rules")) is None
-    assert fast_path().provider_for(scope("/v1/models")) is None
+    assert fast_path().dialect_for(scope("/_fake/rules")) is None
+    assert fast_path().dialect_for(scope("/v1/models")) is None
 
 
 def test_gets_preflights_and_admin_go_through_starlette() -> None:

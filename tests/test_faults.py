@@ -181,7 +181,7 @@ def test_hang_times_the_client_out(server: FakeLLMServer) -> None:
 def test_abrupt_disconnect_is_a_connection_error(server: FakeLLMServer) -> None:
     seen, error = stream_texts(server, "fault: disconnect")
     assert isinstance(error, openai.APIConnectionError)
-    assert seen == ["", "This", " answer", " will"]  # disconnect_after: 4 chunks, the role chunk included
+    assert seen == ["", "This", " answer", " will"]  # disconnect_after: 3 pieces of text (after the role chunk)
     assert server.journal.last.stream_outcome == "disconnected (scripted)"
 
 

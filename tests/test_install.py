@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,11 @@ def test_the_readme_install_commands_work_in_a_fresh_venv(tmp_path: Path) -> Non
     dist = tmp_path / "dist"
     run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", dist, ROOT, cwd=ROOT)
     (wheel,) = dist.glob("fake_llm-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    # The bundled pack and the payload file it reads ship; our golden transcripts and pinned specs do not.
+    assert "fake_llm/_bundled/scenarios/basics.yaml" in names
+    assert "fake_llm/_bundled/fixtures/essay.txt" in names
+    assert not [name for name in names if "/golden/" in name or "/specs/" in name]
     run(*pip, wheel, "pytest", "hatchling", cwd=project)
     check_installed(bin_dir, project)
 

@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 
 from fake_llm.cli import main
 from fake_llm.core.matching import explain
-from fake_llm.dialects import PROVIDERS
+from fake_llm.dialects import DIALECTS
 from fake_llm.errors import ScenarioError
 from fake_llm.model.request import ChatRequest
 from fake_llm.record.proxy import Cassette, Recorder, _replays, dump_yaml
@@ -711,7 +711,7 @@ def test_pytest_records_with_the_option_and_replays_without(pytester: pytest.Pyt
 
 
 def parsed(api: str, body: dict[str, Any], **params: str) -> ChatRequest:
-    return PROVIDERS[api].parse(body, {}, params)
+    return DIALECTS[api].parse(body, {}, params)
 
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
@@ -913,7 +913,7 @@ def test_streams_that_a_timeline_cannot_carry_get_their_pace() -> None:
             ],
             {
                 "chunks": [{"text": "Hel", "after_ms": 30}],
-                "error_after": 3,
+                "error_after": 1,
                 "error": {"message": "Overloaded", "type": "overloaded_error"},
             },
         ),
@@ -927,7 +927,7 @@ def test_streams_that_a_timeline_cannot_carry_get_their_pace() -> None:
             ],
             {
                 "chunks": [{"text": "Hel", "after_ms": 20}],
-                "error_after": 2,
+                "error_after": 1,
                 "error": {"message": "boom", "code": "server_error"},
             },
         ),

@@ -194,7 +194,8 @@ def test_records_an_invoke_stream_exception(upstream: FakeLLMServer, tmp_path: P
         return len(seen), caught.value.response["Error"]["Code"]
 
     live, again, data = round_trip(upstream, tmp_path / "c.yaml", run)
-    assert live == again == (2, "modelStreamErrorException")
+    # message_start, content_block_start and two text deltas (error_after: 2 pieces), then the exception.
+    assert live == again == (4, "modelStreamErrorException")
     assert data["rules"][0]["reply"]["stream"]["error"]["type"] == "modelStreamErrorException"
 
 

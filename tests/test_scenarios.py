@@ -783,3 +783,12 @@ def test_a_catch_all_with_times_shadows_nothing() -> None:
         "rules:\n  - times: 1\n    reply: {content: a}\n  - name: ok\n    reply: {content: b}\n", source="s.yaml"
     )
     assert shadowed_rules([scenario]) == []
+
+
+def test_match_dialect_and_its_old_name_api() -> None:
+    new = parse_rules("- {match: {dialect: [anthropic, gemini]}, reply: {content: x}}")
+    old = parse_rules("- {match: {api: anthropic}, reply: {content: x}}")
+    assert new.rules[0].match.api == ("anthropic", "gemini")
+    assert old.rules[0].match.api == ("anthropic",)
+    with pytest.raises(ScenarioError, match=r"`api` is the old name of `dialect`: give one of them"):
+        parse_rules("- {match: {dialect: anthropic, api: gemini}, reply: {content: x}}")

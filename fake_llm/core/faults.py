@@ -1,6 +1,7 @@
 """Scripted stream faults: cut, broken, split or commented streams, applied to a planned list of events.
 
-Chunk numbers count every data event the client sees, starting from 0 (the role chunk).
+Positions count neutral content steps (pieces of text, reasoning or tool-call arguments), not wire events, so one
+rule breaks the same way in every dialect; `keepalive_every` alone counts the events sent.
 """
 
 from __future__ import annotations
@@ -52,24 +53,54 @@ class FaultPlan:
         return None
 
 
-def apply_faults(events: Sequence[Event], spec: StreamSpec, error_event: Callable[[StreamError], Event]) -> FaultPlan:
-    """Break `events` as `spec` says. `error_event` renders the dialect's mid-stream error event."""
+def content_starts(events: Sequence[Event]) -> tuple[list[int], int]:
+    """Where each neutral content step (a piece of text, reasoning or tool-call arguments) starts among `events`,
+    and the index just after the last one (where a fault "after every piece" goes: before the finish)."""
+    starts: list[int] = []
+    last, step = -1, None
+    for i, event in enumerate(events):
+        if event.step >= 0:
+            if event.step != step:
+                starts.append(i)
+                step = event.step
+            last = i
+    if last < 0:  # no content at all: right after the head events (role chunk, message_start ...)
+        head = [i for i, e in enumerate(events) if e.kind in ("finish", "usage", "done")]
+        return starts, head[0] if head else len(events)
+    return starts, last + 1
+
+
+def after_pieces(events: Sequence[Event], pieces: int) -> int:
+    """How many events go out before a fault placed after `pieces` content steps."""
+    starts, end = content_starts(events)
+    return starts[pieces] if pieces < len(starts) else end
+
+
+def apply_faults(
+    events: Sequence[Event], spec: StreamSpec, error_event: Callable[[StreamError, int], Event]
+) -> FaultPlan:
+    """Break `events` as `spec` says. Positions count content steps, the same in every dialect: `error_after: 2`
+    sends two pieces of text (with whatever events the dialect puts around them), then the error. `error_event`
+    renders the dialect's mid-stream error event, given its position among the events sent."""
     out = [e for e in events if (spec.finish_chunk or e.kind != "finish") and (spec.done or e.kind != "done")]
-    if spec.malformed_at is not None and spec.malformed_at < len(out):
-        victim = out[spec.malformed_at]
+    starts, _ = content_starts(out)
+    if spec.malformed_at is not None and spec.malformed_at < len(starts):
+        at = starts[spec.malformed_at]
+        victim = out[at]
         data = spec.malformed_data if spec.malformed_data is not None else victim.data[: max(1, len(victim.data) // 2)]
-        out[spec.malformed_at] = dataclasses.replace(victim, data=data, kind="malformed")
+        out[at] = dataclasses.replace(victim, data=data, kind="malformed")
     if spec.error_after is not None:
-        at_ms = out[spec.error_after].at_ms if spec.error_after < len(out) else (out[-1].at_ms if out else 0.0)
-        out = [*out[: spec.error_after], dataclasses.replace(error_event(spec.error), at_ms=at_ms)]
+        cut = after_pieces(out, spec.error_after)
+        at_ms = out[cut].at_ms if cut < len(out) else (out[-1].at_ms if out else 0.0)
+        out = out[:cut]
+        out.append(dataclasses.replace(error_event(spec.error, len(out)), at_ms=at_ms))
     for limit in (spec.end_after, spec.disconnect_after):
         if limit is not None:
-            out = out[:limit]
+            out = out[: after_pieces(out, limit)]
     if spec.split_at is not None:
+        split = set(range(len(out))) if spec.split_at == -1 else set(starts[spec.split_at : spec.split_at + 1])
         out = [
-            dataclasses.replace(e, parts=spec.split_parts, split_utf8=spec.split_utf8)
-            if spec.split_at in (-1, i)
-            else e
+            dataclasses.replace(e, parts=spec.split_parts, split_utf8=spec.split_utf8) if i in split else e
             for i, e in enumerate(out)
         ]
     if spec.keepalive_every:

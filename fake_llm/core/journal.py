@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
@@ -30,9 +31,10 @@ def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     return out
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class JournalEntry:
-    """One request as fake-llm saw it and what it answered."""
+    """One request as fake-llm saw it and what it answered (immutable: how a stream ended is set through
+    Journal.stream_ended, under the journal's lock)."""
 
     seq: int
     time: float
@@ -47,7 +49,6 @@ class JournalEntry:
     #: reload `reloaded` / `reload_error`.
     outcome: str = "matched"
     rule: str | None = None
-    #: For unmatched requests: each rule and why it did not match.
     #: Each rule tried before the answer and why it did not match (a lazy Reasons when the rule index skipped some).
     reasons: Sequence[tuple[str, str]] = field(default_factory=list)
     reply: str | None = None
@@ -97,6 +98,20 @@ class Journal:
     def record(self, entry: JournalEntry) -> None:
         with self._lock:
             self._entries.append(entry)
+
+    def stream_ended(self, seq: int, outcome: str, *, keep_first: bool = False) -> None:
+        """Note how the stream of entry `seq` ended (`completed`, `client disconnected`...), if it is still kept;
+        with `keep_first`, only when no ending was noted yet (several parties may see the end of one stream)."""
+        self.update(seq, lambda entry: {} if keep_first and entry.stream_outcome else {"stream_outcome": outcome})
+
+    def update(self, seq: int, changes: Callable[[JournalEntry], Mapping[str, Any]]) -> None:
+        """Replace entry `seq` (if still kept) by a copy with `changes(entry)` applied, under the lock: for what is
+        learnt after an entry is recorded (how a stream or a realtime session ended)."""
+        with self._lock:
+            for i in range(len(self._entries) - 1, -1, -1):
+                if self._entries[i].seq == seq:
+                    self._entries[i] = dataclasses.replace(self._entries[i], **changes(self._entries[i]))
+                    return
 
     def clear(self, *, restart_numbering: bool = True) -> None:
         with self._lock:

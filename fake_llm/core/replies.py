@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -17,6 +17,7 @@ from fake_llm.core.textgen import generate_text, request_seed
 from fake_llm.core.tokens import Tokenizer, count_prompt
 from fake_llm.core.tool_calls import forces_tool, plan_tool_calls
 from fake_llm.errors import ReplyMismatch
+from fake_llm.model.finish import FinishReason
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import Match, Reply, Rule
 from fake_llm.scenarios.coercion import CoercionError, coerce
@@ -52,7 +53,7 @@ class PlannedChoice:
 
     index: int
     tokens: tuple[str, ...]
-    finish_reason: str
+    finish_reason: FinishReason
     #: Empty unless the request streams.
     chunks: tuple[tuple[str, ...], ...] = ()
     has_text: bool = True
@@ -102,6 +103,8 @@ class Completion:
     model: str
     #: A scripted embedding vector (embeddings requests), else None.
     embedding: tuple[float, ...] | None = None
+    #: Scripted rerank scores, one per document (rerank requests), else None.
+    scores: tuple[float, ...] | None = None
     #: The reply's `moderation:`, `image:`, `audio:` or `transcript:` mappings, for the media dialects.
     media: Mapping[str, Any] = field(default_factory=dict)
 
@@ -278,7 +281,6 @@ def plan_completion(
             seeds.append(request_seed(ctx.seed, request.model, [[m.role, m.text] for m in request.messages]))
         return seeds[0]
 
-    timeline = [chunk.text for chunk in reply.stream.chunks]
     size = reply.stream.chunk_tokens
     calls = plan_tool_calls(reply, rule, request, lambda value: _render(value, context), ctx.call_id, base_seed)
     wants_reasoning = reply.reasoning is not None and request.reasoning_allowed
@@ -296,49 +298,9 @@ def plan_completion(
         else:
             raw_text = scripted_text(reply, request, context, _derived(base_seed, index))
             override = reply.finish_reason
-        budget = request.max_tokens
-        truncated = False
-        reasoning_tokens = tokenizer.split(reasoning) if reasoning else []
-        if budget is not None and len(reasoning_tokens) > budget:
-            reasoning_tokens, truncated = reasoning_tokens[:budget], True
-        budget = None if budget is None else budget - len(reasoning_tokens)
-        text, stop_sequence = cut_at_stop(raw_text or "", request.stop, keep=request.include_stop)
-        tokens = tokenizer.split(text)
-        if budget is not None and len(tokens) > budget:
-            tokens, truncated = tokens[:budget], True
-        budget = None if budget is None else budget - len(tokens)
-        planned_calls: list[PlannedToolCall] = []
-        for call_id, name, arguments in calls if not truncated else []:
-            arg_tokens = tokenizer.split(arguments)
-            if budget is not None and len(arg_tokens) > budget:
-                arg_tokens, truncated = arg_tokens[:budget], True
-            budget = None if budget is None else budget - len(arg_tokens)
-            planned_calls.append(
-                PlannedToolCall(call_id, name, "".join(arg_tokens), tuple(arg_tokens), groups(arg_tokens))
-            )
-            if truncated:
-                break
-        if not request.stream:
-            chunks: tuple[tuple[str, ...], ...] = ()  # only streams are cut into chunks
-        elif timeline:
-            chunks = tuple(tuple(tokenizer.split(p)) for p in cut_pieces(timeline, len("".join(tokens))))
-        else:
-            chunks = groups(tokens)
-        finish = "length" if truncated else (override or ("tool_calls" if planned_calls else "stop"))
         refusal = str(_render(reply.refusal, context)) if reply.refusal is not None else None
-        choices.append(
-            PlannedChoice(
-                index=index,
-                tokens=tuple(tokens),
-                finish_reason=finish,
-                chunks=chunks,
-                has_text=raw_text is not None and refusal is None,
-                refusal=refusal,
-                reasoning_chunks=groups(reasoning_tokens),
-                tool_calls=tuple(planned_calls),
-                stop_sequence=stop_sequence if not truncated else None,
-            )
-        )
+        choice = _plan_choice(index, raw_text, override, refusal, reasoning, calls, reply, request, tokenizer, groups)
+        choices.append(choice)
     if any(c.refusal for c in choices):
         refusal_tokens = tokenizer.split(choices[0].refusal or "")
         choices = [_with_refusal_tokens(c, refusal_tokens, groups) for c in choices]
@@ -348,7 +310,78 @@ def plan_completion(
         reasoning_tokens=sum(c.reasoning_tokens for c in choices),
         overrides=merge(usage_fields, reply.usage) if usage_fields else reply.usage,
     )
-    return Completion(tuple(choices), usage, reply.model or request.model, reply.embedding, reply.media)
+    return Completion(
+        tuple(choices), usage, reply.model or request.model, reply.embedding, scores=reply.scores, media=reply.media
+    )
+
+
+def _finish(truncated: bool, override: str | None, called: bool) -> FinishReason:
+    """`length` when max_tokens cut the choice, else the scripted reason, else `tool_calls` or `stop`."""
+    if truncated:
+        return FinishReason.LENGTH
+    if override:
+        return FinishReason(override)
+    return FinishReason.TOOL_CALLS if called else FinishReason.STOP
+
+
+class _Budget:
+    """max_tokens as a choice spends it: reasoning first, then text, then tool-call arguments."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.left = limit
+        self.truncated = False
+
+    def take(self, tokens: list[str]) -> list[str]:
+        """`tokens`, cut to what is left (then the choice is truncated)."""
+        if self.left is not None:
+            if len(tokens) > self.left:
+                tokens, self.truncated = tokens[: self.left], True
+            self.left -= len(tokens)
+        return tokens
+
+
+def _plan_choice(
+    index: int,
+    raw_text: str | None,
+    override: str | None,
+    refusal: str | None,
+    reasoning: str | None,
+    calls: Sequence[tuple[str, str, str]],
+    reply: Reply,
+    request: ChatRequest,
+    tokenizer: Tokenizer,
+    groups: Callable[[list[str]], tuple[tuple[str, ...], ...]],
+) -> PlannedChoice:
+    """One choice: its reasoning, text (cut at stop sequences) and tool calls within max_tokens, and stream chunks."""
+    budget = _Budget(request.max_tokens)
+    reasoning_tokens = budget.take(tokenizer.split(reasoning) if reasoning else [])
+    text, stop_sequence = cut_at_stop(raw_text or "", request.stop, keep=request.include_stop)
+    tokens = budget.take(tokenizer.split(text))
+    planned_calls: list[PlannedToolCall] = []
+    for call_id, name, arguments in calls if not budget.truncated else []:
+        arg_tokens = budget.take(tokenizer.split(arguments))
+        planned_calls.append(PlannedToolCall(call_id, name, "".join(arg_tokens), tuple(arg_tokens), groups(arg_tokens)))
+        if budget.truncated:
+            break
+    timeline = [chunk.text for chunk in reply.stream.chunks]
+    if not request.stream:
+        chunks: tuple[tuple[str, ...], ...] = ()  # only streams are cut into chunks
+    elif timeline:
+        chunks = tuple(tuple(tokenizer.split(p)) for p in cut_pieces(timeline, len("".join(tokens))))
+    else:
+        chunks = groups(tokens)
+    truncated = budget.truncated
+    return PlannedChoice(
+        index=index,
+        tokens=tuple(tokens),
+        finish_reason=_finish(truncated, override, bool(planned_calls)),
+        chunks=chunks,
+        has_text=raw_text is not None and refusal is None,
+        refusal=refusal,
+        reasoning_chunks=groups(reasoning_tokens),
+        tool_calls=tuple(planned_calls),
+        stop_sequence=stop_sequence if not truncated else None,
+    )
 
 
 def _with_refusal_tokens(

@@ -114,6 +114,10 @@ class Reasons(Sequence[tuple[str, str]]):
             return list(self._all()) == list(other)
         return NotImplemented
 
+    def __deepcopy__(self, memo: dict[int, object]) -> list[tuple[str, str]]:
+        # dataclasses.asdict (the journal's to_dict) deep-copies fields: a plain list, not the rules behind it.
+        return list(self._all())
+
     def __hash__(self) -> int:
         return hash(self._all())
 

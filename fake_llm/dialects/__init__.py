@@ -1,11 +1,15 @@
-"""Dialect adapters by API name; each parses its API's requests and renders its wire shapes."""
+"""The dialect registry: every dialect by its name; each parses its API's requests and renders its wire shapes."""
 
 from __future__ import annotations
 
+from fake_llm.dialects.anthropic.count_tokens import AnthropicCountTokens
 from fake_llm.dialects.anthropic.messages import AnthropicMessages
-from fake_llm.dialects.base import Provider, ReplyMeta
+from fake_llm.dialects.base import Dialect, Provider, ReplyMeta
 from fake_llm.dialects.bedrock import BedrockRuntime
+from fake_llm.dialects.cohere import CohereChat, CohereEmbed, CohereRerank
 from fake_llm.dialects.gemini.generate import Gemini
+from fake_llm.dialects.mistral import MistralChat, MistralEmbeddings
+from fake_llm.dialects.ollama import OllamaChat, OllamaEmbed, OllamaEmbeddings, OllamaGenerate
 from fake_llm.dialects.openai.audio import OpenAITranscriptions, OpenAITranslations
 from fake_llm.dialects.openai.azure import AzureOpenAIChat
 from fake_llm.dialects.openai.chat import OpenAIChat
@@ -18,7 +22,7 @@ from fake_llm.dialects.openai.scale import ScaleChat
 from fake_llm.dialects.openai.speech import OpenAISpeech
 
 #: Routes are tried in this order: the most used dialect first.
-PROVIDERS: dict[str, Provider] = {
+DIALECTS: dict[str, Dialect] = {
     OpenAIChat.api: OpenAIChat(),
     AnthropicMessages.api: AnthropicMessages(),
     OpenAIResponses.api: OpenAIResponses(),
@@ -27,6 +31,15 @@ PROVIDERS: dict[str, Provider] = {
     Gemini.api: Gemini(),
     AzureOpenAIChat.api: AzureOpenAIChat(),
     ScaleChat.api: ScaleChat(),
+    OllamaChat.api: OllamaChat(),
+    OllamaGenerate.api: OllamaGenerate(),
+    OllamaEmbed.api: OllamaEmbed(),
+    OllamaEmbeddings.api: OllamaEmbeddings(),
+    MistralChat.api: MistralChat(),
+    MistralEmbeddings.api: MistralEmbeddings(),
+    CohereChat.api: CohereChat(),
+    CohereEmbed.api: CohereEmbed(),
+    CohereRerank.api: CohereRerank(),
     BedrockRuntime.api: BedrockRuntime(),
     OpenAIModerations.api: OpenAIModerations(),
     OpenAIImages.api: OpenAIImages(),
@@ -35,4 +48,10 @@ PROVIDERS: dict[str, Provider] = {
     OpenAITranslations.api: OpenAITranslations(),
 }
 
-__all__ = ["PROVIDERS", "Provider", "ReplyMeta"]
+#: Token counters: dialects that answer a prompt's token count (served and journaled, never recorded or matched).
+COUNTERS: tuple[Dialect, ...] = (AnthropicCountTokens(),)
+
+#: The old name of DIALECTS, kept for plugins and scripts that import it.
+PROVIDERS = DIALECTS
+
+__all__ = ["COUNTERS", "DIALECTS", "PROVIDERS", "Dialect", "Provider", "ReplyMeta"]

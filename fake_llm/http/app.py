@@ -14,14 +14,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
-from fake_llm.dialects import PROVIDERS, Provider
+from fake_llm.dialects import COUNTERS, DIALECTS, Dialect
 from fake_llm.http.admin import ADMIN_ROUTES
-from fake_llm.http.anthropic_count_tokens import EXTRA_ROUTES as ANTHROPIC_ROUTES
 from fake_llm.http.aws_headers import with_aws_headers
 from fake_llm.http.dashboard import DASHBOARD_ROUTES
 from fake_llm.http.engine import MODEL_CREATED, FakeLLM
 from fake_llm.http.fast_path import ApiFastPath
 from fake_llm.http.images import EXTRA_ROUTES as IMAGE_ROUTES
+from fake_llm.http.ollama_models import EXTRA_ROUTES as OLLAMA_ROUTES
 from fake_llm.http.realtime import REALTIME_ROUTES
 from fake_llm.http.sse import silence_scripted_disconnects
 from fake_llm.model.spec import Scenario
@@ -44,13 +44,15 @@ EXPOSED_HEADERS = [
 ]
 
 
-def _chat_endpoint(provider: Provider) -> object:
+def dialect_endpoint(dialect: Dialect) -> object:
+    """The endpoint for `dialect`'s routes: every request goes through FakeLLM.chat (the pipeline)."""
+
     async def endpoint(request: Request) -> ASGIApp:
         engine: FakeLLM = request.app.state.fake_llm
         # Bedrock's wire needs more than a body and headers: its error-type header and event-stream content type.
-        return with_aws_headers(provider, await engine.chat(provider, request))
+        return with_aws_headers(dialect, await engine.chat(dialect, request))
 
-    endpoint.__name__ = provider.api.replace("-", "_")
+    endpoint.__name__ = dialect.api.replace("-", "_")
     return endpoint
 
 
@@ -69,21 +71,30 @@ async def get_model(request: Request) -> Response:
     if engine.knows_model(model_id):
         return JSONResponse(_model(model_id))
     return JSONResponse(
-        PROVIDERS["openai-chat"].error_body(
+        DIALECTS["openai-chat"].error_body(
             404, f"The model '{model_id}' does not exist or you do not have access to it.", code="model_not_found"
         ),
         status_code=404,
     )
 
 
+#: Path prefixes whose unknown URLs get another dialect's error shape than OpenAI's.
+_ERROR_SHAPES = (("/api/", "ollama"), ("/v2/", "cohere"), ("/mistral/", "mistral"))
+
+
+def _error_shape(path: str) -> Dialect:
+    return DIALECTS[next((api for prefix, api in _ERROR_SHAPES if path.startswith(prefix)), "openai-chat")]
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
-    """404/405 in the OpenAI envelope, as the real API answers an unknown URL."""
+    """404/405 in the envelope of the dialect the path belongs to (OpenAI's by default), as the real API answers an
+    unknown URL."""
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     message = f"Unknown request URL: {request.method} {request.url.path}. Please check the URL for typos."
     if status == 405:
         message = f"Method {request.method} is not allowed for {request.url.path}."
     return JSONResponse(
-        PROVIDERS["openai-chat"].error_body(status, message, code="unknown_url" if status == 404 else None),
+        _error_shape(request.url.path).error_body(status, message, code="unknown_url" if status == 404 else None),
         status_code=status,
         headers=getattr(exc, "headers", None),  # 405 carries `Allow`
     )
@@ -103,14 +114,14 @@ def create_app(
                 settings, scenarios, [Path(s.path).resolve().parent for s in scenarios if not s.path.startswith("<")]
             )
     routes: list[BaseRoute] = [
-        Route(path, _chat_endpoint(provider), methods=["POST"])  # type: ignore[arg-type]
-        for provider in PROVIDERS.values()
-        for path in provider.routes
+        Route(path, dialect_endpoint(dialect), methods=["POST"])  # type: ignore[arg-type]
+        for dialect in (*DIALECTS.values(), *COUNTERS)
+        for path in dialect.routes
     ]
     routes += [
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", get_model, methods=["GET"]),
-        *ANTHROPIC_ROUTES,
+        *OLLAMA_ROUTES,
         *IMAGE_ROUTES,
         *REALTIME_ROUTES,
         *ADMIN_ROUTES,
@@ -121,7 +132,7 @@ def create_app(
         Middleware(
             ApiFastPath,
             engine=engine,
-            providers=list(PROVIDERS.values()),
+            dialects=[*DIALECTS.values(), *COUNTERS],
             cors_origins=engine.settings.cors_origins,
             expose_headers=EXPOSED_HEADERS,
         ),

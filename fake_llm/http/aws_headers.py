@@ -6,15 +6,15 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fake_llm.dialects import Provider
+from fake_llm.dialects import Dialect
 
 
-def with_aws_headers(provider: Provider, response: ASGIApp) -> ASGIApp:
-    """`response` as `provider`'s wire needs it: unchanged unless the dialect names an error-type header."""
-    header = getattr(provider, "error_type_header", None)
+def with_aws_headers(dialect: Dialect, response: ASGIApp) -> ASGIApp:
+    """`response` as `dialect`'s wire needs it: unchanged unless the dialect names an error-type header."""
+    header = dialect.error_type_header
     if header is None:
         return response
-    return AmazonHeaders(response, header.encode(), getattr(provider, "stream_media_type", "").encode())
+    return AmazonHeaders(response, header.encode(), (dialect.stream_media_type or "").encode())
 
 
 class AmazonHeaders:

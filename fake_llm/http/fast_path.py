@@ -1,4 +1,4 @@
-"""ApiFastPath: the raw ASGI way in for the provider APIs' POSTs, past Starlette's router and CORS middleware.
+"""ApiFastPath: the raw ASGI way in for the dialect APIs' POSTs, past Starlette's router and CORS middleware.
 
 Every chat, completion and embedding request pays for Starlette's route table walk (one regex per route) and its
 middleware layers; this middleware finds the dialect by a dict lookup on the path (the few paths with parameters
@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from fake_llm.dialects import Provider
+from fake_llm.dialects import Dialect
 from fake_llm.http.aws_headers import with_aws_headers
 from fake_llm.http.engine import FakeLLM
 
@@ -29,22 +29,22 @@ class ApiFastPath:
         app: ASGIApp,
         *,
         engine: FakeLLM,
-        providers: Sequence[Provider],
+        dialects: Sequence[Dialect],
         cors_origins: Sequence[str],
         expose_headers: Sequence[str],
     ) -> None:
         self.app = app
         self.engine = engine
         #: Fixed paths -> their dialect: one dict lookup per request.
-        self.exact: dict[str, Provider] = {}
+        self.exact: dict[str, Dialect] = {}
         #: Paths with parameters, tried in the route table's order (Starlette's own matcher fills path_params).
-        self.patterns: list[tuple[Route, Provider]] = []
-        for provider in providers:
-            for path in provider.routes:
+        self.patterns: list[tuple[Route, Dialect]] = []
+        for dialect in dialects:
+            for path in dialect.routes:
                 if "{" in path:
-                    self.patterns.append((Route(path, self._answer, methods=["POST"]), provider))
+                    self.patterns.append((Route(path, self._answer, methods=["POST"]), dialect))
                 else:
-                    self.exact.setdefault(path, provider)
+                    self.exact.setdefault(path, dialect)
         # The same CORS answer as the Starlette stack gives (CORSMiddleware's own rules), around the engine call.
         self.cors = CORSMiddleware(
             self._answer,
@@ -54,13 +54,13 @@ class ApiFastPath:
             expose_headers=list(expose_headers),
         )
 
-    def provider_for(self, scope: Scope) -> Provider | None:
+    def dialect_for(self, scope: Scope) -> Dialect | None:
         """The dialect answering this POST (with `path_params` set in `scope` for a path with parameters)."""
         path: str = scope["path"]
-        provider = self.exact.get(path)
-        if provider is not None:
+        dialect = self.exact.get(path)
+        if dialect is not None:
             scope["path_params"] = {}
-            return provider
+            return dialect
         for route, candidate in self.patterns:
             found, child = route.matches(scope)
             if found is Match.FULL:
@@ -72,16 +72,16 @@ class ApiFastPath:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        provider = self.provider_for(scope)
-        if provider is None:
+        dialect = self.dialect_for(scope)
+        if dialect is None:
             await self.app(scope, receive, send)
             return
-        scope["fake_llm.provider"] = provider
+        scope["fake_llm.dialect"] = dialect
         # Always through CORSMiddleware's rules: it also adds `Vary: Origin` to answers without an Origin header.
         await self.cors(scope, receive, send)
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
-        provider: Provider = scope["fake_llm.provider"]
-        response = await self.engine.chat(provider, Request(scope, receive))
+        dialect: Dialect = scope["fake_llm.dialect"]
+        response = await self.engine.chat(dialect, Request(scope, receive))
         # Bedrock's wire needs more than a body and headers: its error-type header and event-stream content type.
-        await with_aws_headers(provider, response)(scope, receive, send)
+        await with_aws_headers(dialect, response)(scope, receive, send)

@@ -15,8 +15,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from fake_llm.core.journal import JournalEntry, redact_headers
-from fake_llm.dialects import PROVIDERS
+from fake_llm.core.journal import Journal, JournalEntry, redact_headers
+from fake_llm.dialects import DIALECTS
 from fake_llm.dialects.openai.realtime.render import BETA, GA
 from fake_llm.dialects.openai.realtime.session import RealtimeSession
 from fake_llm.model.stream import Event
@@ -37,10 +37,10 @@ def _api_key(headers: dict[str, str], offered: list[str]) -> str | None:
     return headers.get("api-key")  # Azure's header
 
 
-async def _deny(websocket: WebSocket, entry: JournalEntry, status: int, message: str, code: str) -> None:
+async def _deny(websocket: WebSocket, journal: Journal, seq: int, status: int, message: str, code: str) -> None:
     """Refuse the upgrade with the OpenAI error body, as the service answers a bad handshake."""
-    entry.outcome, entry.status, entry.reply = "rejected", status, message
-    body = PROVIDERS["openai-chat"].error_body(status, message, code=code)
+    journal.update(seq, lambda _: {"outcome": "rejected", "status": status, "reply": message})
+    body = DIALECTS["openai-chat"].error_body(status, message, code=code)
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
         await websocket.send_denial_response(JSONResponse(body, status_code=status))
     else:  # a server without the denial extension: a close before accept is an HTTP 403
@@ -77,10 +77,12 @@ async def realtime(websocket: WebSocket) -> None:
     engine.journal.record(entry)
     if engine.settings.api_keys and given not in engine.settings.api_keys:
         message = "Incorrect API key provided." if given else "You didn't provide an API key."
-        await _deny(websocket, entry, 401, message, "invalid_api_key")
+        await _deny(websocket, engine.journal, seq, 401, message, "invalid_api_key")
         return
     if not model:
-        await _deny(websocket, entry, 400, "Missing required parameter: 'model'.", "missing_required_parameter")
+        await _deny(
+            websocket, engine.journal, seq, 400, "Missing required parameter: 'model'.", "missing_required_parameter"
+        )
         return
     await websocket.accept(subprotocol="realtime" if "realtime" in offered else None)
     session = RealtimeSession(engine, BETA if beta else GA, model, headers, seq)
@@ -102,7 +104,7 @@ async def realtime(websocket: WebSocket) -> None:
     async def close(code: int) -> None:
         async with lock:
             state["closed"] = True
-            entry.stream_outcome = f"closed by fake-llm (code {code})"
+            engine.journal.stream_ended(seq, f"closed by fake-llm (code {code})")
             await websocket.close(code)
 
     session.send, session.close = send, close
@@ -111,8 +113,8 @@ async def realtime(websocket: WebSocket) -> None:
         while True:
             frame = await websocket.receive()
             if frame["type"] == "websocket.disconnect":
-                if entry.stream_outcome is None:
-                    entry.stream_outcome = f"closed by the client (code {frame.get('code', 1005)})"
+                how = f"closed by the client (code {frame.get('code', 1005)})"
+                engine.journal.stream_ended(seq, how, keep_first=True)
                 break
             text = frame.get("text")
             if text is None:
@@ -124,7 +126,8 @@ async def realtime(websocket: WebSocket) -> None:
                 break
             except Exception as exc:  # a bug in fake-llm: journal it (the pytest plugin raises it), keep the socket
                 log.exception("internal error in realtime session %s", seq)
-                entry.outcome, entry.error = "error", "".join(traceback.format_exception(exc))
+                error = "".join(traceback.format_exception(exc))
+                engine.journal.update(seq, lambda _, error=error: {"outcome": "error", "error": error})
                 await session.error(f"fake-llm internal error: {exc!r}", code=None, type_="server_error")
     finally:
         await session.stop()

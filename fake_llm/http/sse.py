@@ -22,6 +22,8 @@ SSE_HEADERS = {
     "cache-control": "no-cache",
     "connection": "keep-alive",
 }
+#: Ollama streams bare JSON lines (NDJSON): no `data:` prefix, no blank line between objects.
+NDJSON_HEADERS = {"content-type": "application/x-ndjson"}
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -74,10 +76,12 @@ class EventStreamResponse:
         on_close: Callable[[str], None] | None = None,
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        ndjson: bool = False,
     ) -> None:
         self.events = events
         self.status_code = status_code
-        self.headers = {**SSE_HEADERS, **(headers or {})}
+        self.ndjson = ndjson
+        self.headers = {**(NDJSON_HEADERS if ndjson else SSE_HEADERS), **(headers or {})}
         self.time_scale = time_scale
         self.line_ending = line_ending
         self.abort = abort
@@ -90,7 +94,7 @@ class EventStreamResponse:
             # Nothing to wait for between events: one write, and no watcher task needed (the fast path of
             # zero-delay streams, which test suites with time_scale 0 take all the time).
             await send(_start(self.status_code, self.headers))
-            body = b"".join(event.frame(self.line_ending) for event in self.events)
+            body = b"".join(event.frame(self.line_ending, ndjson=self.ndjson) for event in self.events)
             await send({"type": "http.response.body", "body": body, "more_body": False})
             if self.on_close is not None:
                 self.on_close("completed")
@@ -119,7 +123,7 @@ class EventStreamResponse:
                     pending = []
                 if wait > 0:
                     await self.sleep(wait)
-            frame = event.frame(self.line_ending)
+            frame = event.frame(self.line_ending, ndjson=self.ndjson)
             if event.parts > 1:
                 for piece in split_bytes(frame, event.parts, inside_utf8=event.split_utf8):
                     await send({"type": "http.response.body", "body": piece, "more_body": True})

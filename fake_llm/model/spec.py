@@ -208,6 +208,7 @@ class Reply:
     refusal: str | None = None
     reasoning: str | None = None
     embedding: tuple[float, ...] | None = None
+    scores: tuple[float, ...] | None = None
     #: `moderation:`, `image:`, `audio:` and `transcript:` as written (the media dialects read them).
     media: Mapping[str, Any] = field(default_factory=dict)
 

@@ -26,8 +26,11 @@ class Event:
     parts: int = 1
     split_utf8: bool = False
 
-    def frame(self, newline: str = "\n") -> bytes:
-        """The event on the wire; every event, the last one included, ends with a blank line (wire-format §1.3)."""
+    def frame(self, newline: str = "\n", *, ndjson: bool = False) -> bytes:
+        """The event on the wire; every event, the last one included, ends with a blank line (wire-format §1.3).
+        As NDJSON, the payload alone on one line; comments (SSE keep-alives) have no NDJSON form and are dropped."""
+        if ndjson:
+            return b"" if self.kind == "comment" else f"{self.data}{newline}".encode()
         if self.kind == "comment":
             return f": {self.data}{newline}{newline}".encode()
         head = f"event: {self.event}{newline}" if self.event else ""

@@ -10,26 +10,14 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from fake_llm.dialects.bedrock.converse import STOP_REASONS, USAGE_NAMES
+from fake_llm.model.transcript import Transcript, as_dict, as_list, inverse, parse_json, pick_usage
 from fake_llm.record.relay import SSEEvent
-from fake_llm.record.transcripts import (
-    Transcript,
-    anthropic_stream_transcript,
-    anthropic_transcript,
-    as_dict,
-    as_list,
-    parse_json,
-    pick_usage,
-)
+from fake_llm.record.transcripts import anthropic_stream_transcript, anthropic_transcript
 
-CONVERSE_STOPS = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-    "tool_use": "tool_calls",
-    "content_filtered": "content_filter",
-    "guardrail_intervened": "content_filter",
-}
-CONVERSE_USAGE = {"inputTokens": "prompt_tokens", "outputTokens": "completion_tokens", "totalTokens": "total_tokens"}
+# Derived from the Converse dialect's forward tables (plus the stop reasons it never sends but Bedrock does).
+CONVERSE_STOPS = inverse(STOP_REASONS, stop_sequence="stop", guardrail_intervened="content_filter")
+CONVERSE_USAGE = inverse(USAGE_NAMES)
 LLAMA_USAGE = {"prompt_token_count": "prompt_tokens", "generation_token_count": "completion_tokens"}
 
 

@@ -5,6 +5,7 @@ fake_llm/testing/recording.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import ssl
@@ -23,7 +24,7 @@ from starlette.types import ASGIApp, Message, Scope
 
 from fake_llm.core.journal import REDACTED_HEADERS, JournalEntry, redact_headers
 from fake_llm.core.matching import explain
-from fake_llm.dialects import PROVIDERS, Provider
+from fake_llm.dialects import DIALECTS, Provider
 from fake_llm.dialects.bedrock.eventstream import CONTENT_TYPE as EVENTSTREAM_TYPE
 from fake_llm.errors import ProviderRequestError, ScenarioError
 from fake_llm.http.aws_headers import with_aws_headers
@@ -33,7 +34,7 @@ from fake_llm.model.request import ChatRequest
 from fake_llm.record.bedrock_transcripts import read_bedrock_body, read_bedrock_stream
 from fake_llm.record.cassette import MIN_SECRET, Cassette, field_values, scrub_secrets
 from fake_llm.record.cassette import dump_yaml as dump_yaml  # importable from here, as before cassette.py
-from fake_llm.record.relay import REQUEST_DROP, Relay, SSEEvent
+from fake_llm.record.relay import REQUEST_DROP, Relay, SSEEvent, is_stream
 from fake_llm.record.rules import build_error, build_match, build_raw, build_reply
 from fake_llm.record.transcripts import read_body, read_stream
 from fake_llm.scenarios.loader import load_scenario
@@ -68,9 +69,9 @@ class Recorder:
         body field names whose values must never be written (API key headers always are)."""
         if mode not in MODES:
             raise ValueError(f"mode must be new or all, got {mode!r}")
-        unknown = sorted(set(api) - set(PROVIDERS))
+        unknown = sorted(set(api) - set(DIALECTS))
         if unknown:
-            raise ValueError(f"unknown dialect {', '.join(unknown)}; expected one of {', '.join(sorted(PROVIDERS))}")
+            raise ValueError(f"unknown dialect {', '.join(unknown)}; expected one of {', '.join(sorted(DIALECTS))}")
         self.upstream = httpx.URL(upstream)
         if self.upstream.scheme not in ("http", "https") or not self.upstream.host:
             raise ValueError(f"--upstream must be an http(s) URL, got {upstream!r}")
@@ -85,10 +86,15 @@ class Recorder:
         """The upstream URL without credentials or query, for messages."""
         return str(self.upstream.copy_with(userinfo=b"", query=None))
 
-    def target(self, scope: Scope) -> httpx.URL:
+    def target(self, scope: Scope, provider: Provider | None = None) -> httpx.URL:
         """The upstream URL of a request: the upstream's path prefix (unless the request path already starts with
-        it, as `/v1` does), the request's raw path and query."""
+        it, as `/v1` does), the request's raw path and query. A dialect that fake-llm serves under a prefix of its
+        own (Mistral's `/mistral`) loses it: the real API has none (a fake-llm upstream is given it back by
+        `--upstream http://host/mistral`)."""
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        own = provider.path_prefix.encode() if provider is not None else b""
+        if own and raw_path.startswith(own + b"/"):
+            raw_path = raw_path[len(own) :]
         prefix = self.upstream.raw_path.split(b"?")[0].rstrip(b"/")
         if prefix and not raw_path.startswith(prefix + b"/"):
             raw_path = prefix + raw_path
@@ -108,7 +114,7 @@ class Recorder:
         client = httpx.AsyncClient(timeout=TIMEOUT, verify=self._tls)
         outgoing = client.build_request(
             request.method,
-            self.target(request.scope),
+            self.target(request.scope, provider),
             headers=[*headers, (b"accept-encoding", b"identity")],
             content=body,
         )
@@ -119,7 +125,7 @@ class Recorder:
             await client.aclose()
             message = f"fake-llm record: cannot reach the upstream {self.shown_upstream}: {type(exc).__name__}: {exc}"
             log.warning("%s (%s %s, not recorded)", message, request.method, request.url.path)
-            shape = provider or PROVIDERS["openai-chat"]
+            shape = provider or DIALECTS["openai-chat"]
             payload = json.dumps(shape.error_body(502, message)).encode()
             # Not worth retrying at once: the upstream is down or the URL is wrong.
             return Response(payload, 502, {"x-should-retry": "false"}, media_type="application/json")
@@ -158,12 +164,13 @@ class Recorder:
         try:
             reply = self.reply(chat, response, body, events)
             rule = scrub_secrets({"match": build_match(chat), "reply": reply}, secrets)
-            entry.rule = self.cassette.add(rule["match"], rule["reply"])
-            entry.reply = f"recorded into {self.cassette.path}"
-            log.info("recorded %s %s -> %s as %r", request.method, request.url.path, response.status_code, entry.rule)
+            name = self.cassette.add(rule["match"], rule["reply"])
+            entry = dataclasses.replace(entry, rule=name, reply=f"recorded into {self.cassette.path}")
+            log.info("recorded %s %s -> %s as %r", request.method, request.url.path, response.status_code, name)
         except Exception as exc:  # a recorder bug must not break the client's answer, which is already sent
             log.exception("could not record %s %s", request.method, request.url.path)
-            entry.outcome, entry.error = "error", f"fake-llm record could not write the exchange: {exc!r}"
+            error = f"fake-llm record could not write the exchange: {exc!r}"
+            entry = dataclasses.replace(entry, outcome="error", error=error)
         if self.engine is not None:
             self.engine.journal.record(entry)
 
@@ -174,7 +181,7 @@ class Recorder:
             headers = {k.lower(): v for k, v in response.headers.items() if k.lower() not in self.redact}
             return {"error": build_error(chat.api, status, content_type, body, headers)}
         bedrock = chat.api.startswith("bedrock")
-        if status // 100 == 2 and ("text/event-stream" in content_type or EVENTSTREAM_TYPE in content_type):
+        if status // 100 == 2 and (is_stream(content_type) or EVENTSTREAM_TYPE in content_type):
             transcript = read_bedrock_stream(chat.api, events) if bedrock else read_stream(chat.api, events)
             return build_reply(transcript, chat, timing=self.timing)
         try:
@@ -183,7 +190,8 @@ class Recorder:
             data = None
         if status // 100 != 2 or not isinstance(data, (dict, list)):
             return {"raw": build_raw(status, content_type, body)}
-        transcript = read_bedrock_body(chat.api, data) if bedrock else read_body(chat.api, data)
+        documents = len(chat.body.get("documents") or ()) if chat.api == "cohere-rerank" else 0
+        transcript = read_bedrock_body(chat.api, data) if bedrock else read_body(chat.api, data, documents)
         return build_reply(transcript, chat, timing=self.timing)
 
     def _entry(self, chat: ChatRequest, request: Request, status: int) -> JournalEntry:
@@ -218,7 +226,7 @@ def _with_body(request: Request, body: bytes) -> Request:
 
 
 def _parse(provider: Provider, request: Request, body: bytes) -> ChatRequest | None:
-    if getattr(provider, "body_format", "json") != "json" or hasattr(provider, "encode_body"):
+    if provider.body_format != "json" or not provider.answers_json:
         # Uploads and audio answers have no rule form yet: say so rather than write a rule that replays wrong bytes.
         log.warning("%s: %s exchanges are forwarded, not recorded", request.url.path, provider.api)
         return None
@@ -275,7 +283,7 @@ def create_recorder_app(recorder: Recorder, engine: FakeLLM | None = None) -> St
     recorder.engine = engine
     routes = [
         Route(path, _dialect_endpoint(provider), methods=["POST"])
-        for provider in PROVIDERS.values()
+        for provider in DIALECTS.values()
         for path in provider.routes
     ]
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]

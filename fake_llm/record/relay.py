@@ -72,6 +72,22 @@ class SSEReader:
                     self._event = value
 
 
+class NDJSONReader(SSEReader):
+    """Reads NDJSON (Ollama's streams): each complete non-empty line is one data-only event."""
+
+    def feed(self, chunk: bytes, at_ms: float) -> None:
+        *lines, self._buffer = (self._buffer + chunk).split(b"\n")
+        for raw in lines:
+            line = raw.rstrip(b"\r").decode("utf-8", errors="replace")
+            if line.strip():
+                self.events.append(SSEEvent(line, None, at_ms))
+
+
+def is_stream(content_type: str) -> bool:
+    """Whether an answer is a stream record mode reads event by event: SSE, or NDJSON lines."""
+    return "text/event-stream" in content_type or "ndjson" in content_type
+
+
 def frame_event(headers: dict[str, str], payload: bytes, at_ms: float) -> SSEEvent:
     """A binary event-stream frame (Bedrock) as an event: its `:event-type`, or `exception:<type>` for an error."""
     if headers.get(":message-type") == "exception":
@@ -106,9 +122,9 @@ class Relay:
             await self.client.aclose()
 
     async def _pump(self, send: Send) -> None:
-        reader, body = SSEReader(), bytearray()
         content_type = self.response.headers.get("content-type", "")
-        streamed = "text/event-stream" in content_type
+        reader, body = NDJSONReader() if "ndjson" in content_type else SSEReader(), bytearray()
+        streamed = is_stream(content_type)
         frames = FrameDecoder() if EVENTSTREAM_TYPE in content_type else None
         try:
             async for chunk in self.response.aiter_bytes():

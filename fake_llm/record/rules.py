@@ -9,9 +9,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.dialects import PROVIDERS
+from fake_llm.dialects import DIALECTS
 from fake_llm.model.request import ChatRequest
-from fake_llm.record.transcripts import Transcript, as_dict, as_list, parse_json
+from fake_llm.model.transcript import Transcript, as_dict, as_list, parse_json
 
 #: Error headers a recorded error keeps: the ones the SDKs' retry logic reads (wire-format §8.1), and rate-limit state.
 ERROR_HEADERS = frozenset({"retry-after", "retry-after-ms", "x-should-retry"})
@@ -67,12 +67,19 @@ def _lookup(kind: str, text: str) -> dict[str, Any]:
     return FlowMap({kind: text}) if len(text) <= 60 and "\n" not in text else {kind: text}
 
 
+#: Dialects without a conversation: their inputs are user messages, matched by text alone (a rerank's query is the
+#: last one, its first document the first).
+VECTOR_APIS = ("embeddings", "mistral-embeddings", "ollama-embed", "ollama-embeddings", "cohere-embed", "cohere-rerank")
+
+
 def build_match(request: ChatRequest) -> dict[str, Any]:
     """A match that picks this request again: dialect, model, stream, turn, last role and the texts that tell it
     from its neighbours (last user message, system prompt, the tool result just sent)."""
     match: dict[str, Any] = {"api": request.api, "model": _glob_escape(request.model), "stream": request.stream}
     users = [m.text for m in request.messages if m.role == "user"]
-    if request.api == "embeddings":
+    if request.api in VECTOR_APIS:
+        if not users:
+            return match
         match["user"] = _lookup("equals", users[-1])
         if len(users) > 1:
             match["any_message"] = _lookup("equals", users[0])
@@ -132,7 +139,7 @@ def _stream(t: Transcript, reply: Mapping[str, Any], timing: bool) -> dict[str, 
     else (tool calls, choices) only gets its pace: time to first delta and the mean gap between deltas."""
     spec: dict[str, Any] = {}
     text = "".join(piece for piece, _ in t.pieces)
-    body_keys = {"content", "tool_calls", "refusal", "choices", "embedding"} & set(reply)
+    body_keys = {"content", "tool_calls", "refusal", "choices", "embedding", "scores"} & set(reply)
     # A template escape would change the chunk texts, which replay sends as written: no timeline then.
     if t.pieces and body_keys == {"content"} and text == t.content and "{{" not in text:
         chunks, previous = [], 0.0
@@ -148,7 +155,7 @@ def _stream(t: Transcript, reply: Mapping[str, Any], timing: bool) -> dict[str, 
         if len(t.deltas) > 1:
             spec["chunk_ms"] = max(0, round((t.deltas[-1] - t.deltas[0]) / (len(t.deltas) - 1)))
     if t.stream_error is not None:
-        spec["error_after"] = t.events_before_error
+        spec["error_after"] = len(t.deltas)  # content steps before the error (core/faults.py)
         spec["error"] = _stream_error(t.stream_error)
     return spec
 
@@ -162,7 +169,9 @@ def _stream_error(raw: Mapping[str, Any]) -> dict[str, Any]:
 def build_reply(t: Transcript, request: ChatRequest, *, timing: bool = True) -> dict[str, Any]:
     """The reply mapping of a 2xx transcript: what was said, how it finished, usage, model and stream shape."""
     reply: dict[str, Any] = {}
-    if t.embedding is not None:
+    if t.scores is not None:
+        reply["scores"] = FlowList(t.scores)
+    elif t.embedding is not None:
         reply["embedding"] = FlowList(t.embedding)
     elif len(t.choices) > 1:
         reply["choices"] = [
@@ -207,6 +216,10 @@ def _error_fields(api: str, data: Any) -> dict[str, Any] | None:
             "code": details.get("error_code"),
             "flat": flat,
         }
+    if api.startswith("ollama"):  # {"error": "<string>"}
+        return {"message": data.get("error")} if isinstance(data.get("error"), str) else None
+    if api.startswith("cohere"):  # {"message": ...}
+        return {"message": data.get("message")}
     if api.startswith("bedrock"):
         return {"message": data.get("message"), "type": data.get("__type")}
     if api == "gemini":
@@ -233,7 +246,7 @@ def build_error(api: str, status: int, content_type: str, body: bytes, headers: 
     fields = _error_fields(api, data) if isinstance(data, dict) else None
     if fields is not None and isinstance(fields.get("message"), str):
         flat = bool(fields.pop("flat", False))
-        if PROVIDERS["bedrock" if api.startswith("bedrock") else api].error_body(status, **fields, flat=flat) == data:
+        if DIALECTS["bedrock" if api.startswith("bedrock") else api].error_body(status, **fields, flat=flat) == data:
             error.update({k: v for k, v in fields.items() if v is not None})
             if flat:
                 error["envelope"] = "flat"

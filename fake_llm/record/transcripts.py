@@ -5,70 +5,22 @@ from __future__ import annotations
 
 import array
 import base64
-import json
 import struct
 import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
+from fake_llm.dialects.anthropic.messages import OPENAI_USAGE, STOP_REASONS
+from fake_llm.dialects.cohere import transcript as cohere
+from fake_llm.dialects.gemini.generate import FINISH_REASONS, USAGE_NAMES
+from fake_llm.dialects.ollama import transcript as ollama
+from fake_llm.model.transcript import Transcript, as_dict, as_list, inverse, parse_json, pick_usage
 from fake_llm.record.relay import SSEEvent
 
-ANTHROPIC_STOPS = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
-}
-GEMINI_FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter"}
+# Derived from the dialects' own forward tables, so record mode reads exactly what replay writes.
+ANTHROPIC_STOPS = inverse(STOP_REASONS, stop_sequence="stop")
+GEMINI_FINISH = inverse(FINISH_REASONS)
 RESPONSES_INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
-
-
-@dataclass
-class Transcript:
-    """A reply as received, in provider-neutral terms."""
-
-    content: str | None = None
-    reasoning: str | None = None
-    refusal: str | None = None
-    #: `{id, name, arguments}`; arguments a JSON string, or a mapping when the dialect sends an object.
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
-    #: The dialect's finish reason in OpenAI's terms (None: the default, `stop` or `tool_calls`).
-    finish_reason: str | None = None
-    usage: dict[str, Any] = field(default_factory=dict)
-    model: str | None = None
-    #: n > 1: (text, finish reason) of each choice.
-    choices: list[tuple[str, str | None]] = field(default_factory=list)
-    embedding: list[float] | None = None
-    #: Streams: each content delta with its arrival time, and the arrival of every delta (text, reasoning, tool
-    #: arguments), which paces what a chunk timeline cannot carry.
-    pieces: list[tuple[str, float]] = field(default_factory=list)
-    deltas: list[float] = field(default_factory=list)
-    #: A mid-stream error event, and how many data events came before it.
-    stream_error: dict[str, Any] | None = None
-    events_before_error: int = 0
-
-
-def parse_json(text: str | bytes) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
-
-
-def as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def pick_usage(raw: Any, names: Mapping[str, str]) -> dict[str, Any]:
-    """Usage fields renamed to the neutral names a scenario's `usage:` uses (each dialect maps them back)."""
-    usage = as_dict(raw)
-    return {neutral: usage[name] for name, neutral in names.items() if usage.get(name) is not None}
 
 
 _OPENAI_USAGE = {k: k for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
@@ -82,13 +34,8 @@ _RESPONSES_USAGE |= {
     "input_tokens_details": "prompt_tokens_details",
     "output_tokens_details": "completion_tokens_details",
 }
-_ANTHROPIC_USAGE = {"input_tokens": "prompt_tokens", "output_tokens": "completion_tokens"}
-_GEMINI_USAGE = {
-    "promptTokenCount": "prompt_tokens",
-    "candidatesTokenCount": "completion_tokens",
-    "totalTokenCount": "total_tokens",
-    "thoughtsTokenCount": "reasoning_tokens",
-}
+_ANTHROPIC_USAGE = inverse(OPENAI_USAGE)
+_GEMINI_USAGE = inverse(USAGE_NAMES)
 
 
 def _anthropic_usage(raw: Any) -> dict[str, Any]:
@@ -353,8 +300,22 @@ def _embeddings(body: Any) -> Transcript:
     return t
 
 
-def read_body(api: str, body: Any) -> Transcript:
-    """The transcript of a whole (non-streamed) 2xx JSON body."""
+#: Dialects whose answers carry vectors in OpenAI's list shape.
+_EMBEDDING_LISTS = ("embeddings", "mistral-embeddings")
+
+
+def read_body(api: str, body: Any, documents: int = 0) -> Transcript:
+    """The transcript of a whole (non-streamed) 2xx JSON body (`documents`: how many a rerank request sent)."""
+    if api in ("ollama", "ollama-generate"):
+        return ollama.read_lines([(body, 0.0)])
+    if api in ("ollama-embed", "ollama-embeddings"):
+        return ollama.read_embeddings(body)
+    if api == "cohere":
+        return cohere.read_chat(body)
+    if api == "cohere-embed":
+        return cohere.read_embed(body)
+    if api == "cohere-rerank":
+        return cohere.read_rerank(body, documents)
     if api == "anthropic":
         return anthropic_transcript(body)
     if api == "responses":
@@ -362,7 +323,7 @@ def read_body(api: str, body: Any) -> Transcript:
     if api == "gemini":
         # Without `alt=sse`, a Gemini stream is one JSON array of chunks.
         return _gemini([(chunk, 0.0) for chunk in body] if isinstance(body, list) else [(body, 0.0)])
-    if api == "embeddings":
+    if api in _EMBEDDING_LISTS:
         return _embeddings(body)
     return _chat(body)
 
@@ -375,4 +336,8 @@ def read_stream(api: str, events: Sequence[SSEEvent]) -> Transcript:
         return _responses_stream(events)
     if api == "gemini":
         return _gemini([(parse_json(e.data), e.at_ms) for e in events])
+    if api in ("ollama", "ollama-generate"):  # NDJSON lines, read by relay.py as data-only events
+        return ollama.read_lines([(parse_json(e.data), e.at_ms) for e in events])
+    if api == "cohere":
+        return cohere.read_stream([(parse_json(e.data), e.at_ms) for e in events])
     return _chat_stream(events)  # chat, Azure and legacy completions share the chunk shape

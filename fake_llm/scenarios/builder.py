@@ -155,7 +155,7 @@ class _Builder:
         elif turn is not None:
             bounds = (turn, turn)
         tools = raw.get("tools")
-        api = raw.get("api")
+        api = self.dialect_key(raw, path)
         return Match(
             api=(api,) if isinstance(api, str) else tuple(api or ()),
             turn=bounds,
@@ -260,14 +260,22 @@ class _Builder:
             refusal=raw.get("refusal"),
             reasoning=raw.get("reasoning_content"),
             embedding=tuple(raw["embedding"]) if "embedding" in raw else None,
+            scores=tuple(raw["scores"]) if "scores" in raw else None,
             media={key: raw[key] for key in MEDIA_KEYS if key in raw},
         )
+
+    def dialect_key(self, raw: Mapping[str, Any], path: tuple[Any, ...]) -> Any:
+        """`match.dialect`, or its old name `api` (one of them, not both)."""
+        if "dialect" in raw and "api" in raw:
+            self.fail((*path, "api"), "`api` is the old name of `dialect`: give one of them")
+        return raw.get("dialect", raw.get("api"))
 
     def media_apis(
         self, raw: Mapping[str, Any], replies: Sequence[Mapping[str, Any]], path: tuple[Any, ...], key: str
     ) -> None:
         """A media reply key answers its own endpoints only: with `match.api` naming others, say so at load time."""
-        api = (raw.get("match") or {}).get("api")
+        match = raw.get("match") or {}
+        api = match.get("dialect", match.get("api"))
         if api is None:
             return
         wanted = set([api] if isinstance(api, str) else api)

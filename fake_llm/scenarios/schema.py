@@ -29,10 +29,16 @@ _MATCH: dict[str, Any] = {
     "description": "Every key must hold; an empty or missing match matches every request.",
     "type": "object",
     "properties": {
-        "api": {
+        "dialect": {
             "description": "The dialect the request arrived in (openai-chat, anthropic, responses, completions, "
-            "embeddings, gemini, azure, realtime, bedrock, bedrock-invoke, moderations, images, speech, "
-            "transcriptions, translations ...), or a list of them.",
+            "embeddings, gemini, azure, scale, realtime, bedrock, bedrock-invoke, moderations, images, speech, "
+            "transcriptions, translations, ollama, ollama-generate, ollama-embed, ollama-embeddings, cohere, "
+            "cohere-embed, cohere-rerank, mistral, mistral-embeddings ...), or a list of them.",
+            "type": ["string", "array"],
+            "items": {"type": "string"},
+        },
+        "api": {
+            "description": "The old name of `dialect`, still accepted.",
             "type": ["string", "array"],
             "items": {"type": "string"},
         },
@@ -101,7 +107,7 @@ _USAGE: dict[str, Any] = {
 }
 
 _STREAM_ERROR: dict[str, Any] = {
-    "description": "The error event sent mid-stream (after `error_after` chunks).",
+    "description": "The error event sent mid-stream (after `error_after` pieces of content).",
     "type": "object",
     "properties": {
         "message": {"type": "string"},
@@ -136,22 +142,34 @@ _STREAM: dict[str, Any] = {
         },
         "stall_ms": {**_MS, "description": "A pause before chunk number `stall_after`."},
         "stall_after": {**_COUNT, "description": "How many chunks go out before the stall (default 1)."},
-        "disconnect_after": {**_COUNT, "description": "Close the connection abruptly after this many chunks."},
+        "disconnect_after": {
+            **_COUNT,
+            "description": "Drop the connection after this many pieces of content (text, reasoning, arguments).",
+        },
         "close_code": {
             "type": "integer",
             "minimum": 1000,
             "maximum": 4999,
             "description": "Realtime sessions: the WebSocket close code `disconnect_after` closes with (default 1011).",
         },
-        "end_after": {**_COUNT, "description": "End the stream cleanly after this many chunks (no finish, no [DONE])."},
+        "end_after": {
+            **_COUNT,
+            "description": "End the stream cleanly after this many pieces of content (no finish, no [DONE]).",
+        },
         "finish_chunk": {"type": "boolean", "description": "Send the chunk carrying finish_reason (default true)."},
         "done": {"type": "boolean", "description": "Send the final `data: [DONE]` (default true)."},
-        "error_after": {**_COUNT, "description": "Send a mid-stream error event after this many chunks, then end."},
+        "error_after": {
+            **_COUNT,
+            "description": "Send a mid-stream error event after this many pieces of content, then end.",
+        },
         "error": _STREAM_ERROR,
-        "malformed_at": {**_COUNT, "description": "Replace chunk N's data with invalid JSON."},
+        "malformed_at": {
+            **_COUNT,
+            "description": "Replace the data of the event carrying piece N (from 0) with invalid JSON.",
+        },
         "malformed_data": {"type": "string", "description": "The invalid data to send (default: half the chunk)."},
         "split_at": {
-            "description": "Send chunk N (or every chunk: `all`) in several network writes.",
+            "description": "Send the event carrying piece N (or every event: `all`) in several network writes.",
             "anyOf": [_COUNT, {"const": "all"}],
         },
         "split_parts": {"type": "integer", "minimum": 2, "description": "Writes per split chunk (default 2)."},
@@ -214,7 +232,7 @@ _RATE_LIMIT: dict[str, Any] = {
 }
 
 #: Keys that give a reply's text: at most one, alone or with `tool_calls` (checked by the loader).
-TEXT_KEYS = ("content", "content_file", "json", "generate", "refusal", "embedding", *MEDIA_BODY_KEYS)
+TEXT_KEYS = ("content", "content_file", "json", "generate", "refusal", "embedding", "scores", *MEDIA_BODY_KEYS)
 #: Keys that make the whole reply: nothing else that produces a body may go with them.
 WHOLE_REPLY_KEYS = ("error", "raw", "hang", "choices")
 REPLY_BODY_KEYS = (*TEXT_KEYS, "tool_calls", *WHOLE_REPLY_KEYS)
@@ -282,6 +300,13 @@ _REPLY: dict[str, Any] = {
             "type": "array",
             "minItems": 1,
             "items": {"type": "number"},
+        },
+        "scores": {
+            "description": "Rerank relevance scores, one per document in request order (Cohere rerank); documents "
+            "past the list's end score 0.",
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "number", "minimum": 0, "maximum": 1},
         },
         **MEDIA_REPLY_PROPERTIES,
         "tool_calls": {"type": "array", "minItems": 1, "items": _TOOL_CALL},

@@ -9,17 +9,17 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from fake_llm.core.tokens import count_prompt
 from fake_llm.dialects.anthropic.messages import AnthropicMessages, stop_reason, tool_input
 from fake_llm.errors import ProviderRequestError
-from fake_llm.http.anthropic_count_tokens import EXTRA_ROUTES
+from fake_llm.http.app import create_app
 from fake_llm.http.engine import FakeLLM
 from fake_llm.model.request import Message, ToolCall
 from fake_llm.settings import Settings, bundled_scenarios
 from fake_llm.testing.server import FakeLLMServer
+from tests.helpers import named_events
 from tests.sdk_clients import closing
 
 anthropic = pytest.importorskip("anthropic")
@@ -97,7 +97,7 @@ RULES = """
   match: {user: midstream}
   reply:
     content: "This stream fails partway through."
-    stream: {error_after: 3, error: {type: overloaded_error, message: Overloaded}}
+    stream: {error_after: 1, error: {type: overloaded_error, message: Overloaded}}
 - name: cut-stream
   match: {user: cut}
   reply: {content: "No ending.", stream: {finish_chunk: false, done: false}}
@@ -157,19 +157,7 @@ def body(text: str = "hello", **extra: Any) -> dict[str, Any]:
     return {"model": MODEL, "max_tokens": 256, "messages": ask(text), **extra}
 
 
-def sse(raw: str) -> list[tuple[str, dict[str, Any]]]:
-    """(event name, data) of each event, checking the framing: an `event:` line then one `data:` line, every event
-    (the last included) ending with a blank line, no [DONE] (§1, §5.4)."""
-    assert raw.endswith("\n\n")
-    out = []
-    for frame in raw.split("\n\n")[:-1]:
-        event, data = frame.split("\n")
-        assert event.startswith("event: ")
-        assert data.startswith("data: ")
-        payload = json.loads(data[len("data: ") :])
-        assert payload["type"] == event[len("event: ") :]
-        out.append((event[len("event: ") :], payload))
-    return out
+sse = named_events
 
 
 def stream_raw(server: FakeLLMServer, payload: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -538,7 +526,9 @@ def test_mid_stream_error(server: FakeLLMServer) -> None:
     assert raw.endswith(
         'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'
     )
-    assert [name for name, _ in sse(raw)] == ["message_start", "content_block_start", "ping", "error"]
+    # error_after counts pieces of text, as in every dialect: one text delta, then the error.
+    names = [name for name, _ in sse(raw)]
+    assert names == ["message_start", "content_block_start", "ping", "content_block_delta", "error"]
 
 
 def test_no_match_is_a_bad_request(server: FakeLLMServer) -> None:
@@ -729,6 +719,9 @@ def test_count_tokens_matches_usage(server: FakeLLMServer) -> None:
     counted = sdk.messages.count_tokens(**options)
     message = sdk.messages.create(max_tokens=256, **options)
     assert counted.input_tokens == message.usage.input_tokens > 0
+    counting, answering = server.journal.entries[-2:]
+    assert (counting.path, counting.outcome, counting.status) == ("/v1/messages/count_tokens", "counted", 200)
+    assert (counting.reply, answering.outcome) == (f"{counted.input_tokens} input tokens", "matched")
 
 
 def test_count_tokens_validates(server: FakeLLMServer) -> None:
@@ -751,9 +744,7 @@ def test_count_tokens_checks_the_key(locked: FakeLLMServer) -> None:
 
 
 def test_count_tokens_body_limit() -> None:
-    app = Starlette(routes=EXTRA_ROUTES)
-    app.state.fake_llm = FakeLLM(Settings(max_body_bytes=64))
-    with TestClient(app) as test_client:
+    with TestClient(create_app(engine=FakeLLM(Settings(max_body_bytes=64)))) as test_client:
         response = test_client.post("/v1/messages/count_tokens", json={"model": MODEL, "messages": ask("x" * 100)})
     assert response.status_code == 413
     assert response.json()["error"]["type"] == "request_too_large"

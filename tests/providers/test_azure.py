@@ -11,6 +11,7 @@ import openai
 import pytest
 
 from fake_llm.testing.server import FakeLLMServer
+from tests.helpers import serve
 
 API_VERSION = "2024-10-21"
 
@@ -40,8 +41,7 @@ RULES = """
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer(rules=RULES, freeze_time=1767225600, time_scale=0) as running:
-        yield running
+    yield from serve(RULES)
 
 
 @pytest.fixture

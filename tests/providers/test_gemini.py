@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from fake_llm.dialects.gemini.generate import Gemini
 from fake_llm.testing.server import FakeLLMServer
+from tests.helpers import serve
 
 MODEL = "gemini-2.5-flash"
 
@@ -71,8 +72,7 @@ RULES = """
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer(rules=RULES, freeze_time=1767225600, time_scale=0) as running:
-        yield running
+    yield from serve(RULES)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 from fake_llm.http.app import create_app
 from fake_llm.scenarios.loader import parse_rules
 from fake_llm.settings import Settings
+from tests.helpers import chat_body, data_events
 
 MakeClient = Callable[..., TestClient]
 
@@ -68,10 +69,6 @@ RULES = """
 """
 
 
-def ask(text: str = "hello", **extra: Any) -> dict[str, Any]:
-    return {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}], **extra}
-
-
 @pytest.fixture
 def client(make_client: MakeClient) -> TestClient:
     return make_client(RULES)
@@ -83,15 +80,7 @@ def stream_bytes(client: TestClient, body: dict[str, Any]) -> bytes:
         return response.read()
 
 
-def events(raw: bytes) -> list[str]:
-    """The data payloads of an SSE body, checking the framing: one `data: ` line per event, a blank line after each."""
-    assert raw.endswith(b"\n\n")
-    out = []
-    for frame in raw.decode().split("\n\n")[:-1]:
-        assert frame.startswith("data: ")
-        assert "\n" not in frame
-        out.append(frame[len("data: ") :])
-    return out
+events = data_events
 
 
 def chunks(raw: bytes) -> list[dict[str, Any]]:
@@ -128,7 +117,7 @@ VALIDATION = [
         id="missing-model",
     ),
     pytest.param(
-        ask(model=5),
+        chat_body(model=5),
         "Invalid type for 'model': expected a string, but got an integer instead.",
         "model",
         "invalid_type",
@@ -142,28 +131,28 @@ VALIDATION = [
         id="missing-messages",
     ),
     pytest.param(
-        ask(messages="hi"),
+        chat_body(messages="hi"),
         "Invalid type for 'messages': expected an array, but got a string instead.",
         "messages",
         "invalid_type",
         id="messages-not-list",
     ),
     pytest.param(
-        ask(messages=[]),
+        chat_body(messages=[]),
         "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
         "messages",
         "empty_array",
         id="messages-empty",
     ),
     pytest.param(
-        ask(messages=[{"role": "user", "content": "hi"}, "hi"]),
+        chat_body(messages=[{"role": "user", "content": "hi"}, "hi"]),
         "Invalid type for 'messages[1]': expected an object, but got a string instead.",
         "messages[1]",
         "invalid_type",
         id="message-not-object",
     ),
     pytest.param(
-        ask(messages=[{"role": "robot", "content": "hi"}]),
+        chat_body(messages=[{"role": "robot", "content": "hi"}]),
         "Invalid value: \"robot\". Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and "
         "'developer'.",
         "messages[0].role",
@@ -171,21 +160,21 @@ VALIDATION = [
         id="unknown-role",
     ),
     pytest.param(
-        ask(messages=[{"content": "hi"}]),
+        chat_body(messages=[{"content": "hi"}]),
         "Missing required parameter: 'messages[0].role'.",
         "messages[0].role",
         "missing_required_parameter",
         id="missing-role",
     ),
     pytest.param(
-        ask(messages=[{"role": "user"}]),
+        chat_body(messages=[{"role": "user"}]),
         "Missing required parameter: 'messages[0].content'.",
         "messages[0].content",
         "missing_required_parameter",
         id="user-without-content",
     ),
     pytest.param(
-        ask(messages=[{"role": "user", "content": 5}]),
+        chat_body(messages=[{"role": "user", "content": 5}]),
         "Invalid type for 'messages[0].content': expected one of a string or array of objects, but got an integer "
         "instead.",
         "messages[0].content",
@@ -193,84 +182,84 @@ VALIDATION = [
         id="content-not-string-or-parts",
     ),
     pytest.param(
-        ask(messages=[{"role": "user", "content": "hi"}, {"role": "tool", "content": "21C"}]),
+        chat_body(messages=[{"role": "user", "content": "hi"}, {"role": "tool", "content": "21C"}]),
         "Missing required parameter: 'messages[1].tool_call_id'.",
         "messages[1].tool_call_id",
         "missing_required_parameter",
         id="tool-without-tool-call-id",
     ),
     pytest.param(
-        ask(n=0),
+        chat_body(n=0),
         "Invalid 'n': integer below minimum value. Expected a value >= 1, but got 0 instead.",
         "n",
         "integer_below_min_value",
         id="n-0",
     ),
     pytest.param(
-        ask(n=129),
+        chat_body(n=129),
         "Invalid 'n': integer above maximum value. Expected a value <= 128, but got 129 instead.",
         "n",
         "integer_above_max_value",
         id="n-129",
     ),
     pytest.param(
-        ask(n=1.5),
+        chat_body(n=1.5),
         "Invalid type for 'n': expected an integer, but got a decimal instead.",
         "n",
         "invalid_type",
         id="n-decimal",
     ),
     pytest.param(
-        ask(temperature=2.5),
+        chat_body(temperature=2.5),
         "Invalid 'temperature': decimal above maximum value. Expected a value <= 2, but got 2.5 instead.",
         "temperature",
         "decimal_above_max_value",
         id="temperature-2.5",
     ),
     pytest.param(
-        ask(temperature=-1),
+        chat_body(temperature=-1),
         "Invalid 'temperature': decimal below minimum value. Expected a value >= 0, but got -1 instead.",
         "temperature",
         "decimal_below_min_value",
         id="temperature-minus-1",
     ),
     pytest.param(
-        ask(temperature="hot"),
+        chat_body(temperature="hot"),
         "Invalid type for 'temperature': expected a number, but got a string instead.",
         "temperature",
         "invalid_type",
         id="temperature-string",
     ),
     pytest.param(
-        ask(top_p=1.5),
+        chat_body(top_p=1.5),
         "Invalid 'top_p': decimal above maximum value. Expected a value <= 1, but got 1.5 instead.",
         "top_p",
         "decimal_above_max_value",
         id="top-p-1.5",
     ),
     pytest.param(
-        ask(max_tokens=0),
+        chat_body(max_tokens=0),
         "Invalid 'max_tokens': integer below minimum value. Expected a value >= 1, but got 0 instead.",
         "max_tokens",
         "integer_below_min_value",
         id="max-tokens-0",
     ),
     pytest.param(
-        ask(stream="yes"),
+        chat_body(stream="yes"),
         "Invalid type for 'stream': expected a boolean, but got a string instead.",
         "stream",
         "invalid_type",
         id="stream-yes",
     ),
     pytest.param(
-        ask(stream_options={"include_usage": True}),
+        chat_body(stream_options={"include_usage": True}),
         "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
         "stream_options",
         "invalid_value",
         id="stream-options-without-stream",
     ),
     pytest.param(
-        ask(stop=["a", "b", "c", "d", "e"]),
+        chat_body(stop=["a", "b", "c", "d", "e"]),
         "Invalid 'stop': array too long. Expected an array with maximum length 4, but got an array with length 5 "
         "instead.",
         "stop",
@@ -278,21 +267,21 @@ VALIDATION = [
         id="stop-5-entries",
     ),
     pytest.param(
-        ask(stop=5),
+        chat_body(stop=5),
         "Invalid type for 'stop': expected one of a string or array of strings, but got an integer instead.",
         "stop",
         "invalid_type",
         id="stop-not-string",
     ),
     pytest.param(
-        ask(response_format={"type": "bogus"}),
+        chat_body(response_format={"type": "bogus"}),
         "Invalid value: \"bogus\". Supported values are: 'text', 'json_object', and 'json_schema'.",
         "response_format.type",
         "invalid_value",
         id="response-format-bogus",
     ),
     pytest.param(
-        ask(seed="x"),
+        chat_body(seed="x"),
         "Invalid type for 'seed': expected an integer, but got a string instead.",
         "seed",
         "invalid_type",
@@ -321,7 +310,7 @@ def test_bad_requests_get_a_400_naming_the_param(
 
 def test_body_over_max_body_bytes(make_client: MakeClient) -> None:
     client = make_client(RULES, max_body_bytes=500)
-    response = client.post(URL, json=ask("x" * 600))
+    response = client.post(URL, json=chat_body("x" * 600))
     assert response.status_code == 400
     assert response.json() == {
         "error": {
@@ -331,11 +320,11 @@ def test_body_over_max_body_bytes(make_client: MakeClient) -> None:
             "code": "request_too_large",
         }
     }
-    assert client.post(URL, json=ask("hello")).status_code == 200
+    assert client.post(URL, json=chat_body("hello")).status_code == 200
 
 
 def test_unknown_fields_are_accepted(client: TestClient) -> None:
-    body = ask(
+    body = chat_body(
         "hello",
         extra_field={"nested": [1, 2]},
         reasoning_effort="max-plus",
@@ -380,7 +369,7 @@ def test_rich_messages_are_accepted_and_matched(client: TestClient) -> None:
 
 
 def test_non_stream_body_shape_and_key_order(client: TestClient) -> None:
-    response = client.post(URL, json=ask("hello"))
+    response = client.post(URL, json=chat_body("hello"))
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     assert response.headers["x-request-id"].startswith("req_")
@@ -430,35 +419,35 @@ def streamed_text(client: TestClient, body: dict[str, Any]) -> str:
 
 
 def test_non_ascii_content_is_sent_as_utf8(client: TestClient) -> None:
-    response = client.post(URL, json=ask("unicode"))
+    response = client.post(URL, json=chat_body("unicode"))
     assert response.json()["choices"][0]["message"]["content"] == 'café 🎉 and "quotes"'
     assert 'café 🎉 and \\"quotes\\"'.encode() in response.content  # UTF-8 on the wire, not \u escapes
-    assert streamed_text(client, ask("unicode")) == 'café 🎉 and "quotes"'
+    assert streamed_text(client, chat_body("unicode")) == 'café 🎉 and "quotes"'
 
 
 def test_content_with_underscores_is_sent_unchanged(client: TestClient) -> None:
     expected = "call get_weather(city_name) from __init__"
-    assert client.post(URL, json=ask("identifiers")).json()["choices"][0]["message"]["content"] == expected
-    assert streamed_text(client, ask("identifiers")) == expected
+    assert client.post(URL, json=chat_body("identifiers")).json()["choices"][0]["message"]["content"] == expected
+    assert streamed_text(client, chat_body("identifiers")) == expected
 
 
 def test_reply_finish_reason_override(client: TestClient) -> None:
-    assert client.post(URL, json=ask("filtered")).json()["choices"][0]["finish_reason"] == "content_filter"
+    assert client.post(URL, json=chat_body("filtered")).json()["choices"][0]["finish_reason"] == "content_filter"
 
 
 def test_reply_model_override(client: TestClient) -> None:
-    plain = client.post(URL, json=ask("hello")).json()
-    renamed = client.post(URL, json=ask("renamed")).json()
+    plain = client.post(URL, json=chat_body("hello")).json()
+    renamed = client.post(URL, json=chat_body("renamed")).json()
     assert renamed["model"] == "gpt-4o-2024-08-06"
     assert renamed["system_fingerprint"] != plain["system_fingerprint"]
-    assert {chunk["model"] for chunk in chunks(stream_bytes(client, ask("renamed")))} == {"gpt-4o-2024-08-06"}
+    assert {chunk["model"] for chunk in chunks(stream_bytes(client, chat_body("renamed")))} == {"gpt-4o-2024-08-06"}
 
 
 # --------------------------------------------------------------------------------------------- stream shape
 
 
 def test_stream_response_headers(client: TestClient) -> None:
-    with client.stream("POST", URL, json=ask("hello", stream=True)) as response:
+    with client.stream("POST", URL, json=chat_body("hello", stream=True)) as response:
         response.read()
     assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
     assert response.headers["cache-control"] == "no-cache"
@@ -467,7 +456,7 @@ def test_stream_response_headers(client: TestClient) -> None:
 
 
 def test_stream_chunk_sequence_without_include_usage(client: TestClient) -> None:
-    raw = stream_bytes(client, ask("hello"))
+    raw = stream_bytes(client, chat_body("hello"))
     parsed = chunks(raw)
     assert [(c["choices"][0]["delta"], c["choices"][0]["finish_reason"]) for c in parsed] == [
         ({"role": "assistant", "content": "", "refusal": None}, None),
@@ -489,7 +478,7 @@ def test_stream_chunk_sequence_without_include_usage(client: TestClient) -> None
 
 
 def test_stream_with_include_usage(client: TestClient) -> None:
-    raw = stream_bytes(client, ask("hello", stream_options={"include_usage": True}))
+    raw = stream_bytes(client, chat_body("hello", stream_options={"include_usage": True}))
     parsed = chunks(raw)
     assert len(parsed) == 7
     for chunk in parsed[:-1]:
@@ -498,17 +487,17 @@ def test_stream_with_include_usage(client: TestClient) -> None:
     last = parsed[-1]
     assert list(last) == ["id", "object", "created", "model", "service_tier", "system_fingerprint", "choices", "usage"]
     assert last["choices"] == []
-    assert last["usage"] == client.post(URL, json=ask("hello")).json()["usage"]
+    assert last["usage"] == client.post(URL, json=chat_body("hello")).json()["usage"]
 
 
 def test_include_usage_false_is_like_no_stream_options(client: TestClient) -> None:
-    raw = stream_bytes(client, ask("hello", stream_options={"include_usage": False}))
+    raw = stream_bytes(client, chat_body("hello", stream_options={"include_usage": False}))
     assert b'"usage"' not in raw
     assert len(chunks(raw)) == 6
 
 
 def test_chunk_tokens_groups_tokens(client: TestClient) -> None:
-    deltas = [d for _, d, _ in choice_events(stream_bytes(client, ask("long")))]
+    deltas = [d for _, d, _ in choice_events(stream_bytes(client, chat_body("long")))]
     assert deltas[1:-1] == [{"content": "one two"}, {"content": " three four"}, {"content": " five six"}]
 
 
@@ -516,14 +505,14 @@ def test_chunk_tokens_groups_tokens(client: TestClient) -> None:
 
 
 def test_max_tokens_truncates_with_finish_reason_length(client: TestClient) -> None:
-    body = client.post(URL, json=ask("long", max_tokens=3)).json()
+    body = client.post(URL, json=chat_body("long", max_tokens=3)).json()
     assert body["choices"][0]["message"]["content"] == "one two three"
     assert body["choices"][0]["finish_reason"] == "length"
     assert (body["usage"]["completion_tokens"], body["usage"]["total_tokens"]) == (3, 10)
 
 
 def test_max_tokens_truncates_a_stream(client: TestClient) -> None:
-    raw = stream_bytes(client, ask("long", max_tokens=3, stream_options={"include_usage": True}))
+    raw = stream_bytes(client, chat_body("long", max_tokens=3, stream_options={"include_usage": True}))
     steps = choice_events(raw)
     assert [d for _, d, _ in steps[1:-1]] == [{"content": "one two"}, {"content": " three"}]
     assert steps[-1] == (0, {}, "length")
@@ -531,12 +520,12 @@ def test_max_tokens_truncates_a_stream(client: TestClient) -> None:
 
 
 def test_max_tokens_larger_than_the_reply_changes_nothing(client: TestClient) -> None:
-    body = client.post(URL, json=ask("long", max_tokens=6)).json()
+    body = client.post(URL, json=chat_body("long", max_tokens=6)).json()
     assert (body["choices"][0]["finish_reason"], body["usage"]["completion_tokens"]) == ("stop", 6)
 
 
 def test_max_completion_tokens_is_preferred_over_max_tokens(client: TestClient) -> None:
-    body = client.post(URL, json=ask("long", max_tokens=2, max_completion_tokens=5)).json()
+    body = client.post(URL, json=chat_body("long", max_tokens=2, max_completion_tokens=5)).json()
     assert body["choices"][0]["message"]["content"] == "one two three four five"
     assert body["choices"][0]["finish_reason"] == "length"
     assert body["usage"]["completion_tokens"] == 5
@@ -552,14 +541,14 @@ def test_max_completion_tokens_is_preferred_over_max_tokens(client: TestClient) 
     ],
 )
 def test_stop_sequences_cut_the_content(client: TestClient, stop: Any, content: str) -> None:
-    body = client.post(URL, json=ask("long", stop=stop)).json()
+    body = client.post(URL, json=chat_body("long", stop=stop)).json()
     assert body["choices"][0]["message"]["content"] == content
     assert body["choices"][0]["finish_reason"] == "stop"
-    assert streamed_text(client, ask("long", stop=stop)) == content
+    assert streamed_text(client, chat_body("long", stop=stop)) == content
 
 
 def test_stop_then_max_tokens(client: TestClient) -> None:
-    body = client.post(URL, json=ask("long", stop="five", max_tokens=2)).json()
+    body = client.post(URL, json=chat_body("long", stop="five", max_tokens=2)).json()
     assert body["choices"][0]["message"]["content"] == "one two"
     assert body["choices"][0]["finish_reason"] == "length"
 
@@ -568,7 +557,7 @@ def test_stop_then_max_tokens(client: TestClient) -> None:
 
 
 def test_n_takes_scripted_choices_cycling_when_fewer(client: TestClient) -> None:
-    body = client.post(URL, json=ask("choices", n=3)).json()
+    body = client.post(URL, json=chat_body("choices", n=3)).json()
     assert [(c["index"], c["message"]["content"], c["finish_reason"]) for c in body["choices"]] == [
         (0, "Option A", "stop"),
         (1, "Option B", "content_filter"),
@@ -578,12 +567,12 @@ def test_n_takes_scripted_choices_cycling_when_fewer(client: TestClient) -> None
 
 
 def test_n_one_takes_the_first_scripted_choice(client: TestClient) -> None:
-    body = client.post(URL, json=ask("choices")).json()
+    body = client.post(URL, json=chat_body("choices")).json()
     assert [c["message"]["content"] for c in body["choices"]] == ["Option A"]
 
 
 def test_n_copies_a_single_content(client: TestClient) -> None:
-    body = client.post(URL, json=ask("hello", n=2)).json()
+    body = client.post(URL, json=chat_body("hello", n=2)).json()
     assert [(c["index"], c["message"]["content"]) for c in body["choices"]] == [
         (0, "Paris is nice."),
         (1, "Paris is nice."),
@@ -592,7 +581,7 @@ def test_n_copies_a_single_content(client: TestClient) -> None:
 
 
 def test_n_streams_interleave_indexes(client: TestClient) -> None:
-    raw = stream_bytes(client, ask("choices", n=3, stream_options={"include_usage": True}))
+    raw = stream_bytes(client, chat_body("choices", n=3, stream_options={"include_usage": True}))
     role = {"role": "assistant", "content": "", "refusal": None}
     assert choice_events(raw) == [
         (0, role, None),
@@ -614,7 +603,7 @@ def test_n_streams_interleave_indexes(client: TestClient) -> None:
 
 
 def test_n_streams_of_unequal_length(client: TestClient) -> None:
-    raw = stream_bytes(client, ask("long", n=2, max_tokens=3))
+    raw = stream_bytes(client, chat_body("long", n=2, max_tokens=3))
     per_index: dict[int, str] = {}
     finishes = []
     for index, delta, finish in choice_events(raw):
@@ -629,7 +618,7 @@ def test_n_streams_of_unequal_length(client: TestClient) -> None:
 
 
 def test_usage_overrides_merge_nested_and_recompute_the_total(client: TestClient) -> None:
-    usage = client.post(URL, json=ask("usage")).json()["usage"]
+    usage = client.post(URL, json=chat_body("usage")).json()["usage"]
     assert usage == {
         "prompt_tokens": 100,
         "completion_tokens": 1,
@@ -642,12 +631,12 @@ def test_usage_overrides_merge_nested_and_recompute_the_total(client: TestClient
             "rejected_prediction_tokens": 0,
         },
     }
-    streamed = chunks(stream_bytes(client, ask("usage", stream_options={"include_usage": True})))[-1]["usage"]
+    streamed = chunks(stream_bytes(client, chat_body("usage", stream_options={"include_usage": True})))[-1]["usage"]
     assert streamed == usage
 
 
 def test_usage_total_override_is_kept(client: TestClient) -> None:
-    usage = client.post(URL, json=ask("total")).json()["usage"]
+    usage = client.post(URL, json=chat_body("total")).json()["usage"]
     assert (usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"]) == (7, 1, 5)
 
 
@@ -655,7 +644,7 @@ def test_usage_total_override_is_kept(client: TestClient) -> None:
 
 
 def test_scripted_error_envelope_status_and_headers(client: TestClient) -> None:
-    response = client.post(URL, json=ask("slow down"))
+    response = client.post(URL, json=chat_body("slow down"))
     assert response.status_code == 429
     assert response.json() == {
         "error": {
@@ -672,7 +661,7 @@ def test_scripted_error_envelope_status_and_headers(client: TestClient) -> None:
 
 
 def test_scripted_error_fields_override_the_defaults(client: TestClient) -> None:
-    response = client.post(URL, json=ask("teapot"))
+    response = client.post(URL, json=chat_body("teapot"))
     assert response.status_code == 418
     assert response.json() == {
         "error": {"message": "I'm a teapot", "type": "teapot_error", "param": "messages", "code": "teapot"}
@@ -680,7 +669,7 @@ def test_scripted_error_fields_override_the_defaults(client: TestClient) -> None
 
 
 def test_scripted_error_defaults_by_status(client: TestClient) -> None:
-    response = client.post(URL, json=ask("overloaded"))
+    response = client.post(URL, json=chat_body("overloaded"))
     assert response.status_code == 503
     assert response.json() == {
         "error": {
@@ -693,7 +682,7 @@ def test_scripted_error_defaults_by_status(client: TestClient) -> None:
 
 
 def test_scripted_error_answers_a_stream_request_with_json(client: TestClient) -> None:
-    response = client.post(URL, json=ask("slow down", stream=True))
+    response = client.post(URL, json=chat_body("slow down", stream=True))
     assert response.status_code == 429
     assert response.headers["content-type"] == "application/json"
     assert response.json()["error"]["code"] == "rate_limit_exceeded"
@@ -721,8 +710,8 @@ def test_no_match_is_a_400_that_explains_every_rule(make_client: MakeClient) -> 
           reply: {content: hi}
         """
     )
-    assert client.post(URL, json=ask("first")).status_code == 200
-    response = client.post(URL, json=ask("anything else"))
+    assert client.post(URL, json=chat_body("first")).status_code == 200
+    response = client.post(URL, json=chat_body("anything else"))
     assert response.status_code == 400
     assert response.headers["x-should-retry"] == "false"
     assert response.json() == {
@@ -751,7 +740,7 @@ def test_no_match_is_a_400_that_explains_every_rule(make_client: MakeClient) -> 
 
 
 def test_no_match_for_a_stream_request_is_json(client: TestClient) -> None:
-    response = client.post(URL, json=ask("nothing here", stream=True))
+    response = client.post(URL, json=chat_body("nothing here", stream=True))
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/json"
     assert response.json()["error"]["code"] == "fake_llm_no_match"

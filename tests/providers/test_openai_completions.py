@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from fake_llm.testing.server import FakeLLMServer
+from tests.helpers import serve
 from tests.sdk_clients import openai_client
 
 openai = pytest.importorskip("openai")
@@ -49,8 +50,7 @@ RULES = f"""
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer(rules=RULES, freeze_time=1767225600, time_scale=0) as running:
-        yield running
+    yield from serve(RULES)
 
 
 @pytest.fixture(autouse=True)

@@ -19,6 +19,7 @@ from fake_llm.core.media import png_size, tone, wav
 from fake_llm.model.media import MODERATION_CATEGORIES
 from fake_llm.testing.server import FakeLLMServer
 from tests.conftest import MakeClient
+from tests.helpers import serve
 from tests.sdk_clients import openai_client
 
 openai = pytest.importorskip("openai")
@@ -59,8 +60,7 @@ RULES = """
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer(rules=RULES, freeze_time=1767225600, time_scale=0) as running:
-        yield running
+    yield from serve(RULES)
 
 
 @pytest.fixture(autouse=True)

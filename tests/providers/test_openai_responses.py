@@ -12,6 +12,7 @@ import pydantic
 import pytest
 
 from fake_llm.testing.server import FakeLLMServer
+from tests.helpers import named_events, serve
 from tests.sdk_clients import openai_client
 
 openai = pytest.importorskip("openai")
@@ -89,8 +90,7 @@ TEXT_EVENTS = [
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer(rules=RULES, freeze_time=1767225600, time_scale=0) as running:
-        yield running
+    yield from serve(RULES)
 
 
 @pytest.fixture(autouse=True)
@@ -107,12 +107,7 @@ def raw_events(server: FakeLLMServer, body: dict[str, Any]) -> list[tuple[str, d
         response = http.post(server.base_url + "/responses", json={**body, "stream": True})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
-    out = []
-    for frame in response.text.split("\n\n")[:-1]:
-        event_line, data_line = frame.split("\n")
-        assert event_line.startswith("event: ")
-        assert data_line.startswith("data: ")
-        out.append((event_line[len("event: ") :], json.loads(data_line[len("data: ") :])))
+    out = named_events(response.text)
     assert response.text.endswith("\n\n")
     return out
 
@@ -276,11 +271,13 @@ def test_mid_stream_error_raises_api_error(server: FakeLLMServer) -> None:
         stream.until_done()
     assert not isinstance(caught.value, openai.APIStatusError)
     assert caught.value.body["type"] == "server_error"
-    name, data = raw_events(server, {"model": "gpt-4.1-mini", "input": "broken"})[-1]
+    events = raw_events(server, {"model": "gpt-4.1-mini", "input": "broken"})
+    name, data = events[-1]
     assert name == "error"
     assert data["type"] == "error"
     assert data["error"]["message"] == "The server had an error."
-    assert isinstance(data["sequence_number"], int)
+    # Its real position: one past the last event sent, as every Responses event numbers itself.
+    assert [d["sequence_number"] for _, d in events] == list(range(len(events)))
 
 
 # --------------------------------------------------------------------------------------------- tools and formats

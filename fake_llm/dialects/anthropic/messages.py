@@ -1,5 +1,5 @@
 """Anthropic Messages (`POST /v1/messages`): the dialect and its wire shapes (wire-format §5); request validation
-lives in request.py, and the `count_tokens` endpoint in fake_llm/http/anthropic_count_tokens.py."""
+lives in request.py, and the `count_tokens` dialect in count_tokens.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import base64
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall, Usage, merge
@@ -120,6 +120,14 @@ class AnthropicMessages:
     routes: tuple[str, ...] = ("/v1/messages",)
     #: Anthropic's edge answers an oversized body with 413 `request_too_large` (wire-format §5.5).
     body_too_large_status = 413
+    profile: str | None = None
+    counts_tokens = False
+    body_format = "json"
+    answers_json = True
+    stream_framing = "sse"
+    path_prefix = ""
+    error_type_header: str | None = None
+    stream_media_type: str | None = None
 
     def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
         """`x-api-key` (anthropic-python 0.x/1.x) or `Authorization: Bearer` (2.x); §5.1."""
@@ -265,30 +273,7 @@ class AnthropicMessages:
         blocks = self._blocks(choice, meta.seed)
         calls = iter(choice.tool_calls)
         for index, block in enumerate(blocks):
-            start: dict[str, Any] = {"type": block["type"]}
-            if block["type"] == "thinking":
-                start.update(thinking="", signature="")
-            elif block["type"] == "text":
-                start["text"] = ""
-            else:
-                call = next(calls)
-                start = self._tool_use(call, {})
-            emit({"type": "content_block_start", "index": index, "content_block": start}, kind="role")
-            if index == 0:
-                emit({"type": "ping"}, kind="role")
-            if block["type"] == "thinking":
-                for piece in choice.reasoning_chunks:
-                    delta(index, {"type": "thinking_delta", "thinking": "".join(piece)}, len(piece))
-                emit({"type": "content_block_delta", "index": index, "delta": signature_delta(block["signature"])})
-            elif block["type"] == "text":
-                for piece in choice.chunks:
-                    delta(index, {"type": "text_delta", "text": "".join(piece)}, len(piece))
-            else:
-                # The arguments arrive as string fragments, the first one empty (§5.4).
-                delta(index, {"type": "input_json_delta", "partial_json": ""}, 0)
-                for piece in call.chunks:
-                    delta(index, {"type": "input_json_delta", "partial_json": "".join(piece)}, len(piece))
-            emit({"type": "content_block_stop", "index": index}, kind="block")
+            self._stream_block(index, block, choice, calls, emit, delta)
         final_usage = {
             key: usage[key]
             for key in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens")
@@ -305,7 +290,52 @@ class AnthropicMessages:
         emit({"type": "message_stop"}, kind="done")
         return events
 
-    def stream_error_event(self, error: StreamError) -> Event:
+    def _stream_block(
+        self,
+        index: int,
+        block: dict[str, Any],
+        choice: PlannedChoice,
+        calls: Iterator[PlannedToolCall],
+        emit: Callable[..., None],
+        delta: Callable[[int, dict[str, Any], int], None],
+    ) -> None:
+        """One content block: its start (with a ping after the first), its deltas, its stop."""
+        start: dict[str, Any] = {"type": block["type"]}
+        if block["type"] == "thinking":
+            start.update(thinking="", signature="")
+        elif block["type"] == "text":
+            start["text"] = ""
+        else:
+            call = next(calls)
+            start = self._tool_use(call, {})
+        emit({"type": "content_block_start", "index": index, "content_block": start}, kind="role")
+        if index == 0:
+            emit({"type": "ping"}, kind="role")
+        if block["type"] == "thinking":
+            for piece in choice.reasoning_chunks:
+                delta(index, {"type": "thinking_delta", "thinking": "".join(piece)}, len(piece))
+            emit({"type": "content_block_delta", "index": index, "delta": signature_delta(block["signature"])})
+        elif block["type"] == "text":
+            for piece in choice.chunks:
+                delta(index, {"type": "text_delta", "text": "".join(piece)}, len(piece))
+        else:
+            # The arguments arrive as string fragments, the first one empty (§5.4).
+            delta(index, {"type": "input_json_delta", "partial_json": ""}, 0)
+            for piece in call.chunks:
+                delta(index, {"type": "input_json_delta", "partial_json": "".join(piece)}, len(piece))
+        emit({"type": "content_block_stop", "index": index}, kind="block")
+
+    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+        return None  # JSON: completion_body
+
+    def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:
+        return None  # every request goes to the rules
+
+    def count_body(self, tokens: int) -> dict[str, Any]:
+        """`POST /v1/messages/count_tokens`' answer."""
+        return {"input_tokens": tokens}
+
+    def stream_error_event(self, error: StreamError, position: int) -> Event:
         """`event: error` always: the SDK raises only on that event name (§5.4, §8.5). With no type scripted, the
         classic mid-stream failure: `overloaded_error`."""
         status = 529 if error.type is None else 500

@@ -52,7 +52,8 @@ class FrameEvent(Event):
     """A stream event sent as an event-stream frame instead of SSE text: `data` is its JSON payload and `event`
     its `:event-type` (or, for kind `error`, its `:exception-type`)."""
 
-    def frame(self, newline: str = "\n") -> bytes:
+    def frame(self, newline: str = "\n", *, ndjson: bool = False) -> bytes:
+        # A binary frame whatever the text framing asked for (`newline`, `ndjson` are the SSE/NDJSON writer's).
         headers = exception_headers(self.event or "") if self.kind == "error" else event_headers(self.event or "")
         return encode_frame(headers, self.data.encode())
 

@@ -78,8 +78,15 @@ class BedrockRuntime:
     routes: tuple[str, ...] = ("/model/{target:path}",)
     #: What the HTTP layer does for this wire: streams go out as event-stream frames, and an error body's `__type`
     #: is copied into this header (http/aws_headers.py).
-    stream_media_type = CONTENT_TYPE
-    error_type_header = "x-amzn-errortype"
+    stream_media_type: str | None = CONTENT_TYPE
+    error_type_header: str | None = "x-amzn-errortype"
+    body_format = "json"
+    answers_json = True
+    stream_framing = "sse"
+    path_prefix = ""
+    body_too_large_status = 400
+    profile: str | None = None
+    counts_tokens = False
 
     def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
         """A Bedrock API key (`Authorization: Bearer`), or the access key id of a SigV4 signature (never verified)."""
@@ -130,7 +137,17 @@ class BedrockRuntime:
             return invoke_stream_events(completion, meta, request)
         return converse_stream_events(completion, meta)
 
-    def stream_error_event(self, error: StreamError) -> Event:
+    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+        return None  # JSON: completion_body
+
+    def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:
+        return None  # every request goes to the rules
+
+    def count_body(self, tokens: int) -> dict[str, Any]:
+        """Bedrock's CountTokens answer."""
+        return {"inputTokens": tokens}
+
+    def stream_error_event(self, error: StreamError, position: int) -> Event:
         """An exception frame; botocore raises EventStreamError with its `:exception-type` as the code. The stream
         members are camelCase (`throttlingException`); with none scripted, `modelStreamErrorException`."""
         name = exception_type(500, error.type) if error.type else "ModelStreamErrorException"

@@ -58,7 +58,7 @@ ERROR_MESSAGES = {
 }
 FINISH_REASONS = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP", "function_call": "STOP"}
 FINISH_REASONS["content_filter"] = "SAFETY"
-_USAGE_NAMES = {
+USAGE_NAMES = {
     "prompt_tokens": "promptTokenCount",
     "completion_tokens": "candidatesTokenCount",
     "total_tokens": "totalTokenCount",
@@ -79,6 +79,16 @@ class Gemini:
         "/v1beta/tunedModels/{tuned:path}",
         "/v1/tunedModels/{tuned:path}",
     )
+
+    body_too_large_status = 400
+    profile: str | None = None
+    counts_tokens = False
+    body_format = "json"
+    answers_json = True
+    stream_framing = "sse"
+    path_prefix = ""
+    error_type_header: str | None = None
+    stream_media_type: str | None = None
 
     def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
         """`x-goog-api-key` (google-genai), else `?key=` (when the engine passes the query), else an OAuth Bearer."""
@@ -148,8 +158,8 @@ class Gemini:
         computed = self._counts(usage.prompt_tokens, usage.completion_tokens - thoughts, thoughts)
         overrides: dict[str, Any] = {}
         for key, value in usage.overrides.items():
-            if key in _USAGE_NAMES:
-                overrides[_USAGE_NAMES[key]] = value
+            if key in USAGE_NAMES:
+                overrides[USAGE_NAMES[key]] = value
             elif key == "completion_tokens_details" and isinstance(value, Mapping) and "reasoning_tokens" in value:
                 overrides["thoughtsTokenCount"] = value["reasoning_tokens"]
             elif not key.endswith("_details"):
@@ -262,7 +272,17 @@ class Gemini:
                 steps.append(([part], len(call.tokens), False))
         return steps
 
-    def stream_error_event(self, error: StreamError) -> Event:
+    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+        return None  # JSON: completion_body
+
+    def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:
+        return None  # every request goes to the rules
+
+    def count_body(self, tokens: int) -> dict[str, Any]:
+        """`models/{model}:countTokens`' answer."""
+        return {"totalTokens": tokens}
+
+    def stream_error_event(self, error: StreamError, position: int) -> Event:
         """`data: {"error": {...}}`; google-genai raises ClientError/ServerError by its `code` (wire-format §6)."""
         status = error.code if isinstance(error.code, int) else STATUS_CODES.get(error.type or "", 500)
         code = error.code if isinstance(error.code, str) else None

@@ -42,6 +42,7 @@ class OpenAITranscriptions(OpenAIChat):
 
     #: Sent as multipart/form-data: the HTTP layer parses the form (http/multipart.py) and describes the upload.
     body_format = "multipart"
+    answers_json = False  # text, srt and vtt transcripts are plain text
 
     def parse(self, body: Any, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> ChatRequest:
         upload = body.get("file")

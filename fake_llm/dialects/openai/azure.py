@@ -4,13 +4,13 @@ Chat dialect (wire-format §2) plus Azure's auth header, content-filter annotati
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from fake_llm.core.replies import Completion
 from fake_llm.dialects.base import ReplyMeta
-from fake_llm.dialects.openai.chat import OpenAIChat, dumps
+from fake_llm.dialects.openai.chat import OpenAIChat
+from fake_llm.dialects.openai.envelope import dumps
 from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.stream import Event
@@ -42,6 +42,13 @@ GATEWAY_MESSAGES = {
 
 def _answer_filter(finish_reason: str | None) -> dict[str, Any]:
     return FILTERED if finish_reason == "content_filter" else ANSWER_FILTER
+
+
+def _verdict(kind: str, finish_reason: str | None) -> str:
+    """A chunk choice's `content_filter_results`: the verdict on content, empty on the role and finish chunks
+    (unless the finish is `content_filter`)."""
+    verdict = kind not in ("role", "finish") or finish_reason == "content_filter"
+    return ',"content_filter_results":' + dumps(_answer_filter(finish_reason) if verdict else {})
 
 
 class AzureOpenAIChat(OpenAIChat):
@@ -83,18 +90,7 @@ class AzureOpenAIChat(OpenAIChat):
         (unless the finish is `content_filter`)."""
         head = {"choices": [], "created": 0, "id": "", "model": "", "object": ""}
         prompt = {**head, "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": PROMPT_FILTER}]}
-        events = [Event(dumps(prompt), kind="prompt_filter")]
-        for event in super().stream_events(completion, meta, request):
-            if event.kind in ("done", "usage"):
-                events.append(event)
-                continue
-            chunk = json.loads(event.data)
-            for choice in chunk.get("choices") or ():
-                reason = choice.get("finish_reason")
-                verdict = event.kind not in ("role", "finish") or reason == "content_filter"
-                choice["content_filter_results"] = _answer_filter(reason) if verdict else {}
-            events.append(dataclasses.replace(event, data=dumps(chunk)))
-        return events
+        return [Event(dumps(prompt), kind="prompt_filter"), *self.chunk_events(completion, meta, request, _verdict)]
 
     def error_body(
         self,

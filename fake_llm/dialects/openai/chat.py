@@ -4,13 +4,21 @@ validation helpers, shared with the other OpenAI-style dialects, live in request
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from json.encoder import encode_basestring
 from typing import Any
 
 from fake_llm.core.logprobs import logprobs_for
 from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall, Usage, merge
 from fake_llm.dialects.base import ReplyMeta
+from fake_llm.dialects.openai.envelope import (
+    bearer_key,
+    dumps,
+    error_body,
+    input_tokens_body,
+    response_headers,
+    stream_error_event,
+)
 from fake_llm.dialects.openai.request import invalid_type as invalid_type
 from fake_llm.dialects.openai.request import missing as missing
 
@@ -25,27 +33,6 @@ from fake_llm.model.stream import Event
 
 RESPONSE_FORMATS = ("text", "json_object", "json_schema")
 
-#: Error `type` OpenAI uses for each status (wire-format §2.5); scenarios may override it.
-ERROR_TYPES = {429: "requests"}
-ERROR_CODES = {429: "rate_limit_exceeded"}
-#: Messages OpenAI sends for each status, used when a scenario's error gives none.
-ERROR_MESSAGES = {
-    400: "Bad request.",
-    401: "Incorrect API key provided.",
-    403: "You are not allowed to make this request.",
-    404: "The model does not exist or you do not have access to it.",
-    429: "Rate limit reached for requests. Please try again later.",
-    500: "The server had an error while processing your request. Sorry about that!",
-    502: "Bad gateway.",
-    503: "The server is overloaded or not ready yet.",
-    504: "Gateway timeout.",
-}
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON as OpenAI sends it (non-ASCII kept as UTF-8)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
 
 class OpenAIChat:
     """The OpenAI Chat Completions dialect."""
@@ -53,10 +40,18 @@ class OpenAIChat:
     api = "openai-chat"
     id_prefix = "chatcmpl-"
     routes: tuple[str, ...] = ("/v1/chat/completions",)
+    body_too_large_status = 400
+    profile: str | None = None
+    counts_tokens = False
+    body_format = "json"
+    answers_json = True
+    stream_framing = "sse"
+    path_prefix = ""
+    error_type_header: str | None = None
+    stream_media_type: str | None = None
 
     def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
-        scheme, _, token = headers.get("authorization", "").partition(" ")
-        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+        return bearer_key(headers)
 
     def parse(self, body: Any, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> ChatRequest:
         """Validate a request body as OpenAI does (400s name the param) and return the ChatRequest."""
@@ -70,21 +65,7 @@ class OpenAIChat:
         if not isinstance(model, str):
             raise invalid_type("model", "a string", model)
         messages = parse_messages(body.get("messages"))
-        stream = body.get("stream", False)
-        if stream is None:
-            stream = False
-        if not isinstance(stream, bool):
-            raise invalid_type("stream", "a boolean", stream)
-        stream_options = body.get("stream_options")
-        if stream_options is not None:
-            if not isinstance(stream_options, dict):
-                raise invalid_type("stream_options", "an object", stream_options)
-            if not stream:
-                raise ProviderRequestError(
-                    "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-                    param="stream_options",
-                    code="invalid_value",
-                )
+        stream, stream_options = parse_stream(body)
         n = number_field(body, "n", 1, 128, integer=True) or 1
         number_field(body, "temperature", 0, 2)
         number_field(body, "top_p", 0, 1)
@@ -97,31 +78,8 @@ class OpenAIChat:
         seed = body.get("seed")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise invalid_type("seed", "an integer", seed)
-        stop = body.get("stop")
-        if isinstance(stop, str):
-            stop = [stop]
-        elif stop is None:
-            stop = []
-        elif not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
-            raise invalid_type("stop", "one of a string or array of strings", stop)
-        if len(stop) > 4:
-            raise ProviderRequestError(
-                f"Invalid 'stop': array too long. Expected an array with maximum length 4, but got an array with "
-                f"length {len(stop)} instead.",
-                param="stop",
-                code="array_above_max_length",
-            )
-        response_format = body.get("response_format")
-        if response_format is not None:
-            if not isinstance(response_format, dict):
-                raise invalid_type("response_format", "an object", response_format)
-            if response_format.get("type") not in RESPONSE_FORMATS:
-                raise ProviderRequestError(
-                    f"Invalid value: {json.dumps(response_format.get('type'))}. Supported values are: 'text', "
-                    "'json_object', and 'json_schema'.",
-                    param="response_format.type",
-                    code="invalid_value",
-                )
+        stop = parse_stop(body)
+        response_format = parse_response_format(body)
         guided = parse_guided(body)
         if guided.schema is not None and response_format is None:
             response_format = {"type": "json_schema", "json_schema": {"name": "guided_json", "schema": guided.schema}}
@@ -224,6 +182,18 @@ class OpenAIChat:
         """Per choice: the role chunk, reasoning chunks, content (or refusal) chunks, tool-call fragments, and the
         finish chunk; choices interleave step by step. Then the usage chunk when `stream_options.include_usage`
         asked for it, and `[DONE]` (§2.4)."""
+        return self.chunk_events(completion, meta, request)
+
+    def chunk_events(
+        self,
+        completion: Completion,
+        meta: ReplyMeta,
+        request: ChatRequest,
+        annotate: Callable[[str, str | None], str] | None = None,
+    ) -> list[Event]:
+        """The chunks of `stream_events`; `annotate(kind, finish_reason)` returns JSON members (`,"key":value`)
+        appended to each choice of a role, content or finish chunk (Azure's content-filter verdicts), so a
+        dialect built on these chunks never decodes and re-encodes them."""
         head = (
             '{"id":'
             + dumps(meta.id)
@@ -237,21 +207,29 @@ class OpenAIChat:
         )
         tail = ',"usage":null}' if request.include_usage else "}"
 
-        def chunk(index: int, delta: dict[str, Any], finish_reason: str | None = None, logprobs: Any = None) -> str:
+        def chunk(
+            index: int,
+            delta: dict[str, Any],
+            finish_reason: str | None = None,
+            logprobs: Any = None,
+            kind: str = "content",
+        ) -> str:
+            extra = annotate(kind, finish_reason) if annotate else ""
             if logprobs is None and finish_reason is None and len(delta) == 1 and "content" in delta:
                 # The common chunk, built from a template: only the text needs escaping (same bytes as dumps).
                 return (
                     f'{head}[{{"index":{index},"delta":{{"content":{encode_basestring(delta["content"])}}},'
-                    f'"logprobs":null,"finish_reason":null}}]{tail}'
+                    f'"logprobs":null,"finish_reason":null{extra}}}]{tail}'
                 )
             choice = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
-            return head + dumps([choice]) + tail
+            return head + dumps([choice])[:-2] + extra + "}]" + tail
 
         events = [
             Event(
                 chunk(
                     c.index,
                     {"role": "assistant", "content": "" if c.has_text or c.refusal is None else None, "refusal": None},
+                    kind="role",
                 ),
                 kind="role",
             )
@@ -263,7 +241,9 @@ class OpenAIChat:
                 if step < len(plan):
                     delta, tokens, logprobs = plan[step]
                     events.append(Event(chunk(choice.index, delta, None, logprobs), tokens=tokens, step=step))
-        events.extend(Event(chunk(c.index, {}, c.finish_reason), kind="finish") for c in completion.choices)
+        events.extend(
+            Event(chunk(c.index, {}, c.finish_reason, kind="finish"), kind="finish") for c in completion.choices
+        )
         if request.include_usage:
             events.append(Event(head + '[],"usage":' + dumps(self.usage(completion.usage)) + "}", kind="usage"))
         events.append(Event("[DONE]", kind="done"))
@@ -296,10 +276,17 @@ class OpenAIChat:
                 steps.append(({"tool_calls": [fragment]}, len(piece), None))
         return steps
 
-    def stream_error_event(self, error: StreamError) -> Event:
-        """A mid-stream error: a data object with a top-level `error` (what the SDKs raise on, §2.5/§8.3)."""
-        body = self.error_body(500, error.message or "", type=error.type, param=error.param, code=error.code)
-        return Event(dumps(body), event="error" if error.event_line else None, kind="error")
+    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+        return None  # JSON: completion_body
+
+    def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:
+        return None  # every request goes to the rules
+
+    def count_body(self, tokens: int) -> dict[str, Any]:
+        return input_tokens_body(tokens)
+
+    def stream_error_event(self, error: StreamError, position: int) -> Event:
+        return stream_error_event(error)
 
     def error_body(
         self,
@@ -312,17 +299,62 @@ class OpenAIChat:
         extra: Mapping[str, Any] | None = None,
         flat: bool = False,
     ) -> dict[str, Any]:
-        """The error envelope `{"error": {message, type, param, code}}`; `flat` sends the object alone, as some
-        OpenAI-compatible providers do (wire-format §7a)."""
-        default_type = ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
-        error = {
-            "message": message or ERROR_MESSAGES.get(status, f"Error {status}."),
-            "type": type or default_type,
-            "param": param,
-            "code": ERROR_CODES.get(status) if code is None else code,
-            **(extra or {}),
-        }
-        return error if flat else {"error": error}
+        return error_body(status, message, type=type, param=param, code=code, extra=extra, flat=flat)
 
     def response_headers(self, meta: ReplyMeta) -> dict[str, str]:
-        return {"x-request-id": meta.request_id, "openai-version": "2020-10-01", "openai-processing-ms": "0"}
+        return response_headers(meta)
+
+
+def parse_stream(body: Mapping[str, Any]) -> tuple[bool, dict[str, Any] | None]:
+    """`stream` and `stream_options` (only allowed with `stream`)."""
+    stream = body.get("stream", False)
+    if stream is None:
+        stream = False
+    if not isinstance(stream, bool):
+        raise invalid_type("stream", "a boolean", stream)
+    stream_options = body.get("stream_options")
+    if stream_options is not None:
+        if not isinstance(stream_options, dict):
+            raise invalid_type("stream_options", "an object", stream_options)
+        if not stream:
+            raise ProviderRequestError(
+                "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                param="stream_options",
+                code="invalid_value",
+            )
+    return stream, stream_options
+
+
+def parse_stop(body: Mapping[str, Any]) -> list[str]:
+    """`stop`: a string or up to 4 strings."""
+    stop = body.get("stop")
+    if isinstance(stop, str):
+        stop = [stop]
+    elif stop is None:
+        stop = []
+    elif not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
+        raise invalid_type("stop", "one of a string or array of strings", stop)
+    if len(stop) > 4:
+        raise ProviderRequestError(
+            f"Invalid 'stop': array too long. Expected an array with maximum length 4, but got an array with "
+            f"length {len(stop)} instead.",
+            param="stop",
+            code="array_above_max_length",
+        )
+    return stop
+
+
+def parse_response_format(body: Mapping[str, Any]) -> dict[str, Any] | None:
+    """`response_format`, one of OpenAI's three types."""
+    response_format = body.get("response_format")
+    if response_format is not None:
+        if not isinstance(response_format, dict):
+            raise invalid_type("response_format", "an object", response_format)
+        if response_format.get("type") not in RESPONSE_FORMATS:
+            raise ProviderRequestError(
+                f"Invalid value: {json.dumps(response_format.get('type'))}. Supported values are: 'text', "
+                "'json_object', and 'json_schema'.",
+                param="response_format.type",
+                code="invalid_value",
+            )
+    return response_format

@@ -10,10 +10,13 @@ from fake_llm.core.logprobs import logprobs_for
 from fake_llm.core.replies import Completion, PlannedChoice, Usage, merge
 from fake_llm.core.tokens import TOKENS_PER_MESSAGE, TOKENS_REPLY_PRIMING, ApproxTokenizer
 from fake_llm.dialects.base import ReplyMeta
-from fake_llm.dialects.openai.chat import OpenAIChat, dumps, invalid_type, missing, number_field
+from fake_llm.dialects.openai import envelope
+from fake_llm.dialects.openai.envelope import dumps
+from fake_llm.dialects.openai.request import invalid_type, missing, number_field
 from fake_llm.dialects.openai.responses import check_type, parse_model
 from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import ChatRequest, Message
+from fake_llm.model.spec import StreamError
 from fake_llm.model.stream import Event
 
 #: The real API's budget when a request names none: long scripted replies are cut with finish_reason `length`.
@@ -58,12 +61,53 @@ def parse_prompts(raw: Any, param: str = "prompt") -> list[str]:
     raise invalid_type(param, PROMPT_TYPES, raw)
 
 
-class OpenAICompletions(OpenAIChat):
+class OpenAICompletions:
     """The legacy completions dialect; auth, errors (also mid-stream) and headers are inherited from Chat."""
 
     api = "completions"
     id_prefix = "cmpl-"
     routes: tuple[str, ...] = ("/v1/completions",)
+
+    body_too_large_status = 400
+    profile: str | None = None
+    counts_tokens = False
+    body_format = "json"
+    answers_json = True
+    stream_framing = "sse"
+    path_prefix = ""
+    error_type_header: str | None = None
+    stream_media_type: str | None = None
+
+    def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
+        return envelope.bearer_key(headers)
+
+    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+        return None  # JSON: completion_body
+
+    def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:
+        return None  # every request goes to the rules
+
+    def count_body(self, tokens: int) -> dict[str, Any]:
+        return envelope.input_tokens_body(tokens)
+
+    def stream_error_event(self, error: StreamError, position: int) -> Event:
+        return envelope.stream_error_event(error)
+
+    def error_body(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str | None = None,
+        param: str | None = None,
+        code: Any = None,
+        extra: Mapping[str, Any] | None = None,
+        flat: bool = False,
+    ) -> dict[str, Any]:
+        return envelope.error_body(status, message, type=type, param=param, code=code, extra=extra, flat=flat)
+
+    def response_headers(self, meta: ReplyMeta) -> dict[str, str]:
+        return envelope.response_headers(meta)
 
     def parse(self, body: Any, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> ChatRequest:
         """Validate as OpenAI does. A list of prompts gets `n` choices per prompt (index = prompt * n + j, as the real

@@ -15,11 +15,13 @@ from typing import Any
 
 from fake_llm.core.replies import Completion, merge
 from fake_llm.dialects.base import ReplyMeta
-from fake_llm.dialects.openai.chat import OpenAIChat, number_field
+from fake_llm.dialects.openai import envelope
 from fake_llm.dialects.openai.completions import bare_prompt_tokens, parse_prompts
+from fake_llm.dialects.openai.request import number_field
 from fake_llm.dialects.openai.responses import check_type, invalid_value, parse_model
 from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import ChatRequest, Message
+from fake_llm.model.spec import StreamError
 from fake_llm.model.stream import Event
 
 ENCODINGS = ("float", "base64")
@@ -64,12 +66,53 @@ def _input_keys(raw: Any) -> list[str]:
     return [raw] if isinstance(raw, str) else list(raw)
 
 
-class OpenAIEmbeddings(OpenAIChat):
+class OpenAIEmbeddings:
     """The embeddings dialect; auth, error envelope and headers are inherited from Chat. It never streams."""
 
     api = "embeddings"
     id_prefix = "emb-"  # embeddings responses carry no id; the engine still names each reply
     routes: tuple[str, ...] = ("/v1/embeddings",)
+
+    body_too_large_status = 400
+    profile: str | None = None
+    counts_tokens = False
+    body_format = "json"
+    answers_json = True
+    stream_framing = "sse"
+    path_prefix = ""
+    error_type_header: str | None = None
+    stream_media_type: str | None = None
+
+    def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
+        return envelope.bearer_key(headers)
+
+    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+        return None  # JSON: completion_body
+
+    def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:
+        return None  # every request goes to the rules
+
+    def count_body(self, tokens: int) -> dict[str, Any]:
+        return envelope.input_tokens_body(tokens)
+
+    def stream_error_event(self, error: StreamError, position: int) -> Event:
+        return envelope.stream_error_event(error)
+
+    def error_body(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str | None = None,
+        param: str | None = None,
+        code: Any = None,
+        extra: Mapping[str, Any] | None = None,
+        flat: bool = False,
+    ) -> dict[str, Any]:
+        return envelope.error_body(status, message, type=type, param=param, code=code, extra=extra, flat=flat)
+
+    def response_headers(self, meta: ReplyMeta) -> dict[str, str]:
+        return envelope.response_headers(meta)
 
     def parse(self, body: Any, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> ChatRequest:
         """Validate as OpenAI does; each input becomes a user message (`user` matches the last, `any_message` any)."""

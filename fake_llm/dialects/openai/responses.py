@@ -11,7 +11,9 @@ from typing import Any
 from fake_llm.core.logprobs import logprobs_for
 from fake_llm.core.replies import Completion, PlannedChoice, Usage, merge
 from fake_llm.dialects.base import ReplyMeta
-from fake_llm.dialects.openai.chat import OpenAIChat, dumps, missing, number_field
+from fake_llm.dialects.openai import envelope
+from fake_llm.dialects.openai.envelope import dumps
+from fake_llm.dialects.openai.request import missing, number_field
 
 # The `name as name` imports are re-exports: the other OpenAI dialects import them from here.
 from fake_llm.dialects.openai.responses_request import (
@@ -58,12 +60,50 @@ def _item_id(meta: ReplyMeta, prefix: str, index: int) -> str:
     return prefix + "_" + hashlib.blake2b(f"{meta.id}:{index}".encode(), digest_size=24).hexdigest()
 
 
-class OpenAIResponses(OpenAIChat):
+class OpenAIResponses:
     """The OpenAI Responses dialect; auth, error envelope and headers are inherited from Chat (§2.5, §2.6)."""
 
     api = "responses"
     id_prefix = "resp_"
     routes: tuple[str, ...] = ("/v1/responses",)
+
+    body_too_large_status = 400
+    profile: str | None = None
+    counts_tokens = False
+    body_format = "json"
+    answers_json = True
+    stream_framing = "sse"
+    path_prefix = ""
+    error_type_header: str | None = None
+    stream_media_type: str | None = None
+
+    def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
+        return envelope.bearer_key(headers)
+
+    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+        return None  # JSON: completion_body
+
+    def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:
+        return None  # every request goes to the rules
+
+    def count_body(self, tokens: int) -> dict[str, Any]:
+        return envelope.input_tokens_body(tokens)
+
+    def error_body(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str | None = None,
+        param: str | None = None,
+        code: Any = None,
+        extra: Mapping[str, Any] | None = None,
+        flat: bool = False,
+    ) -> dict[str, Any]:
+        return envelope.error_body(status, message, type=type, param=param, code=code, extra=extra, flat=flat)
+
+    def response_headers(self, meta: ReplyMeta) -> dict[str, str]:
+        return envelope.response_headers(meta)
 
     def parse(self, body: Any, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> ChatRequest:
         """Validate a request body as OpenAI does (400s name the param) and return the ChatRequest."""
@@ -242,12 +282,11 @@ class OpenAIResponses(OpenAIChat):
         out.emit("done", terminal, response=final)
         return out.events
 
-    def stream_error_event(self, error: StreamError, sequence_number: int = 0) -> Event:
+    def stream_error_event(self, error: StreamError, position: int) -> Event:
         """The nested error event real streams send (§3.3): its truthy `error` makes openai-python raise APIError.
-
-        The fault planner does not tell us the event's position, so `sequence_number` defaults to 0."""
+        Its `sequence_number` is its position: one past the last event sent before it."""
         inner = self.error_body(500, error.message or "", type=error.type, param=error.param, code=error.code)
-        payload = {"type": "error", "sequence_number": sequence_number, "error": inner["error"]}
+        payload = {"type": "error", "sequence_number": position, "error": inner["error"]}
         return Event(dumps(payload), event="error", kind="error")
 
 

@@ -16,7 +16,7 @@ class ScaleChat(OpenAIChat):
     api = "scale"
     routes: tuple[str, ...] = ("/v4/beta/chat/completions", "/v5/chat/completions")
     #: Requests on these paths get the `scale` profile unless a rule or file names another.
-    profile = "scale"
+    profile: str | None = "scale"
 
     def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
         return headers.get("x-api-key") or super().api_key(headers, params)

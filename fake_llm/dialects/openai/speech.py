@@ -57,6 +57,7 @@ class OpenAISpeech(OpenAIChat):
     api = "speech"
     id_prefix = "speech-"  # speech replies carry no id; the engine still names each reply
     routes: tuple[str, ...] = ("/v1/audio/speech",)
+    answers_json = False  # audio bytes
 
     def parse(self, body: Any, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> ChatRequest:
         """The input is the user message rules match; the default format, mp3, needs the `media` extra."""

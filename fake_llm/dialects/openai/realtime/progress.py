@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from fake_llm.core.journal import JournalEntry
+from fake_llm.core.journal import Journal, JournalEntry
 from fake_llm.dialects.openai.realtime.conversation import Conversation
 from fake_llm.dialects.openai.realtime.render import Generation, usage
 from fake_llm.dialects.openai.realtime.response_plan import ResponseSpec, response_object
@@ -27,6 +27,8 @@ class Active:
     response_id: str
     spec: ResponseSpec
     entry: JournalEntry
+    #: The journal holding `entry`: how the response ended is noted there, under its lock.
+    journal: Journal
     in_conversation: bool
     failure: StreamError | None = None
     task: asyncio.Task[None] | None = None
@@ -68,7 +70,7 @@ def track(active: Active, event: Event, generation: Generation, conversation: Co
         if active.in_conversation:
             conversation.replace(item)
     elif kind == "response.done":
-        active.entry.stream_outcome = active.entry.stream_outcome or payload["response"]["status"]
+        active.journal.stream_ended(active.entry.seq, payload["response"]["status"], keep_first=True)
         return True
     return False
 

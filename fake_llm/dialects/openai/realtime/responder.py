@@ -12,6 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from fake_llm.core.faults import apply_faults
@@ -126,22 +127,21 @@ class Responder:
             stream=True,
         )
         selection = engine.selector.select(chat, self.headers.get("x-fake-llm-scenario"), per_rule)
-        entry.reasons = list(selection.reasons)
+        entry = replace(entry, reasons=selection.reasons)
         if selection.rule is None or selection.reply is None:
             message = selection.no_match_message(chat, "WS", "/v1/realtime")
-            entry.outcome, entry.status, entry.reply = "unmatched", 400, "no match"
-            engine.journal.record(entry)
+            engine.journal.record(replace(entry, outcome="unmatched", status=400, reply="no match"))
             await self.error(message, code="fake_llm_no_match")
             return
         rule, reply = selection.rule, selection.reply
-        entry.rule, entry.reply, entry.step = rule.name, reply.summary(), selection.step
+        entry = replace(entry, rule=rule.name, reply=reply.summary(), step=selection.step)
         chat = per_rule(rule)  # the request as the rule heard it (its transcript in place of unheard audio)
         entry.body["messages"] = [[m.role, m.text] for m in chat.messages]
         await self._hear(rule.transcript, view)
         if reply.error is not None or reply.raw is not None:
             spec = reply.error
-            entry.status = spec.status if spec else reply.raw.status if reply.raw else 500
-            engine.journal.record(entry)
+            status = spec.status if spec else reply.raw.status if reply.raw else 500
+            engine.journal.record(replace(entry, status=status))
             if spec is None:
                 await self.error(
                     "fake-llm: raw replies do not apply to realtime sessions.", code="fake_llm_reply_mismatch"
@@ -158,15 +158,13 @@ class Responder:
         try:
             completion = plan_completion(reply, chat, engine.tokenizer, rule, context)
         except ReplyMismatch as exc:
-            entry.outcome, entry.status, entry.reply = "mismatch", 400, str(exc)
-            engine.journal.record(entry)
+            engine.journal.record(replace(entry, outcome="mismatch", status=400, reply=str(exc)))
             await self.error(f"fake-llm: {exc}", code="fake_llm_reply_mismatch")
             return
         # The same limiter chat requests go through: the rule's `rate_limit`, then the server-wide one.
         decision = engine.check_rate_limits(rule, completion.usage.total_tokens)
         if not decision.allowed:
-            entry.status, entry.reply = 429, f"rate limited ({decision.kind} per minute)"
-            engine.journal.record(entry)
+            engine.journal.record(replace(entry, status=429, reply=f"rate limited ({decision.kind} per minute)"))
             await self.error(decision.message, code="rate_limit_exceeded", type_=decision.kind)
             return
         response_id = self.ids("resp_")
@@ -182,14 +180,14 @@ class Responder:
             input_audio_ms=self.conversation.input_audio_ms(),
             seed=f"{settings.seed}:{response_id}",
         )
-        active = Active(response_id, spec_, entry, in_conversation)
+        active = Active(response_id, spec_, entry, engine.journal, in_conversation)
         if reply.hang:
             events = [
                 self.event(
                     "response.created", response=response_object(self.generation, spec_, "in_progress", [], None)
                 )
             ]
-            entry.faults = ["hang"]
+            entry = replace(entry, faults=["hang"])
             play = self._play(active, events, abort=None, delay_s=0.0, hang_s=settings.max_hang_seconds)
         else:
             plan = plan_response(
@@ -213,13 +211,11 @@ class Responder:
                 events.append(
                     Event("", event="response.done", kind=FAILED_DONE, at_ms=events[-1].at_ms if events else 0.0)
                 )
-            entry.schedule = [e.at_ms for e in events]
-            entry.faults = faults.describe(stream) + ([f"close_code={stream.close_code}"] if faults.abort else [])
-            entry.delay_ms = reply.delay_ms
+            described = faults.describe(stream) + ([f"close_code={stream.close_code}"] if faults.abort else [])
+            entry = replace(entry, schedule=[e.at_ms for e in events], faults=described, delay_ms=reply.delay_ms)
             abort = stream.close_code if faults.abort else None
             play = self._play(active, events, abort=abort, delay_s=reply.delay_ms / 1000.0, hang_s=None)
-        entry.events = events
-        engine.journal.record(entry)
+        engine.journal.record(replace(entry, events=events))
         self.active = active
         active.task = asyncio.ensure_future(play)
 
@@ -241,7 +237,7 @@ class Responder:
                             usage={"type": "duration", "seconds": seconds},
                         )
 
-    def _error_event(self, error: StreamError) -> Event:
+    def _error_event(self, error: StreamError, position: int) -> Event:
         detail = {
             "type": error.type or "server_error",
             "code": error.code,
@@ -295,8 +291,7 @@ class Responder:
             outcome = "client disconnected"
             self._finish(active)
         finally:
-            if active.entry.stream_outcome is None:
-                active.entry.stream_outcome = outcome
+            active.journal.stream_ended(active.entry.seq, outcome, keep_first=True)
 
     def _finish(self, active: Active) -> None:
         if self.active is active:
@@ -315,7 +310,8 @@ class Responder:
         if active is None:
             return
         self.active = None
-        active.entry.stream_outcome = f"cancelled ({reason})"  # before the task ends: it keeps an outcome set
+        # Before the task ends, which keeps an ending already noted.
+        active.journal.stream_ended(active.entry.seq, f"cancelled ({reason})")
         if active.task is not None:
             active.task.cancel()
             await asyncio.gather(active.task, return_exceptions=True)
@@ -333,6 +329,6 @@ class Responder:
         """The socket closed: stop any response still playing."""
         active, self.active = self.active, None
         if active is not None and active.task is not None:
-            active.entry.stream_outcome = "client disconnected"
+            active.journal.stream_ended(active.entry.seq, "client disconnected")
             active.task.cancel()
             await asyncio.gather(active.task, return_exceptions=True)

@@ -1,0 +1,335 @@
+"""answer(): the one request flow every dialect goes through, read top to bottom, with no web framework.
+
+body -> key -> dialect.parse -> (count) -> scenario header -> rule selection -> profile -> reply plan -> rate limits
+-> the matched reply's outcome. Each early exit is an Outcome; the HTTP layer journals it and renders it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from fake_llm.core import profiles
+from fake_llm.core.dialect import Dialect, ReplyMeta
+from fake_llm.core.faults import FaultPlan, apply_faults
+from fake_llm.core.ids import Clock, IdMaker
+from fake_llm.core.journal import JournalEntry
+from fake_llm.core.limits import Decision, RateLimiter
+from fake_llm.core.matching import Selection, Selector
+from fake_llm.core.outcomes import (
+    Completed,
+    Counted,
+    DialectAnswer,
+    ErrorReply,
+    Hang,
+    Mismatched,
+    Outcome,
+    RateLimited,
+    RawBody,
+    Rejected,
+    Seen,
+    Unmatched,
+)
+from fake_llm.core.replies import Completion, ReplyContext, plan_completion
+from fake_llm.core.rule_index import Reasons
+from fake_llm.core.timing import schedule
+from fake_llm.core.tokens import Tokenizer, count_prompt
+from fake_llm.errors import ProviderRequestError, ReplyMismatch
+from fake_llm.model.request import ChatRequest
+from fake_llm.model.spec import RateLimit, Reply, Rule
+from fake_llm.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One HTTP request as the pipeline needs it; `body` is None when it was over `max_body_bytes`."""
+
+    method: str
+    path: str
+    #: Lower-case names.
+    headers: Mapping[str, str]
+    #: The query string.
+    query: Mapping[str, str]
+    #: Path parameters over the query string (e.g. a model taken from the path).
+    params: Mapping[str, str]
+    body: bytes | None
+    #: A multipart body (dialect.body_format == "multipart"), as the HTTP layer parsed it, or why it could not.
+    form: Mapping[str, Any] | None = None
+    form_error: ProviderRequestError | None = None
+
+
+class Engine(Protocol):
+    """The server state the pipeline reads (http/engine.py's FakeLLM)."""
+
+    settings: Settings
+    selector: Selector
+    tokenizer: Tokenizer
+    ids: IdMaker
+    clock: Clock
+    limiter: RateLimiter
+    server_limit: RateLimit | None
+
+
+class PipelineBug(Exception):
+    """A bug in fake-llm while answering (raised from the original exception), with what had been seen."""
+
+    def __init__(self, seen: Seen) -> None:
+        super().__init__("internal error")
+        self.seen = seen
+
+
+class _Refused(Exception):
+    """An early exit: the request is rejected with `error`, having seen `seen`."""
+
+    def __init__(self, error: ProviderRequestError, seen: Seen) -> None:
+        super().__init__(error.message)
+        self.error, self.seen = error, seen
+
+
+def answer(engine: Engine, dialect: Dialect, inbound: Inbound, seq: int) -> Outcome:
+    """What to answer to request number `seq`, in `dialect`. Raises only on a bug in fake-llm."""
+    meta = _meta(engine, dialect, inbound, seq)
+    headers = dialect.response_headers(meta)
+    try:
+        seen, chat = _accept(engine, dialect, inbound)
+        if dialect.counts_tokens:
+            tokens = count_prompt(engine.tokenizer, chat.prompt_texts(), len(chat.messages))
+            return Counted(seen, meta, headers, tokens)
+        loaded = dialect.load_body(chat, meta)
+        if loaded is not None:  # a request the dialect answers itself, no rule needed (Ollama's model load)
+            answered = replace(seen, reply=f"{loaded.get('done_reason', 'answered')} (answered by the dialect)")
+            return DialectAnswer(answered, meta, headers, loaded)
+        return _answer_chat(engine, dialect, inbound, seq, chat, seen, meta, headers)
+    except _Refused as refused:
+        return Rejected(refused.seen, meta, headers, refused.error)
+
+
+def _meta(engine: Engine, dialect: Dialect, inbound: Inbound, seq: int) -> ReplyMeta:
+    if dialect.counts_tokens:  # the same count request gets the same id
+        digest = hashlib.blake2b(inbound.body or b"", digest_size=16).hexdigest()
+        return ReplyMeta("", 0, "", engine.ids.make("req_", f"count_tokens:{digest}", 20), engine.settings.seed)
+    return ReplyMeta(
+        id=engine.ids.make(dialect.id_prefix, seq),
+        created=int(engine.clock.now()),
+        system_fingerprint="",
+        request_id=engine.ids.make("req_", seq, 20),
+        seed=engine.settings.seed,
+    )
+
+
+def _accept(engine: Engine, dialect: Dialect, inbound: Inbound) -> tuple[Seen, ChatRequest]:
+    """The parsed request, once its size, JSON, key and fields pass; else _Refused."""
+    limit = engine.settings.max_body_bytes
+    if inbound.body is None:
+        too_large = f"Request body too large: the limit is {limit} bytes."
+        raise _Refused(
+            ProviderRequestError(too_large, code="request_too_large", status=dialect.body_too_large_status), Seen()
+        )
+    if inbound.form_error is not None:
+        raise _Refused(inbound.form_error, Seen())
+    try:
+        body = dict(inbound.form) if inbound.form is not None else json.loads(inbound.body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        where = f" ({exc.msg} at line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        message = f"We could not parse the JSON body of your request{where}. The API expects a JSON object."
+        raise _Refused(
+            ProviderRequestError(message), Seen(body=inbound.body.decode("utf-8", "replace")[:2000])
+        ) from None
+    seen = Seen(body=body)
+    keys = engine.settings.api_keys
+    given = dialect.api_key(inbound.headers, inbound.query) if keys else None
+    if keys and given not in keys:
+        shown = f": {given[:3]}****{given[-4:]}" if given and len(given) > 8 else ""
+        message = f"Incorrect API key provided{shown}." if given else "You didn't provide an API key."
+        raise _Refused(ProviderRequestError(message, code="invalid_api_key", status=401), seen)
+    try:
+        chat = dialect.parse(body, inbound.headers, inbound.params)
+    except ProviderRequestError as exc:
+        raise _Refused(exc, seen) from None
+    return replace(seen, api=chat.api, model=chat.model, stream=chat.stream), chat
+
+
+def _answer_chat(
+    engine: Engine,
+    dialect: Dialect,
+    inbound: Inbound,
+    seq: int,
+    chat: ChatRequest,
+    seen: Seen,
+    meta: ReplyMeta,
+    headers: Mapping[str, str],
+) -> Outcome:
+    """Select the rule and answer with its reply."""
+    selection = _select(engine, inbound, chat, seen)
+    seen = replace(seen, reasons=selection.reasons)  # Reasons: skipped rules' reasons are worked out when read
+    if selection.rule is None or selection.reply is None:
+        message = selection.no_match_message(chat, inbound.method, inbound.path)
+        return Unmatched(replace(seen, reply="no match"), meta, {**headers, "x-should-retry": "false"}, message)
+    seen = replace(seen, rule=selection.rule.name, reply=selection.reply.summary(), step=selection.step)
+    try:
+        return _reply_outcome(engine, dialect, seq, chat, selection, seen, meta, headers)
+    except _Refused:
+        raise
+    except Exception as exc:  # a bug in fake-llm: the journal entry still names the rule it was answering
+        raise PipelineBug(seen) from exc
+
+
+def _reply_outcome(
+    engine: Engine,
+    dialect: Dialect,
+    seq: int,
+    chat: ChatRequest,
+    selection: Selection,
+    seen: Seen,
+    meta: ReplyMeta,
+    headers: Mapping[str, str],
+) -> Outcome:
+    """Check the rule's profile, plan its reply, check the rate limits, and say what to send."""
+    reply, rule = selection.reply, selection.rule
+    assert reply is not None
+    assert rule is not None
+    profile = rule.profile or dialect.profile or engine.settings.profile
+    try:
+        profiles.check(profile, chat)
+    except ProviderRequestError as exc:
+        raise _Refused(exc, seen) from None
+    completion = None
+    if reply.is_completion:
+        context = ReplyContext(
+            selection.captures, engine.settings.seed, lambda i: engine.ids.make("call_", f"{seq}.{i}", 24)
+        )
+        try:
+            completion = plan_completion(reply, chat, engine.tokenizer, rule, context, profiles.usage_fields(profile))
+        except ReplyMismatch as exc:
+            return Mismatched(replace(seen, reply=str(exc)), meta, {**headers, "x-should-retry": "false"}, str(exc))
+        content_seed = engine.ids.content_seed(chat.body, rule.name, selection.step)
+        meta = replace(meta, system_fingerprint=engine.ids.fingerprint(completion.model), content_seed=content_seed)
+    tokens = (
+        completion.usage.total_tokens
+        if completion
+        else count_prompt(engine.tokenizer, chat.prompt_texts(), len(chat.messages))
+    )
+    decision = check_rate_limits(engine, rule, tokens)
+    if not decision.allowed:
+        limited = replace(seen, reply=f"rate limited ({decision.kind} per minute)")
+        return RateLimited(limited, meta, {**headers, **decision.headers}, decision)
+    headers = {**headers, **decision.headers, **reply.headers}
+    return _matched(engine, dialect, reply, completion, chat, replace(seen, delay_ms=reply.delay_ms), meta, headers)
+
+
+def _select(engine: Engine, inbound: Inbound, chat: ChatRequest, seen: Seen) -> Selection:
+    """The selector's pick, within the one scenario an `X-Fake-LLM-Scenario` header names."""
+    only = inbound.headers.get("x-fake-llm-scenario")
+    if only is not None and only not in {s.name for s in engine.selector.scenarios}:
+        message = (
+            f"fake-llm: X-Fake-LLM-Scenario names an unknown scenario {only!r}; loaded: "
+            f"{engine.selector.scenario_names()}"
+        )
+        raise _Refused(ProviderRequestError(message, code="fake_llm_unknown_scenario"), seen)
+    return engine.selector.select(chat, only)
+
+
+def check_rate_limits(engine: Engine, rule: Rule, tokens: int) -> Decision:
+    """The rule's own limit, then the server-wide one; the headers of both are merged."""
+    headers: dict[str, str] = {}
+    for key, limit in ((f"rule:{rule.name}", rule.rate_limit), ("server", engine.server_limit)):
+        if limit is None:
+            continue
+        decision = engine.limiter.check(key, limit, tokens)
+        if not decision.allowed:
+            return decision
+        headers.update(decision.headers)
+    return Decision(True, headers)
+
+
+def _matched(
+    engine: Engine,
+    dialect: Dialect,
+    reply: Reply,
+    completion: Completion | None,
+    chat: ChatRequest,
+    seen: Seen,
+    meta: ReplyMeta,
+    headers: Mapping[str, str],
+) -> Outcome:
+    """The outcome of a matched, allowed reply: a hang, raw bytes, a scripted error, or a completion."""
+    if reply.hang:
+        return Hang(seen, meta, headers)
+    if reply.raw is not None:
+        return RawBody(seen, meta, headers, reply.raw)
+    if reply.error is not None:
+        return ErrorReply(seen, meta, {**headers, **reply.error.headers}, reply.error)
+    assert completion is not None
+    if not chat.stream:
+        return Completed(seen, meta, headers, completion, chat, reply.truncate_body)
+    plan = _stream_plan(engine, dialect, reply, completion, chat, seen, meta)
+    faults = tuple(plan.describe(reply.stream))
+    return Completed(
+        seen, meta, headers, completion, chat, plan=plan, faults=faults, scripted_end=plan.scripted_end(reply.stream)
+    )
+
+
+def _stream_plan(
+    engine: Engine,
+    dialect: Dialect,
+    reply: Reply,
+    completion: Completion,
+    chat: ChatRequest,
+    seen: Seen,
+    meta: ReplyMeta,
+) -> FaultPlan:
+    """The dialect's events, timed and broken as the reply's `stream:` says."""
+    spec = reply.stream
+    # Jitter draws from a generator seeded by the request, so the same request gets the same delays.
+    seed = f"{engine.settings.seed}:{seen.rule}:{chat.conversation_key}:{seen.step}"
+    rng = random.Random(seed) if spec.is_timed else None
+    events = schedule(dialect.stream_events(completion, meta, chat), spec, rng)
+    return apply_faults(events, spec, dialect.stream_error_event)
+
+
+def journal_entry(
+    seq: int, time: float, inbound: Inbound, api: str, outcome: Outcome, headers: dict[str, str]
+) -> JournalEntry:
+    """The one journal entry recorded for `outcome` (`headers`: the request's, already redacted)."""
+    seen = outcome.seen
+    status, verdict, reply = 200, "matched", seen.reply
+    if isinstance(outcome, Rejected):
+        status, verdict, reply = outcome.error.status, "rejected", outcome.error.message
+    elif isinstance(outcome, Unmatched):
+        status, verdict = 400, "unmatched"
+    elif isinstance(outcome, Mismatched):
+        status, verdict = 400, "mismatch"
+    elif isinstance(outcome, RateLimited):
+        status = 429
+    elif isinstance(outcome, ErrorReply):
+        status = outcome.error.status
+    elif isinstance(outcome, RawBody):
+        status = outcome.raw.status
+    elif isinstance(outcome, Counted):
+        verdict, reply = "counted", f"{outcome.tokens} input tokens"
+    plan = outcome.plan if isinstance(outcome, Completed) else None
+    return JournalEntry(
+        seq=seq,
+        time=time,
+        method=inbound.method,
+        path=inbound.path,
+        headers=headers,
+        body=seen.body,
+        api=seen.api or api,
+        model=seen.model,
+        outcome=verdict,
+        rule=seen.rule,
+        reasons=seen.reasons if isinstance(seen.reasons, Reasons) else list(seen.reasons),
+        reply=reply,
+        status=status,
+        stream=seen.stream,
+        step=seen.step,
+        delay_ms=seen.delay_ms,
+        schedule=[event.at_ms for event in plan.events] if plan else [],
+        faults=list(outcome.faults) if isinstance(outcome, Completed) else [],
+        events=plan.events if plan else [],
+    )
