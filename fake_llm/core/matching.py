@@ -12,7 +12,7 @@ from fnmatch import fnmatchcase
 from functools import partial
 from typing import Any
 
-from fake_llm.core.rule_index import Reasons, RuleIndex
+from fake_llm.core.rule_index import Reasons, RuleIndex, reasons_of, skipped_reasons
 from fake_llm.core.tool_calls import forces_tool
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import Match, Reply, Rule, Scenario, TextLookup, rules_in_order
@@ -240,6 +240,10 @@ class Selector:
         self._scenarios: tuple[Scenario, ...] = tuple(scenarios)
         self._rules: tuple[Rule, ...] = tuple(rules_in_order(self._scenarios))
         self._index = RuleIndex(self._rules)
+        self._by_name = {rule.name: rule for rule in self._rules}
+        #: Bumped by every change that can change what a request gets (rules, switches, counters of rules with
+        #: `times` or `replies`, a reset): answers remembered under another version are stale.
+        self.version = 0
         #: Names of scenarios switched off (from the dashboard or POST /_fake/scenarios/...).
         self._disabled: frozenset[str] = frozenset()
         self._state = _State()
@@ -265,6 +269,7 @@ class Selector:
             raise KeyError(f"unknown scenario {', '.join(sorted(map(repr, unknown)))}; loaded: {self.scenario_names()}")
         with self._lock:
             self._disabled = names
+            self.version += 1
 
     def scenario_names(self) -> str:
         return ", ".join(s.name for s in self._scenarios) or "none"
@@ -275,11 +280,22 @@ class Selector:
             self._scenarios = tuple(scenarios)
             self._rules = tuple(rules_in_order(self._scenarios))
             self._index = RuleIndex(self._rules)
+            self._by_name = {rule.name: rule for rule in self._rules}
+            self.version += 1
 
     def reset(self) -> None:
         """Forget every use count and sequence position."""
         with self._lock:
             self._state = _State()
+            self.version += 1
+
+    def rule_named(self, name: str | None) -> Rule | None:
+        return self._by_name.get(name or "")
+
+    def count_use(self, rule: Rule) -> None:
+        """Count one more answer by a rule without `times` or `replies` (what select() does when it picks one)."""
+        with self._lock:
+            self._use(rule, None)
 
     def hits(self) -> dict[str, int]:
         with self._lock:
@@ -303,12 +319,14 @@ class Selector:
     def _skips(self, rule: Rule, only: str | None) -> bool:
         return (rule.scenario != only) if only is not None else (rule.scenario in self._disabled)
 
-    def _use(self, rule: Rule, request: ChatRequest) -> tuple[Reply, int]:
+    def _use(self, rule: Rule, request: ChatRequest | None) -> tuple[Reply, int]:
         """Count a use of the chosen `rule` and step its `replies:` for the conversation; the reply and its step."""
         state = self._state
         state.uses[rule.name] = state.uses.get(rule.name, 0) + 1
         step = 0
-        if len(rule.replies) > 1:
+        if rule.times is not None or len(rule.replies) > 1:
+            self.version += 1
+        if len(rule.replies) > 1 and request is not None:
             step = state.advance((rule.name, request.conversation_key))
         return rule.replies[min(step, len(rule.replies) - 1)], step + 1
 
@@ -332,7 +350,7 @@ class Selector:
                 continue
             reply, step = self._use(rule, request)
             skipped = partial(
-                _skipped_reasons, rules, position, frozenset(positions[: n + 1]), only, self._disabled, request
+                skipped_reasons, explain, rules, position, frozenset(positions[: n + 1]), only, self._disabled, request
             )
             return Selection(rule, reply, captures, Reasons(tried, skipped), step)
         return None
@@ -357,33 +375,11 @@ class Selector:
                 reasons.append((rule.name, reason))
                 continue
             reply, step = self._use(rule, seen)
-            return Selection(rule, reply, captures, _reasons(reasons), step)
+            return Selection(rule, reply, captures, reasons_of(reasons), step)
         if not reasons and switched_off:
             # "No rules loaded" would mislead: rules are loaded, but every scenario holding them is switched off.
             reasons = [(f"scenario {name!r}", "switched off") for name in switched_off]
-        return Selection(None, None, {}, _reasons(reasons))
-
-
-def _skipped_reasons(
-    rules: Sequence[Rule],
-    winner: int,
-    tried: frozenset[int],
-    only: str | None,
-    disabled: frozenset[str],
-    request: ChatRequest,
-) -> list[tuple[int, str, str]]:
-    """(position, rule, reason) of the rules before `winner` that the index left out, as the full walk gives them."""
-    out = []
-    for at in range(winner):
-        rule = rules[at]
-        off = (rule.scenario != only) if only is not None else (rule.scenario in disabled)
-        if at not in tried and not off:
-            out.append((at, rule.name, str(explain(rule.match, request)[0])))
-    return out
-
-
-def _reasons(pairs: list[tuple[str, str]]) -> Reasons:
-    return Reasons([(n, name, why) for n, (name, why) in enumerate(pairs)])
+        return Selection(None, None, {}, reasons_of(reasons))
 
 
 def rule_summary(rule: Rule, hits: int) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import overload
 
 from fake_llm.model.request import ChatRequest
-from fake_llm.model.spec import Rule
+from fake_llm.model.spec import Match, Rule
 
 #: Characters that make a `model` pattern a glob rather than an exact name (fnmatch's).
 _GLOB = frozenset("*?[")
@@ -123,3 +123,26 @@ class Reasons(Sequence[tuple[str, str]]):
 
     def __repr__(self) -> str:
         return repr(list(self._all()))
+
+
+def skipped_reasons(
+    explain: Callable[[Match, ChatRequest], tuple[str | None, dict[str, str]]],
+    rules: Sequence[Rule],
+    winner: int,
+    tried: frozenset[int],
+    only: str | None,
+    disabled: frozenset[str],
+    request: ChatRequest,
+) -> list[tuple[int, str, str]]:
+    """(position, rule, reason) of the rules before `winner` that the index left out, as the full walk gives them."""
+    out = []
+    for at in range(winner):
+        rule = rules[at]
+        off = (rule.scenario != only) if only is not None else (rule.scenario in disabled)
+        if at not in tried and not off:
+            out.append((at, rule.name, str(explain(rule.match, request)[0])))
+    return out
+
+
+def reasons_of(pairs: list[tuple[str, str]]) -> Reasons:
+    return Reasons([(n, name, why) for n, (name, why) in enumerate(pairs)])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from starlette.requests import Request
@@ -93,9 +93,15 @@ class FakeLLM(RuleSets):
 
     # ------------------------------------------------------------------ the request flow
 
-    async def chat(self, dialect: Dialect, request: Request) -> ASGIApp:
+    async def chat(
+        self,
+        dialect: Dialect,
+        request: Request,
+        observe: Callable[[Outcome, JournalEntry], None] | None = None,
+    ) -> ASGIApp:
         """Answer one request in `dialect`: read it, ask the pipeline, journal the outcome once, render it.
-        Never raises: a bug in fake-llm becomes a dialect-shaped 500 and an `error` journal entry."""
+        Never raises: a bug in fake-llm becomes a dialect-shaped 500 and an `error` journal entry. `observe` is
+        shown the outcome and its journal entry (the reply cache learns from them)."""
         seq = self.journal.next_seq()
         inbound = await read_inbound(request, dialect, self.settings.max_body_bytes)
         headers = redact_headers(inbound.headers.items())
@@ -109,7 +115,10 @@ class FakeLLM(RuleSets):
             seen = exc.seen if isinstance(exc, PipelineBug) else outcome.seen if outcome else Seen()
             cause = exc.__cause__ if isinstance(exc, PipelineBug) and exc.__cause__ else exc
             return self._internal_error(dialect, inbound, seq, headers, seen, cause)
-        self.journal.record(journal_entry(seq, self.clock.now(), inbound, dialect.api, outcome, headers))
+        entry = journal_entry(seq, self.clock.now(), inbound, dialect.api, outcome, headers)
+        self.journal.record(entry)
+        if observe is not None:
+            observe(outcome, entry)
         self.open_streams += streams  # brought back down by _stream_closed
         return response
 
