@@ -1,13 +1,13 @@
 """ReplyCache: pre-rendered answers for requests seen before, with slots for what changes per request.
 
 Answering the same request bytes again under the same rules gives the same bytes except for the reply id, the
-request id and `created`. For such a request (same dialect, path, query, headers and body; a stateless rule: no
-`times`, one reply, no rate limit, no delay; a JSON body or a zero-delay stream without faults) the full pipeline
-runs twice: once to learn the answer as a template (the ASGI messages, each per-request value replaced by a slot),
-once to verify that the template filled with the second request's values gives exactly what the pipeline sent
-(with a different `created`, unless the clock is frozen). From then on the answer is the template filled in, and
-the journal gets the learnt entry with this request's number, time and headers: the entry the pipeline would have
-made. A change to the rules, switched-off scenarios, counters or settings makes every template stale.
+request id and `created`. Such a request (same dialect, path, query, headers and body; a stateless rule: no
+`times`, one reply, no rate limit, no delay; a JSON body or a zero-delay stream without faults), when it comes a
+second time, is learnt as a template (the ASGI messages, each per-request value replaced by a slot); the next time,
+the pipeline's own answer is compared with the template filled with that request's values (with another
+`created`, unless the clock is frozen). Once they agree, the answer is the template filled in, and the journal gets
+the learnt entry with this request's number, time and headers: the entry the pipeline would have made. A change to
+the rules, switched-off scenarios, counters or settings makes every template stale.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ from fake_llm.core.journal import JournalEntry
 from fake_llm.core.outcomes import Completed, Outcome
 
 #: Distinct requests remembered (least recently used dropped first), and the largest body worth remembering.
-MAX_TEMPLATES = 512
-MAX_BODY = 64 * 1024
+MAX_TEMPLATES = 256
+MAX_BODY = 8 * 1024
+#: A request seen once: learnt only if it comes again (most distinct requests never do, and learning costs).
+_SEEN = "seen"
 
 Key = tuple[Any, ...]
 #: The per-request values, in slot order: reply id, request id, created.
@@ -104,7 +106,7 @@ class ReplyCache:
     """Templates by request key: `lookup` gives a verified, current one; `observe` learns and verifies."""
 
     def __init__(self) -> None:
-        self._templates: OrderedDict[Key, Template | None] = OrderedDict()
+        self._templates: OrderedDict[Key, Template | str | None] = OrderedDict()
 
     @staticmethod
     def key(api: str, scope: Mapping[str, Any], body: bytes) -> Key | None:
@@ -114,7 +116,7 @@ class ReplyCache:
 
     def lookup(self, key: Key, version: object) -> Template | None:
         template = self._templates.get(key)
-        if template is not None and template.verified and template.version == version:
+        if isinstance(template, Template) and template.verified and template.version == version:
             self._templates.move_to_end(key)
             return template
         return None
@@ -134,7 +136,7 @@ class ReplyCache:
             elif frozen or values[2] != template.learnt[2]:
                 template.verified = True
             return
-        self._templates[key] = _learn(version, outcome, entry, sent, frozen)
+        self._templates[key] = _learn(version, outcome, entry, sent, frozen) if template == _SEEN else _SEEN
         self._templates.move_to_end(key)
         while len(self._templates) > MAX_TEMPLATES:
             self._templates.popitem(last=False)
