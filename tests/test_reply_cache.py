@@ -38,7 +38,7 @@ SCENARIO = dedent(
         match: {user: weather}
         reply: {tool_calls: [{name: get_weather, arguments: {city: Paris}}]}
       - name: any
-        reply: {content: "Hello from the cache, 1767225600 times."}
+        reply: {content: "Hello from the cache, 100% of 1767225600 times."}
     """
 )
 

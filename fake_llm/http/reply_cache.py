@@ -43,7 +43,8 @@ class Template:
     start: Message
     #: Header positions holding a slot -> the slot.
     header_slots: dict[int, int]
-    body: list[bytes | int]
+    #: The body as a %-format over the slots (b"%(0)s"...): filled by one C-level formatting call.
+    body: bytes
     entry: JournalEntry
     learnt: Values
     frozen: bool
@@ -55,7 +56,7 @@ class Template:
         headers = list(self.start["headers"])
         for index, slot in self.header_slots.items():
             headers[index] = (headers[index][0], encoded[slot])
-        body = b"".join(part if isinstance(part, bytes) else encoded[part] for part in self.body)
+        body = self.body % {b"0": encoded[0], b"1": encoded[1], b"2": encoded[2]}
         return {**self.start, "headers": headers}, body
 
     def journal_entry(self, seq: int, time: float, headers: dict[str, str], values: Values) -> JournalEntry:
@@ -161,13 +162,13 @@ def _learn(
         for i, (_, value) in enumerate(sent[0]["headers"])
         if value in encoded[: 2 if frozen else 3]
     }
-    body: list[bytes | int] = []
+    body: list[bytes] = []
     for n, piece in enumerate(pattern.split(sent[1].get("body", b""))):
         if n % 2:
-            body.append(encoded.index(piece))
-        elif piece:
-            body.append(piece)
-    return Template(version, sent[0], header_slots, body, entry, values, frozen)
+            body.append(b"%%(%d)s" % encoded.index(piece))
+        else:
+            body.append(piece.replace(b"%", b"%%"))
+    return Template(version, sent[0], header_slots, b"".join(body), entry, values, frozen)
 
 
 def _slot_pattern(values: Values, frozen: bool) -> re.Pattern[bytes]:
