@@ -788,7 +788,7 @@ def run(opts: argparse.Namespace) -> list[Row]:
     if not opts.no_growth:
         print("\n[6] cost growth: rule count (the last rule matches) and prompt size")
         # Its own process (it pins its servers the same way) and its own table, printed as it goes.
-        cmd = [PYTHON, str(HERE / "growth.py"), "--duration", str(min(opts.duration, 3.0)), "--connections"]
+        cmd = [PYTHON, str(HERE / "growth.py"), "--requests", str(max(200, opts.requests // 30)), "--connections"]
         cmd += [str(opts.connections), "--rules", opts.rules, "--sizes", opts.sizes]
         if subprocess.run(cmd, check=False, timeout=1800).returncode != 0:
             raise HarnessError("benchmarks/growth.py failed")

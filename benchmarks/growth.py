@@ -7,8 +7,8 @@
   rule index, a rule's substring is one `in` test rather than a run of every check.
 - Prompt size: one catch-all rule and a user message of 1 KB to 1 MB (the whole body is read, parsed, validated,
   tokenized for usage and journaled).
-Each row is a fresh server pinned to the first CPU, loaded by the same generator as bench.py for --duration seconds
-after a warm-up; RSS is read after the run.
+Each row is a fresh server pinned to the first CPU, sent --requests distinct requests (fewer for big prompts) by
+benchmarks/_loadgen.py after a tenth as many to warm up; RSS is read after the run.
 """
 
 from __future__ import annotations
@@ -48,9 +48,12 @@ def _serve_and_load(
         status, _, payload = bench.post(srv.port, body)
         if status != 200:
             raise bench.HarnessError(f"{label}: fake-llm answered {status}: {payload[:300]!r}")
-        loadgen.timed(srv.port, request, opts.warmup)
+        # Every request distinct (`@N@` becomes the request number): what a test suite sends, and what the reply
+        # cache cannot answer, so each one goes through the whole pipeline.
+        count = max(100, min(opts.requests, int(opts.requests * 4096 / max(len(body), 4096))))
+        loadgen.counted(srv.port, [request], max(20, count // 10))
         before = bench.cpu_seconds(srv.pid)
-        result = loadgen.timed(srv.port, request, opts.duration)
+        result = loadgen.counted(srv.port, [request], count)
         cpu = max(bench.cpu_seconds(srv.pid) - before, 1e-9)
         rss = bench.rss_kib(srv.pid) / 1024
     print(
@@ -65,7 +68,7 @@ def measure_growth(opts: argparse.Namespace, loadgen: LoadGen, workdir: Path) ->
     rows: list[Row] = []
     base: tuple[float, float] | None = None
     for count in opts.rule_counts:
-        ask = {**REQUEST, "messages": [{"role": "user", "content": f"Tell me about topic {count - 1}."}]}
+        ask = {**REQUEST, "messages": [{"role": "user", "content": f"Tell me about topic {count - 1}. Ask @N@"}]}
         rps, per_cpu, rss, _ = _serve_and_load(
             rules_scenario(count), json.dumps(ask).encode(), f"{count} rules, last matches", loadgen, opts, workdir
         )
@@ -74,7 +77,8 @@ def measure_growth(opts: argparse.Namespace, loadgen: LoadGen, workdir: Path) ->
         rows.append(Row(f"{count} rules (last matches) req/s, RSS MiB", f"{rps:.0f}, {rss:.0f}", "", ratio, "-", None))
     base = None
     for size in opts.sizes:
-        ask = {**REQUEST, "messages": [{"role": "user", "content": ("lorem ipsum " * (size // 12 + 1))[:size]}]}
+        text = "@N@ " + "lorem ipsum " * (size // 12 + 1)
+        ask = {**REQUEST, "messages": [{"role": "user", "content": text[:size]}]}
         rps, per_cpu, rss, _ = _serve_and_load(
             bench.SCENARIO, json.dumps(ask).encode(), f"{_size(size)} prompt", loadgen, opts, workdir
         )
@@ -104,8 +108,7 @@ def parse_lists(opts: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=3.0, help="seconds of load per row (default 3)")
-    parser.add_argument("--warmup", type=float, default=0.5, help="unmeasured seconds first (default 0.5)")
+    parser.add_argument("--requests", type=int, default=3000, help="requests per row up to 4 KB prompts (default 3000)")
     parser.add_argument("--connections", type=int, default=32, help="concurrent connections (default 32)")
     add_arguments(parser)
     opts = parser.parse_args(argv)
