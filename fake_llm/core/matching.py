@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -13,6 +12,7 @@ from functools import partial
 from typing import Any
 
 from fake_llm.core.rule_index import Reasons, RuleIndex, reasons_of, skipped_reasons
+from fake_llm.core.state import Counters, MemoryCounters
 from fake_llm.core.tool_calls import forces_tool
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import Match, Reply, Rule, Scenario, TextLookup, rules_in_order
@@ -211,31 +211,10 @@ class Selection:
         return head + " Rules tried: " + "; ".join(lines)
 
 
-#: Conversations whose `replies:` position is remembered; the least recently seen are forgotten first, so a
-#: long-running server does not grow without bound (a forgotten conversation starts its sequence again).
-MAX_CONVERSATIONS = 10_000
-
-
-class _State:
-    """Counters of one Selector generation; a reset replaces it."""
-
-    def __init__(self) -> None:
-        self.uses: dict[str, int] = {}
-        self.steps: OrderedDict[tuple[str, str], int] = OrderedDict()
-
-    def advance(self, key: tuple[str, str]) -> int:
-        """The conversation's position in a rule's `replies:` before this request (0-based), then step it on."""
-        step = self.steps.pop(key, 0)
-        self.steps[key] = step + 1
-        if len(self.steps) > MAX_CONVERSATIONS:
-            self.steps.popitem(last=False)
-        return step
-
-
 class Selector:
     """Picks the first rule whose match holds, honouring `times` and advancing `replies:` per conversation."""
 
-    def __init__(self, scenarios: Sequence[Scenario] = ()) -> None:
+    def __init__(self, scenarios: Sequence[Scenario] = (), counters: Counters | None = None) -> None:
         self._lock = threading.Lock()
         self._scenarios: tuple[Scenario, ...] = tuple(scenarios)
         self._rules: tuple[Rule, ...] = tuple(rules_in_order(self._scenarios))
@@ -246,7 +225,8 @@ class Selector:
         self.version = 0
         #: Names of scenarios switched off (from the dashboard or POST /_fake/scenarios/...).
         self._disabled: frozenset[str] = frozenset()
-        self._state = _State()
+        #: Where `times` and `replies:` positions are counted: this process, or a store replicas share.
+        self._counters: Counters = counters if counters is not None else MemoryCounters()
 
     @property
     def scenarios(self) -> tuple[Scenario, ...]:
@@ -286,7 +266,7 @@ class Selector:
     def reset(self) -> None:
         """Forget every use count and sequence position."""
         with self._lock:
-            self._state = _State()
+            self._counters.reset()
             self.version += 1
 
     def rule_named(self, name: str | None) -> Rule | None:
@@ -295,11 +275,10 @@ class Selector:
     def count_use(self, rule: Rule) -> None:
         """Count one more answer by a rule without `times` or `replies` (what select() does when it picks one)."""
         with self._lock:
-            self._use(rule, None)
+            self._counters.claim(rule.name, None, None)
 
     def hits(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._state.uses)
+        return self._counters.hits()
 
     def select(
         self, request: ChatRequest, only: str | None = None, view: Callable[[Rule], ChatRequest] | None = None
@@ -319,63 +298,61 @@ class Selector:
     def _skips(self, rule: Rule, only: str | None) -> bool:
         return (rule.scenario != only) if only is not None else (rule.scenario in self._disabled)
 
-    def _use(self, rule: Rule, request: ChatRequest | None) -> tuple[Reply, int]:
-        """Count a use of the chosen `rule` and step its `replies:` for the conversation; the reply and its step."""
-        state = self._state
-        state.uses[rule.name] = state.uses.get(rule.name, 0) + 1
-        step = 0
+    def _try(self, rule: Rule, seen: ChatRequest) -> tuple[str | None, dict[str, str], int | None]:
+        """Check `rule` against `seen` and, if it holds, claim one use: (reason it does not, captures, 0-based step).
+        A shared store decides `times` at the claim, atomically across replicas: another may have used the last one
+        since this rule was checked."""
+        used = self._counters.known_uses(rule.name)
+        if rule.times is not None and used is not None and used >= rule.times:
+            return f"exhausted {used}/{rule.times}", {}, None
+        reason, captures = explain(rule.match, seen)
+        if reason is not None:
+            return reason, captures, None
+        conversation = seen.conversation_key if len(rule.replies) > 1 else None
+        step = self._counters.claim(rule.name, rule.times, conversation)
+        if step is None:
+            return f"exhausted {rule.times}/{rule.times}", captures, None
         if rule.times is not None or len(rule.replies) > 1:
             self.version += 1
-        if len(rule.replies) > 1 and request is not None:
-            step = state.advance((rule.name, request.conversation_key))
-        return rule.replies[min(step, len(rule.replies) - 1)], step + 1
+        return None, captures, step
 
     def _select_indexed(self, request: ChatRequest, only: str | None) -> Selection | None:
         """The first matching rule among the index's candidates (None if none matches); the rules the index skipped
         get their reasons only when read."""
-        rules, uses = self._rules, self._state.uses
+        rules = self._rules
         tried: list[tuple[int, str, str]] = []
         positions = self._index.candidates(request)
         for n, position in enumerate(positions):
             rule = rules[position]
             if self._skips(rule, only):
                 continue
-            used = uses.get(rule.name, 0)
-            if rule.times is not None and used >= rule.times:
-                tried.append((position, rule.name, f"exhausted {used}/{rule.times}"))
+            reason, captures, step = self._try(rule, request)
+            if step is None:
+                tried.append((position, rule.name, str(reason)))
                 continue
-            reason, captures = explain(rule.match, request)
-            if reason is not None:
-                tried.append((position, rule.name, reason))
-                continue
-            reply, step = self._use(rule, request)
             skipped = partial(
                 skipped_reasons, explain, rules, position, frozenset(positions[: n + 1]), only, self._disabled, request
             )
-            return Selection(rule, reply, captures, Reasons(tried, skipped), step)
+            reply = rule.replies[min(step, len(rule.replies) - 1)]
+            return Selection(rule, reply, captures, Reasons(tried, skipped), step + 1)
         return None
 
     def _walk(self, request: ChatRequest, only: str | None, view: Callable[[Rule], ChatRequest] | None) -> Selection:
         """Try every rule in order (the lock is held)."""
         reasons: list[tuple[str, str]] = []
         switched_off: list[str] = []
-        state = self._state
         for rule in self._rules:
             if self._skips(rule, only):
                 if only is None and rule.scenario not in switched_off:
                     switched_off.append(rule.scenario)
                 continue
-            used = state.uses.get(rule.name, 0)
-            if rule.times is not None and used >= rule.times:
-                reasons.append((rule.name, f"exhausted {used}/{rule.times}"))
-                continue
             seen = request if view is None else view(rule)
-            reason, captures = explain(rule.match, seen)
-            if reason is not None:
-                reasons.append((rule.name, reason))
+            reason, captures, step = self._try(rule, seen)
+            if step is None:
+                reasons.append((rule.name, str(reason)))
                 continue
-            reply, step = self._use(rule, seen)
-            return Selection(rule, reply, captures, reasons_of(reasons), step)
+            reply = rule.replies[min(step, len(rule.replies) - 1)]
+            return Selection(rule, reply, captures, reasons_of(reasons), step + 1)
         if not reasons and switched_off:
             # "No rules loaded" would mislead: rules are loaded, but every scenario holding them is switched off.
             reasons = [(f"scenario {name!r}", "switched off") for name in switched_off]

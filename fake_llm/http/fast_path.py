@@ -19,8 +19,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from fake_llm.core.journal import JournalEntry, redact_headers
 from fake_llm.core.outcomes import Outcome
 from fake_llm.dialects import Dialect
+from fake_llm.errors import ProviderRequestError
 from fake_llm.http.aws_headers import with_aws_headers
 from fake_llm.http.engine import FakeLLM
+from fake_llm.http.render import json_response
 from fake_llm.http.reply_cache import ReplyCache, Template
 
 
@@ -86,16 +88,24 @@ class ApiFastPath:
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         dialect: Dialect = scope["fake_llm.dialect"]
-        engine = self.engine
-        # The first body message: a request in one piece (nearly all) may have been answered before.
+        session = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-fake-llm-session"), None)
+        try:
+            engine = self.engine.space(session)  # the namespace's engine
+        except ProviderRequestError as exc:
+            body = dialect.error_body(exc.status, exc.message, code=exc.code)
+            refused = json_response(body, exc.status, {"x-should-retry": "false"})
+            await with_aws_headers(dialect, refused)(scope, receive, send)
+            return
+        # The first body message: a request in one piece (nearly all) may have been answered before. Not with a
+        # shared state store: other replicas change its counters and rules.
         first = await receive()
         key = None
-        if first["type"] == "http.request" and not first.get("more_body", False):
+        if first["type"] == "http.request" and not first.get("more_body", False) and not engine.store.shared:
             key = self.replies.key(dialect.api, scope, first.get("body", b""))
         if key is not None:
-            template = self.replies.lookup(key, self._version())
+            template = self.replies.lookup(key, _version(engine))
             if template is not None:
-                await self._replay(template, dialect, scope, send)
+                await _replay(engine, template, dialect, scope, send)
                 return
         replayed = False
 
@@ -119,30 +129,32 @@ class ApiFastPath:
         response = await engine.chat(dialect, Request(scope, replay), observe if key is not None else None)
         # Bedrock's wire needs more than a body and headers: its error-type header and event-stream content type.
         await with_aws_headers(dialect, response)(scope, replay, recording if key is not None else send)
-        if key is not None and seen and self._replayable(seen[0][0]):
+        if key is not None and seen and _replayable(engine, seen[0][0]):
             outcome, entry = seen[0]
-            self.replies.observe(key, self._version(), outcome, entry, sent, engine.clock.frozen is not None)
+            self.replies.observe(key, _version(engine), outcome, entry, sent, engine.clock.frozen is not None)
 
-    def _version(self) -> object:
-        """What answers depend on besides the request: the selector's version and the settings."""
-        return (self.engine.selector.version, self.engine.settings, self.engine.server_limit)
 
-    def _replayable(self, outcome: Outcome) -> bool:
-        rule = self.engine.selector.rule_named(outcome.seen.rule)
-        if rule is None or rule.times is not None or len(rule.replies) != 1 or rule.rate_limit is not None:
-            return False
-        return self.engine.server_limit is None
+def _version(engine: FakeLLM) -> object:
+    """What answers depend on besides the request: the namespace's engine, its selector's version, its settings."""
+    return (engine, engine.selector.version, engine.settings, engine.server_limit)
 
-    async def _replay(self, template: Template, dialect: Dialect, scope: Scope, send: Send) -> None:
-        """Answer from `template`, journaled and counted as the pipeline would have."""
-        engine = self.engine
-        seq = engine.journal.next_seq()
-        values = (engine.ids.make(dialect.id_prefix, seq), engine.ids.make("req_", seq, 20), int(engine.clock.now()))
-        rule = engine.selector.rule_named(template.entry.rule)
-        assert rule is not None
-        engine.selector.count_use(rule)
-        headers = redact_headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
-        engine.journal.record(template.journal_entry(seq, engine.clock.now(), headers, values))
-        start, body = template.fill(values)
-        await send(start)
-        await send({"type": "http.response.body", "body": body})
+
+def _replayable(engine: FakeLLM, outcome: Outcome) -> bool:
+    rule = engine.selector.rule_named(outcome.seen.rule)
+    if rule is None or rule.times is not None or len(rule.replies) != 1 or rule.rate_limit is not None:
+        return False
+    return engine.server_limit is None
+
+
+async def _replay(engine: FakeLLM, template: Template, dialect: Dialect, scope: Scope, send: Send) -> None:
+    """Answer from `template`, journaled and counted as the pipeline would have."""
+    seq = engine.begin()
+    values = (engine.ids.make(dialect.id_prefix, seq), engine.ids.make("req_", seq, 20), int(engine.clock.now()))
+    rule = engine.selector.rule_named(template.entry.rule)
+    assert rule is not None
+    engine.selector.count_use(rule)
+    headers = redact_headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
+    engine.journal.record(template.journal_entry(seq, engine.clock.now(), headers, values))
+    start, body = template.fill(values)
+    await send(start)
+    await send({"type": "http.response.body", "body": body})
