@@ -156,3 +156,19 @@ def test_lazy_events_read_like_a_list() -> None:
     import copy
 
     assert copy.deepcopy(LazyEvents(make=lambda: [4])) == [4]
+
+
+def test_each_session_namespace_has_its_own_answers_and_journal() -> None:
+    app = create_app(Settings(freeze_time=1767225600), [parse_scenario(SCENARIO)])
+    engine: FakeLLM = app.state.fake_llm
+    client = TestClient(app)
+    for session in ("a", "b"):
+        for _ in range(4):
+            reply = client.post(CHAT, json=chat("hello"), headers={"X-Fake-LLM-Session": session})
+            assert reply.status_code == 200
+    assert len(engine.journal.entries) == 0
+    for session in ("a", "b"):
+        space = engine.space(session)
+        assert [entry.seq for entry in space.journal.entries] == [1, 2, 3, 4]
+        assert _is_replay(space)
+        assert space.selector.hits() == {"any": 4}
