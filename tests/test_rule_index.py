@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from textwrap import dedent
 
 import pytest
 
 from fake_llm.core.matching import Selector
-from fake_llm.core.rule_index import Reasons, RuleIndex
+from fake_llm.core.rule_index import Reasons, RuleIndex, Substrings
 from fake_llm.model.request import ChatRequest, Message
 from fake_llm.scenarios.loader import parse_rules
 
@@ -155,3 +156,16 @@ def test_thousands_of_rules_cost_one_dict_lookup() -> None:
     assert chosen.rule is not None
     assert chosen.rule.name == "r1999"
     assert chosen.reasons[0] == ("r0", "user: last user message 'prompt 1999' does not equal 'prompt 0'")
+
+
+def test_substrings_found_by_windows_or_by_scan_agree_with_in() -> None:
+    rng = random.Random(3)
+    alphabet = "abcé Ab"
+    for _ in range(200):
+        texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6))) for _ in range(rng.randint(1, 60))]
+        found = Substrings()
+        for position, text in enumerate(texts):
+            found.add(text, position)
+        for _ in range(10):
+            prompt = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+            assert found.found_in(prompt) == [n for n, text in enumerate(texts) if text in prompt]

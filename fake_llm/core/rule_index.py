@@ -30,9 +30,9 @@ class RuleIndex:
         self.by_user: dict[str, list[int]] = {}
         self.by_user_folded: dict[str, list[int]] = {}
         self.by_model: dict[str, list[int]] = {}
-        #: (substring, position): rules whose last user message must contain a text (casefolded: ignoring case).
-        self.user_contains: list[tuple[str, int]] = []
-        self.user_contains_folded: list[tuple[str, int]] = []
+        #: Rules whose last user message must contain a text (casefolded: ignoring case).
+        self.user_contains = Substrings()
+        self.user_contains_folded = Substrings()
         #: Rules the index cannot rule out: always tried.
         self.always: list[int] = []
         for position, rule in enumerate(rules):
@@ -46,9 +46,9 @@ class RuleIndex:
                     self.by_user.setdefault(user.value, []).append(position)
             elif user is not None and user.pattern is None and user.kind == "contains":
                 if user.ignore_case:
-                    self.user_contains_folded.append((user.value.casefold(), position))
+                    self.user_contains_folded.add(user.value.casefold(), position)
                 else:
-                    self.user_contains.append((user.value, position))
+                    self.user_contains.add(user.value, position)
             elif match.model and not any(_GLOB & set(pattern) for pattern in match.model):
                 for name in set(match.model):
                     self.by_model.setdefault(name, []).append(position)
@@ -63,16 +63,59 @@ class RuleIndex:
     def candidates(self, request: ChatRequest) -> list[int]:
         """Positions of the rules that may match `request`, in order; the others certainly do not."""
         text = request.last_user
-        folded = text.casefold() if self.by_user_folded or self.user_contains_folded else text
+        folded = text.casefold() if self.by_user_folded or self.user_contains_folded.values else text
         groups = [
             self.always,
             self.by_user.get(text, []),
             self.by_user_folded.get(folded, []),
             self.by_model.get(request.model, []),
-            [position for value, position in self.user_contains if value in text],
-            [position for value, position in self.user_contains_folded if value in folded],
+            self.user_contains.found_in(text),
+            self.user_contains_folded.found_in(folded),
         ]
         return list(heapq.merge(*(group for group in groups if group)))
+
+
+class Substrings:
+    """Which of many texts occur in a request's text. With more texts than the request has characters, each text is
+    filed under its rarest 3-character window, and each window of the request is looked up (10k rules: a few dozen
+    lookups and checks for a short prompt, not 10k `in` tests); otherwise each text is tested."""
+
+    def __init__(self) -> None:
+        self.values: list[tuple[str, int]] = []
+        self._by_window: dict[str, list[tuple[str, int, int]]] | None = None
+
+    def add(self, value: str, position: int) -> None:
+        self.values.append((value, position))
+        self._by_window = None
+
+    def _index(self) -> dict[str, list[tuple[str, int, int]]]:
+        """window -> (text, position, offset of the window in the text), each text under its rarest window."""
+        counts: dict[str, int] = {}
+        for value, _ in self.values:
+            for window in {value[i : i + 3] for i in range(len(value) - 2)}:
+                counts[window] = counts.get(window, 0) + 1
+        by_window: dict[str, list[tuple[str, int, int]]] = {}
+        for value, position in self.values:
+            if len(value) >= 3:
+                offset = min(range(len(value) - 2), key=lambda i: counts[value[i : i + 3]])
+                by_window.setdefault(value[offset : offset + 3], []).append((value, position, offset))
+            else:  # too short for a window: under "", tested against every request
+                by_window.setdefault("", []).append((value, position, 0))
+        return by_window
+
+    def found_in(self, text: str) -> list[int]:
+        """Positions of the texts that occur in `text`, in order."""
+        if len(text) >= len(self.values):
+            return [position for value, position in self.values if value in text]
+        if self._by_window is None:
+            self._by_window = self._index()
+        by_window = self._by_window
+        hits = {position for value, position, _ in by_window.get("", ()) if value in text}
+        for start in range(len(text) - 2):
+            for value, position, offset in by_window.get(text[start : start + 3], ()):
+                if start >= offset and text.startswith(value, start - offset):
+                    hits.add(position)
+        return sorted(hits)
 
 
 class Reasons(Sequence[tuple[str, str]]):
