@@ -154,7 +154,11 @@ async def _replay(engine: FakeLLM, template: Template, dialect: Dialect, scope: 
     assert rule is not None
     engine.selector.count_use(rule)
     headers = redact_headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
-    engine.journal.record(template.journal_entry(seq, engine.clock.now(), headers, values))
+    entry = template.journal_entry(seq, engine.clock.now(), headers, values)
+    engine.journal.record(entry)
+    # As FakeLLM.chat leaves them, for the conformance recorder.
+    scope["fake_llm.entry"] = entry
+    scope["fake_llm.journal"] = engine.journal
     start, body = template.fill(values)
     await send(start)
     await send({"type": "http.response.body", "body": body})

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from fake_llm.core.dialect import key_error
 from fake_llm.core.logprobs import logprobs_for
 from fake_llm.core.replies import Completion, PlannedChoice, Usage, merge
 from fake_llm.core.tokens import TOKENS_PER_MESSAGE, TOKENS_REPLY_PRIMING, ApproxTokenizer
@@ -89,6 +90,14 @@ class OpenAICompletions:
 
     def count_body(self, tokens: int) -> dict[str, Any]:
         return envelope.input_tokens_body(tokens)
+
+    def stream_failure(
+        self, error: StreamError, position: int, completion: Completion, meta: ReplyMeta, request: ChatRequest
+    ) -> list[Event]:
+        return [self.stream_error_event(error, position)]
+
+    def auth_error(self, given: str | None) -> ProviderRequestError:
+        return key_error(given)
 
     def stream_error_event(self, error: StreamError, position: int) -> Event:
         return envelope.stream_error_event(error)

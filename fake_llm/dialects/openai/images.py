@@ -128,7 +128,9 @@ class OpenAIImages(OpenAIChat):
             reply.update(
                 background="opaque",
                 output_format="png",
-                quality=body.get("quality") or "auto",
+                # The reply reports the quality used, never `auto` (ImagesResponse.quality is low|medium|high); auto
+                # resolves to low, which the output token count above assumes.
+                quality=body.get("quality") if body.get("quality") in ("low", "medium", "high") else "low",
                 size=f"{width}x{height}",
                 usage={
                     "input_tokens": prompt_tokens,
