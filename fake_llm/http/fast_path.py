@@ -20,6 +20,7 @@ from fake_llm.core.journal import JournalEntry, redact_headers
 from fake_llm.core.outcomes import Outcome
 from fake_llm.dialects import Dialect
 from fake_llm.errors import ProviderRequestError
+from fake_llm.http import gemini_extras
 from fake_llm.http.aws_headers import with_aws_headers
 from fake_llm.http.engine import FakeLLM
 from fake_llm.http.render import json_response
@@ -81,6 +82,9 @@ class ApiFastPath:
         dialect = self.dialect_for(scope)
         if dialect is None:
             await self.app(scope, receive, send)
+            return
+        if dialect.api == "gemini" and gemini_extras.handler_for(Request(scope)) is not None:
+            await self.app(scope, receive, send)  # countTokens, embedContent: the route table's endpoint answers
             return
         scope["fake_llm.dialect"] = dialect
         # Always through CORSMiddleware's rules: it also adds `Vary: Origin` to answers without an Origin header.
