@@ -35,11 +35,12 @@ from fake_llm.core.outcomes import (
     Unmatched,
 )
 from fake_llm.core.replies import Completion, ReplyContext, plan_completion
+from fake_llm.core.request_json import parse_body
 from fake_llm.core.rule_index import Reasons
 from fake_llm.core.timing import schedule
 from fake_llm.core.tokens import Tokenizer, count_prompt
 from fake_llm.core.variations import vary
-from fake_llm.errors import ProviderRequestError, ReplyMismatch, StateUnavailable
+from fake_llm.errors import ProviderRequestError, ReplyMismatch, ReplyTooLarge, StateUnavailable
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import RateLimit, Reply, Rule
 from fake_llm.settings import Settings
@@ -132,14 +133,10 @@ def _accept(engine: Engine, dialect: Dialect, inbound: Inbound) -> tuple[Seen, C
         )
     if inbound.form_error is not None:
         raise _Refused(inbound.form_error, Seen())
-    try:
-        body = dict(inbound.form) if inbound.form is not None else json.loads(inbound.body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        where = f" ({exc.msg} at line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-        message = f"We could not parse the JSON body of your request{where}. The API expects a JSON object."
-        raise _Refused(
-            ProviderRequestError(message), Seen(body=inbound.body.decode("utf-8", "replace")[:2000])
-        ) from None
+    try:  # parse_body refuses NaN, huge ints, lone surrogates and deep nesting with the field's path (issue 11)
+        body = dict(inbound.form) if inbound.form is not None else parse_body(inbound.body)
+    except ProviderRequestError as exc:
+        raise _Refused(exc, Seen(body=inbound.body.decode("utf-8", "replace")[:2000])) from None
     seen = Seen(body=body)
     keys = engine.settings.api_keys
     given = dialect.api_key(inbound.headers, inbound.query) if keys else None
@@ -199,10 +196,18 @@ def _reply_outcome(
     completion = None
     if reply.is_completion:
         context = ReplyContext(
-            selection.captures, engine.settings.seed, lambda i: engine.ids.make("call_", f"{seq}.{i}", 24)
+            selection.captures,
+            engine.settings.seed,
+            lambda i: engine.ids.make("call_", f"{seq}.{i}", 24),
+            engine.settings.max_reply_bytes,
         )
         try:
             completion = plan_completion(reply, chat, engine.tokenizer, rule, context, profiles.usage_fields(profile))
+            check_reply_size(completion, chat.stream, engine.settings.max_reply_bytes)
+        except ReplyTooLarge as exc:
+            message = f"rule {rule.name!r}: {exc}"
+            no_retry = {**headers, "x-should-retry": "false"}
+            return Mismatched(replace(seen, reply=message), meta, no_retry, message, code="fake_llm_reply_too_large")
         except ReplyMismatch as exc:
             return Mismatched(replace(seen, reply=str(exc)), meta, {**headers, "x-should-retry": "false"}, str(exc))
         content_seed = engine.ids.content_seed(chat.body, rule.name, selection.step)
@@ -218,6 +223,18 @@ def _reply_outcome(
         return RateLimited(limited, meta, {**headers, **decision.headers}, decision)
     headers = {**headers, **decision.headers, **reply.headers}
     return _matched(engine, dialect, reply, completion, chat, replace(seen, delay_ms=reply.delay_ms), meta, headers)
+
+
+def check_reply_size(completion: Completion, stream: bool, limit: int) -> None:
+    """ReplyTooLarge when the reply would pass `limit` bytes, estimated before any body or event is built: the text
+    of every choice, and for a stream the id and model each event repeats (a long model name over thousands of
+    chunks would otherwise build gigabytes)."""
+    text = sum(len(token) for choice in completion.choices for token in choice.tokens)
+    text += sum(len(call.arguments) for choice in completion.choices for call in choice.tool_calls)
+    events = sum(len(c.chunks) + len(c.reasoning_chunks) + len(c.tool_calls) + 3 for c in completion.choices)
+    size = text + (events if stream else 1) * (len(completion.model) + 100)
+    if size > limit:
+        raise ReplyTooLarge(f"the reply would be about {size} bytes, past the server's max_reply_bytes ({limit})")
 
 
 def _select(engine: Engine, inbound: Inbound, chat: ChatRequest, seen: Seen) -> Selection:
@@ -315,7 +332,7 @@ def _stream_plan(
 def _is_json_object(text: str) -> bool:
     try:
         return isinstance(json.loads(text), dict)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # arguments may echo a request: huge ints and deep nesting are not a 500
         return False
 
 

@@ -22,6 +22,7 @@ from fake_llm.http.aws_headers import with_aws_headers
 from fake_llm.http.dashboard import DASHBOARD_ROUTES
 from fake_llm.http.engine import MODEL_CREATED, FakeLLM
 from fake_llm.http.fast_path import ApiFastPath
+from fake_llm.http.guard import RequestGuard
 from fake_llm.http.images import EXTRA_ROUTES as IMAGE_ROUTES
 from fake_llm.http.ollama_models import EXTRA_ROUTES as OLLAMA_ROUTES
 from fake_llm.http.realtime import REALTIME_ROUTES
@@ -151,8 +152,16 @@ def create_app(
         *ADMIN_ROUTES,
         *DASHBOARD_ROUTES,
     ]
+    settings = engine.settings
     middleware = [
-        # The provider APIs' POSTs are answered here, past the router and CORSMiddleware (with the same CORS rules).
+        # Outermost: Host and origin checks come before CORS, which then only ever sees /v1 requests' origins.
+        Middleware(
+            RequestGuard,
+            bind_host=settings.host,
+            allowed_hosts=settings.allowed_hosts,
+            allowed_origins=settings.allowed_origins,
+        ),
+        # Inside the guard: the provider APIs' POSTs are answered here, past the router and CORSMiddleware (same rules).
         Middleware(
             ApiFastPath,
             engine=engine,
