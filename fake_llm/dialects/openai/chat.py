@@ -10,6 +10,7 @@ from typing import Any
 
 from fake_llm.core.logprobs import logprobs_for
 from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall, Usage, merge
+from fake_llm.core.steps import stream_steps
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai.envelope import (
     bearer_key,
@@ -29,6 +30,7 @@ from fake_llm.dialects.openai.request import type_name as type_name
 from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import StreamError
+from fake_llm.model.steps import Step, StepKind
 from fake_llm.model.stream import Event
 
 RESPONSE_FORMATS = ("text", "json_object", "json_schema")
@@ -224,57 +226,56 @@ class OpenAIChat:
             choice = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
             return head + dumps([choice])[:-2] + extra + "}]" + tail
 
-        events = [
-            Event(
-                chunk(
-                    c.index,
-                    {"role": "assistant", "content": "" if c.has_text or c.refusal is None else None, "refusal": None},
-                    kind="role",
-                ),
-                kind="role",
-            )
-            for c in completion.choices
-        ]
-        plans = [self._choice_steps(choice, request, meta.content_seed) for choice in completion.choices]
-        for step in range(max((len(p) for p in plans), default=0)):
-            for choice, plan in zip(completion.choices, plans, strict=True):
-                if step < len(plan):
-                    delta, tokens, logprobs = plan[step]
-                    events.append(Event(chunk(choice.index, delta, None, logprobs), tokens=tokens, step=step))
-        events.extend(
-            Event(chunk(c.index, {}, c.finish_reason, kind="finish"), kind="finish") for c in completion.choices
-        )
-        if request.include_usage:
-            events.append(Event(head + '[],"usage":' + dumps(self.usage(completion.usage)) + "}", kind="usage"))
+        events: list[Event] = []
+        choices = completion.choices
+        positions = [0] * len(choices)  # tokens of text sent so far per choice, for logprobs
+        for step in stream_steps(completion):
+            kind = step.kind
+            if kind is StepKind.ROLE:
+                c = choices[step.choice]
+                role = {
+                    "role": "assistant",
+                    "content": "" if c.has_text or c.refusal is None else None,
+                    "refusal": None,
+                }
+                events.append(Event(chunk(c.index, role, kind="role"), kind="role"))
+            elif kind is StepKind.FINISH:
+                c = choices[step.choice]
+                events.append(Event(chunk(c.index, {}, c.finish_reason, kind="finish"), kind="finish"))
+            elif kind is StepKind.USAGE:
+                if request.include_usage:
+                    events.append(Event(head + '[],"usage":' + dumps(self.usage(completion.usage)) + "}", kind="usage"))
+            else:
+                delta, logprobs = self._delta(step, choices[step.choice], request, meta.content_seed, positions)
+                events.append(
+                    Event(chunk(step.choice, delta, None, logprobs), tokens=len(step.tokens), step=step.piece)
+                )
         events.append(Event("[DONE]", kind="done"))
         return events
 
-    def _choice_steps(
-        self, choice: PlannedChoice, request: ChatRequest, seed: str
-    ) -> list[tuple[dict[str, Any], int, Any]]:
-        """The deltas of one choice after its role chunk: (delta, tokens, logprobs) per chunk. Tool calls carry
-        `index` on every fragment and id/type/name on the first only (§2.4, trap 14)."""
-        steps: list[tuple[dict[str, Any], int, Any]] = []
-        for piece in choice.reasoning_chunks:
-            steps.append(({"reasoning_content": "".join(piece)}, len(piece), None))
-        position = 0
-        for piece in choice.chunks:
-            key = "content" if choice.has_text else "refusal"
-            logprobs = self._logprobs(request, piece, seed, position) if choice.has_text else None
-            steps.append(({key: "".join(piece)}, len(piece), logprobs))
-            position += len(piece)
-        for index, call in enumerate(choice.tool_calls):
-            first = {
-                "index": index,
+    def _delta(
+        self, step: Step, choice: PlannedChoice, request: ChatRequest, seed: str, positions: list[int]
+    ) -> tuple[dict[str, Any], Any]:
+        """The delta (and logprobs) of one content piece. Tool calls carry `index` on every fragment and
+        id/type/name on the first only (§2.4, trap 14)."""
+        if step.kind is StepKind.REASONING:
+            return {"reasoning_content": step.text}, None
+        if step.kind is StepKind.TEXT:
+            position = positions[step.choice]
+            positions[step.choice] += len(step.tokens)
+            return {"content": step.text}, self._logprobs(request, step.tokens, seed, position)
+        if step.kind is StepKind.REFUSAL:
+            return {"refusal": step.text}, None
+        if step.kind is StepKind.TOOL_CALL:
+            call = choice.tool_calls[step.call]
+            opened = {
+                "index": step.call,
                 "id": call.id,
                 "type": "function",
                 "function": {"name": call.name, "arguments": ""},
             }
-            steps.append(({"tool_calls": [first]}, 0, None))
-            for piece in call.chunks:
-                fragment = {"index": index, "function": {"arguments": "".join(piece)}}
-                steps.append(({"tool_calls": [fragment]}, len(piece), None))
-        return steps
+            return {"tool_calls": [opened]}, None
+        return {"tool_calls": [{"index": step.call, "function": {"arguments": step.text}}]}, None
 
     def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
         return None  # JSON: completion_body
