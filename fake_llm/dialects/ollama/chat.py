@@ -10,11 +10,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall
+from fake_llm.core.steps import Calls, StepOptions, stream_steps
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.ollama import request as req
 from fake_llm.dialects.ollama.wire import created_at, done_reason, dumps, error_body, metrics, response_headers
 from fake_llm.model.request import ChatRequest, Message
 from fake_llm.model.spec import StreamError
+from fake_llm.model.steps import StepKind
 from fake_llm.model.stream import Event
 
 
@@ -141,16 +143,17 @@ class OllamaChat:
         head = self._head(completion, meta)
         choice = completion.choices[0]
         events: list[Event] = []
-        step = 0
-        for piece in choice.reasoning_chunks if self._thinking(request) else ():
-            events.append(Event(self._piece(head, content="", thinking="".join(piece)), tokens=len(piece), step=step))
-            step += 1
-        for piece in choice.chunks:
-            events.append(Event(self._piece(head, content="".join(piece)), tokens=len(piece), step=step))
-            step += 1
-        if choice.tool_calls:
-            tokens = sum(len(call.tokens) for call in choice.tool_calls)
-            events.append(Event(self._piece(head, content="", tool_calls=_calls(choice)), tokens=tokens, step=step))
+        options = StepOptions(reasoning=self._thinking(request), calls=Calls.TOGETHER)
+        for step in stream_steps(completion, options):
+            if step.kind is StepKind.REASONING:
+                line = self._piece(head, content="", thinking=step.text)
+            elif step.kind in (StepKind.TEXT, StepKind.REFUSAL):
+                line = self._piece(head, content=step.text)
+            elif step.kind is StepKind.TOOL_CALL:
+                line = self._piece(head, content="", tool_calls=_calls(choice))
+            else:
+                continue  # no role line; the finish and usage make the final line
+            events.append(Event(line, tokens=len(step.tokens), step=step.piece))
         final = {
             **head,
             "message": {"role": "assistant", "content": ""},
@@ -242,14 +245,11 @@ class OllamaGenerate(OllamaChat):
 
     def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         head = self._head(completion, meta)
-        choice = completion.choices[0]
         events: list[Event] = []
-        step = 0
-        for piece in choice.reasoning_chunks if self._thinking(request) else ():
-            events.append(Event(self._line(head, "", thinking="".join(piece)), tokens=len(piece), step=step))
-            step += 1
-        for piece in choice.chunks:
-            events.append(Event(self._line(head, "".join(piece)), tokens=len(piece), step=step))
-            step += 1
+        for step in stream_steps(completion, StepOptions(reasoning=self._thinking(request))):
+            if step.kind is StepKind.REASONING:
+                events.append(Event(self._line(head, "", thinking=step.text), tokens=len(step.tokens), step=step.piece))
+            elif step.kind in (StepKind.TEXT, StepKind.REFUSAL):
+                events.append(Event(self._line(head, step.text), tokens=len(step.tokens), step=step.piece))
         events.append(Event(dumps({**head, "response": "", **self._final(completion, meta)}), kind="finish"))
         return events
