@@ -10,6 +10,7 @@ from typing import Any
 
 from fake_llm.core.logprobs import logprobs_for
 from fake_llm.core.replies import Completion, PlannedChoice, Usage, merge
+from fake_llm.core.steps import choice_pieces
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai import envelope
 from fake_llm.dialects.openai.envelope import dumps
@@ -28,6 +29,7 @@ from fake_llm.dialects.openai.responses_request import invalid_value as invalid_
 from fake_llm.dialects.openai.responses_request import parse_model as parse_model
 from fake_llm.model.request import ChatRequest, Message
 from fake_llm.model.spec import StreamError
+from fake_llm.model.steps import Step, StepKind
 from fake_llm.model.stream import Event
 
 #: The include value that asks for token log probabilities on output_text parts.
@@ -243,14 +245,14 @@ class OpenAIResponses:
         Kinds for the fault scripts: the item-finishing `*.done` events are `finish` (`finish_chunk: false` drops
         them; the final response still carries every item, which the SDK's strict helper accepts), the terminal
         lifecycle event is `done` (`done: false` ends the stream without it)."""
-        choice = completion.choices[0]
         final = self.completion_body(completion, meta, request)
         opening = {**final, "status": "in_progress", "completed_at": None, "incomplete_details": None}
         opening.update(output=[], usage=None)
         out = _EventWriter()
+        pieces = _pieces_by_part(completion)
         out.emit("role", "response.created", response=opening)
         out.emit("role", "response.in_progress", response=opening)
-        calls = iter(choice.tool_calls)
+        calls = itertools.count()
         for index, item in enumerate(final["output"]):
             ids = {"item_id": item["id"], "output_index": index}
             out.emit(
@@ -260,21 +262,21 @@ class OpenAIResponses:
                 part, at = item["content"][0], {**ids, "content_index": 0}
                 if part["type"] == "output_text":
                     out.emit("content", "response.content_part.added", **at, part={**part, "text": "", "logprobs": []})
-                    out.deltas("response.output_text.delta", choice.chunks, at, request, meta.content_seed)
+                    out.deltas("response.output_text.delta", pieces["text"], at, request, meta.content_seed)
                     out.emit("finish", "response.output_text.done", **at, text=part["text"], logprobs=part["logprobs"])
                 else:
                     out.emit("content", "response.content_part.added", **at, part={**part, "refusal": ""})
-                    out.deltas("response.refusal.delta", choice.chunks, at)
+                    out.deltas("response.refusal.delta", pieces["text"], at)
                     out.emit("finish", "response.refusal.done", **at, refusal=part["refusal"])
                 out.emit("finish", "response.content_part.done", **at, part=part)
             elif item["type"] == "function_call":
-                out.deltas("response.function_call_arguments.delta", next(calls).chunks, ids)
+                out.deltas("response.function_call_arguments.delta", pieces[next(calls)], ids)
                 done = {"name": item["name"], "arguments": item["arguments"]}
                 out.emit("finish", "response.function_call_arguments.done", **ids, **done)
             else:  # reasoning: the summary streams as summary-text deltas
                 at, text = {**ids, "summary_index": 0}, item["summary"][0]["text"]
                 out.emit("content", "response.reasoning_summary_part.added", **at, part=_summary(""))
-                out.deltas("response.reasoning_summary_text.delta", choice.reasoning_chunks, at)
+                out.deltas("response.reasoning_summary_text.delta", pieces["reasoning"], at)
                 out.emit("finish", "response.reasoning_summary_text.done", **at, text=text)
                 out.emit("finish", "response.reasoning_summary_part.done", **at, part=_summary(text))
             out.emit("finish", "response.output_item.done", output_index=index, item=item)
@@ -307,7 +309,6 @@ class _EventWriter:
 
     def __init__(self) -> None:
         self.events: list[Event] = []
-        self.steps = itertools.count()
 
     def emit(self, kind: str, type_: str, tokens: int = 0, step: int = -1, **fields: Any) -> None:
         payload = {"type": type_, "sequence_number": len(self.events), **fields}
@@ -316,14 +317,31 @@ class _EventWriter:
     def deltas(
         self,
         type_: str,
-        pieces: tuple[tuple[str, ...], ...],
+        pieces: list[Step],
         at: Mapping[str, Any],
         request: ChatRequest | None = None,
         seed: str = "",
     ) -> None:
-        """One delta event per chunk; with `request`, output-text deltas carry their tokens' logprobs."""
+        """One delta event per neutral piece; with `request`, output-text deltas carry their tokens' logprobs."""
         position = 0
         for piece in pieces:
-            extra = {"logprobs": OpenAIResponses._text_logprobs(request, piece, seed, position)} if request else {}
-            self.emit("content", type_, len(piece), next(self.steps), **at, delta="".join(piece), **extra)
-            position += len(piece)
+            tokens = piece.tokens
+            extra = {"logprobs": OpenAIResponses._text_logprobs(request, tokens, seed, position)} if request else {}
+            self.emit("content", type_, len(tokens), piece.piece, **at, delta=piece.text, **extra)
+            position += len(tokens)
+
+
+def _pieces_by_part(completion: Completion) -> dict[str | int, list[Step]]:
+    """The neutral pieces of the one choice by the output item they fill: `reasoning`, `text` (or refusal), and each
+    tool call's argument fragments by its index (a call opens with its `output_item.added`, which has no delta)."""
+    parts: dict[str | int, list[Step]] = {"reasoning": [], "text": []}
+    for step in choice_pieces(completion.choices[0]):
+        if step.kind is StepKind.REASONING:
+            parts["reasoning"].append(step)
+        elif step.kind in (StepKind.TEXT, StepKind.REFUSAL):
+            parts["text"].append(step)
+        else:
+            parts.setdefault(step.call, [])
+            if step.kind is StepKind.ARGUMENTS:
+                parts[step.call].append(step)
+    return parts
