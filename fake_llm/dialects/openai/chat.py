@@ -196,36 +196,7 @@ class OpenAIChat:
         """The chunks of `stream_events`; `annotate(kind, finish_reason)` returns JSON members (`,"key":value`)
         appended to each choice of a role, content or finish chunk (Azure's content-filter verdicts), so a
         dialect built on these chunks never decodes and re-encodes them."""
-        head = (
-            '{"id":'
-            + dumps(meta.id)
-            + ',"object":"chat.completion.chunk","created":'
-            + str(meta.created)
-            + ',"model":'
-            + dumps(completion.model)
-            + ',"service_tier":"default","system_fingerprint":'
-            + dumps(meta.system_fingerprint)
-            + ',"choices":'
-        )
-        tail = ',"usage":null}' if request.include_usage else "}"
-
-        def chunk(
-            index: int,
-            delta: dict[str, Any],
-            finish_reason: str | None = None,
-            logprobs: Any = None,
-            kind: str = "content",
-        ) -> str:
-            extra = annotate(kind, finish_reason) if annotate else ""
-            if logprobs is None and finish_reason is None and len(delta) == 1 and "content" in delta:
-                # The common chunk, built from a template: only the text needs escaping (same bytes as dumps).
-                return (
-                    f'{head}[{{"index":{index},"delta":{{"content":{encode_basestring(delta["content"])}}},'
-                    f'"logprobs":null,"finish_reason":null{extra}}}]{tail}'
-                )
-            choice = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
-            return head + dumps([choice])[:-2] + extra + "}]" + tail
-
+        chunk = _Chunks(completion, meta, request, annotate)
         events: list[Event] = []
         choices = completion.choices
         positions = [0] * len(choices)  # tokens of text sent so far per choice, for logprobs
@@ -238,17 +209,19 @@ class OpenAIChat:
                     "content": "" if c.has_text or c.refusal is None else None,
                     "refusal": None,
                 }
-                events.append(Event(chunk(c.index, role, kind="role"), kind="role"))
+                events.append(Event(chunk.encode(c.index, role, kind="role"), kind="role"))
             elif kind is StepKind.FINISH:
                 c = choices[step.choice]
-                events.append(Event(chunk(c.index, {}, c.finish_reason, kind="finish"), kind="finish"))
+                events.append(Event(chunk.encode(c.index, {}, c.finish_reason, kind="finish"), kind="finish"))
             elif kind is StepKind.USAGE:
                 if request.include_usage:
-                    events.append(Event(head + '[],"usage":' + dumps(self.usage(completion.usage)) + "}", kind="usage"))
+                    events.append(
+                        Event(chunk.head + '[],"usage":' + dumps(self.usage(completion.usage)) + "}", kind="usage")
+                    )
             else:
                 delta, logprobs = self._delta(step, choices[step.choice], request, meta.content_seed, positions)
                 events.append(
-                    Event(chunk(step.choice, delta, None, logprobs), tokens=len(step.tokens), step=step.piece)
+                    Event(chunk.encode(step.choice, delta, None, logprobs), tokens=len(step.tokens), step=step.piece)
                 )
         events.append(Event("[DONE]", kind="done"))
         return events
@@ -304,6 +277,49 @@ class OpenAIChat:
 
     def response_headers(self, meta: ReplyMeta) -> dict[str, str]:
         return response_headers(meta)
+
+
+class _Chunks:
+    """Encodes the `chat.completion.chunk` objects of one stream: the head every chunk repeats is built once."""
+
+    def __init__(
+        self,
+        completion: Completion,
+        meta: ReplyMeta,
+        request: ChatRequest,
+        annotate: Callable[[str, str | None], str] | None,
+    ) -> None:
+        self.head = (
+            '{"id":'
+            + dumps(meta.id)
+            + ',"object":"chat.completion.chunk","created":'
+            + str(meta.created)
+            + ',"model":'
+            + dumps(completion.model)
+            + ',"service_tier":"default","system_fingerprint":'
+            + dumps(meta.system_fingerprint)
+            + ',"choices":'
+        )
+        self.tail = ',"usage":null}' if request.include_usage else "}"
+        self.annotate = annotate
+
+    def encode(
+        self,
+        index: int,
+        delta: dict[str, Any],
+        finish_reason: str | None = None,
+        logprobs: Any = None,
+        kind: str = "content",
+    ) -> str:
+        extra = self.annotate(kind, finish_reason) if self.annotate else ""
+        if logprobs is None and finish_reason is None and len(delta) == 1 and "content" in delta:
+            # The common chunk, built from a template: only the text needs escaping (same bytes as dumps).
+            return (
+                f'{self.head}[{{"index":{index},"delta":{{"content":{encode_basestring(delta["content"])}}},'
+                f'"logprobs":null,"finish_reason":null{extra}}}]{self.tail}'
+            )
+        choice = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
+        return self.head + dumps([choice])[:-2] + extra + "}]" + self.tail
 
 
 def parse_stream(body: Mapping[str, Any]) -> tuple[bool, dict[str, Any] | None]:
