@@ -241,7 +241,7 @@ def test_recording_from_several_threads() -> None:
 
 def test_session_events_replace_the_entry_and_never_change_one_already_read() -> None:
     journal = Journal()
-    journal.record(entry(1))
+    journal.record(JournalEntry(seq=1, time=0.0, method="GET", path="/v1/realtime", headers={}, body={}))
     before = journal.last()
     journal.session_event(1, "first frame")
     journal.session_event(1, "second frame")
