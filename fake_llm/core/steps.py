@@ -20,6 +20,9 @@ class Calls(Enum):
 
     #: Each call opened (a TOOL_CALL step), then its arguments in fragments (ARGUMENTS steps): OpenAI, Anthropic.
     FRAGMENTS = "fragments"
+    #: Each call opened by a TOOL_CALL step that is no piece (the dialect opens it with an item event carrying no
+    #: content: Responses, realtime, Cohere), then its fragments.
+    OPENED_APART = "opened_apart"
     #: Each call whole in one TOOL_CALL step carrying all its argument tokens (Gemini, Mistral).
     WHOLE = "whole"
     #: Every call of the choice in one TOOL_CALL step (`call` -1) carrying all their tokens (Ollama).
@@ -40,12 +43,16 @@ class StepOptions:
 DEFAULT = StepOptions()
 
 
-def choice_pieces(choice: PlannedChoice, options: StepOptions = DEFAULT) -> list[Step]:
-    """The content pieces of one choice, numbered from 0."""
+def choice_steps(choice: PlannedChoice, options: StepOptions = DEFAULT) -> list[Step]:
+    """The content steps of one choice, its pieces numbered from 0."""
     pieces: list[Step] = []
 
+    count = 0
+
     def add(kind: StepKind, tokens: tuple[str, ...] = (), call: int = -1) -> None:
-        pieces.append(Step(kind, choice.index, tokens, call, len(pieces)))
+        nonlocal count
+        pieces.append(Step(kind, choice.index, tokens, call, count))
+        count += 1
 
     for chunk in choice.reasoning_chunks if options.reasoning else ():
         add(StepKind.REASONING, chunk)
@@ -60,7 +67,10 @@ def choice_pieces(choice: PlannedChoice, options: StepOptions = DEFAULT) -> list
         if options.calls is Calls.WHOLE:
             add(StepKind.TOOL_CALL, call.tokens, index)
             continue
-        add(StepKind.TOOL_CALL, call=index)
+        if options.calls is Calls.OPENED_APART:
+            pieces.append(Step(StepKind.TOOL_CALL, choice.index, call=index))
+        else:
+            add(StepKind.TOOL_CALL, call=index)
         for chunk in call.chunks:
             add(StepKind.ARGUMENTS, chunk, index)
     return pieces
@@ -69,7 +79,7 @@ def choice_pieces(choice: PlannedChoice, options: StepOptions = DEFAULT) -> list
 def stream_steps(completion: Completion, options: StepOptions = DEFAULT) -> list[Step]:
     """Every step of the reply's stream: roles, the choices' pieces interleaved, finishes, then the usage."""
     steps = [Step(StepKind.ROLE, choice.index) for choice in completion.choices]
-    per_choice = [choice_pieces(choice, options) for choice in completion.choices]
+    per_choice = [choice_steps(choice, options) for choice in completion.choices]
     for number in range(max((len(p) for p in per_choice), default=0)):
         steps.extend(pieces[number] for pieces in per_choice if number < len(pieces))
     steps.extend(Step(StepKind.FINISH, choice.index) for choice in completion.choices)

@@ -10,7 +10,7 @@ from typing import Any
 
 from fake_llm.core.logprobs import logprobs_for
 from fake_llm.core.replies import Completion, PlannedChoice, Usage, merge
-from fake_llm.core.steps import choice_pieces
+from fake_llm.core.steps import Calls, StepOptions, choice_steps
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai import envelope
 from fake_llm.dialects.openai.envelope import dumps
@@ -292,6 +292,9 @@ class OpenAIResponses:
         return Event(dumps(payload), event="error", kind="error")
 
 
+#: A call opens with its `output_item.added` event, which carries no content: only its fragments are pieces.
+_STEPS = StepOptions(calls=Calls.OPENED_APART)
+
 #: What each output item looks like in its `output_item.added` event, before any delta.
 _OPENED: dict[str, dict[str, Any]] = {
     "message": {"status": "in_progress", "content": []},
@@ -333,9 +336,9 @@ class _EventWriter:
 
 def _pieces_by_part(completion: Completion) -> dict[str | int, list[Step]]:
     """The neutral pieces of the one choice by the output item they fill: `reasoning`, `text` (or refusal), and each
-    tool call's argument fragments by its index (a call opens with its `output_item.added`, which has no delta)."""
+    tool call's argument fragments by its index."""
     parts: dict[str | int, list[Step]] = {"reasoning": [], "text": []}
-    for step in choice_pieces(completion.choices[0]):
+    for step in choice_steps(completion.choices[0], _STEPS):
         if step.kind is StepKind.REASONING:
             parts["reasoning"].append(step)
         elif step.kind in (StepKind.TEXT, StepKind.REFUSAL):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall
-from fake_llm.core.steps import StepOptions, choice_pieces
+from fake_llm.core.steps import Calls, StepOptions, choice_steps
 from fake_llm.dialects.openai.realtime.render import BETA, Generation, function_call_item, message_item, speech, usage
 from fake_llm.model.steps import Step, StepKind
 from fake_llm.model.stream import Event
@@ -160,7 +160,7 @@ def plan_response(
     """The events of a response that plays `completion` (its first choice), from its neutral pieces: the text as a
     message item (or its audio), then each tool call as a function call item."""
     choice = completion.choices[0]
-    pieces = choice_pieces(choice, StepOptions(reasoning=False, refusal=False))
+    pieces = choice_steps(choice, StepOptions(reasoning=False, refusal=False, calls=Calls.OPENED_APART))
     out = _Writer(generation, event_id, spec)
     out.emit("role", "response.created", response=response_object(generation, spec, "in_progress", [], None))
     out.emit("role", "rate_limits.updated", rate_limits=rate_limits)
