@@ -11,12 +11,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from fake_llm.core.replies import Completion
+from fake_llm.core.steps import StepOptions, choice_steps
 from fake_llm.dialects.anthropic.messages import AnthropicMessages
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.bedrock.converse_request import invalid
 from fake_llm.dialects.bedrock.eventstream import frame_event
 from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import ChatRequest, Message
+from fake_llm.model.steps import Step, StepKind
 from fake_llm.model.stream import Event
 
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
@@ -138,19 +140,20 @@ def invoke_stream_events(completion: Completion, meta: ReplyMeta, request: ChatR
             events.append(_chunk(data, event))
         return events
     choice = completion.choices[0]
-    chunks = list(choice.chunks) or [()]
+    pieces = [s for s in choice_steps(choice, StepOptions(reasoning=False, refusal=False)) if s.kind is StepKind.TEXT]
+    pieces = pieces or [Step(StepKind.TEXT, piece=0)]  # the stop reason and metrics need a chunk to ride on
     out: list[Event] = []
     generated = 0
-    for step, piece in enumerate(chunks):
-        generated += len(piece)
-        last = step == len(chunks) - 1
+    for piece in pieces:
+        generated += len(piece.tokens)
+        last = piece is pieces[-1]
         payload: dict[str, Any] = {
-            "generation": "".join(piece),
-            "prompt_token_count": completion.usage.prompt_tokens if step == 0 else None,
+            "generation": piece.text,
+            "prompt_token_count": completion.usage.prompt_tokens if piece.piece == 0 else None,
             "generation_token_count": generated,
             "stop_reason": _LLAMA_STOP.get(choice.finish_reason, "stop") if last else None,
         }
         if last:
             payload.update(metrics)
-        out.append(_chunk(payload, kind="content", tokens=len(piece), step=step))
+        out.append(_chunk(payload, kind="content", tokens=len(piece.tokens), step=piece.piece))
     return out

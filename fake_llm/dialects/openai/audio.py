@@ -11,6 +11,7 @@ from typing import Any
 
 from fake_llm.core.media import speech_seconds
 from fake_llm.core.replies import Completion
+from fake_llm.core.steps import StepOptions, choice_steps
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai.chat import OpenAIChat
 from fake_llm.dialects.openai.request import missing
@@ -18,6 +19,7 @@ from fake_llm.dialects.openai.responses_request import invalid_value
 from fake_llm.dialects.openai.segments import language_name, segments, subtitles, words
 from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import ChatRequest, Message
+from fake_llm.model.steps import StepKind
 from fake_llm.model.stream import Event
 
 FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
@@ -29,6 +31,10 @@ TEXT_TYPES = {"text": "text/plain", "srt": "text/plain", "vtt": "text/vtt"}
 
 def _is_gpt4o(model: str) -> bool:
     return model.startswith("gpt-4o")
+
+
+#: A transcript streams its text only.
+_STEPS = StepOptions(reasoning=False, refusal=False)
 
 
 class OpenAITranscriptions(OpenAIChat):
@@ -145,8 +151,9 @@ class OpenAITranscriptions(OpenAIChat):
         """`transcript.text.delta` per chunk, then `transcript.text.done` with the text and usage; no [DONE]."""
         choice = completion.choices[0]
         events = [
-            Event(json.dumps({"type": "transcript.text.delta", "delta": "".join(piece)}), tokens=len(piece), step=n)
-            for n, piece in enumerate(choice.chunks)
+            Event(json.dumps({"type": "transcript.text.delta", "delta": s.text}), tokens=len(s.tokens), step=s.piece)
+            for s in choice_steps(choice, _STEPS)
+            if s.kind is StepKind.TEXT
         ]
         text, _, duration = self._facts(completion, request)
         done = {"type": "transcript.text.done", "text": text, "usage": self._usage(completion, request, duration)}
