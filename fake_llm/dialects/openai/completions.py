@@ -8,6 +8,7 @@ from typing import Any
 
 from fake_llm.core.logprobs import logprobs_for
 from fake_llm.core.replies import Completion, PlannedChoice, Usage, merge
+from fake_llm.core.steps import StepOptions, choice_steps
 from fake_llm.core.tokens import TOKENS_PER_MESSAGE, TOKENS_REPLY_PRIMING, ApproxTokenizer
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai import envelope
@@ -17,6 +18,7 @@ from fake_llm.dialects.openai.responses import check_type, parse_model
 from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import ChatRequest, Message
 from fake_llm.model.spec import StreamError
+from fake_llm.model.steps import StepKind
 from fake_llm.model.stream import Event
 
 #: The real API's budget when a request names none: long scripted replies are cut with finish_reason `length`.
@@ -59,6 +61,10 @@ def parse_prompts(raw: Any, param: str = "prompt") -> list[str]:
         if all(isinstance(p, list) and all(isinstance(t, int) and not isinstance(t, bool) for t in p) for p in raw):
             return [token_ids_text(p) for p in raw]
     raise invalid_type(param, PROMPT_TYPES, raw)
+
+
+#: A legacy completion streams text only (no reasoning field; a refusal streams as text).
+_STEPS = StepOptions(reasoning=False)
 
 
 class OpenAICompletions:
@@ -256,16 +262,17 @@ class OpenAICompletions:
         return events
 
     def _choice_chunks(self, choice: PlannedChoice, request: ChatRequest, seed: str) -> list[tuple[str, int, Any]]:
-        """(text, tokens, logprobs) of each chunk of a choice: the echoed prompt first, then the reply's pieces; at
-        least one chunk, so that the finish_reason has a carrier."""
+        """(text, tokens, logprobs) of each chunk of a choice: the echoed prompt first (a piece of its own), then the
+        reply's neutral text pieces; at least one chunk, so that the finish_reason has a carrier."""
         prompt = self._prompt(request, choice)
         chunks: list[tuple[str, int, Any]] = []
         if prompt:
             chunks.append((prompt, 0, self._legacy_logprobs(request, (), seed, 0, 0, prompt)))
         # Positions continue after the prompt's tokens, so a streamed reply gets the logprobs a whole one gets.
         position, offset = len(_PROMPT_TOKENIZER.split(prompt)) if prompt else 0, len(prompt)
-        for piece in choice.chunks:
-            text = "".join(piece)
-            chunks.append((text, len(piece), self._legacy_logprobs(request, piece, seed, position, offset)))
-            position, offset = position + len(piece), offset + len(text)
+        for piece in choice_steps(choice, _STEPS):
+            if piece.kind in (StepKind.TEXT, StepKind.REFUSAL):
+                tokens, text = piece.tokens, piece.text
+                chunks.append((text, len(tokens), self._legacy_logprobs(request, tokens, seed, position, offset)))
+                position, offset = position + len(tokens), offset + len(text)
         return chunks or [("", 0, self._legacy_logprobs(request, (), seed, 0, 0))]
