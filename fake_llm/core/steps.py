@@ -38,6 +38,9 @@ class StepOptions:
     #: False when a refusal is not streamed (the dialect has no refusal field).
     refusal: bool = True
     calls: Calls = Calls.FRAGMENTS
+    #: A reply with nothing to send still sends one empty text piece, and a call without argument fragments one
+    #: empty fragment (Bedrock Converse: every content block gets a delta).
+    empty_pieces: bool = False
 
 
 DEFAULT = StepOptions()
@@ -59,6 +62,8 @@ def choice_steps(choice: PlannedChoice, options: StepOptions = DEFAULT) -> list[
     if choice.has_text or options.refusal:
         for chunk in choice.chunks:
             add(StepKind.TEXT if choice.has_text else StepKind.REFUSAL, chunk)
+    if options.empty_pieces and not (pieces or choice.tool_calls):
+        add(StepKind.TEXT)
     if options.calls is Calls.TOGETHER:
         if choice.tool_calls:
             add(StepKind.TOOL_CALL, tuple(t for call in choice.tool_calls for t in call.tokens))
@@ -71,7 +76,7 @@ def choice_steps(choice: PlannedChoice, options: StepOptions = DEFAULT) -> list[
             pieces.append(Step(StepKind.TOOL_CALL, choice.index, call=index))
         else:
             add(StepKind.TOOL_CALL, call=index)
-        for chunk in call.chunks:
+        for chunk in call.chunks or (((),) if options.empty_pieces else ()):
             add(StepKind.ARGUMENTS, chunk, index)
     return pieces
 
