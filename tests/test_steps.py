@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall, Usage
+from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall, Usage
 from fake_llm.core.steps import Calls, StepOptions, choice_steps, stream_steps
 from fake_llm.model.finish import FinishReason
 from fake_llm.model.steps import PIECES, StepKind
@@ -35,7 +35,7 @@ def test_a_refusal_streams_as_refusal_pieces() -> None:
 
 
 def test_choices_interleave_piece_by_piece_between_roles_and_finishes_then_usage() -> None:
-    reply = Completion(
+    reply = PlannedReply(
         (_choice(0, (("a",), ("b",))), _choice(1, (("c",),))), Usage(prompt_tokens=1, completion_tokens=3), "m"
     )
     steps = [(s.kind, s.choice, s.text) for s in stream_steps(reply)]

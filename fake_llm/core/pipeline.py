@@ -34,7 +34,7 @@ from fake_llm.core.outcomes import (
     Seen,
     Unmatched,
 )
-from fake_llm.core.replies import Completion, ReplyContext, plan_completion
+from fake_llm.core.replies import PlannedReply, ReplyContext, plan_reply
 from fake_llm.core.timing import schedule
 from fake_llm.core.tokens import Tokenizer, count_prompt
 from fake_llm.errors import ProviderRequestError, ReplyMismatch
@@ -202,7 +202,7 @@ def _reply_outcome(
             selection.captures, engine.settings.seed, lambda i: engine.ids.make("call_", f"{seq}.{i}", 24)
         )
         try:
-            completion = plan_completion(reply, chat, engine.tokenizer, rule, context, profiles.usage_fields(profile))
+            completion = plan_reply(reply, chat, engine.tokenizer, rule, context, profiles.usage_fields(profile))
         except ReplyMismatch as exc:
             return Mismatched(replace(seen, reply=str(exc)), meta, {**headers, "x-should-retry": "false"}, str(exc))
         content_seed = engine.ids.content_seed(chat.body, rule.name, selection.step)
@@ -249,7 +249,7 @@ def _matched(
     engine: Engine,
     dialect: Dialect,
     reply: Reply,
-    completion: Completion | None,
+    completion: PlannedReply | None,
     chat: ChatRequest,
     seen: Seen,
     meta: ReplyMeta,
@@ -276,7 +276,7 @@ def _stream_plan(
     engine: Engine,
     dialect: Dialect,
     reply: Reply,
-    completion: Completion,
+    completion: PlannedReply,
     chat: ChatRequest,
     seen: Seen,
     meta: ReplyMeta,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from fake_llm.core.replies import Completion, PlannedChoice
+from fake_llm.core.replies import PlannedChoice, PlannedReply
 from fake_llm.model.steps import Step, StepKind
 
 
@@ -81,7 +81,7 @@ def choice_steps(choice: PlannedChoice, options: StepOptions = DEFAULT) -> list[
     return pieces
 
 
-def stream_steps(completion: Completion, options: StepOptions = DEFAULT) -> list[Step]:
+def stream_steps(completion: PlannedReply, options: StepOptions = DEFAULT) -> list[Step]:
     """Every step of the reply's stream: roles, the choices' pieces interleaved, finishes, then the usage."""
     steps = [Step(StepKind.ROLE, choice.index) for choice in completion.choices]
     per_choice = [choice_steps(choice, options) for choice in completion.choices]

@@ -930,7 +930,7 @@ def test_parse_accepts_an_empty_prefill() -> None:
 
 
 def test_stop_reason_reads_the_matched_sequence() -> None:
-    """Ready for plan_completion to record the stop sequence it cut at (PlannedChoice.stop_sequence)."""
+    """Ready for plan_reply to record the stop sequence it cut at (PlannedChoice.stop_sequence)."""
 
     class Cut:
         finish_reason, refusal, stop_sequence = "stop", None, "END"

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fake_llm.core.dialect import ReplyMeta
-from fake_llm.core.replies import Completion
+from fake_llm.core.replies import PlannedReply
 from fake_llm.dialects.anthropic.messages import AnthropicMessages
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import StreamError
@@ -43,7 +43,7 @@ class AnthropicCountTokens:
     def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
         return self.messages.api_key(headers, params)
 
-    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+    def encode_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
         return None  # JSON: completion_body
 
     def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:
@@ -52,10 +52,10 @@ class AnthropicCountTokens:
     def count_body(self, tokens: int) -> dict[str, Any]:
         return self.messages.count_body(tokens)
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         return self.messages.completion_body(completion, meta, request)
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         return self.messages.stream_events(completion, meta, request)
 
     def stream_error_event(self, error: StreamError, position: int) -> Event:

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall, Usage, merge
+from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall, Usage, merge
 from fake_llm.core.steps import stream_steps
 from fake_llm.dialects.anthropic.request import (
     dumps,
@@ -104,7 +104,7 @@ def thinking_signature(reasoning: str, seed: int) -> str:
 
 def stop_reason(choice: PlannedChoice) -> tuple[str, str | None]:
     """`stop_reason` and `stop_sequence` of a choice (§5.3)."""
-    # plan_completion does not (yet) record which stop sequence cut the text: read it when it does.
+    # plan_reply does not (yet) record which stop sequence cut the text: read it when it does.
     matched: str | None = getattr(choice, "stop_sequence", None)
     reason = STOP_REASONS.get(choice.finish_reason, choice.finish_reason)
     if reason == "end_turn" and choice.refusal is not None:
@@ -228,7 +228,7 @@ class AnthropicMessages:
         value = tool_input(call.arguments) if arguments is None else arguments
         return {"type": "tool_use", "id": tool_use_id(call.id), "name": call.name, "input": value}
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         choice = completion.choices[0]  # Anthropic has no `n`: a request always plans one choice
         reason, sequence = stop_reason(choice)
         return {
@@ -242,7 +242,7 @@ class AnthropicMessages:
             "usage": self.usage(completion.usage),
         }
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         """message_start, then each block opened, filled and closed in index order, a ping after the first block
         start, message_delta with the cumulative usage, message_stop; every event names its type on an `event:`
         line, which the Python SDK requires (§5.4). No [DONE]. Blocks open as the neutral pieces change kind:
@@ -294,7 +294,7 @@ class AnthropicMessages:
         return events
 
     @staticmethod
-    def _message_start(completion: Completion, meta: ReplyMeta, usage: dict[str, Any]) -> dict[str, Any]:
+    def _message_start(completion: PlannedReply, meta: ReplyMeta, usage: dict[str, Any]) -> dict[str, Any]:
         """message_start's message: the input counts and a token-or-so of output; the total comes in message_delta."""
         return {
             "id": meta.id,
@@ -321,7 +321,7 @@ class AnthropicMessages:
             "usage": final_usage,
         }
 
-    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+    def encode_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
         return None  # JSON: completion_body
 
     def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:

@@ -1,4 +1,4 @@
-"""Bedrock Converse and ConverseStream: rendering a Completion as ConverseResponse or as the event-stream frames of
+"""Bedrock Converse and ConverseStream: rendering a PlannedReply as ConverseResponse or as the event-stream frames of
 ConverseStreamOutput (messageStart, contentBlock*, messageStop, metadata), as botocore's service model requires."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import base64
 import hashlib
 from typing import Any
 
-from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall, Usage
+from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall, Usage
 from fake_llm.core.steps import Calls, StepOptions, choice_steps
 from fake_llm.dialects.anthropic.messages import tool_input
 from fake_llm.dialects.base import ReplyMeta
@@ -49,7 +49,7 @@ def usage(usage: Usage) -> dict[str, Any]:
     return body
 
 
-def latency_ms(completion: Completion) -> int:
+def latency_ms(completion: PlannedReply) -> int:
     """A plausible, deterministic `metrics.latencyMs`: a fixed first-token time plus a steady token rate."""
     return 180 + 12 * completion.usage.completion_tokens
 
@@ -63,7 +63,7 @@ def _tool_use(call: PlannedToolCall) -> dict[str, Any]:
     return {"toolUse": {"toolUseId": tool_use_id(call.id), "name": call.name, "input": arguments}}
 
 
-def converse_body(completion: Completion, meta: ReplyMeta) -> dict[str, Any]:
+def converse_body(completion: PlannedReply, meta: ReplyMeta) -> dict[str, Any]:
     """ConverseResponse: output, stopReason, usage and metrics are required members."""
     choice = completion.choices[0]  # Converse has no `n`
     content: list[dict[str, Any]] = []
@@ -82,7 +82,7 @@ def converse_body(completion: Completion, meta: ReplyMeta) -> dict[str, Any]:
     }
 
 
-def converse_stream_events(completion: Completion, meta: ReplyMeta) -> list[Event]:
+def converse_stream_events(completion: PlannedReply, meta: ReplyMeta) -> list[Event]:
     """ConverseStream frames. A text or reasoning block gets no contentBlockStart (the event sets exactly one member
     of ContentBlockStart, and text has none); a tool block opens with its id and name, and its input arrives as
     string fragments. Every block gets at least one delta. The `metadata` event must carry both usage and

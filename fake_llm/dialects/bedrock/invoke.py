@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.core.replies import Completion
+from fake_llm.core.replies import PlannedReply
 from fake_llm.core.steps import StepOptions, choice_steps
 from fake_llm.dialects.anthropic.messages import AnthropicMessages
 from fake_llm.dialects.base import ReplyMeta
@@ -96,7 +96,7 @@ def llama_messages(prompt: str) -> tuple[Message, ...]:
     return tuple(Message(role if role in ("system", "user", "assistant") else "user", text) for role, text in turns)
 
 
-def invocation_metrics(completion: Completion) -> dict[str, int]:
+def invocation_metrics(completion: PlannedReply) -> dict[str, int]:
     latency = 180 + 12 * completion.usage.completion_tokens
     return {
         "inputTokenCount": completion.usage.prompt_tokens,
@@ -106,7 +106,7 @@ def invocation_metrics(completion: Completion) -> dict[str, int]:
     }
 
 
-def invoke_body(completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+def invoke_body(completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
     if is_anthropic(request.body):
         return _ANTHROPIC.completion_body(completion, meta, request)
     choice = completion.choices[0]
@@ -125,7 +125,7 @@ def _chunk(payload: Mapping[str, Any], event: Event | None = None, **fields: Any
     return frame_event("chunk", {"bytes": base64.b64encode(raw).decode()}, **fields)
 
 
-def invoke_stream_events(completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+def invoke_stream_events(completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
     """Anthropic: the Messages stream events (no pings), `message_stop` carrying Bedrock's invocation metrics.
     Llama: one chunk per text chunk with the running generation count, the last with stop_reason and metrics."""
     metrics = {"amazon-bedrock-invocationMetrics": invocation_metrics(completion)}

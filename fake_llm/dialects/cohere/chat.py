@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall, Usage
+from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall, Usage
 from fake_llm.core.steps import Calls, StepOptions, choice_steps
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.cohere import request as req
@@ -185,7 +185,7 @@ class CohereChat:
         function = {"name": call.name, "arguments": call.arguments if arguments is None else arguments}
         return {"id": tool_call_id(call), "type": "function", "function": function}
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         """Text as a content list; with tool calls, `tool_plan` (the text) and `tool_calls` instead (Cohere puts
         the model's words before a call in `tool_plan`)."""
         choice = completion.choices[0]
@@ -206,7 +206,7 @@ class CohereChat:
             "usage": usage_body(completion.usage, request),
         }
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         choice = completion.choices[0]
 
         def event(name: str, payload: dict[str, Any], **options: Any) -> Event:
@@ -224,7 +224,7 @@ class CohereChat:
         events.append(event("message-end", {"delta": end}, kind="finish"))
         return events
 
-    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+    def encode_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
         return None  # JSON: completion_body
 
     def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:

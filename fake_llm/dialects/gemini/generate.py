@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall, Usage, merge
+from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall, Usage, merge
 from fake_llm.core.steps import Calls, StepOptions, stream_steps
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.gemini.request import (
@@ -215,7 +215,7 @@ class Gemini:
         reason = choice.finish_reason
         return FINISH_REASONS.get(reason, reason if reason.isupper() else reason.upper())
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         thoughts = self._show_thoughts(request)
         candidates = []
         for choice in completion.choices:
@@ -234,7 +234,7 @@ class Gemini:
             "responseId": meta.id,
         }
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         """One `data:` event per content step holding only the new parts of each candidate, usageMetadata counting
         so far, then a finish chunk (empty text, finishReason, final usage). No role chunk, no terminator: the end
         of the body ends a Gemini stream (wire-format §6), so nothing is of kind "done"."""
@@ -278,7 +278,7 @@ class Gemini:
             return self._call_part(choice.tool_calls[step.call])
         return {"text": step.text}
 
-    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+    def encode_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
         return None  # JSON: completion_body
 
     def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall
+from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall
 from fake_llm.core.steps import Calls, StepOptions, stream_steps
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai.chat import OpenAIChat, invalid_type
@@ -117,7 +117,7 @@ class MistralChat(OpenAIChat):
             "index": index,
         }
 
-    def usage_body(self, completion: Completion) -> dict[str, Any]:
+    def usage_body(self, completion: PlannedReply) -> dict[str, Any]:
         usage = self.usage(completion.usage)
         return {k: usage[k] for k in ("prompt_tokens", "total_tokens", "completion_tokens")}
 
@@ -125,7 +125,7 @@ class MistralChat(OpenAIChat):
         calls = [self._tool(call, i) for i, call in enumerate(choice.tool_calls)]
         return {"role": "assistant", "tool_calls": calls or None, "content": choice.text or ""}
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         return {
             "id": response_id(meta),
             "object": "chat.completion",
@@ -138,7 +138,7 @@ class MistralChat(OpenAIChat):
             "usage": self.usage_body(completion),
         }
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         """A role chunk per choice, content chunks, each tool call whole in one chunk (Mistral never splits the
         arguments), the finish chunk with `usage` (always), and `[DONE]`."""
         head = {

@@ -9,7 +9,7 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall
+from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall
 from fake_llm.core.steps import Calls, StepOptions, stream_steps
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.ollama import request as req
@@ -121,10 +121,10 @@ class OllamaChat:
             message["tool_calls"] = _calls(choice)
         return message
 
-    def _head(self, completion: Completion, meta: ReplyMeta) -> dict[str, Any]:
+    def _head(self, completion: PlannedReply, meta: ReplyMeta) -> dict[str, Any]:
         return {"model": completion.model, "created_at": created_at(meta.created)}
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         choice = completion.choices[0]
         return {
             **self._head(completion, meta),
@@ -137,7 +137,7 @@ class OllamaChat:
     def _piece(self, head: dict[str, Any], **message: Any) -> str:
         return dumps({**head, "message": {"role": "assistant", **message}, "done": False})
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         """Thinking pieces, content pieces, one line with the tool calls (Ollama never splits a call), then the
         final line: empty content, `done_reason`, `done: true` and the metrics."""
         head = self._head(completion, meta)
@@ -164,7 +164,7 @@ class OllamaChat:
         events.append(Event(dumps(final), kind="finish"))
         return events
 
-    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+    def encode_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
         return None  # JSON: completion_body
 
     def count_body(self, tokens: int) -> dict[str, Any]:
@@ -226,14 +226,14 @@ class OllamaGenerate(OllamaChat):
     def _line(self, head: dict[str, Any], response: str, **extra: Any) -> str:
         return dumps({**head, "response": response, **extra, "done": False})
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         choice = completion.choices[0]
         body: dict[str, Any] = {**self._head(completion, meta), "response": choice.text or ""}
         if choice.reasoning and self._thinking(request):
             body["thinking"] = choice.reasoning
         return {**body, **self._final(completion, meta)}
 
-    def _final(self, completion: Completion, meta: ReplyMeta) -> dict[str, Any]:
+    def _final(self, completion: PlannedReply, meta: ReplyMeta) -> dict[str, Any]:
         counted = metrics(completion.usage)
         length = int(counted["prompt_eval_count"]) + int(counted["eval_count"])
         return {
@@ -243,7 +243,7 @@ class OllamaGenerate(OllamaChat):
             **counted,
         }
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         head = self._head(completion, meta)
         events: list[Event] = []
         for step in stream_steps(completion, StepOptions(reasoning=self._thinking(request))):

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fake_llm.core.media import speech_seconds
-from fake_llm.core.replies import Completion
+from fake_llm.core.replies import PlannedReply
 from fake_llm.core.steps import StepOptions, choice_steps
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai.chat import OpenAIChat
@@ -99,7 +99,7 @@ class OpenAITranscriptions(OpenAIChat):
 
     # ------------------------------------------------------------------ rendering
 
-    def _facts(self, completion: Completion, request: ChatRequest) -> tuple[str, str, float]:
+    def _facts(self, completion: PlannedReply, request: ChatRequest) -> tuple[str, str, float]:
         """Text, language name and duration in seconds."""
         spec = completion.media.get("transcript") or {}
         text = completion.choices[0].text or ""
@@ -107,7 +107,7 @@ class OpenAITranscriptions(OpenAIChat):
         duration = spec.get("duration") or request.body["file"].get("seconds") or speech_seconds(text)
         return text, language, float(duration)
 
-    def _usage(self, completion: Completion, request: ChatRequest, duration: float) -> dict[str, Any]:
+    def _usage(self, completion: PlannedReply, request: ChatRequest, duration: float) -> dict[str, Any]:
         if not _is_gpt4o(request.model):
             return {"type": "duration", "seconds": math.ceil(duration)}
         audio = max(1, round(duration * 10))  # about ten audio tokens a second
@@ -121,7 +121,7 @@ class OpenAITranscriptions(OpenAIChat):
             "total_tokens": audio + text + output,
         }
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         text, language, duration = self._facts(completion, request)
         usage = self._usage(completion, request, duration)
         if request.body["response_format"] != "verbose_json":
@@ -136,7 +136,7 @@ class OpenAITranscriptions(OpenAIChat):
         body["usage"] = usage
         return body
 
-    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str]:
+    def encode_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str]:
         audio_format = request.body["response_format"]
         if audio_format in ("json", "verbose_json"):
             body = self.completion_body(completion, meta, request)
@@ -147,7 +147,7 @@ class OpenAITranscriptions(OpenAIChat):
         found = segments(text, duration, request.body["temperature"])
         return subtitles(found, audio_format).encode(), TEXT_TYPES[audio_format]
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         """`transcript.text.delta` per chunk, then `transcript.text.done` with the text and usage; no [DONE]."""
         choice = completion.choices[0]
         events = [

@@ -9,7 +9,7 @@ from json.encoder import encode_basestring
 from typing import Any
 
 from fake_llm.core.logprobs import logprobs_for
-from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall, Usage, merge
+from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall, Usage, merge
 from fake_llm.core.steps import stream_steps
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai.envelope import (
@@ -148,7 +148,7 @@ class OpenAIChat:
     def _tool_call(call: PlannedToolCall) -> dict[str, Any]:
         return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         choices = []
         for choice in completion.choices:
             message: dict[str, Any] = {
@@ -180,7 +180,7 @@ class OpenAIChat:
             "system_fingerprint": meta.system_fingerprint,
         }
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         """Per choice: the role chunk, reasoning chunks, content (or refusal) chunks, tool-call fragments, and the
         finish chunk; choices interleave step by step. Then the usage chunk when `stream_options.include_usage`
         asked for it, and `[DONE]` (§2.4)."""
@@ -188,7 +188,7 @@ class OpenAIChat:
 
     def chunk_events(
         self,
-        completion: Completion,
+        completion: PlannedReply,
         meta: ReplyMeta,
         request: ChatRequest,
         annotate: Callable[[str, str | None], str] | None = None,
@@ -250,7 +250,7 @@ class OpenAIChat:
             return {"tool_calls": [opened]}, None
         return {"tool_calls": [{"index": step.call, "function": {"arguments": step.text}}]}, None
 
-    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+    def encode_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
         return None  # JSON: completion_body
 
     def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:
@@ -284,7 +284,7 @@ class _Chunks:
 
     def __init__(
         self,
-        completion: Completion,
+        completion: PlannedReply,
         meta: ReplyMeta,
         request: ChatRequest,
         annotate: Callable[[str, str | None], str] | None,

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fake_llm.core.logprobs import logprobs_for
-from fake_llm.core.replies import Completion, PlannedChoice, Usage, merge
+from fake_llm.core.replies import PlannedChoice, PlannedReply, Usage, merge
 from fake_llm.core.steps import StepOptions, choice_steps
 from fake_llm.core.tokens import TOKENS_PER_MESSAGE, TOKENS_REPLY_PRIMING, ApproxTokenizer
 from fake_llm.dialects.base import ReplyMeta
@@ -87,7 +87,7 @@ class OpenAICompletions:
     def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
         return envelope.bearer_key(headers)
 
-    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+    def encode_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
         return None  # JSON: completion_body
 
     def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:
@@ -209,7 +209,7 @@ class OpenAICompletions:
             "text_offset": offsets,
         }
 
-    def _head(self, completion: Completion, meta: ReplyMeta) -> dict[str, Any]:
+    def _head(self, completion: PlannedReply, meta: ReplyMeta) -> dict[str, Any]:
         return {
             "id": meta.id,
             "object": "text_completion",
@@ -219,7 +219,7 @@ class OpenAICompletions:
             "system_fingerprint": None,
         }
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         choices = []
         for choice in completion.choices:
             prompt = self._prompt(request, choice)
@@ -233,7 +233,7 @@ class OpenAICompletions:
             )
         return {**self._head(completion, meta), "choices": choices, "usage": self.usage(completion.usage, request)}
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         """Each chunk is a whole `text_completion` object holding one choice's fragment (no delta wrapper); the last
         chunk of a choice carries its finish_reason, then the usage chunk when asked for, then `[DONE]` (§4.1).
 

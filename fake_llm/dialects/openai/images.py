@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fake_llm.core.media import png
-from fake_llm.core.replies import Completion
+from fake_llm.core.replies import PlannedReply
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai.chat import OpenAIChat
 from fake_llm.dialects.openai.request import invalid_type, missing, number_field
@@ -103,7 +103,7 @@ class OpenAIImages(OpenAIChat):
             api=self.api, model=model, messages=(Message("user", prompt),), n=1, headers=headers, body=normalized
         )
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         body = request.body
         spec = completion.media.get("image") or {}
         size = body["size"]
@@ -139,5 +139,5 @@ class OpenAIImages(OpenAIChat):
             )
         return reply
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         return []  # never called: fake-llm does not stream partial images

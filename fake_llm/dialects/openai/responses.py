@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fake_llm.core.logprobs import logprobs_for
-from fake_llm.core.replies import Completion, PlannedChoice, Usage, merge
+from fake_llm.core.replies import PlannedChoice, PlannedReply, Usage, merge
 from fake_llm.core.steps import Calls, StepOptions, choice_steps
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai import envelope
@@ -82,7 +82,7 @@ class OpenAIResponses:
     def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
         return envelope.bearer_key(headers)
 
-    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+    def encode_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
         return None  # JSON: completion_body
 
     def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:
@@ -202,7 +202,7 @@ class OpenAIResponses:
             items[-1]["status"] = "incomplete"
         return items
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         """The response object (§3.2); the Responses API has no `n`, so only the first planned choice is sent."""
         choice = completion.choices[0]
         body = request.body
@@ -237,7 +237,7 @@ class OpenAIResponses:
             "metadata": metadata,
         }
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         """The §3.3 sequence: created, in_progress, then per output item `output_item.added`, its part and deltas,
         its done events and `output_item.done`; last `response.completed` (or `response.incomplete`) with the whole
         response. Every event has `event:` + `type` + `sequence_number` from 0, and no `[DONE]` follows.
@@ -334,7 +334,7 @@ class _EventWriter:
             position += len(tokens)
 
 
-def _pieces_by_part(completion: Completion) -> dict[str | int, list[Step]]:
+def _pieces_by_part(completion: PlannedReply) -> dict[str | int, list[Step]]:
     """The neutral pieces of the one choice by the output item they fill: `reasoning`, `text` (or refusal), and each
     tool call's argument fragments by its index."""
     parts: dict[str | int, list[Step]] = {"reasoning": [], "text": []}

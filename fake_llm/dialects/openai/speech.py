@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fake_llm.core.media import mp3, mp3_available, speech_seconds, tone, wav
-from fake_llm.core.replies import Completion
+from fake_llm.core.replies import PlannedReply
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai.chat import OpenAIChat
 from fake_llm.dialects.openai.request import invalid_type, missing, number_field
@@ -105,7 +105,7 @@ class OpenAISpeech(OpenAIChat):
             body={**body, "response_format": audio_format},
         )
 
-    def audio(self, completion: Completion, request: ChatRequest) -> bytes:
+    def audio(self, completion: PlannedReply, request: ChatRequest) -> bytes:
         """The whole encoded answer."""
         spec = completion.media.get("audio") or {}
         text = request.last_user
@@ -116,13 +116,13 @@ class OpenAISpeech(OpenAIChat):
         audio_format = request.body["response_format"]
         return wav(pcm) if audio_format == "wav" else mp3(pcm) if audio_format == "mp3" else pcm
 
-    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str]:
+    def encode_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str]:
         return self.audio(completion, request), CONTENT_TYPES[request.body["response_format"]]
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         raise NotImplementedError("speech answers audio bytes: encode_body")  # pragma: no cover - never called
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         data = self.audio(completion, request)
         events = [
             Event(

@@ -17,7 +17,7 @@ from typing import Any
 
 from fake_llm.core.faults import apply_faults
 from fake_llm.core.journal import JournalEntry, redact_headers
-from fake_llm.core.replies import Completion, ReplyContext, plan_completion
+from fake_llm.core.replies import PlannedReply, ReplyContext, plan_reply
 from fake_llm.core.timing import schedule
 from fake_llm.dialects.openai.realtime.conversation import Conversation, chat_request
 from fake_llm.dialects.openai.realtime.progress import FAILED_DONE, Active, final_response, rate_limits, track
@@ -125,7 +125,7 @@ class Responder:
             return
         context = ReplyContext(selection.captures, engine.settings.seed, lambda i: self.ids("call_"))
         try:
-            completion = plan_completion(reply, chat, engine.tokenizer, rule, context)
+            completion = plan_reply(reply, chat, engine.tokenizer, rule, context)
         except ReplyMismatch as exc:
             engine.journal.record(replace(entry, outcome="mismatch", status=400, reply=str(exc)))
             await self.error(f"fake-llm: {exc}", code="fake_llm_reply_mismatch")
@@ -205,7 +205,7 @@ class Responder:
         )
 
     def _spec(
-        self, asked: _Asked, options: Mapping[str, Any], view: Mapping[str, Any], completion: Completion
+        self, asked: _Asked, options: Mapping[str, Any], view: Mapping[str, Any], completion: PlannedReply
     ) -> ResponseSpec:
         response_id = self.ids("resp_")
         return ResponseSpec(
@@ -226,7 +226,7 @@ class Responder:
         active: Active,
         entry: JournalEntry,
         reply: Reply,
-        completion: Completion,
+        completion: PlannedReply,
         limit_headers: Mapping[str, str],
         seed: str,
     ) -> tuple[JournalEntry, list[Event], Awaitable[None]]:

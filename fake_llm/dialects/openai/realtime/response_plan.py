@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall
+from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall
 from fake_llm.core.steps import Calls, StepOptions, choice_steps
 from fake_llm.dialects.openai.realtime.render import BETA, Generation, function_call_item, message_item, speech, usage
 from fake_llm.model.steps import Step, StepKind
@@ -152,7 +152,7 @@ class _Writer:
 def plan_response(
     generation: Generation,
     spec: ResponseSpec,
-    completion: Completion,
+    completion: PlannedReply,
     event_id: Callable[[], str],
     item_id: Callable[[], str],
     rate_limits: list[dict[str, Any]],
