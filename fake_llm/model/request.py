@@ -7,7 +7,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,11 @@ class ChatRequest:
     guided_regex: str | None = None
     #: Keep the stop sequence that ended the text in the output (`include_stop_str_in_output`).
     include_stop: bool = False
+    #: Token log probabilities: None when not asked for, else how many top alternatives each token lists (0: none).
+    logprobs: int | None = None
+    #: What only the dialect's own renderer needs, validated and typed by its parser (a frozen dataclass of that
+    #: dialect's, read with `options_of`), so no renderer reads `body` again.
+    options: object = None
     headers: Mapping[str, str] = field(default_factory=dict)
     body: Mapping[str, Any] = field(default_factory=dict)
 
@@ -150,3 +157,10 @@ class ChatRequest:
         for message in self.messages:
             texts.extend(call.name + call.arguments for call in message.tool_calls)
         return texts
+
+
+def options_of(request: ChatRequest, kind: type[T]) -> T:
+    """The request's dialect options, which must be of `kind`: the parser of the dialect that renders it sets them."""
+    if isinstance(request.options, kind):
+        return request.options
+    raise TypeError(f"a {request.api} request carries {type(request.options).__name__} options, not {kind.__name__}")

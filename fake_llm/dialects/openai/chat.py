@@ -97,6 +97,7 @@ class OpenAIChat:
             max_tokens=max_tokens,
             stop=tuple(stop),
             include_usage=bool((stream_options or {}).get("include_usage")),
+            logprobs=(body.get("top_logprobs") or 0) if body.get("logprobs") is True else None,
             tools=parse_tools(body.get("tools")),
             tool_choice=body.get("tool_choice"),
             response_format=response_format,
@@ -128,9 +129,9 @@ class OpenAIChat:
     @staticmethod
     def _logprobs(request: ChatRequest, tokens: tuple[str, ...], seed: str, offset: int = 0) -> dict[str, Any] | None:
         """`{"content": [...], "refusal": null}` when the request asked for logprobs (§2.3), else None."""
-        if request.body.get("logprobs") is not True:
+        top = request.logprobs
+        if top is None:
             return None
-        top = request.body.get("top_logprobs") or 0
         entries = [
             {
                 "token": entry.token,

@@ -4,6 +4,7 @@ objects, whole or streamed, with the legacy logprobs shape (wire-format §4.1)."
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fake_llm.core.logprobs import logprobs_for
@@ -16,7 +17,7 @@ from fake_llm.dialects.openai.envelope import dumps
 from fake_llm.dialects.openai.request import invalid_type, missing, number_field
 from fake_llm.dialects.openai.responses import check_type, parse_model
 from fake_llm.errors import ProviderRequestError
-from fake_llm.model.request import ChatRequest, Message
+from fake_llm.model.request import ChatRequest, Message, options_of
 from fake_llm.model.spec import StreamError
 from fake_llm.model.steps import StepKind
 from fake_llm.model.stream import Event
@@ -65,6 +66,14 @@ def parse_prompts(raw: Any, param: str = "prompt") -> list[str]:
 
 #: A legacy completion streams text only (no reasoning field; a refusal streams as text).
 _STEPS = StepOptions(reasoning=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionsOptions:
+    """What the legacy completions renderer needs beyond the neutral request."""
+
+    #: `echo`: the prompt is sent back before the completion.
+    echo: bool = False
 
 
 class OpenAICompletions:
@@ -136,7 +145,7 @@ class OpenAICompletions:
         number_field(body, "top_p", 0, 1)
         number_field(body, "frequency_penalty", -2, 2)
         number_field(body, "presence_penalty", -2, 2)
-        number_field(body, "logprobs", 0, 5, integer=True)  # an int here, not Chat's boolean
+        logprobs = number_field(body, "logprobs", 0, 5, integer=True)  # an int here, not Chat's boolean
         max_tokens = number_field(body, "max_tokens", 0, 2**31, integer=True)
         stop = body.get("stop")
         stops = [stop] if isinstance(stop, str) else stop or []
@@ -159,6 +168,8 @@ class OpenAICompletions:
             stop=tuple(stops),
             include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
             seed=body.get("seed"),
+            logprobs=None if logprobs is None else int(logprobs),
+            options=CompletionsOptions(echo=bool(body.get("echo"))),
             headers=headers,
             body=body,
         )
@@ -177,7 +188,7 @@ class OpenAICompletions:
     @staticmethod
     def _prompt(request: ChatRequest, choice: PlannedChoice) -> str:
         """The prompt a choice answers (choices go n per prompt); empty unless `echo` asked to repeat it."""
-        if not request.body.get("echo"):
+        if not options_of(request, CompletionsOptions).echo:
             return ""
         per_prompt = request.n // max(1, len(request.messages))
         return request.messages[choice.index // per_prompt].text
@@ -189,7 +200,7 @@ class OpenAICompletions:
         """`{tokens, token_logprobs, top_logprobs, text_offset}` when `logprobs` is an int (§4.1). Each top_logprobs
         entry holds the `logprobs` most likely tokens, the sampled one always among them; an echoed prompt's tokens
         come first, the very first with null values, as the real API sends them."""
-        top = request.body.get("logprobs")
+        top = request.logprobs
         if top is None:
             return None
         prompt_tokens = _PROMPT_TOKENIZER.split(prompt) if prompt else []

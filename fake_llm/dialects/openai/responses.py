@@ -132,6 +132,7 @@ class OpenAIResponses:
             tools=parse_tools(body.get("tools")),
             tool_choice=parse_tool_choice(body.get("tool_choice")),
             response_format=parse_text_format(body.get("text")),
+            logprobs=(body.get("top_logprobs") or 0) if LOGPROBS_INCLUDE in (body.get("include") or ()) else None,
             headers=headers,
             body=body,
         )
@@ -157,9 +158,9 @@ class OpenAIResponses:
         request: ChatRequest, tokens: tuple[str, ...], seed: str, offset: int = 0
     ) -> list[dict[str, Any]]:
         """Token log probabilities of an output_text part: filled only when `include` asks for them."""
-        if LOGPROBS_INCLUDE not in (request.body.get("include") or ()):
+        top = request.logprobs
+        if top is None:
             return []
-        top = request.body.get("top_logprobs") or 0
         return [
             {
                 "token": entry.token,
