@@ -66,6 +66,9 @@ class ChatRequest:
     guided_regex: str | None = None
     #: Keep the stop sequence that ended the text in the output (`include_stop_str_in_output`).
     include_stop: bool = False
+    #: False when the reply's reasoning is planned (and counted) but not sent: the request did not ask to see it
+    #: (Gemini without `includeThoughts`, Ollama without `think`, Cohere without `thinking` enabled).
+    reasoning_shown: bool = True
     #: Token log probabilities: None when not asked for, else how many top alternatives each token lists (0: none).
     logprobs: int | None = None
     #: What only the dialect's own renderer needs, validated and typed by its parser (a frozen dataclass of that

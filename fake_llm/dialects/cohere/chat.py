@@ -122,6 +122,7 @@ class CohereChat:
             tool_choice=req.parse_tool_choice(body.get("tool_choice")),
             response_format=req.parse_response_format(body.get("response_format")),
             seed=seed,
+            reasoning_shown=_thinking(body),
             headers=headers,
             body=body,
         )
@@ -176,11 +177,6 @@ class CohereChat:
         return FINISH_REASONS.get(choice.finish_reason, "COMPLETE")
 
     @staticmethod
-    def _thinking(request: ChatRequest) -> bool:
-        thinking = request.body.get("thinking")
-        return isinstance(thinking, dict) and thinking.get("type") == "enabled"
-
-    @staticmethod
     def _call(call: PlannedToolCall, arguments: str | None = None) -> dict[str, Any]:
         function = {"name": call.name, "arguments": call.arguments if arguments is None else arguments}
         return {"id": tool_call_id(call), "type": "function", "function": function}
@@ -195,7 +191,7 @@ class CohereChat:
             message["tool_calls"] = [self._call(call) for call in choice.tool_calls]
         else:
             content: list[dict[str, Any]] = []
-            if choice.reasoning and self._thinking(request):
+            if choice.reasoning and request.reasoning_shown:
                 content.append({"type": "thinking", "thinking": choice.reasoning})
             content.append({"type": "text", "text": choice.text or ""})
             message["content"] = content
@@ -214,7 +210,7 @@ class CohereChat:
 
         start = {"message": {"role": "assistant", "content": [], "tool_plan": "", "tool_calls": [], "citations": []}}
         events = [event("message-start", {"id": response_id(meta), "delta": start}, kind="role")]
-        thinking = self._thinking(request) and not choice.tool_calls  # a tool plan stands in for the thinking
+        thinking = request.reasoning_shown and not choice.tool_calls  # a tool plan stands in for the thinking
         steps = choice_steps(choice, StepOptions(reasoning=thinking, calls=Calls.OPENED_APART))
         if choice.tool_calls:
             events.extend(self._tool_plan_events(choice, steps, event))
@@ -256,3 +252,9 @@ class CohereChat:
 
     def response_headers(self, meta: ReplyMeta) -> dict[str, str]:
         return {"x-request-id": meta.request_id, "x-debug-trace-id": meta.request_id}
+
+
+def _thinking(body: Mapping[str, Any]) -> bool:
+    """Thinking is sent only when `thinking.type` is `enabled`."""
+    thinking = body.get("thinking")
+    return isinstance(thinking, dict) and thinking.get("type") == "enabled"

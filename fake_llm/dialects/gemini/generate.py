@@ -147,6 +147,7 @@ class Gemini:
             tool_choice=parse_tool_choice(object_field(get_field(body, "toolConfig"), "tool_config", "ToolConfig")),
             response_format=parse_response_format(config),
             seed=seed,
+            reasoning_shown=_include_thoughts(config),
             headers=headers,
             # Reply templates read `request.temperature` from the top level of the body, where OpenAI keeps it.
             body=body if temperature is None else {**body, "temperature": temperature},
@@ -186,14 +187,6 @@ class Gemini:
         return counts
 
     @staticmethod
-    def _show_thoughts(request: ChatRequest) -> bool:
-        """Gemini sends thought parts only when `thinkingConfig.includeThoughts` asks; otherwise reasoning only
-        shows in thoughtsTokenCount."""
-        config = get_field(request.body, "generationConfig")
-        thinking = get_field(config, "thinkingConfig") if isinstance(config, dict) else None
-        return isinstance(thinking, dict) and get_field(thinking, "includeThoughts") is True
-
-    @staticmethod
     def _call_part(call: PlannedToolCall) -> dict[str, Any] | None:
         """`functionCall` with `args` as an object; a call whose arguments max_tokens cut is not sent."""
         try:
@@ -216,7 +209,7 @@ class Gemini:
         return FINISH_REASONS.get(reason, reason if reason.isupper() else reason.upper())
 
     def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
-        thoughts = self._show_thoughts(request)
+        thoughts = request.reasoning_shown
         candidates = []
         for choice in completion.choices:
             parts: list[dict[str, Any]] = []
@@ -238,7 +231,7 @@ class Gemini:
         """One `data:` event per content step holding only the new parts of each candidate, usageMetadata counting
         so far, then a finish chunk (empty text, finishReason, final usage). No role chunk, no terminator: the end
         of the body ends a Gemini stream (wire-format §6), so nothing is of kind "done"."""
-        thoughts = self._show_thoughts(request)
+        thoughts = request.reasoning_shown
         tail = ',"modelVersion":' + dumps(completion.model) + ',"responseId":' + dumps(meta.id) + "}"
         # Hidden thinking happens before the first chunk, so it counts in thoughtsTokenCount from the start.
         prompt, emitted = completion.usage.prompt_tokens, 0
@@ -341,3 +334,10 @@ class Gemini:
             "x-frame-options": "SAMEORIGIN",
             "x-xss-protection": "0",
         }
+
+
+def _include_thoughts(config: Any) -> bool:
+    """Gemini sends thought parts only when `thinkingConfig.includeThoughts` asks; otherwise reasoning only shows in
+    thoughtsTokenCount."""
+    thinking = get_field(config, "thinkingConfig") if isinstance(config, dict) else None
+    return isinstance(thinking, dict) and get_field(thinking, "includeThoughts") is True

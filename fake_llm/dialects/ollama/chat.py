@@ -7,6 +7,7 @@ import hashlib
 import json
 import struct
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall
@@ -14,7 +15,7 @@ from fake_llm.core.steps import Calls, StepOptions, stream_steps
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.ollama import request as req
 from fake_llm.dialects.ollama.wire import created_at, done_reason, dumps, error_body, metrics, response_headers
-from fake_llm.model.request import ChatRequest, Message
+from fake_llm.model.request import ChatRequest, Message, options_of
 from fake_llm.model.spec import StreamError
 from fake_llm.model.steps import StepKind
 from fake_llm.model.stream import Event
@@ -29,8 +30,16 @@ def _call(call: PlannedToolCall) -> dict[str, Any] | None:
     return {"function": {"name": call.name, "arguments": arguments if isinstance(arguments, dict) else {}}}
 
 
+@dataclass(frozen=True, slots=True)
+class OllamaOptions:
+    """What Ollama's renderers need beyond the neutral request."""
+
+    #: `keep_alive: 0`: a request with nothing to answer unloads the model (else it loads it).
+    unload: bool = False
+
+
 def _load_reason(request: ChatRequest) -> str:
-    return "unload" if request.body.get("keep_alive") in (0, "0", "0s") else "load"
+    return "unload" if options_of(request, OllamaOptions).unload else "load"
 
 
 def _calls(choice: PlannedChoice) -> list[dict[str, Any]]:
@@ -83,6 +92,9 @@ class OllamaChat:
             tools=req.parse_tools(body.get("tools")),
             response_format=req.parse_format(body.get("format")),
             seed=int(seed) if isinstance(seed, (int, float)) else None,
+            # Thinking text is sent only when `think` asks for it (as Ollama separates it only then).
+            reasoning_shown=think not in (None, False),
+            options=OllamaOptions(unload=body.get("keep_alive") in (0, "0", "0s")),
             headers=headers,
             # Reply templates read `request.temperature` at the top level, where OpenAI keeps it.
             body={**body, **sampling},
@@ -106,16 +118,11 @@ class OllamaChat:
             "done": True,
         }
 
-    @staticmethod
-    def _thinking(request: ChatRequest) -> bool:
-        """Thinking text is sent only when `think` asks for it (as Ollama separates it only then)."""
-        return request.body.get("think") not in (None, False)
-
     # ------------------------------------------------------------------ rendering
 
     def _message(self, choice: PlannedChoice, request: ChatRequest, content: str | None = None) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": choice.text or "" if content is None else content}
-        if content is None and choice.reasoning and self._thinking(request):
+        if content is None and choice.reasoning and request.reasoning_shown:
             message["thinking"] = choice.reasoning
         if content is None and choice.tool_calls:
             message["tool_calls"] = _calls(choice)
@@ -143,7 +150,7 @@ class OllamaChat:
         head = self._head(completion, meta)
         choice = completion.choices[0]
         events: list[Event] = []
-        options = StepOptions(reasoning=self._thinking(request), calls=Calls.TOGETHER)
+        options = StepOptions(reasoning=request.reasoning_shown, calls=Calls.TOGETHER)
         for step in stream_steps(completion, options):
             if step.kind is StepKind.REASONING:
                 line = self._piece(head, content="", thinking=step.text)
@@ -229,7 +236,7 @@ class OllamaGenerate(OllamaChat):
     def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         choice = completion.choices[0]
         body: dict[str, Any] = {**self._head(completion, meta), "response": choice.text or ""}
-        if choice.reasoning and self._thinking(request):
+        if choice.reasoning and request.reasoning_shown:
             body["thinking"] = choice.reasoning
         return {**body, **self._final(completion, meta)}
 
@@ -246,7 +253,7 @@ class OllamaGenerate(OllamaChat):
     def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         head = self._head(completion, meta)
         events: list[Event] = []
-        for step in stream_steps(completion, StepOptions(reasoning=self._thinking(request))):
+        for step in stream_steps(completion, StepOptions(reasoning=request.reasoning_shown)):
             if step.kind is StepKind.REASONING:
                 events.append(Event(self._line(head, "", thinking=step.text), tokens=len(step.tokens), step=step.piece))
             elif step.kind in (StepKind.TEXT, StepKind.REFUSAL):
