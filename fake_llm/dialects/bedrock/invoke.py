@@ -8,6 +8,7 @@ import base64
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fake_llm.core.replies import PlannedReply
@@ -17,7 +18,7 @@ from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.bedrock.converse_request import invalid
 from fake_llm.dialects.bedrock.eventstream import frame_event
 from fake_llm.errors import ProviderRequestError
-from fake_llm.model.request import ChatRequest, Message
+from fake_llm.model.request import ChatRequest, Message, options_of
 from fake_llm.model.steps import Step, StepKind
 from fake_llm.model.stream import Event
 
@@ -27,6 +28,14 @@ _ANTHROPIC = AnthropicMessages()
 #: Llama 3 chat template: `<|start_header_id|>role<|end_header_id|>\n\ntext<|eot_id|>`.
 _LLAMA_TURN = re.compile(r"<\|start_header_id\|>(\w+)<\|end_header_id\|>\s*(.*?)(?:<\|eot_id\|>|$)", re.S)
 _LLAMA_STOP = {"stop": "stop", "length": "length"}
+
+
+@dataclass(frozen=True, slots=True)
+class InvokeOptions:
+    """What InvokeModel's renderer needs beyond the neutral request."""
+
+    #: The body is an Anthropic Messages body (answered in Messages shapes), else a Llama one.
+    anthropic: bool
 
 
 def is_anthropic(body: Mapping[str, Any]) -> bool:
@@ -64,6 +73,7 @@ def parse_invoke(body: Any, model: str, stream: bool, headers: Mapping[str, str]
             tools=parsed.tools,
             tool_choice=parsed.tool_choice,
             response_format=parsed.response_format,
+            options=InvokeOptions(anthropic=True),
             headers=headers,
             body=body,
         )
@@ -81,6 +91,7 @@ def parse_invoke(body: Any, model: str, stream: bool, headers: Mapping[str, str]
         messages=llama_messages(prompt),
         stream=stream,
         max_tokens=max_gen_len,
+        options=InvokeOptions(anthropic=False),
         headers=headers,
         body=body,
     )
@@ -107,7 +118,7 @@ def invocation_metrics(completion: PlannedReply) -> dict[str, int]:
 
 
 def invoke_body(completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
-    if is_anthropic(request.body):
+    if options_of(request, InvokeOptions).anthropic:
         return _ANTHROPIC.completion_body(completion, meta, request)
     choice = completion.choices[0]
     return {
@@ -129,7 +140,7 @@ def invoke_stream_events(completion: PlannedReply, meta: ReplyMeta, request: Cha
     """Anthropic: the Messages stream events (no pings), `message_stop` carrying Bedrock's invocation metrics.
     Llama: one chunk per text chunk with the running generation count, the last with stop_reason and metrics."""
     metrics = {"amazon-bedrock-invocationMetrics": invocation_metrics(completion)}
-    if is_anthropic(request.body):
+    if options_of(request, InvokeOptions).anthropic:
         events = []
         for event in _ANTHROPIC.stream_events(completion, meta, request):
             if event.event == "ping":
