@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import _scaling
+
 HERE = Path(__file__).resolve().parent
 PYTHON = sys.executable
 CHAT_PATH = "/v1/chat/completions"
@@ -781,7 +783,60 @@ def run(opts: argparse.Namespace) -> list[Row]:
 
     # 5. Timing accuracy of paced streams.
     rows += measure_timing(opts, server_cpus, load_cpus)
+
+    # 6. Scaling out: workers and the Redis state store.
+    if not opts.no_scaling:
+        rows += measure_scaling(opts, kind, load_cpus)
     return rows
+
+
+def measure_scaling(opts: argparse.Namespace, kind: str, load_cpus: set[int] | None) -> list[Row]:
+    """`--workers 2` vs 1 (both on Redis, unpinned: two workers need two CPUs), and Redis vs in-process state."""
+    print("\n[6] scaling out: non-stream req/s of `fake-llm serve`, in-process state vs Redis, 1 vs 2 workers")
+    if shutil.which("redis-server") is None:
+        print("  skipped: redis-server is not installed (apt-get install redis-server)")
+        return []
+    with tempfile.TemporaryDirectory(prefix="fake-llm-bench-scaling-") as tmp:
+        workdir = Path(tmp)
+        scenario = workdir / "bench.yaml"
+        scenario.write_text(SCENARIO)
+        body = workdir / "request.json"
+        body.write_text(json.dumps(REQUEST))
+        loadgen = LoadGen(kind, opts.connections, workdir, load_cpus)
+        try:
+            best = _scaling.measure(loadgen, scenario, body, opts)
+        except _scaling.ScalingError as exc:
+            raise HarnessError(str(exc)) from None
+    memory, redis_one, redis_two = best["memory, 1 worker"], best["redis, 1 worker"], best["redis, 2 workers"]
+    workers_ratio = redis_two[0] / redis_one[0]
+    cost = memory[0] / redis_one[0] - 1  # extra time per request with Redis, from throughput
+    cpu_cost = memory[1] / redis_one[1] - 1
+    return [
+        Row(
+            "--workers 2 vs 1 req/s (Redis state)",
+            f"{redis_two[0]:.0f}",
+            f"{redis_one[0]:.0f}",
+            fmt_ratio(workers_ratio),
+            ">= 1.6x",
+            workers_ratio >= 1.6,
+        ),
+        Row(
+            "Redis vs in-process state req/s",
+            f"{redis_one[0]:.0f}",
+            f"{memory[0]:.0f}",
+            f"+{cost * 100:.0f}%",
+            "<= +25% per req",
+            cost <= 0.25,
+        ),
+        Row(
+            "  same, per server CPU-s",
+            f"{redis_one[1]:.0f}",
+            f"{memory[1]:.0f}",
+            f"+{cpu_cost * 100:.0f}%",
+            "<= +25% per req",
+            cpu_cost <= 0.25,
+        ),
+    ]
 
 
 def _k(n: int) -> str:
@@ -835,6 +890,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="auto: wrk when installed, else the built-in Python client",
     )
     parser.add_argument("--no-pin", action="store_true", help="do not pin servers and load generator to CPUs")
+    parser.add_argument(
+        "--no-scaling", action="store_true", help="skip phase 6 (--workers and the Redis store; needs redis-server)"
+    )
     parser.add_argument("--profile", metavar="FILE", help="cProfile the fake-llm server of phases 1-2 into FILE")
     parser.add_argument(
         "--timing-streams", type=int, default=50, help="concurrent paced streams of the timing run (default 50)"

@@ -7,9 +7,11 @@ import argparse
 import errno
 import json
 import logging
+import os
 import socket
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from fake_llm.settings import ENV_PREFIX, SETTINGS_HELP, Settings, parse_time
 from fake_llm.version import __version__
@@ -75,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["openai", "cerebras", "scale", "gradient"],
         help=SETTINGS_HELP["profile"] + _env("profile"),
     )
+    add("--workers", type=int, metavar="N", help=SETTINGS_HELP["workers"] + " (default 1)" + _env("workers"))
+    add("--state", metavar="URL", help=SETTINGS_HELP["state"] + _env("state"))
+    add("--namespace", metavar="NAME", help=SETTINGS_HELP["namespace"] + _env("namespace"))
     add(
         "--log-level",
         choices=["critical", "error", "warning", "info", "debug", "trace"],
@@ -157,6 +162,9 @@ def _settings(args: argparse.Namespace) -> Settings:
             "max_hang_seconds",
             "watch",
             "profile",
+            "workers",
+            "state",
+            "namespace",
         )
     }
     for name in ("scenarios", "api_keys", "cors_origins"):
@@ -193,16 +201,27 @@ def _bind_error(host: str, port: int, exc: OSError) -> str:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from fake_llm.errors import ScenarioError
+    from fake_llm.errors import ScenarioError, StateUnavailable
     from fake_llm.http.app import create_app
     from fake_llm.http.engine import FakeLLM
+    from fake_llm.http.workers import run_workers
     from fake_llm.settings import bundled_scenarios
 
     try:
         settings = _settings(args)
+        workers = settings.workers or os.cpu_count() or 1
+        if workers > 1 and settings.state == "memory":
+            raise ValueError(
+                f"--workers {workers} needs --state redis://...: separate processes would each keep their own "
+                "replies: positions, times counters, rate limits and journal"
+            )
+        # Checked here, once, so a bad file or an unreachable Redis stops the command before any worker starts.
         engine = FakeLLM.from_settings(settings)
-    except (ScenarioError, ValueError) as exc:
+    except (ScenarioError, ValueError, StateUnavailable) as exc:
         print(f"fake-llm: {exc}", file=sys.stderr)
+        return 2
+    except ImportError as exc:  # --state redis://... without the extra
+        print(f"fake-llm: --state {settings.state} needs the redis extra: pip install 'fake-llm[redis]' ({exc})")
         return 2
     for warning in engine.warnings:
         print(f"fake-llm: warning: {warning}", file=sys.stderr)
@@ -215,21 +234,25 @@ def serve(args: argparse.Namespace) -> int:
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     engine.url = f"http://{host}:{port}"
     sources = list(settings.scenarios) or [f"{bundled_scenarios()} (bundled)"]
+    shared = f", {workers} workers" if workers > 1 else ""
+    shared += f", state {engine.store.description}" if engine.store.shared else ""
     print(
         f"fake-llm {__version__} serving {engine.url}/v1 - "
-        f"{len(engine.selector.rules)} rules from {', '.join(sources)}",
+        f"{len(engine.selector.rules)} rules from {', '.join(sources)}{shared}",
         flush=True,
     )
     logging.basicConfig(level=settings.log_level.upper() if settings.log_level != "trace" else "DEBUG")
-    config = uvicorn.Config(
-        create_app(engine=engine),
-        host=settings.host,
-        port=port,
-        log_level=settings.log_level,
-        timeout_graceful_shutdown=5,
-    )
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": port,
+        "log_level": settings.log_level,
+        "timeout_graceful_shutdown": 5,
+    }
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        if workers > 1:
+            run_workers(settings, engine.url, sock, workers, options)
+        else:
+            uvicorn.Server(uvicorn.Config(create_app(engine=engine), **options)).run(sockets=[sock])
     finally:
         sock.close()
     return 0

@@ -48,3 +48,7 @@ class JournalAssertionError(FakeLLMError, AssertionError):
 
 class ReplyMismatch(FakeLLMError):
     """A matched reply contradicts the request (e.g. no tool call where tool_choice forces one): a scenario mistake."""
+
+
+class StateUnavailable(FakeLLMError):
+    """The shared state store (Redis) cannot be reached: requests that need it get a 503 naming it."""

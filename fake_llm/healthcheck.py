@@ -31,7 +31,11 @@ def check(url: str, timeout: float) -> tuple[bool, str]:
         with urllib.request.urlopen(url.rstrip("/") + "/_fake/health", timeout=timeout) as response:
             health: dict[str, Any] = json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        return False, f"GET {url}/_fake/health answered {exc.code}"
+        try:  # a 503 says why: the shared state store (Redis) is unreachable
+            why = json.loads(exc.read()).get("state", {}).get("error") or ""
+        except (OSError, ValueError, AttributeError):
+            why = ""
+        return False, f"GET {url}/_fake/health answered {exc.code}" + (f": {why}" if why else "")
     except (OSError, ValueError) as exc:
         reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
         return False, f"no answer from {url}/_fake/health: {reason}"

@@ -68,10 +68,21 @@ class Settings:
     watch: bool = False
     #: Provider profile for requests whose rule and file name none: openai, cerebras, scale or gradient.
     profile: str | None = None
+    #: Server processes sharing the port (`serve` only); 0 means one per CPU core. More than one needs `state`.
+    workers: int = 1
+    #: Where counters, limits, the journal and run-time rule changes live: `memory` (this process) or a Redis URL
+    #: (`redis://host:6379/0`, `rediss://...`, `unix:///path`) shared by every worker and replica.
+    state: str = "memory"
+    #: The namespace requests without an `X-Fake-LLM-Session` header use.
+    namespace: str = "default"
 
     def __post_init__(self) -> None:
         for name in _BOUNDS:
             check_value(name, getattr(self, name))
+        if self.state != "memory" and not self.state.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"state must be memory or a redis://, rediss:// or unix:// URL, got {self.state!r}")
+        if not self.namespace or len(self.namespace) > 200 or not self.namespace.isprintable():
+            raise ValueError(f"namespace must be 1 to 200 printable characters, got {self.namespace!r}")
         if self.profile is not None and self.profile not in ("openai", "cerebras", "scale", "gradient"):
             raise ValueError(f"profile must be openai, cerebras, scale or gradient, got {self.profile!r}")
 
@@ -105,6 +116,7 @@ _BOUNDS: dict[str, tuple[float, float | None, bool]] = {
     "max_hang_seconds": (0, None, False),
     "requests_per_minute": (1, None, True),
     "tokens_per_minute": (1, None, True),
+    "workers": (0, 512, True),
 }
 
 
@@ -123,7 +135,7 @@ def check_value(name: str, value: Any) -> None:
 
 
 _TUPLE_SEPARATORS = {"scenarios": os.pathsep, "api_keys": ",", "cors_origins": ","}
-_INTS = {"port", "seed", "journal_size", "max_body_bytes", "requests_per_minute", "tokens_per_minute"}
+_INTS = {"workers", "port", "seed", "journal_size", "max_body_bytes", "requests_per_minute", "tokens_per_minute"}
 _FLOATS = {"time_scale", "max_hang_seconds"}
 
 
@@ -181,4 +193,7 @@ SETTINGS_HELP: dict[str, str] = {
     "max_hang_seconds": "how long a `hang` reply holds a connection before a 504",
     "watch": "reload scenario files when they change (bad edits keep the last good rules)",
     "profile": "provider profile when the rule names none: openai, cerebras, scale or gradient",
+    "workers": "server processes sharing the port; 0 = one per CPU core; more than one needs --state",
+    "state": "memory, or a Redis URL (redis://host:6379/0) that workers and replicas share (needs fake-llm[redis])",
+    "namespace": "namespace of requests without an X-Fake-LLM-Session header (default: default)",
 }

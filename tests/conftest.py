@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from textwrap import dedent
 from typing import Any
@@ -12,6 +13,7 @@ from starlette.testclient import TestClient
 from fake_llm.http.app import create_app
 from fake_llm.scenarios.loader import parse_rules
 from fake_llm.settings import Settings
+from tests.redis_server import RedisServer
 from tests.sdk_clients import close_all
 
 MakeClient = Callable[..., TestClient]
@@ -38,3 +40,18 @@ def _close_sdk_clients() -> Iterator[None]:
     """Close the SDK clients a test registered with `tests.sdk_clients.closing`."""
     yield
     close_all()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server for the whole session on a free loopback port (tests isolate themselves by namespace)."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (Debian package redis-server; .ci/run installs it)")
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    return redis_server.url

@@ -162,6 +162,7 @@ def test_health(client: TestClient) -> None:
     assert response.status_code == 200
     assert response.json() == {
         "status": "ok",
+        "state": {"backend": "in-process", "ok": True, "namespace": "default", "workers": 1},
         "version": __version__,
         "url": "http://testserver",
         "base_url": "http://testserver/v1",
@@ -241,7 +242,7 @@ def test_reset_clears_journal_and_counters(client: TestClient) -> None:
     assert client.post(URL, json=chat_body("once")).status_code == 200
     assert client.post(URL, json=chat_body("once")).status_code == 400
     response = client.post("/_fake/reset")
-    assert response.json() == {"reset": True, "rules_restored": False}
+    assert response.json() == {"reset": True, "rules_restored": False, "namespace": "default"}
     assert client.get("/_fake/journal").json() == {"entries": []}
     assert client.post(URL, json=chat_body("once")).json()["choices"][0]["message"]["content"] == "only once"
     assert [e["seq"] for e in client.get("/_fake/journal").json()["entries"]] == [1]
@@ -253,7 +254,7 @@ def test_reset_with_rules_restores_the_base_rules(client: TestClient) -> None:
     client.post("/_fake/reset")
     assert client.post(URL, json=chat_body("hello")).json()["choices"][0]["message"]["content"] == "replaced"
     response = client.post("/_fake/reset?rules=true")
-    assert response.json() == {"reset": True, "rules_restored": True}
+    assert response.json() == {"reset": True, "rules_restored": True, "namespace": "default"}
     assert client.post(URL, json=chat_body("hello")).json()["choices"][0]["message"]["content"] == "Hello there."
     assert [r["name"] for r in client.get("/_fake/rules").json()["rules"]] == ["greet", "once", "essay"]
 
@@ -604,7 +605,9 @@ def test_header_match_and_session_sequences_over_http(make_client: MakeClient) -
         "Rules tried: team: header 'x-team': 'Blue' does not equal 'blue' (it would match ignoring case: add "
         "`ignore_case: true`)"
     )
-    assert [e.step for e in engine(client).journal.entries] == [1, 2, 1, 0]
+    # The session header is also the namespace: its requests have a journal of their own.
+    assert [e.step for e in engine(client).space("s1").journal.entries] == [1, 2]
+    assert [e.step for e in engine(client).journal.entries] == [1, 0]
 
 
 def test_journal_after_returns_only_newer_entries(make_client: MakeClient) -> None:
@@ -614,3 +617,51 @@ def test_journal_after_returns_only_newer_entries(make_client: MakeClient) -> No
     seqs = [e["seq"] for e in client.get("/_fake/journal", params={"after": 1}).json()["entries"]]
     assert seqs == [2, 3]
     assert client.get("/_fake/journal", params={"after": "x"}).status_code == 400
+
+
+# --------------------------------------------------------------------------------------------- namespaces
+
+
+def test_each_session_is_a_namespace_with_its_own_counters_rules_journal_and_reset(
+    make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = make_client(
+        """
+        - name: once
+          match: {user: once}
+          times: 1
+          reply: {content: once}
+        """
+    )
+    a, b = {"X-Fake-LLM-Session": "a"}, {"X-Fake-LLM-Session": "b"}
+    assert client.post(URL, json=chat_body("once"), headers=a).status_code == 200
+    assert client.post(URL, json=chat_body("once"), headers=a).status_code == 400  # used up in a...
+    assert client.post(URL, json=chat_body("once"), headers=b).status_code == 200  # ...not in b
+    added = client.post("/_fake/rules", content="- name: extra\n  reply: {content: extra}\n", headers=a)
+    assert added.status_code == 200
+    assert client.post(URL, json=chat_body("other"), headers=a).json()["choices"][0]["message"]["content"] == "extra"
+    assert client.post(URL, json=chat_body("other"), headers=b).status_code == 400  # rules added in a stay in a
+    assert len(client.get("/_fake/journal?session=b").json()["entries"]) == 2
+
+    assert client.post("/_fake/reset", headers=a).json()["namespace"] == "a"
+    assert client.get("/_fake/journal", headers=a).json()["entries"] == []
+    assert len(client.get("/_fake/journal", headers=b).json()["entries"]) == 2
+    assert client.post(URL, json=chat_body("once"), headers=a).status_code == 200  # a's times start again
+    assert client.get("/_fake/journal").json()["entries"] == []  # the default namespace saw none of it
+
+    import fake_llm.http.shared_state as shared_state
+
+    monkeypatch.setattr(shared_state, "MAX_NAMESPACES", 2)
+    for name in ("c", "d"):
+        client.post(URL, json=chat_body("once"), headers={"X-Fake-LLM-Session": name})
+    assert list(engine(client).namespaces) == ["c", "d"]  # the least recently used (a, b) are forgotten
+
+
+def test_a_session_header_that_cannot_be_a_namespace_is_a_400(make_client: MakeClient) -> None:
+    client = make_client("- name: any\n  reply: {content: ok}\n")
+    too_long = {"X-Fake-LLM-Session": "s" * 201}
+    answer = client.post(URL, json=chat_body(), headers=too_long)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "fake_llm_bad_session"
+    assert "1 to 200 printable characters" in answer.json()["error"]["message"]
+    assert client.get("/_fake/journal", headers=too_long).status_code == 400

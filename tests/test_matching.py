@@ -416,9 +416,9 @@ def test_no_match_message_caps_the_rule_list() -> None:
 
 
 def test_sequence_positions_are_bounded_and_forget_the_oldest_conversation(monkeypatch: pytest.MonkeyPatch) -> None:
-    import fake_llm.core.matching as matching_module
+    import fake_llm.core.state as state_module
 
-    monkeypatch.setattr(matching_module, "MAX_CONVERSATIONS", 3)
+    monkeypatch.setattr(state_module, "MAX_CONVERSATIONS", 3)
     rules = [{"name": "seq", "replies": [{"content": "one"}, {"content": "two"}]}]
     selector = Selector([parse_rules(rules)])
 
@@ -427,7 +427,7 @@ def test_sequence_positions_are_bounded_and_forget_the_oldest_conversation(monke
         return selection.reply.content if selection.reply else None
 
     assert [answer(s) for s in ("a", "b", "c", "a", "d")] == ["one", "one", "one", "two", "one"]
-    assert len(selector._state.steps) == 3
+    assert len(selector._counters._steps) == 3
     assert answer("b") == "one"  # b was the least recently seen: forgotten, so it starts again
     assert answer("a") == "two"  # a was kept
 

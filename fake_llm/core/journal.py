@@ -65,20 +65,35 @@ class JournalEntry:
     faults: list[str] = field(default_factory=list)
     events: list[Any] = field(default_factory=list, repr=False)
     stream_outcome: str | None = None
+    #: The process that answered (host:pid) when several share the journal (`--state redis://...`).
+    replica: str | None = None
 
     @property
     def matched(self) -> bool:
         return self.outcome == "matched"
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """The entry as JSON-ready data. Shallow (values are shared, not copied): dataclasses.asdict's deep copy
+        cost more than the rest of a request's journaling, which a shared journal does on every request."""
+        data = {name: getattr(self, name) for name in _ENTRY_FIELDS}
         data["reasons"] = [{"rule": r, "reason": why} for r, why in self.reasons]
+        data["events"] = [event if isinstance(event, dict) else asdict(event) for event in self.events]
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JournalEntry:
+        """The entry `to_dict` gave (stream events stay plain dicts); unknown keys are ignored."""
+        known = {name: value for name, value in data.items() if name in _ENTRY_FIELDS}
+        known["reasons"] = [(r["rule"], r["reason"]) for r in data.get("reasons", [])]
+        return cls(**known)
 
     def describe(self) -> str:
         """One line: what was asked and what it got."""
         outcome = f"rule {self.rule!r}" if self.rule else self.outcome
         return f"#{self.seq} {self.method} {self.path} model={self.model!r} -> {self.status} ({outcome})"
+
+
+_ENTRY_FIELDS = tuple(JournalEntry.__dataclass_fields__)
 
 
 class Journal:

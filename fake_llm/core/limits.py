@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import math
-import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from fake_llm.core.state import WINDOW_S, MemoryWindows, Windows
 from fake_llm.model.spec import RateLimit
-
-WINDOW_S = 60.0
 
 
 def go_duration(seconds: float) -> str:
@@ -34,60 +32,58 @@ class Decision:
 
 
 class RateLimiter:
-    """Counts requests and tokens per key over the last minute of `clock` time (a frozen clock freezes the window)."""
+    """Counts requests and tokens per key over the last minute of `clock` time (a frozen clock freezes the window).
+    The windows live in `windows`: this process's, or a store that replicas share."""
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Callable[[], float], windows: Windows | None = None) -> None:
         self._clock = clock
-        self._lock = threading.Lock()
-        self._windows: dict[str, deque[tuple[float, int]]] = {}
+        self._windows: Windows = windows if windows is not None else MemoryWindows()
 
     def reset(self) -> None:
-        with self._lock:
-            self._windows.clear()
+        self._windows.reset()
 
     def check(self, key: str, limit: RateLimit, tokens: int) -> Decision:
         """Admit (and count) one request of `tokens` tokens under `limit`, or refuse it with a retry time."""
         now = self._clock()
-        with self._lock:
-            window = self._windows.setdefault(key, deque())
-            while window and window[0][0] <= now - WINDOW_S:
-                window.popleft()
-            used_requests = len(window)
-            used_tokens = sum(t for _, t in window)
-            rpm, tpm = limit.requests_per_minute, limit.tokens_per_minute
-            if rpm is not None and used_requests + 1 > rpm:
-                retry = window[0][0] + WINDOW_S - now
-                return self._refuse(
-                    limit,
-                    window,
-                    now,
-                    "requests",
-                    retry,
-                    f"Rate limit reached for requests per min (RPM): Limit {rpm}, Used {used_requests}, "
-                    f"Requested 1. Please try again in {go_duration(retry)}.",
-                )
-            if tpm is not None and used_tokens + tokens > tpm:
-                if tokens > tpm:
-                    return self._refuse(
-                        limit,
-                        window,
-                        now,
-                        "tokens",
-                        None,
-                        f"Request too large for tokens per min (TPM): Limit {tpm}, Requested {tokens}.",
-                    )
-                retry = self._tokens_free_at(window, tpm - tokens) - now
-                return self._refuse(
-                    limit,
-                    window,
-                    now,
-                    "tokens",
-                    retry,
-                    f"Rate limit reached for tokens per min (TPM): Limit {tpm}, Used {used_tokens}, "
-                    f"Requested {tokens}. Please try again in {go_duration(retry)}.",
-                )
+        rpm, tpm = limit.requests_per_minute, limit.tokens_per_minute
+        before, allowed = self._windows.admit(key, rpm, tpm, tokens, now)
+        window = deque(before)
+        if allowed:
             window.append((now, tokens))
             return Decision(True, self._headers(limit, window, now))
+        used_requests = len(window)
+        used_tokens = sum(t for _, t in window)
+        if rpm is not None and used_requests + 1 > rpm:
+            retry = window[0][0] + WINDOW_S - now
+            return self._refuse(
+                limit,
+                window,
+                now,
+                "requests",
+                retry,
+                f"Rate limit reached for requests per min (RPM): Limit {rpm}, Used {used_requests}, "
+                f"Requested 1. Please try again in {go_duration(retry)}.",
+            )
+        assert tpm is not None  # refused, and not for requests
+        if tokens > tpm:
+            return self._refuse(
+                limit,
+                window,
+                now,
+                "tokens",
+                None,
+                f"Request too large for tokens per min (TPM): Limit {tpm}, Requested {tokens}.",
+            )
+        retry = self._tokens_free_at(window, tpm - tokens) - now
+        return self._refuse(
+            limit,
+            window,
+            now,
+            "tokens",
+            retry,
+            f"Rate limit reached for tokens per min (TPM): Limit {tpm}, Used {used_tokens}, "
+            f"Requested {tokens}. Please try again in {go_duration(retry)}.",
+        )
 
     @staticmethod
     def _tokens_free_at(window: deque[tuple[float, int]], allowed: int) -> float:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
+from fake_llm.core.state import Counters, MemoryCounters
 from fake_llm.core.tool_calls import forces_tool
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import Match, Reply, Rule, Scenario, TextLookup, rules_in_order
@@ -208,37 +208,17 @@ class Selection:
         return head + " Rules tried: " + "; ".join(lines)
 
 
-#: Conversations whose `replies:` position is remembered; the least recently seen are forgotten first, so a
-#: long-running server does not grow without bound (a forgotten conversation starts its sequence again).
-MAX_CONVERSATIONS = 10_000
-
-
-class _State:
-    """Counters of one Selector generation; a reset replaces it."""
-
-    def __init__(self) -> None:
-        self.uses: dict[str, int] = {}
-        self.steps: OrderedDict[tuple[str, str], int] = OrderedDict()
-
-    def advance(self, key: tuple[str, str]) -> int:
-        """The conversation's position in a rule's `replies:` before this request (0-based), then step it on."""
-        step = self.steps.pop(key, 0)
-        self.steps[key] = step + 1
-        if len(self.steps) > MAX_CONVERSATIONS:
-            self.steps.popitem(last=False)
-        return step
-
-
 class Selector:
     """Picks the first rule whose match holds, honouring `times` and advancing `replies:` per conversation."""
 
-    def __init__(self, scenarios: Sequence[Scenario] = ()) -> None:
+    def __init__(self, scenarios: Sequence[Scenario] = (), counters: Counters | None = None) -> None:
         self._lock = threading.Lock()
         self._scenarios: tuple[Scenario, ...] = tuple(scenarios)
         self._rules: tuple[Rule, ...] = tuple(rules_in_order(self._scenarios))
         #: Names of scenarios switched off (from the dashboard or POST /_fake/scenarios/...).
         self._disabled: frozenset[str] = frozenset()
-        self._state = _State()
+        #: Where `times` and `replies:` positions are counted: this process, or a store replicas share.
+        self._counters: Counters = counters if counters is not None else MemoryCounters()
 
     @property
     def scenarios(self) -> tuple[Scenario, ...]:
@@ -274,11 +254,10 @@ class Selector:
     def reset(self) -> None:
         """Forget every use count and sequence position."""
         with self._lock:
-            self._state = _State()
+            self._counters.reset()
 
     def hits(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._state.uses)
+        return self._counters.hits()
 
     def select(
         self, request: ChatRequest, only: str | None = None, view: Callable[[Rule], ChatRequest] | None = None
@@ -290,14 +269,14 @@ class Selector:
         reasons: list[tuple[str, str]] = []
         switched_off: list[str] = []
         with self._lock:
-            state = self._state
+            counters = self._counters
             for rule in self._rules:
                 if (rule.scenario != only) if only is not None else (rule.scenario in self._disabled):
                     if only is None and rule.scenario not in switched_off:
                         switched_off.append(rule.scenario)
                     continue
-                used = state.uses.get(rule.name, 0)
-                if rule.times is not None and used >= rule.times:
+                used = counters.known_uses(rule.name)
+                if rule.times is not None and used is not None and used >= rule.times:
                     reasons.append((rule.name, f"exhausted {used}/{rule.times}"))
                     continue
                 seen = request if view is None else view(rule)
@@ -305,10 +284,13 @@ class Selector:
                 if reason is not None:
                     reasons.append((rule.name, reason))
                     continue
-                state.uses[rule.name] = used + 1
-                step = 0
-                if len(rule.replies) > 1:
-                    step = state.advance((rule.name, seen.conversation_key))
+                # A shared store decides `times` here, atomically across replicas: another may have used the
+                # last one since this rule was checked.
+                conversation = seen.conversation_key if len(rule.replies) > 1 else None
+                step = counters.claim(rule.name, rule.times, conversation)
+                if step is None:
+                    reasons.append((rule.name, f"exhausted {rule.times}/{rule.times}"))
+                    continue
                 reply = rule.replies[min(step, len(rule.replies) - 1)]
                 return Selection(rule, reply, captures, tuple(reasons), step + 1)
         if not reasons and switched_off:

@@ -37,7 +37,7 @@ from fake_llm.core.outcomes import (
 from fake_llm.core.replies import PlannedReply, ReplyContext, plan_reply
 from fake_llm.core.timing import schedule
 from fake_llm.core.tokens import Tokenizer, count_prompt
-from fake_llm.errors import ProviderRequestError, ReplyMismatch
+from fake_llm.errors import ProviderRequestError, ReplyMismatch, StateUnavailable
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import RateLimit, Reply, Rule
 from fake_llm.settings import Settings
@@ -171,7 +171,7 @@ def _answer_chat(
     seen = replace(seen, rule=selection.rule.name, reply=selection.reply.summary(), step=selection.step)
     try:
         return _reply_outcome(engine, dialect, seq, chat, selection, seen, meta, headers)
-    except _Refused:
+    except (_Refused, StateUnavailable):  # the shared state store is down: the HTTP layer answers a 503
         raise
     except Exception as exc:  # a bug in fake-llm: the journal entry still names the rule it was answering
         raise PipelineBug(seen) from exc

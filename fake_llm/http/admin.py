@@ -11,13 +11,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from fake_llm.errors import ScenarioError
+from fake_llm.errors import ProviderRequestError, ScenarioError, StateUnavailable
 from fake_llm.http.engine import FakeLLM
 from fake_llm.version import __version__
 
 
 def _engine(request: Request) -> FakeLLM:
-    engine: FakeLLM = request.app.state.fake_llm
+    """The engine of the request's namespace (`X-Fake-LLM-Session` header or `session` query parameter), with
+    other replicas' rule changes applied."""
+    root: FakeLLM = request.app.state.fake_llm
+    engine = root.space(request.headers.get("x-fake-llm-session") or request.query_params.get("session"))
+    engine.refresh()
     return engine
 
 
@@ -26,7 +30,7 @@ def _problem(status: int, message: str, **extra: Any) -> JSONResponse:
 
 
 def _authorized(request: Request) -> bool:
-    token = _engine(request).settings.admin_token
+    token = request.app.state.fake_llm.settings.admin_token
     if not token:
         return True
     given = request.headers.get("x-fake-llm-admin-token")
@@ -40,7 +44,12 @@ def _guarded(endpoint: Any) -> Any:
     async def guarded(request: Request) -> Response:
         if not _authorized(request):
             return _problem(401, "this admin endpoint needs the admin token (X-Fake-LLM-Admin-Token header or Bearer)")
-        response: Response = await endpoint(request)
+        try:
+            response: Response = await endpoint(request)
+        except StateUnavailable as exc:
+            return _problem(503, str(exc), type="state_unavailable")
+        except ProviderRequestError as exc:  # a session (namespace) name that cannot be one
+            return _problem(exc.status, exc.message, code=exc.code)
         return response
 
     guarded.__name__ = endpoint.__name__
@@ -48,12 +57,15 @@ def _guarded(endpoint: Any) -> Any:
 
 
 async def health(request: Request) -> Response:
-    engine = _engine(request)
+    """200 while the server can answer; 503 while its shared state store (Redis) cannot be reached."""
+    engine: FakeLLM = request.app.state.fake_llm
+    state = engine.store.health()
     # The bound address (port 0 resolved to the real port); an in-process app without a socket reports the request's.
     url = engine.url or str(request.base_url).rstrip("/")
     return JSONResponse(
         {
-            "status": "ok",
+            "status": "ok" if state["ok"] else "unavailable",
+            "state": {**state, "namespace": engine.settings.namespace, "workers": engine.settings.workers},
             "version": __version__,
             "url": url,
             "base_url": url + "/v1",
@@ -63,7 +75,8 @@ async def health(request: Request) -> Response:
             # A failed hot reload: the last good rules still serve, and the problems show here until fixed.
             "load_errors": engine.load_errors,
             "time_scale": engine.settings.time_scale,
-        }
+        },
+        status_code=200 if state["ok"] else 503,
     )
 
 
@@ -92,8 +105,9 @@ async def journal(request: Request) -> Response:
 
 async def reset(request: Request) -> Response:
     rules = request.query_params.get("rules", "false").lower() == "true"
-    _engine(request).reset(rules=rules)
-    return JSONResponse({"reset": True, "rules_restored": rules})
+    engine = _engine(request)
+    engine.reset(rules=rules)
+    return JSONResponse({"reset": True, "rules_restored": rules, "namespace": engine.settings.namespace})
 
 
 async def rules(request: Request) -> Response:
@@ -140,7 +154,7 @@ async def scenarios(request: Request) -> Response:
             wanted = names - {name}
         else:
             return _problem(404, f"unknown action {action!r}: use enable, disable or activate")
-        engine.selector.set_disabled(wanted)
+        engine.set_disabled(wanted)
     return JSONResponse({"scenarios": engine.scenarios_summary()})
 
 

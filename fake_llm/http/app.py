@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
 from fake_llm.dialects import COUNTERS, DIALECTS, Dialect
+from fake_llm.errors import ProviderRequestError
 from fake_llm.http.admin import ADMIN_ROUTES
 from fake_llm.http.aws_headers import with_aws_headers
 from fake_llm.http.dashboard import DASHBOARD_ROUTES
@@ -22,6 +23,7 @@ from fake_llm.http.engine import MODEL_CREATED, FakeLLM
 from fake_llm.http.images import EXTRA_ROUTES as IMAGE_ROUTES
 from fake_llm.http.ollama_models import EXTRA_ROUTES as OLLAMA_ROUTES
 from fake_llm.http.realtime import REALTIME_ROUTES
+from fake_llm.http.render import json_response
 from fake_llm.http.sse import silence_scripted_disconnects
 from fake_llm.model.spec import Scenario
 from fake_llm.settings import Settings
@@ -48,8 +50,13 @@ def dialect_endpoint(dialect: Dialect) -> object:
 
     async def endpoint(request: Request) -> ASGIApp:
         engine: FakeLLM = request.app.state.fake_llm
+        try:
+            space = engine.space(request.headers.get("x-fake-llm-session"))
+        except ProviderRequestError as exc:
+            body = dialect.error_body(exc.status, exc.message, code=exc.code)
+            return with_aws_headers(dialect, json_response(body, exc.status, {"x-should-retry": "false"}))
         # Bedrock's wire needs more than a body and headers: its error-type header and event-stream content type.
-        return with_aws_headers(dialect, await engine.chat(dialect, request))
+        return with_aws_headers(dialect, await space.chat(dialect, request))
 
     endpoint.__name__ = dialect.api.replace("-", "_")
     return endpoint

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,16 +17,18 @@ from starlette.types import ASGIApp
 
 from fake_llm.core.dialect import Dialect, ReplyMeta
 from fake_llm.core.ids import Clock, IdMaker
-from fake_llm.core.journal import Journal, JournalEntry, redact_headers
+from fake_llm.core.journal import JournalEntry, redact_headers
 from fake_llm.core.limits import Decision, RateLimiter
 from fake_llm.core.matching import Selector
 from fake_llm.core.outcomes import Completed, Outcome, Seen
 from fake_llm.core.pipeline import Inbound, PipelineBug, answer, check_rate_limits, journal_entry
+from fake_llm.core.state import StateStore
 from fake_llm.core.tokens import make_tokenizer
-from fake_llm.errors import ProviderRequestError
+from fake_llm.errors import ProviderRequestError, StateUnavailable
 from fake_llm.http.multipart import read_multipart
 from fake_llm.http.render import json_response, render
 from fake_llm.http.rule_sets import RuleSets
+from fake_llm.http.shared_state import SharedState, open_store
 from fake_llm.model.spec import RateLimit, Rule, Scenario
 from fake_llm.scenarios.loader import load_scenarios, shadowed_rules
 from fake_llm.settings import Settings, bundled_scenarios
@@ -41,20 +44,31 @@ def scenario_roots(paths: Sequence[str | Path]) -> list[Path]:
     return [Path(p).resolve() if Path(p).is_dir() else Path(p).resolve().parent for p in paths]
 
 
-class FakeLLM(RuleSets):
+class FakeLLM(SharedState, RuleSets):
     """Owns everything one server instance needs; the Starlette app and the admin endpoints call into it."""
 
-    def __init__(self, settings: Settings, scenarios: Sequence[Scenario] = (), roots: Sequence[Path] = ()) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        scenarios: Sequence[Scenario] = (),
+        roots: Sequence[Path] = (),
+        *,
+        store: StateStore | None = None,
+    ) -> None:
+        """`store` defaults to the one `settings.state` names (raises StateUnavailable if Redis does not answer)."""
         self.settings = settings
-        self.journal = Journal(settings.journal_size)
+        #: Counters, limits, the journal and rule changes of this engine's namespace (shared with other replicas
+        #: when it is Redis).
+        self.store = store if store is not None else open_store(settings.state, settings.namespace)
+        self.journal = self.store.make_journal(settings.journal_size)
         self.base_scenarios = tuple(scenarios)
-        self.selector = Selector(scenarios)
+        self.selector = Selector(scenarios, self.store.counters)
         self.tokenizer = make_tokenizer(settings.tokenizer)
         self.ids = IdMaker(settings.seed)
         self.clock = Clock(settings.freeze_time)
         self.roots = list(roots)
         self.warnings = shadowed_rules(scenarios)
-        self.limiter = RateLimiter(self.clock.now)
+        self.limiter = RateLimiter(self.clock.now, self.store.windows)
         self.server_limit = (
             RateLimit(settings.requests_per_minute, settings.tokens_per_minute)
             if settings.requests_per_minute or settings.tokens_per_minute
@@ -69,6 +83,9 @@ class FakeLLM(RuleSets):
         #: The root URL the server is bound to (with the real port when started on port 0); set by whoever binds.
         self.url: str | None = None
         self._added = 0  # numbers the rule sets added at run time, for their default names
+        #: The version of the shared rule changes this engine serves (None: none applied).
+        self.rules_version: str | None = None
+        self.namespaces: OrderedDict[str, FakeLLM] = OrderedDict()
 
     @classmethod
     def from_settings(cls, settings: Settings, *, default_to_bundled: bool = True) -> FakeLLM:
@@ -81,22 +98,16 @@ class FakeLLM(RuleSets):
         engine.paths = paths
         return engine
 
-    def reset(self, *, rules: bool = False) -> None:
-        """Clear the journal and every rule counter; with `rules`, also drop rules added at run time."""
-        if rules:
-            self.selector.replace(self.base_scenarios)
-            self.selector.set_disabled(())
-            self.warnings = shadowed_rules(self.base_scenarios)
-        self.selector.reset()
-        self.limiter.reset()
-        self.journal.clear()
-
     # ------------------------------------------------------------------ the request flow
 
     async def chat(self, dialect: Dialect, request: Request) -> ASGIApp:
         """Answer one request in `dialect`: read it, ask the pipeline, journal the outcome once, render it.
-        Never raises: a bug in fake-llm becomes a dialect-shaped 500 and an `error` journal entry."""
-        seq = self.journal.next_seq()
+        Never raises: a bug in fake-llm becomes a dialect-shaped 500 and an `error` journal entry, a lost shared
+        state store (Redis) a 503 naming it."""
+        try:
+            seq = self.begin()
+        except StateUnavailable as exc:
+            return self.unavailable(dialect, exc)
         inbound = await read_inbound(request, dialect, self.settings.max_body_bytes)
         headers = redact_headers(inbound.headers.items())
         outcome: Outcome | None = None
@@ -105,11 +116,13 @@ class FakeLLM(RuleSets):
             streams = isinstance(outcome, Completed) and outcome.plan is not None
             end = outcome.scripted_end if isinstance(outcome, Completed) else None
             response = render(dialect, outcome, self.settings, lambda how: self._stream_closed(seq, how, end))
+            self.journal.record(journal_entry(seq, self.clock.now(), inbound, dialect.api, outcome, headers))
+        except StateUnavailable as exc:  # nothing may be answered from stale local state
+            return self.unavailable(dialect, exc)
         except Exception as exc:  # a bug in fake-llm: answer, journal it, let the pytest plugin re-raise it
             seen = exc.seen if isinstance(exc, PipelineBug) else outcome.seen if outcome else Seen()
             cause = exc.__cause__ if isinstance(exc, PipelineBug) and exc.__cause__ else exc
             return self._internal_error(dialect, inbound, seq, headers, seen, cause)
-        self.journal.record(journal_entry(seq, self.clock.now(), inbound, dialect.api, outcome, headers))
         self.open_streams += streams  # brought back down by _stream_closed
         return response
 
@@ -120,7 +133,19 @@ class FakeLLM(RuleSets):
     def _stream_closed(self, seq: int, how: str, scripted_end: str | None) -> None:
         self.open_streams -= 1
         # A stream sent to its end that ends the way the rule broke it must not read "completed".
-        self.journal.stream_ended(seq, scripted_end if how == "completed" and scripted_end else how)
+        try:
+            self.journal.stream_ended(seq, scripted_end if how == "completed" and scripted_end else how)
+        except StateUnavailable as exc:  # the reply went out; only its journal note is lost
+            log.warning("could not journal how stream #%d ended: %s", seq, exc)
+
+    def unavailable(self, dialect: Dialect, exc: StateUnavailable) -> ASGIApp:
+        """A 503 in the dialect's envelope while the shared state store is unreachable (not journaled: the journal
+        lives there too)."""
+        log.warning("answering 503: %s", exc)
+        body = dialect.error_body(
+            503, f"fake-llm: {exc}", type="service_unavailable", code="fake_llm_state_unavailable"
+        )
+        return json_response(body, 503, {"retry-after": "1"})
 
     def _internal_error(
         self, dialect: Dialect, inbound: Inbound, seq: int, headers: dict[str, str], seen: Seen, exc: BaseException

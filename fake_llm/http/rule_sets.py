@@ -12,6 +12,7 @@ from typing import Any
 from fake_llm.core.ids import Clock
 from fake_llm.core.journal import Journal, JournalEntry
 from fake_llm.core.matching import Selector, rule_summary
+from fake_llm.core.state import StateStore
 from fake_llm.errors import ScenarioError
 from fake_llm.model.spec import Scenario
 from fake_llm.scenarios.loader import check_unique_names, load_scenarios, parse_rules, shadowed_rules
@@ -26,6 +27,7 @@ class RuleSets:
 
     journal: Journal
     clock: Clock
+    store: StateStore
     selector: Selector
     base_scenarios: tuple[Scenario, ...]
     roots: list[Path]
@@ -69,16 +71,26 @@ class RuleSets:
             )
         )
 
-    def load_rules(self, data: Any, *, replace: bool = False, source: str = "<rules>") -> Scenario:
+    def load_rules(self, data: Any, *, replace: bool = False, source: str = "<rules>", share: bool = True) -> Scenario:
         """Add rules at run time (YAML text, a list of rule mappings or a scenario mapping); with `replace`, they
-        replace everything loaded. Files they name must lie inside the scenario folders."""
+        replace everything loaded. Files they name must lie inside the scenario folders. With a shared state
+        store they reach every replica of the namespace, unless `share` is false (rules every replica loads
+        itself, such as FakeLLMServer's `rules=`)."""
         base = self.roots[0] if self.roots else Path.cwd()
+        self.refresh()  # on top of what other replicas added
         self._added += 1
-        scenario = parse_rules(
-            data, source=source, base_dir=base, allowed_roots=self.roots, default_name=f"rules-{self._added}"
-        )
+        name = f"rules-{self._added}" if not self.store.shared else f"rules-{len(self.store.rule_changes().ops) + 1}"
+        scenario = parse_rules(data, source=source, base_dir=base, allowed_roots=self.roots, default_name=name)
         self.install([scenario], replace=replace)
+        if share:
+            self.share_rules(data, replace=replace, source=source, name=name)
         return scenario
+
+    def refresh(self) -> None:
+        """SharedState's (other replicas' rule changes)."""
+
+    def share_rules(self, data: Any, *, replace: bool, source: str, name: str) -> None:
+        """SharedState's (tell the other replicas)."""
 
     def install(self, scenarios: Sequence[Scenario], *, replace: bool = False) -> None:
         """Serve `scenarios` instead of the current ones (`replace`), or added to them: after rule sets added

@@ -94,7 +94,7 @@ class FakeLLMServer:
         self.settings = base.replace(**options)
         self.engine = FakeLLM.from_settings(self.settings, default_to_bundled=False)
         if rules is not None:
-            self.engine.load_rules(rules, source="<rules>")
+            self.engine.load_rules(rules, source="<rules>", share=False)
             self.engine.base_scenarios = self.engine.selector.scenarios
         self.app = create_app(engine=self.engine)
         self._server: _Server | None = None
@@ -166,6 +166,11 @@ class FakeLLMServer:
     def journal(self) -> Journal:
         return self.engine.journal
 
+    def session(self, name: str) -> FakeLLM:
+        """The engine of the namespace that requests with `X-Fake-LLM-Session: name` use: its `journal`, `reset()`
+        and rules are that session's own."""
+        return self.engine.space(name)
+
     def add_rules(self, rules: Any, *, replace: bool = False) -> None:
         """Add rules: YAML text, a list of rule mappings, or a whole scenario mapping."""
         self.engine.load_rules(rules, replace=replace, source="<add_rules>")
@@ -186,7 +191,7 @@ class FakeLLMServer:
                 f"cannot activate unknown scenario {', '.join(map(repr, unknown))}; "
                 f"loaded scenarios: {self.engine.selector.scenario_names()}"
             )
-        self.engine.selector.set_disabled(names - set(scenarios) if scenarios else ())
+        self.engine.set_disabled(names - set(scenarios) if scenarios else ())
 
     @staticmethod
     def headers(*, scenario: str | None = None, session: str | None = None) -> dict[str, str]:
