@@ -54,7 +54,7 @@ def choice_steps(choice: PlannedChoice, options: StepOptions = DEFAULT) -> list[
 
     def add(kind: StepKind, tokens: tuple[str, ...] = (), call: int = -1) -> None:
         nonlocal count
-        pieces.append(Step(kind, choice.index, tokens, call, count))
+        pieces.append(Step(kind, choice.index, tokens, call, count, "".join(tokens)))
         count += 1
 
     for chunk in choice.reasoning_chunks if options.reasoning else ():

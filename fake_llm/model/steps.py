@@ -42,7 +42,5 @@ class Step:
     call: int = -1
     #: The piece's number among its choice's content pieces (0, 1, ...); -1 for a role, finish or usage step.
     piece: int = -1
-
-    @property
-    def text(self) -> str:
-        return "".join(self.tokens)
+    #: The tokens joined (made once, by the core, for every renderer).
+    text: str = ""
