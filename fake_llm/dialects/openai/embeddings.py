@@ -11,6 +11,7 @@ import math
 import struct
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fake_llm.core.replies import PlannedReply, merge
@@ -20,7 +21,7 @@ from fake_llm.dialects.openai.completions import bare_prompt_tokens, parse_promp
 from fake_llm.dialects.openai.request import number_field
 from fake_llm.dialects.openai.responses import check_type, invalid_value, parse_model
 from fake_llm.errors import ProviderRequestError
-from fake_llm.model.request import ChatRequest, Message
+from fake_llm.model.request import ChatRequest, Message, options_of
 from fake_llm.model.spec import StreamError
 from fake_llm.model.stream import Event
 
@@ -64,6 +65,18 @@ def _input_keys(raw: Any) -> list[str]:
     if isinstance(raw, list) and raw and all(isinstance(p, list) for p in raw):
         return ["tokens:" + json.dumps(p) for p in raw]
     return [raw] if isinstance(raw, str) else list(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingsOptions:
+    """What the embeddings renderer needs beyond the neutral request."""
+
+    #: The vectors' length: `dimensions`, else the model's own.
+    dimensions: int
+    #: `encoding_format: base64` (little-endian float32), else JSON lists.
+    as_base64: bool
+    #: What each input's vector derives from: its text, or `tokens:[...]` for a token array.
+    keys: tuple[str, ...]
 
 
 class OpenAIEmbeddings:
@@ -139,11 +152,17 @@ class OpenAIEmbeddings:
         if encoding is not None and encoding not in ENCODINGS:
             raise invalid_value(encoding, ENCODINGS, "encoding_format")
         check_type(body, "user", str, "a string")
-        number_field(body, "dimensions", 1, native_dimensions(model), integer=True)
+        dimensions = number_field(body, "dimensions", 1, native_dimensions(model), integer=True)
+        options = EmbeddingsOptions(
+            dimensions=int(dimensions or native_dimensions(model)),
+            as_base64=encoding == "base64",
+            keys=tuple(_input_keys(raw)),
+        )
         return ChatRequest(
             api=self.api,
             model=model,
             messages=tuple(Message("user", text) for text in texts),
+            options=options,
             headers=headers,
             body=body,
         )
@@ -151,14 +170,13 @@ class OpenAIEmbeddings:
     def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         """One `data` item per input, in input order; a scripted `embedding:` is every input's vector, else each
         gets its own deterministic unit vector. The reply's text, if any, is not used."""
-        body = request.body
-        dimensions = body.get("dimensions") or native_dimensions(request.model)
+        options = options_of(request, EmbeddingsOptions)
         if completion.embedding is not None:
             vectors = [list(completion.embedding)] * len(request.messages)
         else:
-            vectors = [embed(meta.seed, request.model, key, dimensions) for key in _input_keys(body["input"])]
+            vectors = [embed(meta.seed, request.model, key, options.dimensions) for key in options.keys]
         # openai-python asks for base64 unless the caller chose a format (§4.2): that is the path most tests take.
-        base64_format = body.get("encoding_format") == "base64"
+        base64_format = options.as_base64
         prompt = bare_prompt_tokens(completion.usage, request)
         usage = merge({"prompt_tokens": prompt, "total_tokens": prompt}, completion.usage.overrides)
         if "total_tokens" not in completion.usage.overrides:
