@@ -89,6 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate scenario files", description="Validate scenario files.")
     check.add_argument("paths", nargs="+", metavar="PATH", help="scenario file or folder")
 
+    lint_cmd = commands.add_parser(
+        "lint",
+        help="render every rule through every dialect and validate it against the providers' specs",
+        description="Render each reply of the scenarios and cassettes under PATH through every dialect that can "
+        "answer it (non-stream and stream) and validate the result against the provider's own spec. Exits 1 when "
+        "anything fails (for CI).",
+    )
+    lint_cmd.add_argument("paths", nargs="+", metavar="PATH", help="scenario or cassette file, or folder")
+    lint_cmd.add_argument("--format", choices=["text", "json"], default="text", help="report format (default text)")
+
     commands.add_parser("schema", help="print the JSON Schema of the scenario format")
 
     health = commands.add_parser(
@@ -276,6 +286,33 @@ def check(args: argparse.Namespace) -> int:
     return 0
 
 
+def lint(args: argparse.Namespace) -> int:
+    from fake_llm.conformance.lint import lint as lint_scenarios
+    from fake_llm.conformance.lint import to_json
+    from fake_llm.errors import ScenarioError
+    from fake_llm.scenarios.loader import load_scenarios
+
+    try:
+        scenarios = load_scenarios(args.paths)
+    except ScenarioError as exc:
+        if args.format == "json":
+            print(json.dumps({"ok": False, "load_errors": [str(p) for p in exc.problems]}, indent=2))
+        else:
+            print(exc, file=sys.stderr)
+        return 1
+    result = lint_scenarios(scenarios)
+    if args.format == "json":
+        print(to_json(result))
+    else:
+        for problem in result.problems:
+            print(problem)
+        for note in result.notes:
+            print(f"note: {note}")
+        verdict = f"{len(result.problems)} problem(s)" if result.problems else "ok"
+        print(f"fake-llm lint: {verdict}: {result.rules} rule(s), {result.renders} rendering(s) validated")
+    return 1 if result.problems else 0
+
+
 def schema(args: argparse.Namespace) -> int:
     from fake_llm.scenarios.schema import SCENARIO_SCHEMA
 
@@ -308,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    commands = {"serve": serve, "check": check, "schema": schema, "health": health, "record": record}
+    commands = {"serve": serve, "check": check, "lint": lint, "schema": schema, "health": health, "record": record}
     if args.command is None:
         parser.print_help()
         return 2

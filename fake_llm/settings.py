@@ -24,6 +24,14 @@ def bundled_scenarios() -> Path:
     raise FileNotFoundError("the bundled scenarios folder is missing from this installation")  # pragma: no cover
 
 
+def bundled_fixtures() -> Path:
+    """The folder of shipped fixtures (golden files, the pinned provider specs)."""
+    for candidate in (_PACKAGE_DIR / "_bundled" / "fixtures", _PACKAGE_DIR.parent / "fixtures"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("the bundled fixtures folder is missing from this installation")  # pragma: no cover
+
+
 def bundled_pack(name: str) -> Path | None:
     """The opt-in scenario pack `name` shipped with fake-llm (scenarios/packs/<name>.yaml), or None. The packs sit
     in a subfolder so that loading the bundled folder (the default) never loads them."""

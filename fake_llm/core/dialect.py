@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from fake_llm.core.replies import PlannedReply
+from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import StreamError
 from fake_llm.model.stream import Event
@@ -91,6 +92,18 @@ class Dialect(Protocol):
         """The event a mid-stream `error` fault sends; `position` is its index among the stream's events."""
         ...
 
+    def stream_failure(
+        self, error: StreamError, position: int, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest
+    ) -> list[Event]:
+        """Every event a mid-stream `error` fault sends from `position` on: the error event, and whatever the API
+        ends a failed stream with (Responses' `response.failed`); most dialects send the error event alone."""
+        ...
+
+    def auth_error(self, given: str | None) -> ProviderRequestError:
+        """The error for a key not in `api_keys` (`given`: the key sent, None when there was none); most dialects
+        answer `key_error(given)`, Gemini its 400/403 split."""
+        ...
+
     def error_body(
         self,
         status: int,
@@ -104,3 +117,10 @@ class Dialect(Protocol):
     ) -> dict[str, Any]: ...
 
     def response_headers(self, meta: ReplyMeta) -> dict[str, str]: ...
+
+
+def key_error(given: str | None) -> ProviderRequestError:
+    """The 401 for a wrong or missing key, as OpenAI words it (the other dialects render it in their own shape)."""
+    shown = f": {given[:3]}****{given[-4:]}" if given and len(given) > 8 else ""
+    message = f"Incorrect API key provided{shown}." if given else "You didn't provide an API key."
+    return ProviderRequestError(message, code="invalid_api_key", status=401)

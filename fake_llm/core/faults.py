@@ -77,11 +77,12 @@ def after_pieces(events: Sequence[Event], pieces: int) -> int:
 
 
 def apply_faults(
-    events: Sequence[Event], spec: StreamSpec, error_event: Callable[[StreamError, int], Event]
+    events: Sequence[Event], spec: StreamSpec, error_event: Callable[[StreamError, int], list[Event]]
 ) -> FaultPlan:
     """Break `events` as `spec` says. Positions count content steps, the same in every dialect: `error_after: 2`
     sends two pieces of text (with whatever events the dialect puts around them), then the error. `error_event`
-    renders the dialect's mid-stream error event, given its position among the events sent."""
+    renders the dialect's mid-stream error event(s), given the position among the events sent where they
+    start (Responses follows its error event with `response.failed`)."""
     out = [e for e in events if (spec.finish_chunk or e.kind != "finish") and (spec.done or e.kind != "done")]
     starts, _ = content_starts(out)
     if spec.malformed_at is not None and spec.malformed_at < len(starts):
@@ -92,8 +93,7 @@ def apply_faults(
     if spec.error_after is not None:
         cut = after_pieces(out, spec.error_after)
         at_ms = out[cut].at_ms if cut < len(out) else (out[-1].at_ms if out else 0.0)
-        out = out[:cut]
-        out.append(dataclasses.replace(error_event(spec.error, len(out)), at_ms=at_ms))
+        out = [*out[:cut], *(dataclasses.replace(e, at_ms=at_ms) for e in error_event(spec.error, cut))]
     for limit in (spec.end_after, spec.disconnect_after):
         if limit is not None:
             out = out[: after_pieces(out, limit)]

@@ -45,8 +45,8 @@ class JournalEntry:
     api: str | None = None
     model: str | None = None
     #: `matched`, `unmatched` (no rule applied), `rejected` (bad request or key), `mismatch` (the matched reply
-    #: contradicts the request), `error` (a fake-llm bug), `recorded` (record mode wrote a rule), or for hot
-    #: reload `reloaded` / `reload_error`.
+    #: contradicts the request), `error` (a fake-llm bug), `recorded` (record mode wrote a rule), `counted` (a
+    #: token count, answered without a rule), or for hot reload `reloaded` / `reload_error`.
     outcome: str = "matched"
     rule: str | None = None
     #: For unmatched requests: each rule and why it did not match.
@@ -60,11 +60,14 @@ class JournalEntry:
     #: Scripted wait before answering, in ms (unscaled).
     delay_ms: float = 0.0
     #: For streams: when each event was planned to go out (ms from the start, unscaled), the faults in play,
-    #: the events themselves, and how the stream ended (`completed`, `client disconnected`...).
+    #: the events themselves, and how the stream ended (`completed`, `client disconnected`...). `faults` also
+    #: names a scripted body that is not the dialect's shape (`raw body`, `error body`, `truncate_body=N`).
     schedule: list[float] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)
     events: list[Any] = field(default_factory=list, repr=False)
     stream_outcome: str | None = None
+    #: The valid-but-unusual stream shapes `stream.vary` chose (reproducible from its seed).
+    variations: list[str] = field(default_factory=list)
     #: The process that answered (host:pid) when several share the journal (`--state redis://...`).
     replica: str | None = None
 
@@ -132,6 +135,10 @@ class Journal:
                 if self._entries[i].seq == seq:
                     self._entries[i] = dataclasses.replace(self._entries[i], **changes(self._entries[i]))
                     return
+
+    def get(self, seq: int) -> JournalEntry | None:
+        """Entry `seq` as it is now (with how its stream ended), or None once it is no longer kept."""
+        return next((entry for entry in reversed(self.entries) if entry.seq == seq), None)
 
     def clear(self, *, restart_numbering: bool = True) -> None:
         with self._lock:

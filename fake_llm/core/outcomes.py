@@ -102,10 +102,12 @@ class Completed(Answered):
     request: ChatRequest
     truncate_body: int | None = None
     plan: FaultPlan | None = None
-    #: The stream faults in play (`error_after=2`...), for the journal.
+    #: What the rule broke on purpose (`error_after=2`, `truncate_body=N`, non-JSON tool arguments), for the journal.
     faults: tuple[str, ...] = ()
     #: How the stream, sent in full, still ends broken as scripted (the journal shows it instead of "completed").
     scripted_end: str | None = None
+    #: The valid-but-unusual stream shapes `stream.vary` chose (reproducible from its seed).
+    variations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

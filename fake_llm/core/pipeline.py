@@ -38,6 +38,7 @@ from fake_llm.core.outcomes import (
 from fake_llm.core.replies import PlannedReply, ReplyContext, plan_reply
 from fake_llm.core.timing import schedule
 from fake_llm.core.tokens import Tokenizer, count_prompt
+from fake_llm.core.variations import vary
 from fake_llm.errors import ProviderRequestError, ReplyMismatch, StateUnavailable
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import RateLimit, Reply, Rule
@@ -198,9 +199,7 @@ def _accept(engine: Engine, dialect: Dialect, inbound: Inbound) -> tuple[Seen, C
     keys = engine.settings.api_keys
     given = dialect.api_key(inbound.headers, inbound.query) if keys else None
     if keys and given not in keys:
-        shown = f": {given[:3]}****{given[-4:]}" if given and len(given) > 8 else ""
-        message = f"Incorrect API key provided{shown}." if given else "You didn't provide an API key."
-        raise _Refused(ProviderRequestError(message, code="invalid_api_key", status=401), seen)
+        raise _Refused(dialect.auth_error(given), seen)
     try:
         chat = dialect.parse(body, inbound.headers, inbound.params)
     except ProviderRequestError as exc:
@@ -251,12 +250,32 @@ def _matched(
     if reply.error is not None:
         return ErrorReply(seen, meta, {**headers, **reply.error.headers}, reply.error)
     assert completion is not None
+    # Tool arguments that are not a JSON object are scripted on purpose (a client's handling of a model's broken
+    # JSON): the journal says so, and the conformance check skips them.
+    broken = any(not _is_json_object(call.arguments) for choice in completion.choices for call in choice.tool_calls)
+    scripted = ("non-JSON tool arguments",) if broken else ()
     if not chat.stream:
-        return Completed(seen, meta, headers, completion, chat, reply.truncate_body)
+        if reply.truncate_body is not None:
+            scripted = (f"truncate_body={reply.truncate_body}", *scripted)
+        return Completed(seen, meta, headers, completion, chat, reply.truncate_body, faults=scripted)
     plan = _stream_plan(engine, dialect, reply, completion, chat, seen, meta)
-    faults = tuple(plan.describe(reply.stream))
+    variations: tuple[str, ...] = ()
+    if reply.stream.vary_seed is not None:
+        sse = dialect.stream_framing == "sse" and dialect.stream_media_type is None and chat.stream_format == "sse"
+        varied = vary(plan.events, dialect.api, reply.stream.vary_seed, sse=sse)
+        plan = replace(plan, events=varied.events, line_ending=varied.line_ending or plan.line_ending)
+        variations = tuple(varied.names)
+    faults = (*scripted, *plan.describe(reply.stream))
     return Completed(
-        seen, meta, headers, completion, chat, plan=plan, faults=faults, scripted_end=plan.scripted_end(reply.stream)
+        seen,
+        meta,
+        headers,
+        completion,
+        chat,
+        plan=plan,
+        faults=faults,
+        scripted_end=plan.scripted_end(reply.stream),
+        variations=variations,
     )
 
 
@@ -275,7 +294,34 @@ def _stream_plan(
     seed = f"{engine.settings.seed}:{seen.rule}:{chat.conversation_key}:{seen.step}"
     rng = random.Random(seed) if spec.is_timed else None
     events = schedule(dialect.stream_events(completion, meta, chat), spec, rng)
-    return apply_faults(events, spec, dialect.stream_error_event)
+    return apply_faults(
+        events, spec, lambda error, position: dialect.stream_failure(error, position, completion, meta, chat)
+    )
+
+
+def _is_json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except json.JSONDecodeError:
+        return False
+
+
+def scripted_faults(outcome: Outcome) -> list[str]:
+    """What the rule broke on purpose, for the journal (and the conformance check, which skips it): a raw or
+    error body, a flat envelope, the scenario's own error code or extra fields, truncated bodies, stream faults."""
+    if isinstance(outcome, RawBody):
+        return ["raw body"]
+    if isinstance(outcome, Completed):
+        return list(outcome.faults)
+    if not isinstance(outcome, ErrorReply):
+        return []
+    error = outcome.error
+    if error.body is not None:
+        return ["error body"]
+    faults = ["flat error envelope"] if error.envelope == "flat" else ["error extra fields"] if error.extra else []
+    if isinstance(error.code, str):  # free text in some dialects, a closed set in others (Anthropic)
+        faults.append("scripted error code")
+    return faults
 
 
 def journal_entry(
@@ -317,6 +363,7 @@ def journal_entry(
         step=seen.step,
         delay_ms=seen.delay_ms,
         schedule=[event.at_ms for event in plan.events] if plan else [],
-        faults=list(outcome.faults) if isinstance(outcome, Completed) else [],
+        faults=scripted_faults(outcome),
         events=plan.events if plan else [],
+        variations=list(outcome.variations) if isinstance(outcome, Completed) else [],
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -12,10 +12,11 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fake_llm.dialects import COUNTERS, DIALECTS, Dialect
 from fake_llm.errors import ProviderRequestError
+from fake_llm.http import gemini_extras
 from fake_llm.http.admin import ADMIN_ROUTES
 from fake_llm.http.aws_headers import with_aws_headers
 from fake_llm.http.dashboard import DASHBOARD_ROUTES
@@ -45,6 +46,19 @@ EXPOSED_HEADERS = [
 ]
 
 
+#: Wrappers applied to every app create_app builds, in order (the conformance recorder of a test session).
+#: Changed only through `wrap_every_app`.
+_APP_WRAPPERS: list[Callable[[ASGIApp], ASGIApp]] = []
+
+
+def wrap_every_app(wrapper: Callable[[ASGIApp], ASGIApp]) -> Callable[[], None]:
+    """Have every app built from now on wrapped by `wrapper` (outermost); returns the function that stops it.
+
+    The pytest plugin's conformance check uses it, so TestClient apps and threaded servers alike are covered."""
+    _APP_WRAPPERS.append(wrapper)
+    return lambda: _APP_WRAPPERS.remove(wrapper)
+
+
 def dialect_endpoint(dialect: Dialect) -> object:
     """The endpoint for `dialect`'s routes: every request goes through FakeLLM.chat (the pipeline)."""
 
@@ -55,6 +69,8 @@ def dialect_endpoint(dialect: Dialect) -> object:
         except ProviderRequestError as exc:
             body = dialect.error_body(exc.status, exc.message, code=exc.code)
             return with_aws_headers(dialect, json_response(body, exc.status, {"x-should-retry": "false"}))
+        if dialect.api == "gemini" and (other := gemini_extras.handler_for(request)) is not None:
+            return await other(request, space)  # countTokens, embedContent: answered without a rule
         # Bedrock's wire needs more than a body and headers: its error-type header and event-stream content type.
         return with_aws_headers(dialect, await space.chat(dialect, request))
 
@@ -88,7 +104,8 @@ async def get_model(request: Request) -> Response:
 _ERROR_SHAPES = (("/api/", "ollama"), ("/v2/", "cohere"), ("/mistral/", "mistral"))
 
 
-def _error_shape(path: str) -> Dialect:
+def error_shape(path: str) -> Dialect:
+    """The dialect whose envelope an unknown URL under `path` is answered in."""
     return DIALECTS[next((api for prefix, api in _ERROR_SHAPES if path.startswith(prefix)), "openai-chat")]
 
 
@@ -100,7 +117,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
     if status == 405:
         message = f"Method {request.method} is not allowed for {request.url.path}."
     return JSONResponse(
-        _error_shape(request.url.path).error_body(status, message, code="unknown_url" if status == 404 else None),
+        error_shape(request.url.path).error_body(status, message, code="unknown_url" if status == 404 else None),
         status_code=status,
         headers=getattr(exc, "headers", None),  # 405 carries `Allow`
     )
@@ -152,4 +169,16 @@ def create_app(
         lifespan=lifespan, routes=routes, middleware=middleware, exception_handlers={404: http_error, 405: http_error}
     )
     app.state.fake_llm = engine
+    for wrapper in _APP_WRAPPERS:
+        app.add_middleware(_Wrapped, wrapper=wrapper)
     return app
+
+
+class _Wrapped:
+    """Adapts a plain ASGI wrapper function to Starlette's middleware stack (so `app.state` stays reachable)."""
+
+    def __init__(self, app: ASGIApp, wrapper: Callable[[ASGIApp], ASGIApp]) -> None:
+        self.inner = wrapper(app)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.inner(scope, receive, send)

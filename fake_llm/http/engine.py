@@ -11,6 +11,7 @@ import traceback
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from starlette.requests import Request
 from starlette.types import ASGIApp
@@ -116,15 +117,43 @@ class FakeLLM(SharedState, RuleSets):
             streams = isinstance(outcome, Completed) and outcome.plan is not None
             end = outcome.scripted_end if isinstance(outcome, Completed) else None
             response = render(dialect, outcome, self.settings, lambda how: self._stream_closed(seq, how, end))
-            self.journal.record(journal_entry(seq, self.clock.now(), inbound, dialect.api, outcome, headers))
+            entry = journal_entry(seq, self.clock.now(), inbound, dialect.api, outcome, headers)
+            self.journal.record(entry)
         except StateUnavailable as exc:  # nothing may be answered from stale local state
             return self.unavailable(dialect, exc)
         except Exception as exc:  # a bug in fake-llm: answer, journal it, let the pytest plugin re-raise it
             seen = exc.seen if isinstance(exc, PipelineBug) else outcome.seen if outcome else Seen()
             cause = exc.__cause__ if isinstance(exc, PipelineBug) and exc.__cause__ else exc
             return self._internal_error(dialect, inbound, seq, headers, seen, cause)
+        # Left in the scope for the conformance recorder, which skips what a scripted fault broke on purpose; the
+        # entry is frozen, so the journal is left too, to read how the stream ended once it has.
+        request.scope["fake_llm.entry"] = entry
+        request.scope["fake_llm.journal"] = self.journal
         self.open_streams += streams  # brought back down by _stream_closed
         return response
+
+    def record_counting(self, request: Request, api: str, body: Any, status: int, reply: str) -> JournalEntry:
+        """Journal a request a helper endpoint answered without a rule (Gemini's countTokens, embedContent):
+        outcome `counted`, or `rejected` on an error status. Left in the scope too, for the conformance recorder."""
+        model = body.get("model") if isinstance(body, dict) else None
+        if not isinstance(model, str):
+            model = str(request.path_params.get("target", "")).rpartition(":")[0] or None
+        entry = JournalEntry(
+            seq=self.begin(),
+            time=self.clock.now(),
+            method=request.method,
+            path=request.scope["path"],
+            headers=redact_headers((k.lower(), v) for k, v in request.headers.items()),
+            body=body,
+            api=api,
+            model=model,
+            outcome="counted" if status < 400 else "rejected",
+            reply=reply,
+            status=status,
+        )
+        self.journal.record(entry)
+        request.scope["fake_llm.entry"] = entry
+        return entry
 
     def check_rate_limits(self, rule: Rule, tokens: int) -> Decision:
         """The pipeline's rate-limit check, for the realtime responder (which answers outside the pipeline)."""

@@ -23,7 +23,7 @@ from fake_llm.core.outcomes import (
     Rejected,
     Unmatched,
 )
-from fake_llm.http.sse import DelayedResponse, EventStreamResponse, HangResponse
+from fake_llm.http.sse import DelayedResponse, EventStreamResponse, HangResponse, json_array
 from fake_llm.settings import Settings
 
 JSON_TYPE = "application/json"
@@ -105,9 +105,13 @@ def _completed(dialect: Dialect, outcome: Completed, settings: Settings, on_clos
         if outcome.truncate_body is not None:
             content = content[: outcome.truncate_body]
         return Response(content, 200, dict(outcome.headers), media_type=media_type)
+    events, headers = plan.events, dict(outcome.headers)
+    if outcome.request.stream_format == "json-array":  # Gemini without `alt=sse`: one JSON array, piece by piece
+        events = json_array(plan.events, closed=not plan.abort)
+        headers["content-type"] = "application/json; charset=UTF-8"
     return EventStreamResponse(
-        plan.events,
-        headers=dict(outcome.headers),
+        events,
+        headers=headers,
         time_scale=settings.time_scale,
         line_ending=plan.line_ending,
         abort=plan.abort,

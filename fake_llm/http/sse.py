@@ -8,6 +8,7 @@ fake-llm happens in this module, scaled by the server's time_scale.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import time
@@ -191,3 +192,17 @@ async def _wait_for_disconnect(receive: Receive) -> None:
         message: Message = await receive()
         if message["type"] == "http.disconnect":
             return
+
+
+def json_array(events: Sequence[Event], *, closed: bool = True) -> list[Event]:
+    """`events` as one JSON array sent element by element, as Google streams `streamGenerateContent` without
+    `alt=sse`: `[` before the first element, `\r\n,` between elements, `]` at the end (left out when the stream is
+    cut). Comments (keep-alives) have no place in JSON and are dropped."""
+    out: list[Event] = []
+    for event in events:
+        if event.kind == "comment":
+            continue
+        out.append(dataclasses.replace(event, data=("[" if not out else "\r\n,") + event.data, raw=True))
+    if closed:
+        out.append(Event("]" if out else "[]", kind="done", at_ms=out[-1].at_ms if out else 0.0, raw=True))
+    return out

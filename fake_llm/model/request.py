@@ -76,6 +76,8 @@ class ChatRequest:
     options: object = None
     headers: Mapping[str, str] = field(default_factory=dict)
     body: Mapping[str, Any] = field(default_factory=dict)
+    #: How a stream is framed: `sse`, or `json-array` (Gemini without `alt=sse` streams one JSON array).
+    stream_format: str = "sse"
 
     @cached_property
     def last_user(self) -> str:

@@ -123,6 +123,8 @@ class StreamSpec:
     split_utf8: bool = False
     line_ending: str = "lf"
     keepalive_every: int | None = None
+    #: Seed of the valid-but-unusual stream shapes (`vary: {seed: N}`); None sends the plain stream.
+    vary_seed: int | None = None
 
     @property
     def is_timed(self) -> bool:

@@ -25,13 +25,19 @@ class Event:
     #: Network writes the event is cut into (a framing fault); `split_utf8` cuts inside a multi-byte character.
     parts: int = 1
     split_utf8: bool = False
+    #: Sent as `data` alone, without SSE framing (Gemini's JSON-array stream).
+    raw: bool = False
 
     def frame(self, newline: str = "\n", *, ndjson: bool = False) -> bytes:
         """The event on the wire; every event, the last one included, ends with a blank line (wire-format §1.3).
         As NDJSON, the payload alone on one line; comments (SSE keep-alives) have no NDJSON form and are dropped."""
+        if self.raw:
+            return self.data.encode()
         if ndjson:
             return b"" if self.kind == "comment" else f"{self.data}{newline}".encode()
         if self.kind == "comment":
             return f": {self.data}{newline}{newline}".encode()
         head = f"event: {self.event}{newline}" if self.event else ""
-        return f"{head}data: {self.data}{newline}{newline}".encode()
+        # Data holding a newline goes out as several `data:` lines, which a client joins back with "\n".
+        lines = "".join(f"data: {line}{newline}" for line in self.data.split("\n"))
+        return f"{head}{lines}{newline}".encode()

@@ -350,9 +350,10 @@ class _Builder:
             self.fail(path, "give chunk_ms or tokens_per_second, not both")
         if ("error" in raw) != ("error_after" in raw) and "error_after" not in raw:
             self.fail((*path, "error"), "a stream error needs error_after (how many chunks come before it)")
-        values = {k: v for k, v in raw.items() if k not in ("chunks", "error", "split_at")}
+        values = {k: v for k, v in raw.items() if k not in ("chunks", "error", "split_at", "vary")}
         return StreamSpec(
             **values,
+            vary_seed=raw["vary"]["seed"] if "vary" in raw else None,
             chunks=tuple(TimedChunk(c["text"], c.get("after_ms", 0.0)) for c in raw.get("chunks") or []),
             error=StreamError(**raw["error"]) if "error" in raw else StreamError(),
             split_at=-1 if raw.get("split_at") == "all" else raw.get("split_at"),

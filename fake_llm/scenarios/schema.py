@@ -180,6 +180,14 @@ _STREAM: dict[str, Any] = {
             "minimum": 1,
             "description": "Send a `: keep-alive` comment line after every N chunks.",
         },
+        "vary": {
+            "description": "Send the stream in valid but unusual shapes the spec allows (writes cut anywhere, "
+            "comments, CRLF, multi-line data, empty deltas, tool-call ids after their index), chosen by `seed`.",
+            "type": "object",
+            "properties": {"seed": {"type": "integer", "description": "Same seed, same shapes (journaled)."}},
+            "required": ["seed"],
+            "additionalProperties": False,
+        },
     },
     "additionalProperties": False,
 }

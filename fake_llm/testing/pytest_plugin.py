@@ -35,6 +35,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "fake_llm_fail_on_unmatched", "fail a test whose code sent a request no rule matched", type="bool", default=True
     )
+    parser.addini(
+        "fake_llm_conformance",
+        "validate every response, stream event and error body fake-llm sends against the provider's spec",
+        type="bool",
+        default=False,
+    )
+    parser.addoption(
+        "--fake-llm-conformance",
+        action="store_true",
+        default=None,
+        help="validate every response fake-llm sends in this session against the providers' specs (fails the test)",
+    )
     parser.addoption(
         "--fake-llm-record",
         metavar="URL",
@@ -50,6 +62,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER)
+    enabled = config.getoption("fake_llm_conformance")
+    if enabled if enabled is not None else config.getini("fake_llm_conformance"):
+        from fake_llm.conformance.session import ConformancePlugin
+
+        config.pluginmanager.register(ConformancePlugin(), "fake_llm_conformance")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    plugin = config.pluginmanager.get_plugin("fake_llm_conformance")
+    if plugin is not None:
+        plugin.unregister()
 
 
 @pytest.fixture(scope="session")

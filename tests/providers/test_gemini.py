@@ -174,11 +174,19 @@ def test_stream_wire_has_no_done_event_lines_or_comments(server: FakeLLMServer) 
     assert final["usageMetadata"]["totalTokenCount"] > 0
 
 
-def test_stream_without_alt_still_streams_sse(server: FakeLLMServer) -> None:
-    """Google answers a stream without `alt=sse` with a JSON array; fake-llm sends SSE either way (documented gap)."""
+def test_stream_without_alt_is_one_json_array(server: FakeLLMServer) -> None:
+    """Google answers a stream without `alt=sse` with one JSON array whose elements arrive as they are generated."""
+    with_sse = post(server, f"/v1beta/models/{MODEL}:streamGenerateContent", ask("hello"), params={"alt": "sse"})
     response = post(server, f"/v1beta/models/{MODEL}:streamGenerateContent", ask("hello"))
     assert response.status_code == 200
-    assert response.text.startswith("data: {")
+    assert response.headers["content-type"] == "application/json; charset=UTF-8"
+    assert response.text.startswith("[{")
+    assert response.text.endswith("}]")
+    assert "\r\n,{" in response.text
+    chunks = response.json()
+    sse = [json.loads(line[len("data: ") :]) for line in with_sse.text.splitlines() if line.startswith("data: ")]
+    # The same chunks either way (each response has its own id).
+    assert [{**c, "responseId": ""} for c in chunks] == [{**c, "responseId": ""} for c in sse]
     assert server.journal.last.stream is True
 
 
@@ -369,7 +377,7 @@ def test_model_names_with_slash_and_colon(client: genai.Client, server: FakeLLMS
 
 
 def test_unknown_method_is_404(server: FakeLLMServer) -> None:
-    for path in (f"/v1beta/models/{MODEL}:countTokens", f"/v1beta/models/{MODEL}"):
+    for path in (f"/v1beta/models/{MODEL}:predictLongRunning", f"/v1beta/models/{MODEL}"):
         response = post(server, path, ask("hi"))
         assert response.status_code == 404
         assert response.json()["error"]["status"] == "NOT_FOUND"
@@ -396,9 +404,19 @@ def test_auth_by_header(locked: FakeLLMServer) -> None:
     wrong = genai.Client(api_key="wrong-key-123", http_options=options)
     with wrong, pytest.raises(errors.ClientError) as caught:
         wrong.models.generate_content(model=MODEL, contents="hi")
-    assert caught.value.code == 401
-    assert caught.value.status == "UNAUTHENTICATED"
+    # Google's split: a wrong key is a 400 INVALID_ARGUMENT with reason API_KEY_INVALID, never a 401.
+    assert caught.value.code == 400
+    assert caught.value.status == "INVALID_ARGUMENT"
     assert caught.value.message == "API key not valid. Please pass a valid API key."
+    assert caught.value.details["error"]["details"][0]["reason"] == "API_KEY_INVALID"
+
+
+def test_missing_key_is_a_403(locked: FakeLLMServer) -> None:
+    response = post(locked, f"/v1beta/models/{MODEL}:generateContent", ask("hi"), headers={})
+    assert response.status_code == 403
+    error = response.json()["error"]
+    assert (error["code"], error["status"]) == (403, "PERMISSION_DENIED")
+    assert error["message"].startswith("Method doesn't allow unregistered callers")
 
 
 def test_auth_by_query_key(server: FakeLLMServer) -> None:
@@ -474,3 +492,52 @@ def test_snake_case_fields_and_images(server: FakeLLMServer) -> None:
         "finishReason": "MAX_TOKENS",
         "index": 0,
     }
+
+
+# ---------------------------------------------------------------------- countTokens and embeddings
+
+
+def test_count_tokens_matches_the_prompt_usage(client: genai.Client, server: FakeLLMServer) -> None:
+    counted = client.models.count_tokens(model=MODEL, contents="hello")
+    entry = server.journal.last
+    reply = client.models.generate_content(model=MODEL, contents="hello")
+    assert counted.total_tokens == reply.usage_metadata.prompt_token_count > 0  # type: ignore[union-attr]
+    assert (entry.path, entry.api, entry.outcome, entry.status) == (
+        f"/v1beta/models/{MODEL}:countTokens",
+        "gemini",
+        "counted",
+        200,
+    )
+
+
+def test_embed_content_through_the_sdk(client: genai.Client) -> None:
+    """google-genai calls `:batchEmbedContents`; vectors are seeded by model and text, 3072 values for
+    gemini-embedding-001 unless `output_dimensionality` says otherwise."""
+    result = client.models.embed_content(model="gemini-embedding-001", contents=["red", "blue"])
+    vectors = [e.values or [] for e in result.embeddings or []]
+    assert [len(v) for v in vectors] == [3072, 3072]
+    assert vectors[0] != vectors[1]
+    again = client.models.embed_content(model="gemini-embedding-001", contents=["red"])
+    assert (again.embeddings or [])[0].values == vectors[0]
+    small = client.models.embed_content(
+        model="gemini-embedding-001", contents="red", config=types.EmbedContentConfig(output_dimensionality=8)
+    )
+    assert len((small.embeddings or [])[0].values or []) == 8
+
+
+def test_embed_content_rest_shape(server: FakeLLMServer) -> None:
+    response = post(server, "/v1beta/models/text-embedding-004:embedContent", {"content": {"parts": [{"text": "x"}]}})
+    assert response.status_code == 200
+    assert list(response.json()) == ["embedding"]
+    assert len(response.json()["embedding"]["values"]) == 768
+    empty = post(server, "/v1beta/models/text-embedding-004:batchEmbedContents", {"requests": []})
+    assert empty.status_code == 400
+    assert empty.json()["error"]["status"] == "INVALID_ARGUMENT"
+
+
+def test_count_tokens_checks_the_key(locked: FakeLLMServer) -> None:
+    path = f"/v1beta/models/{MODEL}:countTokens"
+    assert post(locked, path, ask("hi"), headers={}).status_code == 403
+    assert post(locked, path, ask("hi"), headers={"x-goog-api-key": "nope"}).status_code == 400
+    assert post(locked, path, ask("hi")).json()["totalTokens"] > 0
+    assert post(locked, path, {"contents": []}).status_code == 400

@@ -272,11 +272,18 @@ def test_mid_stream_error_raises_api_error(server: FakeLLMServer) -> None:
     assert not isinstance(caught.value, openai.APIStatusError)
     assert caught.value.body["type"] == "server_error"
     events = raw_events(server, {"model": "gpt-4.1-mini", "input": "broken"})
-    name, data = events[-1]
+    (name, data), (last_name, last) = events[-2:]
     assert name == "error"
     assert data["type"] == "error"
     assert data["error"]["message"] == "The server had an error."
-    # Its real position: one past the last event sent, as every Responses event numbers itself.
+    # The spec's flat fields too, and its real place in the stream (it used to be 0 wherever it came).
+    assert (data["code"], data["message"]) == (data["error"]["code"], "The server had an error.")
+    assert data["sequence_number"] == len(events) - 2
+    # A failed response ends with response.failed, carrying the failed response and its error.
+    assert last_name == "response.failed"
+    assert last["sequence_number"] == len(events) - 1
+    assert last["response"]["status"] == "failed"
+    assert last["response"]["error"] == {"code": "server_error", "message": "The server had an error."}
     assert [d["sequence_number"] for _, d in events] == list(range(len(events)))
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.core.dialect import ReplyMeta
+from fake_llm.core.dialect import ReplyMeta, key_error
 from fake_llm.core.replies import PlannedReply
 from fake_llm.dialects.anthropic.messages import AnthropicMessages
+from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import StreamError
 from fake_llm.model.stream import Event
@@ -57,6 +58,14 @@ class AnthropicCountTokens:
 
     def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         return self.messages.stream_events(completion, meta, request)
+
+    def stream_failure(
+        self, error: StreamError, position: int, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest
+    ) -> list[Event]:
+        return [self.stream_error_event(error, position)]
+
+    def auth_error(self, given: str | None) -> ProviderRequestError:
+        return key_error(given)
 
     def stream_error_event(self, error: StreamError, position: int) -> Event:
         return self.messages.stream_error_event(error, position)

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from fake_llm.core.dialect import key_error
 from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall, Usage, merge
 from fake_llm.core.steps import stream_steps
 from fake_llm.dialects.anthropic.request import (
@@ -331,6 +332,14 @@ class AnthropicMessages:
         """`POST /v1/messages/count_tokens`' answer."""
         return {"input_tokens": tokens}
 
+    def stream_failure(
+        self, error: StreamError, position: int, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest
+    ) -> list[Event]:
+        return [self.stream_error_event(error, position)]
+
+    def auth_error(self, given: str | None) -> ProviderRequestError:
+        return key_error(given)
+
     def stream_error_event(self, error: StreamError, position: int) -> Event:
         """`event: error` always: the SDK raises only on that event name (§5.4, §8.5). With no type scripted, the
         classic mid-stream failure: `overloaded_error`."""
@@ -357,7 +366,8 @@ class AnthropicMessages:
         if type not in TYPE_MESSAGES:
             type = STATUS_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
         error: dict[str, Any] = {"type": type, "message": message or TYPE_MESSAGES[type]}
-        if isinstance(code, str) and code not in OPENAI_CODES:
+        # fake-llm's own codes (`fake_llm_no_match`...) are not Anthropic error codes: the message says it all.
+        if isinstance(code, str) and code not in OPENAI_CODES and not code.startswith("fake_llm_"):
             error["details"] = {"error_code": code}
         error.update(extra or {})
         return error if flat else {"type": "error", "error": error}

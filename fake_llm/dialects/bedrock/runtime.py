@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from fake_llm.core.dialect import key_error
 from fake_llm.core.replies import PlannedReply
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.bedrock.converse import converse_body, converse_stream_events
@@ -146,6 +147,14 @@ class BedrockRuntime:
     def count_body(self, tokens: int) -> dict[str, Any]:
         """Bedrock's CountTokens answer."""
         return {"inputTokens": tokens}
+
+    def stream_failure(
+        self, error: StreamError, position: int, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest
+    ) -> list[Event]:
+        return [self.stream_error_event(error, position)]
+
+    def auth_error(self, given: str | None) -> ProviderRequestError:
+        return key_error(given)
 
     def stream_error_event(self, error: StreamError, position: int) -> Event:
         """An exception frame; botocore raises EventStreamError with its `:exception-type` as the code. The stream

@@ -10,11 +10,13 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from fake_llm.core.dialect import key_error
 from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall, Usage
 from fake_llm.core.steps import Calls, StepOptions, choice_steps
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.cohere import request as req
 from fake_llm.dialects.openai.completions import bare_prompt_tokens
+from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import StreamError
 from fake_llm.model.steps import Step, StepKind
@@ -229,6 +231,14 @@ class CohereChat:
     def count_body(self, tokens: int) -> dict[str, Any]:
         """Cohere's tokenize-style count."""
         return {"meta": {"billed_units": {"input_tokens": tokens}}}
+
+    def stream_failure(
+        self, error: StreamError, position: int, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest
+    ) -> list[Event]:
+        return [self.stream_error_event(error, position)]
+
+    def auth_error(self, given: str | None) -> ProviderRequestError:
+        return key_error(given)
 
     def stream_error_event(self, error: StreamError, position: int) -> Event:
         """Cohere ends a failed stream with `message-end`, `finish_reason: ERROR` and the error text."""

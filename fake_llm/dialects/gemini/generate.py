@@ -103,6 +103,17 @@ class Gemini:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
+    def auth_error(self, given: str | None) -> ProviderRequestError:
+        """Google answers a wrong key with 400 INVALID_ARGUMENT (reason API_KEY_INVALID) and a missing one with
+        403 PERMISSION_DENIED; never 401 (https://ai.google.dev/gemini-api/docs/troubleshooting)."""
+        if given:
+            return ProviderRequestError("API key not valid. Please pass a valid API key.", code="invalid_api_key")
+        return ProviderRequestError(
+            "Method doesn't allow unregistered callers (callers without established identity). Please use API Key "
+            "or other form of API consumer identity to call this API.",
+            status=403,
+        )
+
     # ------------------------------------------------------------------ parsing
 
     def parse(self, body: Any, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> ChatRequest:
@@ -114,8 +125,8 @@ class Gemini:
         if not model or not colon or method not in METHODS:
             collection = "tunedModels" if tuned is not None else "models"
             raise ProviderRequestError(
-                f"Requested entity was not found: {collection}/{target} (fake-llm serves :generateContent and "
-                ":streamGenerateContent).",
+                f"Requested entity was not found: {collection}/{target} (fake-llm serves :generateContent, "
+                ":streamGenerateContent, :countTokens, :embedContent and :batchEmbedContents).",
                 status=404,
             )
         if tuned is not None:
@@ -140,6 +151,8 @@ class Gemini:
             model=model,
             messages=tuple(messages),
             stream=method == "streamGenerateContent",
+            # Without `alt=sse` Google streams one JSON array, element by element (wire-format §6).
+            stream_format="sse" if params.get("alt") == "sse" else "json-array",
             n=n,
             max_tokens=max_tokens,
             stop=tuple(stop),
@@ -280,6 +293,11 @@ class Gemini:
     def count_body(self, tokens: int) -> dict[str, Any]:
         """`models/{model}:countTokens`' answer."""
         return {"totalTokens": tokens}
+
+    def stream_failure(
+        self, error: StreamError, position: int, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest
+    ) -> list[Event]:
+        return [self.stream_error_event(error, position)]
 
     def stream_error_event(self, error: StreamError, position: int) -> Event:
         """`data: {"error": {...}}`; google-genai raises ClientError/ServerError by its `code` (wire-format §6)."""

@@ -10,11 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fake_llm.core.dialect import key_error
 from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall
 from fake_llm.core.steps import Calls, StepOptions, stream_steps
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.ollama import request as req
 from fake_llm.dialects.ollama.wire import created_at, done_reason, dumps, error_body, metrics, response_headers
+from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import ChatRequest, Message, options_of
 from fake_llm.model.spec import StreamError
 from fake_llm.model.steps import StepKind
@@ -176,6 +178,14 @@ class OllamaChat:
 
     def count_body(self, tokens: int) -> dict[str, Any]:
         return {"prompt_eval_count": tokens}
+
+    def stream_failure(
+        self, error: StreamError, position: int, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest
+    ) -> list[Event]:
+        return [self.stream_error_event(error, position)]
+
+    def auth_error(self, given: str | None) -> ProviderRequestError:
+        return key_error(given)
 
     def stream_error_event(self, error: StreamError, position: int) -> Event:
         """A line `{"error": "..."}`: the ollama client raises ResponseError when a line carries `error`."""

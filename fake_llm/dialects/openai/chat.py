@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from json.encoder import encode_basestring
 from typing import Any
 
+from fake_llm.core.dialect import key_error
 from fake_llm.core.logprobs import logprobs_for
 from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall, Usage, merge
 from fake_llm.core.steps import stream_steps
@@ -259,6 +260,14 @@ class OpenAIChat:
 
     def count_body(self, tokens: int) -> dict[str, Any]:
         return input_tokens_body(tokens)
+
+    def stream_failure(
+        self, error: StreamError, position: int, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest
+    ) -> list[Event]:
+        return [self.stream_error_event(error, position)]
+
+    def auth_error(self, given: str | None) -> ProviderRequestError:
+        return key_error(given)
 
     def stream_error_event(self, error: StreamError, position: int) -> Event:
         return stream_error_event(error)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fake_llm.core.dialect import key_error
 from fake_llm.core.logprobs import logprobs_for
 from fake_llm.core.replies import PlannedChoice, PlannedReply, Usage, merge
 from fake_llm.core.steps import StepOptions, choice_steps
@@ -104,6 +105,14 @@ class OpenAICompletions:
 
     def count_body(self, tokens: int) -> dict[str, Any]:
         return envelope.input_tokens_body(tokens)
+
+    def stream_failure(
+        self, error: StreamError, position: int, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest
+    ) -> list[Event]:
+        return [self.stream_error_event(error, position)]
+
+    def auth_error(self, given: str | None) -> ProviderRequestError:
+        return key_error(given)
 
     def stream_error_event(self, error: StreamError, position: int) -> Event:
         return envelope.stream_error_event(error)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fake_llm.core.dialect import key_error
 from fake_llm.core.replies import PlannedReply, merge
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai import envelope
@@ -107,6 +108,14 @@ class OpenAIEmbeddings:
 
     def count_body(self, tokens: int) -> dict[str, Any]:
         return envelope.input_tokens_body(tokens)
+
+    def stream_failure(
+        self, error: StreamError, position: int, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest
+    ) -> list[Event]:
+        return [self.stream_error_event(error, position)]
+
+    def auth_error(self, given: str | None) -> ProviderRequestError:
+        return key_error(given)
 
     def stream_error_event(self, error: StreamError, position: int) -> Event:
         return envelope.stream_error_event(error)

@@ -149,7 +149,9 @@ class OpenAIImages(OpenAIChat):
             reply.update(
                 background="opaque",
                 output_format="png",
-                quality=options.quality,
+                # The reply reports the quality used, never `auto` (ImagesResponse.quality is low|medium|high); auto
+                # resolves to low, which the output token count above assumes.
+                quality=options.quality if options.quality in ("low", "medium", "high") else "low",
                 size=f"{width}x{height}",
                 usage={
                     "input_tokens": prompt_tokens,

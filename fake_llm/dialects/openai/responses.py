@@ -8,6 +8,7 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
+from fake_llm.core.dialect import key_error
 from fake_llm.core.logprobs import logprobs_for
 from fake_llm.core.replies import PlannedChoice, PlannedReply, Usage, merge
 from fake_llm.core.steps import Calls, StepOptions, choice_steps
@@ -27,6 +28,7 @@ from fake_llm.dialects.openai.responses_request import (
 from fake_llm.dialects.openai.responses_request import check_type as check_type
 from fake_llm.dialects.openai.responses_request import invalid_value as invalid_value
 from fake_llm.dialects.openai.responses_request import parse_model as parse_model
+from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import ChatRequest, Message
 from fake_llm.model.spec import StreamError
 from fake_llm.model.steps import Step, StepKind
@@ -44,10 +46,12 @@ USAGE_NAMES = {
 #: Request fields the response object echoes (§3.2), with what it reports when the request left them out.
 ECHOED: dict[str, Any] = {
     **dict.fromkeys(("instructions", "max_output_tokens", "max_tool_calls", "previous_response_id"), None),
-    **dict.fromkeys(("prompt_cache_key", "safety_identifier", "user"), None),
+    **dict.fromkeys(("prompt_cache_key", "safety_identifier"), None),
     **{"background": False, "parallel_tool_calls": True, "store": True, "temperature": 1.0, "tool_choice": "auto"},
     **{"top_logprobs": 0, "top_p": 1.0, "truncation": "disabled", "metadata": {}},
 }
+#: The codes a failed response's `error.code` may take (the spec's ResponseErrorCode).
+RESPONSE_ERROR_CODES = frozenset({"server_error", "rate_limit_exceeded", "invalid_prompt", "vector_store_timeout"})
 #: finish_reason -> incomplete_details.reason; anything else completes (§3.2).
 INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
@@ -142,7 +146,7 @@ class OpenAIResponses:
     def usage(self, usage: Usage) -> dict[str, Any]:
         computed = {
             "input_tokens": usage.prompt_tokens,
-            "input_tokens_details": {"cached_tokens": 0},
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
             "output_tokens": usage.completion_tokens,
             "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
             "total_tokens": usage.total_tokens,
@@ -216,6 +220,8 @@ class OpenAIResponses:
             for tool in _or(body, "tools", [])
         ]
         rest = {key: _or(body, key, default) for key, default in ECHOED.items()}
+        if isinstance(body.get("user"), str):  # the spec types `user` as a string: absent, never null
+            rest["user"] = body["user"]
         rest.update(
             completed_at=None if reason else meta.created,
             error=None,
@@ -248,7 +254,8 @@ class OpenAIResponses:
         lifecycle event is `done` (`done: false` ends the stream without it)."""
         final = self.completion_body(completion, meta, request)
         opening = {**final, "status": "in_progress", "completed_at": None, "incomplete_details": None}
-        opening.update(output=[], usage=None)
+        opening["output"] = []
+        opening.pop("usage")  # ResponseUsage is not nullable: an unfinished response has none
         out = _EventWriter()
         pieces = _pieces_by_part(completion)
         out.emit("role", "response.created", response=opening)
@@ -285,12 +292,33 @@ class OpenAIResponses:
         out.emit("done", terminal, response=final)
         return out.events
 
+    def auth_error(self, given: str | None) -> ProviderRequestError:
+        return key_error(given)
+
     def stream_error_event(self, error: StreamError, position: int) -> Event:
-        """The nested error event real streams send (§3.3): its truthy `error` makes openai-python raise APIError.
+        """The error event: the spec's flat `code`/`message`/`param` (ResponseErrorEvent requires them) plus the
+        nested `error` real streams send (§3.3), whose truthiness makes openai-python raise APIError.
         Its `sequence_number` is its position: one past the last event sent before it."""
-        inner = self.error_body(500, error.message or "", type=error.type, param=error.param, code=error.code)
-        payload = {"type": "error", "sequence_number": position, "error": inner["error"]}
+        inner = self.error_body(500, error.message or "", type=error.type, param=error.param, code=error.code)["error"]
+        flat = {"code": inner.get("code"), "message": inner["message"], "param": inner.get("param")}
+        payload = {"type": "error", **flat, "sequence_number": position, "error": inner}
         return Event(dumps(payload), event="error", kind="error")
+
+    def stream_failure(
+        self, error: StreamError, position: int, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest
+    ) -> list[Event]:
+        """A failed stream: the error event with its real sequence number, then `response.failed` carrying the
+        response with `status: failed` and its `error` (code from ResponseErrorCode, else `server_error`)."""
+        final = self.completion_body(completion, meta, request)
+        code = error.code if error.code in RESPONSE_ERROR_CODES else "server_error"
+        failed = {**final, "status": "failed", "completed_at": None, "incomplete_details": None, "output": []}
+        failed["error"] = {"code": code, "message": error.message or "The model failed to generate a response."}
+        failed.pop("usage", None)
+        ended = {"type": "response.failed", "sequence_number": position + 1, "response": failed}
+        return [
+            self.stream_error_event(error, position),
+            Event(dumps(ended), event="response.failed", kind="error"),
+        ]
 
 
 #: A call opens with its `output_item.added` event, which carries no content: only its fragments are pieces.

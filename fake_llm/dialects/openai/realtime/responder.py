@@ -248,7 +248,9 @@ class Responder:
         )
         stream = reply.stream
         rng = random.Random(seed) if stream.is_timed else None
-        faults = apply_faults(schedule(plan.events, stream, rng), stream, self._error_event)
+        faults = apply_faults(
+            schedule(plan.events, stream, rng), stream, lambda error, at: [self._error_event(error, at)]
+        )
         events = list(faults.events)
         if stream.error_after is not None:
             active.failure = stream.error
