@@ -25,6 +25,7 @@ from fake_llm.core.outcomes import (
 )
 from fake_llm.core.pipeline import Inbound, answer, journal_entry
 from fake_llm.dialects import COUNTERS, DIALECTS
+from fake_llm.dialects.ollama.chat import OllamaOptions
 from fake_llm.dialects.openai.completions import CompletionsOptions
 from fake_llm.http.engine import FakeLLM
 from fake_llm.model.request import ChatRequest, options_of
@@ -170,8 +171,9 @@ def test_stream_ended_replaces_the_entry_under_the_lock() -> None:
     assert journal.last.schedule
 
 
-def test_a_renderer_reading_options_its_parser_did_not_set_is_a_clear_bug() -> None:
-    request = ChatRequest(api="openai-chat", model="m", messages=())
-    with pytest.raises(TypeError, match="openai-chat request carries NoneType options, not CompletionsOptions"):
+def test_a_renderer_reading_another_dialects_options_is_a_clear_bug() -> None:
+    request = ChatRequest(api="openai-chat", model="m", messages=(), options=OllamaOptions())
+    with pytest.raises(TypeError, match="openai-chat request carries OllamaOptions options, not CompletionsOptions"):
         options_of(request, CompletionsOptions)
     assert options_of(dataclasses.replace(request, options=CompletionsOptions(echo=True)), CompletionsOptions).echo
+    assert options_of(dataclasses.replace(request, options=None), CompletionsOptions) == CompletionsOptions()

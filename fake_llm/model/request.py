@@ -165,7 +165,11 @@ class ChatRequest:
 
 
 def options_of(request: ChatRequest, kind: type[T]) -> T:
-    """The request's dialect options, which must be of `kind`: the parser of the dialect that renders it sets them."""
+    """The request's dialect options, which must be of `kind` (the parser of the dialect that renders it sets them);
+    a request built in code without any (`fake-llm lint`'s, a test's) gets `kind()`, what a request that sets
+    nothing asks for. Options of another dialect are a bug."""
     if isinstance(request.options, kind):
         return request.options
+    if request.options is None:
+        return kind()
     raise TypeError(f"a {request.api} request carries {type(request.options).__name__} options, not {kind.__name__}")

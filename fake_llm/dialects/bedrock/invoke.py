@@ -35,7 +35,7 @@ class InvokeOptions:
     """What InvokeModel's renderer needs beyond the neutral request."""
 
     #: The body is an Anthropic Messages body (answered in Messages shapes), else a Llama one.
-    anthropic: bool
+    anthropic: bool = True
 
 
 def is_anthropic(body: Mapping[str, Any]) -> bool:

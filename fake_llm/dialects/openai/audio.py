@@ -40,14 +40,14 @@ class AudioOptions:
     """What the transcription renderers need beyond the neutral request."""
 
     #: `response_format`: json, text, srt, verbose_json or vtt.
-    format: str
-    temperature: float
+    format: str = "json"
+    temperature: float = 0.0
     #: `timestamp_granularities` of a verbose_json answer (segment when none is asked).
-    granularities: tuple[str, ...]
+    granularities: tuple[str, ...] = ("segment",)
     #: The `language` given (an ISO-639-1 code), or None.
-    language: Any
+    language: Any = None
     #: The uploaded audio's length when the upload tells it, else None.
-    seconds: Any
+    seconds: Any = None
 
 
 #: A transcript streams its text only.

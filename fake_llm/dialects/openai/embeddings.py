@@ -72,12 +72,13 @@ def _input_keys(raw: Any) -> list[str]:
 class EmbeddingsOptions:
     """What the embeddings renderer needs beyond the neutral request."""
 
-    #: The vectors' length: `dimensions`, else the model's own.
-    dimensions: int
+    #: The vectors' length: `dimensions`; 0 for the model's own.
+    dimensions: int = 0
     #: `encoding_format: base64` (little-endian float32), else JSON lists.
-    as_base64: bool
-    #: What each input's vector derives from: its text, or `tokens:[...]` for a token array.
-    keys: tuple[str, ...]
+    as_base64: bool = False
+    #: What each input's vector derives from: its text, or `tokens:[...]` for a token array; empty: each
+    #: message's text.
+    keys: tuple[str, ...] = ()
 
 
 class OpenAIEmbeddings:
@@ -183,7 +184,9 @@ class OpenAIEmbeddings:
         if completion.embedding is not None:
             vectors = [list(completion.embedding)] * len(request.messages)
         else:
-            vectors = [embed(meta.seed, request.model, key, options.dimensions) for key in options.keys]
+            size = options.dimensions or native_dimensions(request.model)
+            keys = options.keys or tuple(m.text for m in request.messages)
+            vectors = [embed(meta.seed, request.model, key, size) for key in keys]
         # openai-python asks for base64 unless the caller chose a format (§4.2): that is the path most tests take.
         base64_format = options.as_base64
         prompt = bare_prompt_tokens(completion.usage, request)

@@ -59,11 +59,11 @@ class ImageOptions:
     """What the images renderer needs beyond the neutral request (whose `n` stays 1: one reply, many images)."""
 
     #: `n`: how many images.
-    images: int
-    size: str
+    images: int = 1
+    size: str = "1024x1024"
     #: `response_format: b64_json` (gpt-image models always answer so), else URLs.
-    b64_json: bool
-    quality: str
+    b64_json: bool = False
+    quality: str = "auto"
 
 
 class OpenAIImages(OpenAIChat):

@@ -57,10 +57,10 @@ class SpeechOptions:
     """What the speech renderer needs beyond the neutral request."""
 
     #: A voice name, or a custom voice object.
-    voice: Any
-    speed: float
+    voice: Any = "alloy"
+    speed: float = 1.0
     #: `response_format`: mp3, wav, pcm ...
-    format: str
+    format: str = "mp3"
 
 
 class OpenAISpeech(OpenAIChat):
