@@ -9,7 +9,7 @@ LINT_STAMP := $(VENV)/.installed-lint
 # Everything (run + test + lint + bench), for working on fake-llm itself.
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench schema dist goldens layers request-path clean docker-test
+.PHONY: run test lint bench schema dist goldens layers request-path clean docker-test fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ lint: $(LINT_STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py $(ARGS)
+
+# Long fuzz run (not part of `make test`): FUZZ_BODIES mutated bodies across every dialect; reports 5xx, resets and
+# timeouts, and fails if there is any.
+FUZZ_BODIES ?= 100000
+fuzz: $(TEST_STAMP)
+	$(BIN)/python -m tests.fuzz_run --bodies $(FUZZ_BODIES) $(ARGS)
 
 schema: $(RUN_STAMP)
 	$(BIN)/fake-llm schema > docs/scenario.schema.json

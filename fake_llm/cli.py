@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["openai", "cerebras", "scale", "gradient"],
         help=SETTINGS_HELP["profile"] + _env("profile"),
     )
+    _add_security_flags(serve)
     add("--workers", type=int, metavar="N", help=SETTINGS_HELP["workers"] + " (default 1)" + _env("workers"))
     add("--state", metavar="URL", help=SETTINGS_HELP["state"] + _env("state"))
     add("--namespace", metavar="NAME", help=SETTINGS_HELP["namespace"] + _env("namespace"))
@@ -153,6 +154,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_security_flags(serve: argparse.ArgumentParser) -> None:
+    """The flags of SECURITY.md: who may reach the server, and the limits that keep one client from stalling it."""
+    add = serve.add_argument
+    for flag, name in (
+        ("--allowed-host", "allowed_hosts"),
+        ("--allowed-origin", "allowed_origins"),
+        ("--rules-folder", "rules_folders"),
+    ):
+        add(flag, action="append", dest=name, metavar="VALUE", help=SETTINGS_HELP[name] + _env(name))
+    for flag, name, kind, default in (
+        ("--journal-bytes", "journal_bytes", int, "64 MiB"),
+        ("--max-reply-bytes", "max_reply_bytes", int, "10 MiB"),
+        ("--max-connections", "max_connections", int, "500"),
+        ("--header-timeout", "header_timeout", float, "10"),
+        ("--graceful-timeout", "graceful_timeout", float, "5"),
+    ):
+        add(flag, type=kind, metavar="N", help=f"{SETTINGS_HELP[name]} (default {default})" + _env(name))
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     flags = {
         name: getattr(args, name)
@@ -172,12 +192,17 @@ def _settings(args: argparse.Namespace) -> Settings:
             "max_hang_seconds",
             "watch",
             "profile",
+            "journal_bytes",
+            "max_reply_bytes",
+            "max_connections",
+            "header_timeout",
+            "graceful_timeout",
             "workers",
             "state",
             "namespace",
         )
     }
-    for name in ("scenarios", "api_keys", "cors_origins"):
+    for name in ("scenarios", "api_keys", "cors_origins", "allowed_hosts", "allowed_origins", "rules_folders"):
         value = getattr(args, name)
         flags[name] = tuple(value) if value else None
     return Settings.from_env(**flags)
@@ -212,7 +237,9 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from fake_llm.errors import ScenarioError, StateUnavailable
+    from fake_llm.http import log_scrub
     from fake_llm.http.app import create_app
+    from fake_llm.http.connections import guarded_protocol
     from fake_llm.http.engine import FakeLLM
     from fake_llm.http.workers import run_workers
     from fake_llm.settings import bundled_scenarios
@@ -252,17 +279,21 @@ def serve(args: argparse.Namespace) -> int:
         flush=True,
     )
     logging.basicConfig(level=settings.log_level.upper() if settings.log_level != "trace" else "DEBUG")
+    log_scrub.install()
     options: dict[str, Any] = {
         "host": settings.host,
         "port": port,
         "log_level": settings.log_level,
-        "timeout_graceful_shutdown": 5,
+        # What a streaming client sees when this runs out is in the README (Shutdown) and SECURITY.md.
+        "timeout_graceful_shutdown": settings.graceful_timeout,
+        "timeout_keep_alive": settings.header_timeout,
     }
     try:
         if workers > 1:
             run_workers(settings, engine.url, sock, workers, options)
         else:
-            uvicorn.Server(uvicorn.Config(create_app(engine=engine), **options)).run(sockets=[sock])
+            http = guarded_protocol(header_timeout=settings.header_timeout, max_connections=settings.max_connections)
+            uvicorn.Server(uvicorn.Config(create_app(engine=engine), http=http, **options)).run(sockets=[sock])
     finally:
         sock.close()
     return 0

@@ -50,5 +50,9 @@ class ReplyMismatch(FakeLLMError):
     """A matched reply contradicts the request (e.g. no tool call where tool_choice forces one): a scenario mistake."""
 
 
+class ReplyTooLarge(ReplyMismatch):
+    """A reply would grow past the server's `max_reply_bytes` (e.g. a template echoing a big message many times)."""
+
+
 class StateUnavailable(FakeLLMError):
     """The shared state store (Redis) cannot be reached: requests that need it get a 503 naming it."""

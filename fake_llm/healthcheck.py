@@ -27,8 +27,12 @@ def default_url() -> str:
 
 def check(url: str, timeout: float) -> tuple[bool, str]:
     """(healthy, one line or a few saying why) for the server at `url`."""
+    request = urllib.request.Request(url.rstrip("/") + "/_fake/health")
+    token = os.environ.get("FAKE_LLM_ADMIN_TOKEN")
+    if token:  # with a token set, health shows its details (load errors, the Redis error) only to token holders
+        request.add_header("X-Fake-LLM-Admin-Token", token)
     try:
-        with urllib.request.urlopen(url.rstrip("/") + "/_fake/health", timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             health: dict[str, Any] = json.loads(response.read())
     except urllib.error.HTTPError as exc:
         try:  # a 503 says why: the shared state store (Redis) is unreachable
@@ -40,6 +44,8 @@ def check(url: str, timeout: float) -> tuple[bool, str]:
         reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
         return False, f"no answer from {url}/_fake/health: {reason}"
     errors = health.get("load_errors") or []
+    if isinstance(errors, int):  # the short answer (another token): only how many
+        errors = [f"{errors} load error(s); set FAKE_LLM_ADMIN_TOKEN to see them"]
     if errors:
         lines = "\n".join(f"  {problem}" for problem in errors)
         return False, (

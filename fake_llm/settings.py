@@ -76,6 +76,22 @@ class Settings:
     watch: bool = False
     #: Provider profile for requests whose rule and file name none: openai, cerebras, scale or gradient.
     profile: str | None = None
+    #: Extra Host names a loopback-bound server answers to (loopback names always work; SECURITY.md).
+    allowed_hosts: tuple[str, ...] = ()
+    #: Browser origins (besides the server's own) that may use the /_fake/ control plane.
+    allowed_origins: tuple[str, ...] = ()
+    #: Folders rules posted at run time may read `content_file`s from, besides the scenario folders served.
+    rules_folders: tuple[str, ...] = ()
+    #: Byte budget of the journal (oldest entries go first); big request bodies are stored truncated.
+    journal_bytes: int = 64 * 1024 * 1024
+    #: Largest reply body one rule may produce; beyond it the request gets an error naming the rule.
+    max_reply_bytes: int = 10 * 1024 * 1024
+    #: Open connections at most; beyond it the oldest idle one is closed (or the new one refused when none is idle).
+    max_connections: int = 500
+    #: Seconds a connection may take to send its request headers, and may stay idle between requests.
+    header_timeout: float = 10.0
+    #: Seconds open requests (streams included) get to finish on shutdown before they are cut.
+    graceful_timeout: float = 5.0
     #: Server processes sharing the port (`serve` only); 0 means one per CPU core. More than one needs `state`.
     workers: int = 1
     #: Where counters, limits, the journal and run-time rule changes live: `memory` (this process) or a Redis URL
@@ -124,6 +140,11 @@ _BOUNDS: dict[str, tuple[float, float | None, bool]] = {
     "max_hang_seconds": (0, None, False),
     "requests_per_minute": (1, None, True),
     "tokens_per_minute": (1, None, True),
+    "journal_bytes": (1024, None, True),
+    "max_reply_bytes": (1, None, True),
+    "max_connections": (1, None, True),
+    "header_timeout": (0, None, False),
+    "graceful_timeout": (0, None, True),
     "workers": (0, 512, True),
 }
 
@@ -142,9 +163,27 @@ def check_value(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be {wanted}, got {value}")
 
 
-_TUPLE_SEPARATORS = {"scenarios": os.pathsep, "api_keys": ",", "cors_origins": ","}
-_INTS = {"workers", "port", "seed", "journal_size", "max_body_bytes", "requests_per_minute", "tokens_per_minute"}
-_FLOATS = {"time_scale", "max_hang_seconds"}
+_TUPLE_SEPARATORS = {
+    "scenarios": os.pathsep,
+    "api_keys": ",",
+    "cors_origins": ",",
+    "allowed_hosts": ",",
+    "allowed_origins": ",",
+    "rules_folders": os.pathsep,
+}
+_INTS = {
+    "port",
+    "seed",
+    "journal_size",
+    "max_body_bytes",
+    "requests_per_minute",
+    "tokens_per_minute",
+    "workers",
+    "journal_bytes",
+    "max_reply_bytes",
+    "max_connections",
+}
+_FLOATS = {"time_scale", "max_hang_seconds", "header_timeout", "graceful_timeout"}
 
 
 def _parse_env(name: str, raw: str) -> Any:
@@ -201,6 +240,14 @@ SETTINGS_HELP: dict[str, str] = {
     "max_hang_seconds": "how long a `hang` reply holds a connection before a 504",
     "watch": "reload scenario files when they change (bad edits keep the last good rules)",
     "profile": "provider profile when the rule names none: openai, cerebras, scale or gradient",
+    "allowed_hosts": "extra Host name a loopback-bound server answers to (repeatable; DNS rebinding guard)",
+    "allowed_origins": "browser origin allowed to use the /_fake/ control plane (repeatable)",
+    "rules_folders": "folder rules posted at run time may read content_file from (repeatable)",
+    "journal_bytes": "byte budget of the journal; big request bodies are stored truncated",
+    "max_reply_bytes": "largest reply a rule may produce (an error naming the rule beyond it)",
+    "max_connections": "most open connections; the oldest idle one is closed beyond it",
+    "header_timeout": "seconds a connection gets to send request headers, and may idle between requests",
+    "graceful_timeout": "seconds open requests and streams get to finish on shutdown",
     "workers": "server processes sharing the port; 0 = one per CPU core; more than one needs --state",
     "state": "memory, or a Redis URL (redis://host:6379/0) that workers and replicas share (needs fake-llm[redis])",
     "namespace": "namespace of requests without an X-Fake-LLM-Session header (default: default)",

@@ -390,7 +390,7 @@ def test_post_rules_refuses_files_outside_the_scenario_folders(pack: Path, name:
         assert response.status_code == 400
         assert response.json()["error"]["problems"] == [
             f"POST /_fake/rules:1: rules[0].reply.content_file: '{name}' is outside the scenario folders; rules "
-            "sent at run time may only read files there"
+            "sent at run time may only read files there (or in a --rules-folder)"
         ]
         assert "top secret" not in response.text
         assert [r["name"] for r in client.get("/_fake/rules").json()["rules"]] == ["base"]

@@ -672,7 +672,7 @@ def test_allowed_roots_refuse_path_traversal(tmp_path: Path) -> None:
     text = "rules:\n  - reply: {content_file: ../../etc/passwd}\n  - reply: {choices: [{content_file: /etc/passwd}]}\n"
     with pytest.raises(ScenarioError) as info:
         parse_scenario(text, source="POST /_fake/rules", base_dir=root, allowed_roots=[root])
-    rest = "is outside the scenario folders; rules sent at run time may only read files there"
+    rest = "is outside the scenario folders; rules sent at run time may only read files there (or in a --rules-folder)"
     assert str(info.value) == (
         f"POST /_fake/rules:2: rules[0].reply.content_file: '../../etc/passwd' {rest}\n"
         f"POST /_fake/rules:3: rules[1].reply.choices[0]: '/etc/passwd' {rest}"
@@ -694,7 +694,7 @@ def test_no_allowed_roots_means_no_files(tmp_path: Path) -> None:
         parse_scenario("rules:\n  - reply: {content_file: ok.txt}\n", base_dir=tmp_path, allowed_roots=[])
     assert str(info.value) == (
         "<inline>:2: rules[0].reply.content_file: 'ok.txt' is outside the scenario folders; rules sent at run time "
-        "may only read files there"
+        "may only read files there (or in a --rules-folder)"
     )
 
 

@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import reprlib
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Any
 
 from fake_llm.errors import JournalAssertionError
 
+#: Request bodies bigger than this (as JSON) are kept as a truncated text with a visible marker.
+MAX_BODY_CHARS = 256 * 1024
+#: What an entry costs besides its body and stream events (headers, reasons, bookkeeping), for the byte budget.
+ENTRY_OVERHEAD = 2048
+TRUNCATED = "…[truncated by fake-llm: {size} characters, the journal keeps {kept}]"
+
 #: Header values never written to the journal.
-REDACTED_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "x-goog-api-key", "x-fake-llm-admin-token"})
+REDACTED_HEADERS = frozenset(
+    {
+        "authorization",
+        "x-api-key",
+        "api-key",
+        "x-goog-api-key",
+        "x-fake-llm-admin-token",
+        # Account identifiers: not keys, but they name the paying organisation and project (record files get shared).
+        "openai-organization",
+        "openai-project",
+    }
+)
 
 
 def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -83,6 +102,15 @@ class JournalEntry:
         data["events"] = [event if isinstance(event, dict) else asdict(event) for event in self.events]
         return data
 
+    def to_json(self) -> str:
+        """The entry as JSON text that never fails: lone surrogates are escaped, anything else odd is shown as
+        text (reading the journal must work whatever a request held)."""
+        try:
+            return json.dumps(self.to_dict(), ensure_ascii=True, default=str)
+        except (ValueError, RecursionError):
+            shown = replace(self, body=_clip_text(_shown(self.body)), events=[])
+            return json.dumps(shown.to_dict(), ensure_ascii=True, default=str)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JournalEntry:
         """The entry `to_dict` gave (stream events stay plain dicts); unknown keys are ignored."""
@@ -99,12 +127,54 @@ class JournalEntry:
 _ENTRY_FIELDS = tuple(JournalEntry.__dataclass_fields__)
 
 
-class Journal:
-    """A ring buffer of JournalEntry, safe to use from the server thread and the test thread at once."""
+def _shown(value: Any) -> str:
+    """A text for a value JSON cannot hold; reprlib caps the depth that a plain repr would recurse into."""
+    try:
+        return repr(value)
+    except RecursionError:
+        return reprlib.repr(value)
 
-    def __init__(self, size: int = 1000) -> None:
+
+def _clip_text(text: str) -> str:
+    if len(text) <= MAX_BODY_CHARS:
+        return text
+    return text[:MAX_BODY_CHARS] + TRUNCATED.format(size=len(text), kept=MAX_BODY_CHARS)
+
+
+def bounded_body(body: Any) -> tuple[Any, int]:
+    """The body as the journal keeps it, and its size in characters: big or odd bodies become a clipped text."""
+    if body is None:
+        return None, 0
+    if isinstance(body, str):
+        return _clip_text(body), min(len(body), MAX_BODY_CHARS)
+    try:
+        text = json.dumps(body, ensure_ascii=True, separators=(",", ":"), default=str)
+    except (ValueError, RecursionError):
+        text = _shown(body)
+        return _clip_text(text), min(len(text), MAX_BODY_CHARS)
+    if len(text) > MAX_BODY_CHARS:
+        return _clip_text(text), MAX_BODY_CHARS
+    return body, len(text)
+
+
+def entry_cost(entry: JournalEntry) -> int:
+    """Roughly the bytes an entry holds: its body, its stream events' payloads and a fixed overhead."""
+    _, body = bounded_body(entry.body)
+    events = sum(len(getattr(event, "data", "") or "") + 64 for event in entry.events)
+    return ENTRY_OVERHEAD + body + events + len(entry.reply or "") + len(entry.error or "")
+
+
+class Journal:
+    """A ring buffer of JournalEntry, safe to use from the server thread and the test thread at once. It keeps at
+    most `size` entries and about `max_bytes` bytes of them: the oldest go first."""
+
+    def __init__(self, size: int = 1000, max_bytes: int = 64 * 1024 * 1024) -> None:
         self._lock = threading.Lock()
-        self._entries: deque[JournalEntry] = deque(maxlen=size)
+        self._entries: deque[JournalEntry] = deque()
+        self._costs: deque[int] = deque()
+        self._size = size
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._seq = 0
 
     def next_seq(self) -> int:
@@ -114,8 +184,23 @@ class Journal:
             return self._seq
 
     def record(self, entry: JournalEntry) -> None:
+        body, _ = bounded_body(entry.body)
+        if body is not entry.body:
+            entry = replace(entry, body=body)
+        cost = entry_cost(entry)
         with self._lock:
             self._entries.append(entry)
+            self._costs.append(cost)
+            self._bytes += cost
+            while len(self._entries) > 1 and (len(self._entries) > self._size or self._bytes > self._max_bytes):
+                self._entries.popleft()
+                self._bytes -= self._costs.popleft()
+
+    @property
+    def bytes(self) -> int:
+        """About how many bytes the kept entries hold (what `max_bytes` bounds)."""
+        with self._lock:
+            return self._bytes
 
     def stream_ended(self, seq: int, outcome: str, *, keep_first: bool = False) -> None:
         """Note how the stream of entry `seq` ended (`completed`, `client disconnected`...), if it is still kept;
@@ -143,6 +228,8 @@ class Journal:
     def clear(self, *, restart_numbering: bool = True) -> None:
         with self._lock:
             self._entries.clear()
+            self._costs.clear()
+            self._bytes = 0
             if restart_numbering:
                 self._seq = 0
 

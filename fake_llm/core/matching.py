@@ -14,6 +14,7 @@ from fake_llm.core.state import Counters, MemoryCounters
 from fake_llm.core.tool_calls import forces_tool
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import Match, Reply, Rule, Scenario, TextLookup, rules_in_order
+from fake_llm.scenarios.safe_regex import compile_linear
 
 #: A check returns None when it holds, else a reason; regex captures go into the dict it is given.
 Check = Callable[[Match, ChatRequest, dict[str, str]], "str | None"]
@@ -45,9 +46,12 @@ def case_hint(lookup: TextLookup, texts: Sequence[str]) -> str:
     """A hint for a case-sensitive lookup that fails only because of case (mapping forms do not ignore case)."""
     if lookup.ignore_case:
         return ""
-    if lookup.pattern is not None:
+    if isinstance(lookup.pattern, re.Pattern):
         folded = re.compile(lookup.pattern.pattern, lookup.pattern.flags | re.IGNORECASE)
         hit = any(folded.search(text) for text in texts)
+    elif lookup.pattern is not None:  # a run-time rule's RE2 pattern: its case-folded twin stays linear-time
+        folded_linear = compile_linear(lookup.value, ignore_case=True)
+        hit = any(folded_linear.search(text) for text in texts)
     else:
         relaxed = TextLookup(lookup.kind, lookup.value, ignore_case=True)
         hit = any(lookup_text(relaxed, text, {}) for text in texts)

@@ -65,9 +65,11 @@ class Unmatched(Answered):
 
 @dataclass(frozen=True, slots=True)
 class Mismatched(Answered):
-    """The matched reply contradicts the request (e.g. no tool call under a forcing tool_choice)."""
+    """The matched reply contradicts the request (e.g. no tool call under a forcing tool_choice), or would pass the
+    server's max_reply_bytes (`fake_llm_reply_too_large`)."""
 
     message: str
+    code: str = "fake_llm_reply_mismatch"
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,10 +36,11 @@ from fake_llm.core.outcomes import (
     Unmatched,
 )
 from fake_llm.core.replies import PlannedReply, ReplyContext, plan_reply
+from fake_llm.core.request_json import parse_body
 from fake_llm.core.timing import schedule
 from fake_llm.core.tokens import Tokenizer, count_prompt
 from fake_llm.core.variations import vary
-from fake_llm.errors import ProviderRequestError, ReplyMismatch, StateUnavailable
+from fake_llm.errors import ProviderRequestError, ReplyMismatch, ReplyTooLarge, StateUnavailable
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import RateLimit, Reply, Rule
 from fake_llm.settings import Settings
@@ -118,6 +119,12 @@ def answer(engine: Engine, dialect: Dialect, inbound: Inbound, seq: int) -> Outc
         if reply.is_completion:
             try:
                 planned = _plan(engine, seq, selection, chat, profile)
+                check_reply_size(planned, chat.stream, engine.settings.max_reply_bytes)
+            except ReplyTooLarge as exc:
+                message = f"rule {rule.name!r}: {exc}"
+                return Mismatched(
+                    replace(seen, reply=message), meta, no_retry, message, code="fake_llm_reply_too_large"
+                )
             except ReplyMismatch as exc:
                 return Mismatched(replace(seen, reply=str(exc)), meta, no_retry, str(exc))
             content_seed = engine.ids.content_seed(chat.body, rule.name, selection.step)
@@ -157,9 +164,11 @@ def _plan(engine: Engine, seq: int, selection: Selection, chat: ChatRequest, pro
     """The selected reply planned for this request (ReplyMismatch when it contradicts the request)."""
     assert selection.reply is not None
     assert selection.rule is not None
-    context = ReplyContext(
-        selection.captures, engine.settings.seed, lambda i: engine.ids.make("call_", f"{seq}.{i}", 24)
-    )
+
+    def call_id(i: int) -> str:
+        return engine.ids.make("call_", f"{seq}.{i}", 24)
+
+    context = ReplyContext(selection.captures, engine.settings.seed, call_id, engine.settings.max_reply_bytes)
     usage_fields = profiles.usage_fields(profile)
     return plan_reply(selection.reply, chat, engine.tokenizer, selection.rule, context, usage_fields)
 
@@ -187,14 +196,10 @@ def _accept(engine: Engine, dialect: Dialect, inbound: Inbound) -> tuple[Seen, C
         )
     if inbound.form_error is not None:
         raise _Refused(inbound.form_error, Seen())
-    try:
-        body = dict(inbound.form) if inbound.form is not None else json.loads(inbound.body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        where = f" ({exc.msg} at line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-        message = f"We could not parse the JSON body of your request{where}. The API expects a JSON object."
-        raise _Refused(
-            ProviderRequestError(message), Seen(body=inbound.body.decode("utf-8", "replace")[:2000])
-        ) from None
+    try:  # parse_body refuses NaN, huge ints, lone surrogates and deep nesting with the field's path (issue 11)
+        body = dict(inbound.form) if inbound.form is not None else parse_body(inbound.body)
+    except ProviderRequestError as exc:
+        raise _Refused(exc, Seen(body=inbound.body.decode("utf-8", "replace")[:2000])) from None
     seen = Seen(body=body)
     keys = engine.settings.api_keys
     given = dialect.api_key(inbound.headers, inbound.query) if keys else None
@@ -205,6 +210,18 @@ def _accept(engine: Engine, dialect: Dialect, inbound: Inbound) -> tuple[Seen, C
     except ProviderRequestError as exc:
         raise _Refused(exc, seen) from None
     return replace(seen, api=chat.api, model=chat.model, stream=chat.stream), chat
+
+
+def check_reply_size(completion: PlannedReply, stream: bool, limit: int) -> None:
+    """ReplyTooLarge when the reply would pass `limit` bytes, estimated before any body or event is built: the text
+    of every choice, and for a stream the id and model each event repeats (a long model name over thousands of
+    chunks would otherwise build gigabytes)."""
+    text = sum(len(token) for choice in completion.choices for token in choice.tokens)
+    text += sum(len(call.arguments) for choice in completion.choices for call in choice.tool_calls)
+    events = sum(len(c.chunks) + len(c.reasoning_chunks) + len(c.tool_calls) + 3 for c in completion.choices)
+    size = text + (events if stream else 1) * (len(completion.model) + 100)
+    if size > limit:
+        raise ReplyTooLarge(f"the reply would be about {size} bytes, past the server's max_reply_bytes ({limit})")
 
 
 def _select(engine: Engine, inbound: Inbound, chat: ChatRequest, seen: Seen) -> Selection:
@@ -302,7 +319,7 @@ def _stream_plan(
 def _is_json_object(text: str) -> bool:
     try:
         return isinstance(json.loads(text), dict)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # arguments may echo a request: huge ints and deep nesting are not a 500
         return False
 
 

@@ -30,7 +30,7 @@ try:  # the C packer of the `redis` extra (hiredis); redis-py's own works too, a
 except ImportError:  # pragma: no cover - the extra installs it
     hiredis = None  # type: ignore[assignment]
 
-from fake_llm.core.journal import Journal, JournalEntry
+from fake_llm.core.journal import Journal, JournalEntry, bounded_body
 from fake_llm.core.state import WINDOW_S, Counters, RuleChanges, Slot, StateStore, Windows
 from fake_llm.errors import StateUnavailable
 
@@ -81,9 +81,22 @@ return {redis.call('INCR', KEYS[1]), redis.call('GET', KEYS[2])}
 
 # KEYS[1] the journal stream, KEYS[2] use counts; ARGV: max length, field, value, then rule/count pairs (hits of
 # rules that needed no claim).
+#: Append to the journal stream, then drop its oldest items while it holds more than ARGV[1] items or more than
+#: ARGV[2] bytes (KEYS[3] keeps the byte count of what the stream holds), as the in-process journal does.
 _RECORD = """
-redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', ARGV[2], ARGV[3])
-for i = 4, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
+redis.call('XADD', KEYS[1], '*', ARGV[3], ARGV[4])
+local bytes = redis.call('INCRBY', KEYS[3], string.len(ARGV[4]))
+local maxlen, maxbytes = tonumber(ARGV[1]), tonumber(ARGV[2])
+local count = redis.call('XLEN', KEYS[1])
+while count > 1 and (count > maxlen or bytes > maxbytes) do
+  local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+  local size = 0
+  for j = 2, #oldest[2], 2 do size = size + string.len(oldest[2][j]) end
+  redis.call('XDEL', KEYS[1], oldest[1])
+  bytes = redis.call('DECRBY', KEYS[3], size)
+  count = count - 1
+end
+for i = 5, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
 return 1
 """
 
@@ -215,20 +228,24 @@ class RedisWindows:
 
 class RedisJournal(Journal):
     """The journal as one bounded Redis stream per namespace: every replica appends, every replica reads all.
-    How a stream ended is appended later as a small amendment that reading folds in."""
+    How a stream ended is appended later as a small amendment that reading folds in. Bounded like the in-process
+    journal: big bodies are stored clipped with a marker, and the stream keeps at most `size` entries and
+    `max_bytes` bytes of stored JSON (the oldest go first)."""
 
-    def __init__(self, store: RedisStore, size: int) -> None:
-        super().__init__(size)
+    def __init__(self, store: RedisStore, size: int, max_bytes: int = 64 * 1024 * 1024) -> None:
+        super().__init__(size, max_bytes)
         self._store = store
         self._size = size
+        self._max_bytes = max_bytes
 
     def next_seq(self) -> int:
         store = self._store
         return int(store.redis.call(lambda: store.redis.client.incr(store.key("seq"))))
 
     def record(self, entry: JournalEntry) -> None:
-        entry = dataclasses.replace(entry, replica=self._store.replica)
-        self._append("entry", json.dumps(entry.to_dict(), default=str))
+        body, _ = bounded_body(entry.body)
+        entry = dataclasses.replace(entry, replica=self._store.replica, body=body)
+        self._append("entry", entry.to_json())
 
     def stream_ended(self, seq: int, outcome: str, *, keep_first: bool = False) -> None:
         self._append("amend", json.dumps({"seq": seq, "keep_first": keep_first, "stream_outcome": outcome}))
@@ -247,15 +264,15 @@ class RedisJournal(Journal):
     def _append(self, field: str, value: str) -> None:
         store = self._store
         # Amendments share the stream, hence room for two items per entry; reading keeps the newest `size`.
-        args: list[str | int] = [2 * self._size, field, value]
+        args: list[str | int] = [2 * self._size, self._max_bytes, field, value]
         for rule, count in store.take_hits().items():
             args += [rule, count]
-        keys = [store.key("journal"), store.key("uses")]
+        keys = [store.key("journal"), store.key("uses"), store.key("journal-bytes")]
         store.redis.run(store.redis.record, keys, args)
 
     def clear(self, *, restart_numbering: bool = True) -> None:
         store = self._store
-        keys = [store.key("journal"), *([store.key("seq")] if restart_numbering else [])]
+        keys = [store.key("journal"), store.key("journal-bytes"), *([store.key("seq")] if restart_numbering else [])]
         store.redis.call(lambda: store.redis.client.delete(*keys))
 
     @property
@@ -321,8 +338,8 @@ class RedisStore:
                 pipe.hincrby(self.key("uses"), rule, count)
             self.redis.call(pipe.execute)
 
-    def make_journal(self, size: int) -> Journal:
-        return RedisJournal(self, size)
+    def make_journal(self, size: int, max_bytes: int = 64 * 1024 * 1024) -> Journal:
+        return RedisJournal(self, size, max_bytes)
 
     def begin(self, journal: Journal) -> tuple[int, str | None]:
         seq, version = self.redis.run(self.redis.begin, [self.key("seq"), self.key("version")], ())

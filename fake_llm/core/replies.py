@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -21,6 +20,7 @@ from fake_llm.model.finish import FinishReason
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import Match, Reply, Rule
 from fake_llm.scenarios.coercion import CoercionError, coerce
+from fake_llm.scenarios.safe_regex import full_match
 from fake_llm.scenarios.templates import Template, compile_template
 
 #: Length of a `generate:` reply that names none.
@@ -117,6 +117,8 @@ class ReplyContext:
     captures: Mapping[str, str] = field(default_factory=dict)
     seed: int = 0
     call_id: Callable[[int], str] = lambda i: f"call_{i}"
+    #: Templates stop (ReplyTooLarge) before rendering more than this many characters.
+    max_chars: int | None = None
 
 
 def cut_at_stop(text: str, stops: tuple[str, ...], *, keep: bool = False) -> tuple[str, str | None]:
@@ -172,9 +174,10 @@ def template_context(request: ChatRequest, captures: Mapping[str, str]) -> dict[
 class _LazyContext:
     """The template context, built on first use: most replies have no `{{ }}` and never need it."""
 
-    def __init__(self, request: ChatRequest, captures: Mapping[str, str]) -> None:
+    def __init__(self, request: ChatRequest, captures: Mapping[str, str], limit: int | None = None) -> None:
         self.request = request
         self.captures = captures
+        self.limit = limit
         self._built: dict[str, Any] | None = None
 
     def get(self) -> dict[str, Any]:
@@ -186,7 +189,7 @@ class _LazyContext:
 def _render(value: Any, context: _LazyContext) -> Any:
     """`value` with every string rendered as a template (mappings and lists walked)."""
     if isinstance(value, str):
-        return _template(value).render(context.get()) if "{{" in value else value
+        return _template(value).render(context.get(), context.limit) if "{{" in value else value
     if isinstance(value, Mapping):
         return {k: _render(v, context) for k, v in value.items()}
     if isinstance(value, list):
@@ -213,16 +216,25 @@ def scripted_text(reply: Reply, request: ChatRequest, context: _LazyContext, see
         if request.guided_choice:
             return request.guided_choice[int(seed()[:8], 16) % len(request.guided_choice)]
         if request.guided_regex is not None:
-            return str(generate_value({"type": "string", "pattern": request.guided_regex}, seed=seed()))
+            return str(generated({"type": "string", "pattern": request.guided_regex}, seed=seed()))
         if request.response_format_type in ("json_object", "json_schema"):
             schema = response_schema(request) or requested_schema([request.system, request.last_user])
-            return _dumps(generate_value(schema or _JSON_OBJECT_SCHEMA, seed=seed()))
+            return _dumps(generated(schema or _JSON_OBJECT_SCHEMA, seed=seed()))
         if reply.generate.tokens is not None:
             return generate_text(seed=seed(), tokens=reply.generate.tokens)
         return generate_text(seed=seed(), words=reply.generate.words or DEFAULT_GENERATED_WORDS)
     if reply.content is not None:
         return _guided(str(_render(reply.content, context)), request)
     return None
+
+
+def generated(schema: Mapping[str, Any], *, seed: str) -> Any:
+    """A value for a request's schema; a schema no value can be made for (malformed, unsatisfiable, or past the size
+    bounds) is the request's problem, answered as a mismatch (400) rather than a server error."""
+    try:
+        return generate_value(schema, seed=seed)
+    except ValueError as exc:
+        raise ReplyMismatch(f"cannot generate a value for the request's schema: {exc}") from None
 
 
 def response_schema(request: ChatRequest) -> Mapping[str, Any] | None:
@@ -254,7 +266,7 @@ def _guided(text: str, request: ChatRequest) -> str:
         raise ReplyMismatch(
             f"the reply {text!r} is not one of the request's guided_choice {list(request.guided_choice)}"
         )
-    if request.guided_regex is not None and not re.fullmatch(request.guided_regex, text):
+    if request.guided_regex is not None and not full_match(request.guided_regex, text):
         raise ReplyMismatch(f"the reply {text!r} does not match the request's guided_regex {request.guided_regex!r}")
     return text
 
@@ -273,7 +285,7 @@ def plan_reply(
     the pieces of a `stream.chunks` timeline). Raises ReplyMismatch when the reply contradicts the request."""
     rule = rule or Rule(name="<inline>", match=Match(), replies=(reply,))
     ctx = ctx or ReplyContext()
-    context = _LazyContext(request, ctx.captures)
+    context = _LazyContext(request, ctx.captures, ctx.max_chars)
     seeds: list[str] = []
 
     def base_seed() -> str:

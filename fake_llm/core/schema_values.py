@@ -18,20 +18,36 @@ from faker import Faker
 from fake_llm.core.regex_strings import Node, RegexParser, Unsupported, emit
 from fake_llm.core.schema_keywords import count_or, is_multiple, is_number, merge, numeric_bounds, type_list
 from fake_llm.core.value_hints import FORMATS, NAMED, NUMERIC, lookup_hint, make_value, singular
+from fake_llm.model.spec import Searcher
+from fake_llm.scenarios.safe_regex import UnsafeRegex, compile_linear
 
 _SHALLOW = 3  # objects nested less deep than this get every optional property
 _MINIMAL_DEPTH = 6  # past this nesting, or when a $ref repeats _MINIMAL_REPEATS times, only required parts are made
 _MINIMAL_REPEATS = 3
 _HARD_LIMIT = 48  # still nesting here means the required parts recurse forever: no finite instance exists
 _ATTEMPTS = 30  # candidates tried for a pattern or a unique array item
+#: Generated values stay this small whatever a request's schema asks (`minItems: 1000000000`): past these the schema
+#: is refused, as generating it would take the server's memory and time (issue 11, finding 5).
+MAX_ITEMS = 1000
+MAX_CHARS = 100_000
 
 
 def generate_value(schema: Mapping[str, Any], *, seed: int | str, root: Mapping[str, Any] | None = None) -> Any:
     """A JSON value valid against `schema`; the same schema and seed always give the same value.
 
     `root` is the document `$ref`s point into (default: `schema` itself). Unknown keywords are ignored;
-    raises ValueError for a schema detected as unsatisfiable (minimum > maximum, `false`, unresolvable $ref...)."""
-    return _Generator(schema if root is None else root, seed).value(schema, "", 0, ())
+    raises ValueError for a schema detected as unsatisfiable (minimum > maximum, `false`, unresolvable $ref...), for a
+    malformed one (`required: 5`), and for one asking for more than fake-llm generates (MAX_ITEMS, MAX_CHARS)."""
+    document = schema if root is None else root
+    try:
+        return _Generator(document, seed).value(schema, "", 0, ())
+    except (TypeError, AttributeError, KeyError, IndexError) as exc:
+        # The schema comes from a request and may have any shape: a keyword of the wrong type (`required: 5`,
+        # `properties: []`) is the request's mistake. A metaschema check would be stricter than the generator,
+        # which also accepts draft-4 and Gemini-style schemas on purpose.
+        raise ValueError(f"the schema is malformed ({type(exc).__name__}: {exc})") from None
+    except RecursionError:
+        raise ValueError("the schema nests too deeply to generate a value") from None
 
 
 class _Generator:
@@ -193,6 +209,8 @@ class _Generator:
 
     def text(self, schema: Mapping[str, Any], name: str) -> str:
         lo, hi = count_or(schema.get("minLength"), 0), count_or(schema.get("maxLength"), None)
+        if lo > MAX_CHARS:
+            raise ValueError(f"minLength {lo} is more than fake-llm generates ({MAX_CHARS} characters)")
         if hi is not None and lo > hi:
             raise ValueError(f"minLength {lo} is greater than maxLength {hi}")
         fmt = str(schema.get("format", "")).lower()
@@ -217,7 +235,7 @@ class _Generator:
     def patterned(self, pattern: str, realistic: str, lo: int, hi: int | None) -> str:
         """The realistic value if it matches, else strings generated from the regex, checked with re.search."""
         try:
-            regex = re.compile(pattern)
+            regex = _compile(pattern)
         except re.error:
             return self.fit(realistic, lo, hi)  # not a Python regex: nothing can be checked
         try:
@@ -245,6 +263,8 @@ class _Generator:
             prefix, items = items, schema.get("additionalItems", {})
         prefix = prefix if isinstance(prefix, list) else []
         lo, hi = count_or(schema.get("minItems"), 0), count_or(schema.get("maxItems"), None)
+        if lo > MAX_ITEMS:
+            raise ValueError(f"minItems {lo} is more than fake-llm generates ({MAX_ITEMS})")
         contains = schema.get("contains")
         lo = max(lo, 1) if contains not in (None, False) and not prefix and schema.get("minContains") != 0 else lo
         if items is False:
@@ -278,6 +298,8 @@ class _Generator:
         required = [k for k in schema.get("required", ()) if isinstance(k, str)]
         extra = schema.get("additionalProperties", True)
         lo, hi = count_or(schema.get("minProperties"), 0), count_or(schema.get("maxProperties"), None)
+        if lo > MAX_ITEMS:
+            raise ValueError(f"minProperties {lo} is more than fake-llm generates ({MAX_ITEMS})")
         if hi is not None and len(required) > hi:
             raise ValueError(f"{len(required)} required properties but maxProperties is {hi}")
         optional = [k for k in props if k not in required and props[k] is not False]
@@ -313,12 +335,24 @@ class _Generator:
         if isinstance(props, Mapping) and key in props:
             return props[key]
         for regex, sub in patterns.items() if isinstance(patterns, Mapping) else ():
-            if re.search(regex, key):
-                return sub
+            try:
+                if _compile(regex).search(key):
+                    return sub
+            except re.error:
+                continue
         extra = schema.get("additionalProperties", True)
         if extra is False:
             raise ValueError(f"property {key!r} is required but additionalProperties is false")
         return extra if isinstance(extra, Mapping) else {}
+
+
+def _compile(pattern: str) -> Searcher:
+    """RE2 when it can run the pattern (linear time); Python's `re` only for what RE2 refuses (lookaround), which
+    can only come from the operator's scenario files: request_json.py refuses such patterns in requests."""
+    try:
+        return compile_linear(pattern)
+    except UnsafeRegex:
+        return re.compile(pattern)
 
 
 def schema_error(value: Any, schema: Mapping[str, Any]) -> str | None:

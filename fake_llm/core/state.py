@@ -72,7 +72,7 @@ class StateStore(Protocol):
     counters: Counters
     windows: Windows
 
-    def make_journal(self, size: int) -> Journal: ...
+    def make_journal(self, size: int, max_bytes: int = 64 * 1024 * 1024) -> Journal: ...
 
     def begin(self, journal: Journal) -> tuple[int, str | None]:
         """A new request's sequence number and the namespace's current rule-changes version (one round trip)."""
@@ -167,8 +167,8 @@ class MemoryStore:
     counters: Counters = field(default_factory=MemoryCounters)
     windows: Windows = field(default_factory=MemoryWindows)
 
-    def make_journal(self, size: int) -> Journal:
-        return Journal(size)
+    def make_journal(self, size: int, max_bytes: int = 64 * 1024 * 1024) -> Journal:
+        return Journal(size, max_bytes)
 
     def begin(self, journal: Journal) -> tuple[int, str | None]:
         return journal.next_seq(), None

@@ -202,7 +202,10 @@ def _arguments(
         return str(render(spec.arguments))
     generated: dict[str, Any] = {}
     if spec.arguments is None or spec.tool is not None:
-        value = generate_value(schema or _EMPTY_OBJECT, seed=seed)
+        try:
+            value = generate_value(schema or _EMPTY_OBJECT, seed=seed)
+        except ValueError as exc:  # a malformed or unsatisfiable schema in the request: its problem, not a 500
+            raise ReplyMismatch(f"cannot generate arguments for tool {name!r}: {exc}") from None
         generated = value if isinstance(value, dict) else {}
         if spec.arguments is None:
             return _compact(value)

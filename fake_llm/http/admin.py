@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import secrets
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fake_llm.errors import ProviderRequestError, ScenarioError, StateUnavailable
-from fake_llm.http.engine import FakeLLM
+from fake_llm.http.engine import FakeLLM, read_body
 from fake_llm.version import __version__
 
 
@@ -57,14 +59,20 @@ def _guarded(endpoint: Any) -> Any:
 
 
 async def health(request: Request) -> Response:
-    """200 while the server can answer; 503 while its shared state store (Redis) cannot be reached."""
+    """200 while the server can answer; 503 while its shared state store (Redis) cannot be reached. Always answers
+    `status` (and the status code health checks read); the details (state, rule counts, load errors) go only to the
+    server's own pages and non-browser clients, and to token holders when a token is set."""
     engine: FakeLLM = request.app.state.fake_llm
     state = engine.store.health()
+    status = "ok" if state["ok"] else "unavailable"
+    code = 200 if state["ok"] else 503
+    if request.scope.get("fake_llm.cross_origin") or not _authorized(request):
+        return JSONResponse({"status": status, "load_errors": len(engine.load_errors)}, status_code=code)
     # The bound address (port 0 resolved to the real port); an in-process app without a socket reports the request's.
     url = engine.url or str(request.base_url).rstrip("/")
     return JSONResponse(
         {
-            "status": "ok" if state["ok"] else "unavailable",
+            "status": status,
             "state": {**state, "namespace": engine.settings.namespace, "workers": engine.settings.workers},
             "version": __version__,
             "url": url,
@@ -72,12 +80,21 @@ async def health(request: Request) -> Response:
             "port": urlsplit(url).port,
             "rules": len(engine.selector.rules),
             "scenarios": [s.name for s in engine.selector.scenarios],
-            # A failed hot reload: the last good rules still serve, and the problems show here until fixed.
-            "load_errors": engine.load_errors,
+            # A failed hot reload: the last good rules still serve, and the problems show here until fixed, without
+            # the values they quote (a scenario swapped for a symlink to a secret file must not leak it here).
+            "load_errors": [_without_quoted_values(problem) for problem in engine.load_errors],
             "time_scale": engine.settings.time_scale,
         },
-        status_code=200 if state["ok"] else 503,
+        status_code=code,
     )
+
+
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+
+
+def _without_quoted_values(problem: str) -> str:
+    """`s.yaml:1: expected a mapping, got 'root:x:0:0'` -> `s.yaml:1: expected a mapping, got '…'`."""
+    return _QUOTED.sub("'…'", problem)
 
 
 async def journal(request: Request) -> Response:
@@ -100,7 +117,9 @@ async def journal(request: Request) -> Response:
         entries = [e for e in entries if e.seq > after]
     if limit > 0:
         entries = entries[-limit:]
-    return JSONResponse({"entries": [e.to_dict() for e in entries]})
+    # Each entry serialises on its own and never fails (journal.py), whatever a request held.
+    body = '{"entries":[' + ",".join(e.to_json() for e in entries) + "]}"
+    return Response(body, media_type="application/json")
 
 
 async def reset(request: Request) -> Response:
@@ -117,18 +136,25 @@ async def rules(request: Request) -> Response:
     mode = request.query_params.get("mode", "append")
     if mode not in ("append", "replace"):
         return _problem(400, f"mode must be append or replace, got {mode!r}")
-    raw = await request.body()
-    if len(raw) > engine.settings.max_body_bytes:
-        return _problem(400, "rules body too large")
+    raw = await read_body(request, engine.settings.max_body_bytes)  # refused as soon as it passes the limit
+    if raw is None:
+        return _problem(
+            413, f"rules body too large: the limit is {engine.settings.max_body_bytes} bytes (--max-body-bytes)"
+        )
     text = raw.decode("utf-8", errors="replace")
     if "json" in request.headers.get("content-type", ""):
         try:
             json.loads(text)
         except json.JSONDecodeError as exc:
             return _problem(400, f"invalid JSON: {exc}")
+        except (RecursionError, ValueError) as exc:
+            return _problem(400, f"invalid JSON: {'nested too deeply' if isinstance(exc, RecursionError) else exc}")
     try:
-        # JSON is YAML: parsing the text itself keeps error line numbers true to what was sent.
-        scenario = engine.load_rules(text, replace=mode == "replace", source="POST /_fake/rules")
+        # JSON is YAML: parsing the text itself keeps error line numbers true to what was sent. Parsed in a worker
+        # thread so a big load never stalls the streams being served.
+        scenario = await asyncio.to_thread(
+            engine.load_rules, text, replace=mode == "replace", source="POST /_fake/rules", untrusted=True
+        )
     except ScenarioError as exc:
         return _problem(400, str(exc), problems=[str(p) for p in exc.problems])
     return JSONResponse({"loaded": [r.name for r in scenario.rules], "mode": mode, "warnings": engine.warnings})

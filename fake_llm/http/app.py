@@ -21,6 +21,7 @@ from fake_llm.http.admin import ADMIN_ROUTES
 from fake_llm.http.aws_headers import with_aws_headers
 from fake_llm.http.dashboard import DASHBOARD_ROUTES
 from fake_llm.http.engine import MODEL_CREATED, FakeLLM
+from fake_llm.http.guard import RequestGuard
 from fake_llm.http.images import EXTRA_ROUTES as IMAGE_ROUTES
 from fake_llm.http.ollama_models import EXTRA_ROUTES as OLLAMA_ROUTES
 from fake_llm.http.realtime import REALTIME_ROUTES
@@ -150,14 +151,22 @@ def create_app(
         *ADMIN_ROUTES,
         *DASHBOARD_ROUTES,
     ]
+    settings = engine.settings
     middleware = [
+        # Outermost: Host and origin checks come before CORS, which then only ever sees /v1 requests' origins.
+        Middleware(
+            RequestGuard,
+            bind_host=settings.host,
+            allowed_hosts=settings.allowed_hosts,
+            allowed_origins=settings.allowed_origins,
+        ),
         Middleware(
             CORSMiddleware,
             allow_origins=list(engine.settings.cors_origins),
             allow_methods=["*"],
             allow_headers=["*"],
             expose_headers=EXPOSED_HEADERS,
-        )
+        ),
     ]
     silence_scripted_disconnects()
     lifespan = None

@@ -45,6 +45,12 @@ def scenario_roots(paths: Sequence[str | Path]) -> list[Path]:
     return [Path(p).resolve() if Path(p).is_dir() else Path(p).resolve().parent for p in paths]
 
 
+def rule_roots(paths: Sequence[str | Path], extra: Sequence[str]) -> list[Path]:
+    """The folders rules sent at run time may read `content_file`s from: the scenario folders given (never the
+    folder around a scenario file: a project root holds `.env`s) and the `rules_folders` named."""
+    return [Path(p).resolve() for p in [*paths, *extra] if Path(p).is_dir()]
+
+
 class FakeLLM(SharedState, RuleSets):
     """Owns everything one server instance needs; the Starlette app and the admin endpoints call into it."""
 
@@ -61,13 +67,14 @@ class FakeLLM(SharedState, RuleSets):
         #: Counters, limits, the journal and rule changes of this engine's namespace (shared with other replicas
         #: when it is Redis).
         self.store = store if store is not None else open_store(settings.state, settings.namespace)
-        self.journal = self.store.make_journal(settings.journal_size)
+        self.journal = self.store.make_journal(settings.journal_size, settings.journal_bytes)
         self.base_scenarios = tuple(scenarios)
         self.selector = Selector(scenarios, self.store.counters)
         self.tokenizer = make_tokenizer(settings.tokenizer)
         self.ids = IdMaker(settings.seed)
         self.clock = Clock(settings.freeze_time)
         self.roots = list(roots)
+        self.rule_roots = rule_roots((), settings.rules_folders)
         self.warnings = shadowed_rules(scenarios)
         self.limiter = RateLimiter(self.clock.now, self.store.windows)
         self.server_limit = (
@@ -97,6 +104,7 @@ class FakeLLM(SharedState, RuleSets):
             paths = [bundled_scenarios()]
         engine = cls(settings, load_scenarios(paths), scenario_roots(paths))
         engine.paths = paths
+        engine.rule_roots = rule_roots(paths, settings.rules_folders)
         return engine
 
     # ------------------------------------------------------------------ the request flow

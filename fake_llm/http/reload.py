@@ -84,7 +84,8 @@ async def watch(engine: FakeLLM, stop: asyncio.Event, *, debounce_ms: int = DEBO
             recursive=False,
         ):
             changed = sorted({Path(path).name for _, path in changes})
-            engine.reload(reason=f"changed: {', '.join(changed)}")
+            # Parsed in a worker thread: a big scenario folder must not stall the streams being served meanwhile.
+            await asyncio.to_thread(engine.reload, reason=f"changed: {', '.join(changed)}")
             if WatchScope.of(engine) != scope:
                 break  # watch the new set of files
 

@@ -58,7 +58,7 @@ def _render(dialect: Dialect, outcome: Outcome, settings: Settings, on_close: Ca
         body = dialect.error_body(400, outcome.message, type="invalid_request_error", code="fake_llm_no_match")
         return json_response(body, 400, headers)
     if isinstance(outcome, Mismatched):
-        body = dialect.error_body(400, f"fake-llm: {outcome.message}", code="fake_llm_reply_mismatch")
+        body = dialect.error_body(400, f"fake-llm: {outcome.message}", code=outcome.code)
         return json_response(body, 400, headers)
     if isinstance(outcome, RateLimited):
         decision = outcome.decision

@@ -31,6 +31,7 @@ class RuleSets:
     selector: Selector
     base_scenarios: tuple[Scenario, ...]
     roots: list[Path]
+    rule_roots: list[Path]
     paths: list[str | Path]
     load_errors: list[str]
     warnings: list[str]
@@ -71,25 +72,36 @@ class RuleSets:
             )
         )
 
-    def load_rules(self, data: Any, *, replace: bool = False, source: str = "<rules>", share: bool = True) -> Scenario:
+    def load_rules(
+        self, data: Any, *, replace: bool = False, source: str = "<rules>", share: bool = True, untrusted: bool = False
+    ) -> Scenario:
         """Add rules at run time (YAML text, a list of rule mappings or a scenario mapping); with `replace`, they
-        replace everything loaded. Files they name must lie inside the scenario folders. With a shared state
-        store they reach every replica of the namespace, unless `share` is false (rules every replica loads
-        itself, such as FakeLLMServer's `rules=`)."""
-        base = self.roots[0] if self.roots else Path.cwd()
+        replace everything loaded. Files they name must lie inside the scenario folders the server was started
+        with or a `rules_folders` one (a scenario file alone grants none). `untrusted` (rules from a request):
+        regexes must run in linear time. With a shared state store they reach every replica of the namespace
+        (which parses them under the same checks), unless `share` is false (rules every replica loads itself,
+        such as FakeLLMServer's `rules=`)."""
+        base = self.rule_roots[0] if self.rule_roots else Path.cwd()
         self.refresh()  # on top of what other replicas added
         self._added += 1
         name = f"rules-{self._added}" if not self.store.shared else f"rules-{len(self.store.rule_changes().ops) + 1}"
-        scenario = parse_rules(data, source=source, base_dir=base, allowed_roots=self.roots, default_name=name)
+        scenario = parse_rules(
+            data,
+            source=source,
+            base_dir=base,
+            allowed_roots=self.rule_roots,
+            default_name=name,
+            untrusted=untrusted,
+        )
         self.install([scenario], replace=replace)
         if share:
-            self.share_rules(data, replace=replace, source=source, name=name)
+            self.share_rules(data, replace=replace, source=source, name=name, untrusted=untrusted)
         return scenario
 
     def refresh(self) -> None:
         """SharedState's (other replicas' rule changes)."""
 
-    def share_rules(self, data: Any, *, replace: bool, source: str, name: str) -> None:
+    def share_rules(self, data: Any, *, replace: bool, source: str, name: str, untrusted: bool = False) -> None:
         """SharedState's (tell the other replicas)."""
 
     def install(self, scenarios: Sequence[Scenario], *, replace: bool = False) -> None:

@@ -47,6 +47,8 @@ class SharedState:
     limiter: RateLimiter
     base_scenarios: tuple[Scenario, ...]
     roots: list[Path]
+    #: The folders run-time rules may read files from (engine.rule_roots).
+    rule_roots: list[Path]
     paths: list[str | Path]
     warnings: list[str]
     load_errors: list[str]
@@ -84,6 +86,7 @@ class SharedState:
                 self.settings.replace(namespace=name), self.base_scenarios, self.roots, store=self.store.namespace(name)
             )
             engine.paths = self.paths
+            engine.rule_roots = self.rule_roots
         self.namespaces[name] = engine
         if len(self.namespaces) > MAX_NAMESPACES:
             self.namespaces.popitem(last=False)
@@ -131,15 +134,28 @@ class SharedState:
         self.rules_version = changes.version
 
     def _parse_op(self, op: dict[str, Any]) -> Scenario:
-        base = self.roots[0] if self.roots else Path.cwd()
+        # Under the checks the replica that took them used: run-time rules read files only inside rule_roots, and
+        # those that came in a request (untrusted; the default for an op that does not say) get linear-time regexes.
+        base = self.rule_roots[0] if self.rule_roots else Path.cwd()
         return parse_rules(
-            op["data"], source=op["source"], base_dir=base, allowed_roots=self.roots, default_name=op["name"]
+            op["data"],
+            source=op["source"],
+            base_dir=base,
+            allowed_roots=self.rule_roots,
+            default_name=op["name"],
+            untrusted=op.get("untrusted", True),
         )
 
-    def share_rules(self, data: Any, *, replace: bool, source: str, name: str) -> None:
+    def share_rules(self, data: Any, *, replace: bool, source: str, name: str, untrusted: bool = False) -> None:
         """Tell the other replicas about rules added here (they were checked by loading them)."""
         if self.store.shared:
-            op = {"data": json.loads(json.dumps(data, default=str)), "source": source, "name": name, "replace": replace}
+            op = {
+                "data": json.loads(json.dumps(data, default=str)),
+                "source": source,
+                "name": name,
+                "replace": replace,
+                "untrusted": untrusted,
+            }
             self.store.publish(op=op)
             # Not the version just published: another replica may have changed rules in between, and the next
             # request must replay everything.

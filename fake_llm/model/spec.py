@@ -3,13 +3,23 @@ values. Every layer reads them; only fake_llm.scenarios builds them from YAML, s
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 LOOKUP_KINDS = ("contains", "equals", "startswith", "regex")
 TOOL_CALLS_NOTE = "tool_calls may go with one text key"
+
+
+class Searcher(Protocol):
+    """What matching needs of a compiled pattern: `re.Pattern` and RE2's compiled regexes both offer it."""
+
+    def search(self, text: str, /) -> Any: ...
+    def fullmatch(self, text: str, /) -> Any: ...
+    @property
+    def groupindex(self) -> Mapping[str, int]: ...
+    @property
+    def pattern(self) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +29,8 @@ class TextLookup:
     kind: str
     value: str
     ignore_case: bool = False
-    pattern: re.Pattern[str] | None = None
+    #: Python's `re` for the operator's files; RE2 (linear time) for rules posted at run time.
+    pattern: Searcher | None = None
 
     def describe(self) -> str:
         """The lookup as a verb phrase: `contain 'x'`, `match regex 'a.*'`."""

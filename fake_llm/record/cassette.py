@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -156,12 +157,17 @@ def field_values(value: Any, names: frozenset[str]) -> Iterator[str]:
             yield from field_values(item, names)
 
 
+#: A key as providers quote it in errors: "Incorrect API key provided: sk-proj-****************wxyz".
+_KEY_FRAGMENT = re.compile(r"[A-Za-z0-9_-]{2,}\*{3,}[A-Za-z0-9_-]*|\bsk-[A-Za-z0-9_-]{16,}")
+
+
 def scrub_secrets(value: Any, secrets: Sequence[str]) -> Any:
-    """`value` with every secret replaced wherever it occurs (mapping and list types kept)."""
+    """`value` with every secret, and every key or masked key fragment an upstream message quotes, replaced
+    wherever it occurs (mapping and list types kept)."""
     if isinstance(value, str):
         for secret in secrets:
             value = value.replace(secret, REDACTED)
-        return value
+        return _KEY_FRAGMENT.sub(REDACTED, value)
     if isinstance(value, dict):
         return type(value)({k: scrub_secrets(v, secrets) for k, v in value.items()})
     if isinstance(value, list):

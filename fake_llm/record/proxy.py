@@ -27,6 +27,7 @@ from fake_llm.core.matching import explain
 from fake_llm.dialects import DIALECTS, Provider
 from fake_llm.dialects.bedrock.eventstream import CONTENT_TYPE as EVENTSTREAM_TYPE
 from fake_llm.errors import ProviderRequestError, ScenarioError
+from fake_llm.http import log_scrub
 from fake_llm.http.aws_headers import with_aws_headers
 from fake_llm.http.engine import FakeLLM
 from fake_llm.http.sse import silence_scripted_disconnects
@@ -322,5 +323,6 @@ def run_recorder(
     )
     logging.basicConfig(level=logging.INFO)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is uvicorn's job
+    log_scrub.install()  # `?key=` of Gemini clients never reaches the access log
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
     return 0

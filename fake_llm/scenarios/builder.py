@@ -23,6 +23,7 @@ from fake_llm.model.spec import (
     Reply,
     Rule,
     Scenario,
+    Searcher,
     StreamError,
     StreamSpec,
     TextLookup,
@@ -31,6 +32,8 @@ from fake_llm.model.spec import (
 )
 from fake_llm.scenarios.coercion import CoercionError, coerce
 from fake_llm.scenarios.media_schema import MEDIA_APIS, MEDIA_KEYS
+from fake_llm.scenarios.safe_files import FileRefused, read_text_file
+from fake_llm.scenarios.safe_regex import UnsafeRegex, compile_linear
 from fake_llm.scenarios.schema import REPLY_BODY_KEYS, SCENARIO_SCHEMA, TEXT_KEYS, WHOLE_REPLY_KEYS
 from fake_llm.scenarios.templates import TemplateError, compile_template, reply_names
 from fake_llm.scenarios.yaml_lines import Located, error_path, most_specific, schema_message
@@ -62,6 +65,7 @@ def build_scenario(
     base_dir: Path | None,
     allowed_roots: Sequence[Path] | None,
     default_name: str | None,
+    untrusted: bool = False,
 ) -> Scenario:
     if data is None:
         data = {}
@@ -70,7 +74,7 @@ def build_scenario(
     problems = [located.problem(error_path(error), schema_message(error)) for error in errors]
     if problems:
         raise ScenarioError(sorted(_dedupe(problems), key=lambda p: p.line))
-    builder = _Builder(located, base_dir or Path.cwd(), allowed_roots)
+    builder = _Builder(located, base_dir or Path.cwd(), allowed_roots, untrusted=untrusted)
     scenario = builder.scenario(data, default_name or Path(source).stem.strip("<>"))
     if builder.problems:
         raise ScenarioError(builder.problems)
@@ -95,7 +99,11 @@ def capture_names(match: Match) -> tuple[str, ...]:
 class _Builder:
     """Turns schema-valid data into typed values, checking what a JSON Schema cannot say."""
 
-    def __init__(self, located: Located, base_dir: Path, allowed_roots: Sequence[Path] | None) -> None:
+    def __init__(
+        self, located: Located, base_dir: Path, allowed_roots: Sequence[Path] | None, *, untrusted: bool = False
+    ) -> None:
+        #: Rules from a request (POST /_fake/rules): regexes must run in linear time.
+        self.untrusted = untrusted
         self.located = located
         self.base_dir = base_dir
         self.allowed_roots = [root.resolve() for root in allowed_roots] if allowed_roots is not None else None
@@ -191,8 +199,14 @@ class _Builder:
             return None
         kind = kinds[0]
         ignore_case = bool(raw.get("ignore_case", False))
-        pattern = None
-        if kind == "regex":
+        pattern: Searcher | None = None
+        if kind == "regex" and self.untrusted:
+            try:
+                pattern = compile_linear(raw[kind], ignore_case=ignore_case)
+            except UnsafeRegex as exc:
+                self.fail((*path, kind), f"regex {raw[kind]!r} refused for a rule sent at run time: {exc}")
+                return None
+        elif kind == "regex":
             try:
                 pattern = re.compile(raw[kind], re.IGNORECASE if ignore_case else 0)
             except re.error as exc:
@@ -366,11 +380,16 @@ class _Builder:
         self.files.append(str(target))  # watched even when missing, so that creating it fixes the load
         if self.allowed_roots is not None and not any(target.is_relative_to(root) for root in self.allowed_roots):
             self.fail(
-                path, f"{name!r} is outside the scenario folders; rules sent at run time may only read files there"
+                path,
+                f"{name!r} is outside the scenario folders; rules sent at run time may only read files there "
+                "(or in a --rules-folder)",
             )
             return ""
         try:
-            return target.read_text(encoding="utf-8")
+            return read_text_file(name, target)
+        except FileRefused as exc:
+            self.fail(path, f"cannot read {name!r}: {exc}")
+            return ""
         except (OSError, UnicodeDecodeError) as exc:
             self.fail(path, f"cannot read {name!r}: {exc.strerror if isinstance(exc, OSError) else exc}")
             return ""

@@ -3,6 +3,7 @@ fake_llm.model.spec; the YAML reading lives in yaml_lines.py and the typed build
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import yaml
 from fake_llm.errors import Problem, ScenarioError
 from fake_llm.model.spec import Rule, Scenario, rules_in_order
 from fake_llm.scenarios.builder import build_scenario
+from fake_llm.scenarios.safe_regex import catastrophic_parts
 from fake_llm.scenarios.yaml_lines import load_yaml
 from fake_llm.settings import bundled_pack, bundled_pack_names
 
@@ -89,15 +91,17 @@ def parse_rules(
     base_dir: Path | None = None,
     allowed_roots: Sequence[Path] | None = None,
     default_name: str | None = None,
+    untrusted: bool = False,
 ) -> Scenario:
-    """A Scenario from YAML/JSON text holding a rule list or a scenario mapping, or the same already parsed."""
+    """A Scenario from YAML/JSON text holding a rule list or a scenario mapping, or the same already parsed.
+    `untrusted` (rules from a request): regexes must be linear-time ones (RE2)."""
     if not isinstance(data, str):
         data = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     parsed, lines = load_yaml(data, source)
     if isinstance(parsed, list):
         # A bare list of rules: the same lines, under `rules`, so errors point at what the user wrote.
         parsed, lines = {"rules": parsed}, {("rules", *path): line for path, line in lines.items()}
-    return build_scenario(parsed, lines, source, base_dir, allowed_roots, default_name)
+    return build_scenario(parsed, lines, source, base_dir, allowed_roots, default_name, untrusted)
 
 
 def check_unique_names(scenarios: Sequence[Scenario]) -> list[Problem]:
@@ -144,4 +148,17 @@ def shadowed_rules(scenarios: Sequence[Scenario]) -> list[str]:
         f"{'catch-all rule' if before.match.is_catch_all else 'rule with the same match'} {before.name!r} "
         f"({before.source}) comes first" + (" (it has a higher priority)" if before.priority > rule.priority else "")
         for rule, before in shadowing(scenarios)
+    ] + [warning for scenario in scenarios for rule in scenario.rules for warning in _risky_regexes(rule)]
+
+
+def _risky_regexes(rule: Rule) -> list[str]:
+    """Warnings for rule regexes Python's `re` may take exponential time on (`(a+)+$` on a long message)."""
+    match = rule.match
+    given = [match.user, match.system, match.any_message, match.tool_result, *(v for _, v in match.headers)]
+    lookups = [lookup for lookup in given if lookup is not None]
+    return [
+        f"{rule.source}: rule {rule.name!r} regex {lookup.value!r} can backtrack catastrophically "
+        f"({catastrophic_parts(lookup.value)[0]}); one long message could stall the server"
+        for lookup in lookups
+        if isinstance(lookup.pattern, re.Pattern) and catastrophic_parts(lookup.value)
     ]

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
+from fake_llm.errors import ReplyTooLarge
+
 
 class AnyName:
     """In an allowed-names tree: any sub-name may follow (regex captures, header names), checked at render time."""
@@ -88,10 +90,15 @@ class Template:
         found = (".".join(p.path) for p in self.parts if isinstance(p, _Expression) and p.path)
         return tuple(dict.fromkeys(found))
 
-    def render(self, context: Mapping[str, Any]) -> str:
+    def render(self, context: Mapping[str, Any], limit: int | None = None) -> str:
+        """The text for `context`; ReplyTooLarge as soon as it would pass `limit` characters (checked before the
+        pieces are joined, so `{{ last_user }}` a thousand times never builds the whole text)."""
         if self.is_static:
             return self.source
-        return "".join(p if isinstance(p, str) else _evaluate(p, context) for p in self.parts)
+        pieces = [p if isinstance(p, str) else _evaluate(p, context) for p in self.parts]
+        if limit is not None and sum(map(len, pieces)) > limit:
+            raise ReplyTooLarge(f"the reply template would produce more than {limit} characters (max_reply_bytes)")
+        return "".join(pieces)
 
 
 def reply_names(captures: Iterable[str]) -> Mapping[str, Allowed]:

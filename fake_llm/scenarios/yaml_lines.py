@@ -16,14 +16,35 @@ class _LineLoader(yaml.SafeLoader):
     """SafeLoader (no arbitrary tags) that keeps nodes so we can map every key path to its line."""
 
 
+#: Nesting deeper than this is refused (real scenarios nest a JSON Schema a dozen levels at most).
+MAX_YAML_DEPTH = 64
+#: Nodes a document may expand to once aliases are followed: alias bombs (`&a [*b, *b, ...]`) stop here.
+MAX_YAML_NODES = 200_000
+
+
 def load_yaml(text: str, source: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
     loader = _LineLoader(text)
     try:
-        node = loader.get_single_node()
+        try:
+            node = loader.get_single_node()
+        except RecursionError:
+            raise ScenarioError(
+                [Problem(source, 0, "", f"YAML nested too deeply (the limit is {MAX_YAML_DEPTH} levels)")]
+            ) from None
         lines: dict[tuple[Any, ...], int] = {}
         problems: list[Problem] = []
         if node is not None:
-            _walk(node, (), lines, problems, source)
+            walk = _Walk(lines, problems, source)
+            size = walk.visit(node, ())
+            if size > MAX_YAML_NODES:
+                problems.append(
+                    Problem(
+                        source,
+                        1,
+                        "",
+                        f"the document expands to {size} values through its aliases (the limit is {MAX_YAML_NODES})",
+                    )
+                )
         if problems:
             raise ScenarioError(problems)
         data = loader.construct_document(node) if node is not None else None
@@ -60,24 +81,57 @@ def yaml_hint(reason: str, line: str) -> str:
     return ""
 
 
-def _walk(
-    node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], problems: list[Problem], source: str
-) -> None:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        seen: set[Any] = set()
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else repr(key_node)
-            if key in seen:
-                problems.append(
-                    Problem(source, key_node.start_mark.line + 1, _format_path(path), f"duplicate key {key!r}")
+class _Walk:
+    """Maps key paths to lines and sizes the document once aliases are expanded. An aliased node is walked once:
+    its size is remembered, so the walk stays linear in the text even for an alias bomb."""
+
+    def __init__(self, lines: dict[tuple[Any, ...], int], problems: list[Problem], source: str) -> None:
+        self.lines, self.problems, self.source = lines, problems, source
+        self.sizes: dict[int, int] = {}
+        self.active: set[int] = set()
+        self.too_deep = False
+
+    def visit(self, node: yaml.Node, path: tuple[Any, ...]) -> int:
+        if id(node) in self.active:
+            self.problems.append(
+                Problem(self.source, node.start_mark.line + 1, _format_path(path), "an alias refers to its own parent")
+            )
+            return 1
+        if id(node) in self.sizes:  # an alias of a node already walked
+            return self.sizes[id(node)]
+        self.lines[path] = node.start_mark.line + 1
+        if len(path) > MAX_YAML_DEPTH:
+            if not self.too_deep:
+                self.too_deep = True
+                self.problems.append(
+                    Problem(
+                        self.source,
+                        node.start_mark.line + 1,
+                        _format_path(path[:MAX_YAML_DEPTH]),
+                        f"nested deeper than {MAX_YAML_DEPTH} levels",
+                    )
                 )
-            seen.add(key)
-            _walk(value_node, (*path, key), lines, problems, source)
-            lines[(*path, key)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _walk(item, (*path, index), lines, problems, source)
+            return 1
+        self.active.add(id(node))
+        size = 1
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else repr(key_node)
+                if key in seen:
+                    self.problems.append(
+                        Problem(self.source, key_node.start_mark.line + 1, _format_path(path), f"duplicate key {key!r}")
+                    )
+                seen.add(key)
+                size += self.visit(value_node, (*path, key))
+                self.lines[(*path, key)] = key_node.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                size += self.visit(item, (*path, index))
+        size = min(size, MAX_YAML_NODES + 1)  # enough to refuse it; keeps the numbers small
+        self.active.discard(id(node))
+        self.sizes[id(node)] = size
+        return size
 
 
 def _format_path(path: Sequence[Any]) -> str:

@@ -15,6 +15,7 @@ import uvicorn
 
 from fake_llm.core.journal import Journal
 from fake_llm.http.app import create_app
+from fake_llm.http.connections import guarded_protocol
 from fake_llm.http.engine import FakeLLM
 from fake_llm.model.spec import Scenario
 from fake_llm.scenarios.loader import load_scenarios
@@ -121,7 +122,11 @@ class FakeLLMServer:
             log_level="warning",
             lifespan="on" if self.settings.watch else "off",
             access_log=False,
-            timeout_graceful_shutdown=2,
+            timeout_graceful_shutdown=min(2.0, self.settings.graceful_timeout),  # type: ignore[arg-type]
+            timeout_keep_alive=self.settings.header_timeout,  # type: ignore[arg-type]
+            http=guarded_protocol(
+                header_timeout=self.settings.header_timeout, max_connections=self.settings.max_connections
+            ),
         )
         self._server = _Server(config)
         self._thread = threading.Thread(

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import Message, ToolCall, ToolSpec
+from fake_llm.scenarios.safe_regex import UnsafeRegex, compile_linear
 
 ROLES = ("system", "assistant", "user", "function", "tool", "developer")
 
@@ -260,9 +260,9 @@ def parse_guided(body: Mapping[str, Any]) -> Guided:
     if regex is not None:
         if not isinstance(regex, str):
             raise invalid_type("guided_regex", "a string", regex)
-        try:
-            re.compile(regex)
-        except re.error as exc:
+        try:  # RE2: linear time whatever the pattern (safe_regex.py)
+            compile_linear(regex)
+        except UnsafeRegex as exc:
             raise ProviderRequestError(f"Invalid 'guided_regex': {exc}.", param="guided_regex") from None
     include_stop = body.get("include_stop_str_in_output", False)
     if not isinstance(include_stop, bool):
