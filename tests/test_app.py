@@ -174,6 +174,20 @@ def test_health(client: TestClient) -> None:
     }
 
 
+def test_health_is_degraded_with_a_503_while_load_errors_stand(client: TestClient) -> None:
+    """A failed reload keeps the last good rules serving: `degraded`, and a 503 for probes that read only the status
+    (compose `curl -f`, Kubernetes httpGet), as `fake-llm health` fails too; ok again once the files load."""
+    engine = client.app.state.fake_llm  # type: ignore[attr-defined]
+    engine.load_errors = ["x.yaml:3: rules[0].reply.contnt: unknown key"]
+    response = client.get("/_fake/health")
+    assert (response.status_code, response.json()["status"]) == (503, "degraded")
+    assert response.json()["load_errors"] == ["x.yaml:3: rules[0].reply.contnt: unknown key"]
+    assert response.json()["rules"] == 3  # still serving
+    engine.load_errors = []
+    response = client.get("/_fake/health")
+    assert (response.status_code, response.json()["status"]) == (200, "ok")
+
+
 def test_journal_lists_requests_with_filters_and_limit(client: TestClient) -> None:
     client.post(URL, json=chat_body("hello"))
     client.post(URL, json=chat_body("nothing"))

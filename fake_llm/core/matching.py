@@ -219,6 +219,7 @@ class Selector:
         self._lock = threading.Lock()
         self._scenarios: tuple[Scenario, ...] = tuple(scenarios)
         self._rules: tuple[Rule, ...] = tuple(rules_in_order(self._scenarios))
+        self.stateful = _is_stateful(self._rules)
         #: Names of scenarios switched off (from the dashboard or POST /_fake/scenarios/...).
         self._disabled: frozenset[str] = frozenset()
         #: Where `times` and `replies:` positions are counted: this process, or a store replicas share.
@@ -254,6 +255,7 @@ class Selector:
         with self._lock:
             self._scenarios = tuple(scenarios)
             self._rules = tuple(rules_in_order(self._scenarios))
+            self.stateful = _is_stateful(self._rules)
 
     def reset(self) -> None:
         """Forget every use count and sequence position."""
@@ -301,6 +303,12 @@ class Selector:
             # "No rules loaded" would mislead: rules are loaded, but every scenario holding them is switched off.
             reasons = [(f"scenario {name!r}", "switched off") for name in switched_off]
         return Selection(None, None, {}, tuple(reasons))
+
+
+def _is_stateful(rules: Sequence[Rule]) -> bool:
+    """Whether answering may need a decision from the counters or windows (`times`, a `replies:` sequence, a
+    rule's rate limit); Selector.stateful, so a shared store can skip its slow path when none does."""
+    return any(rule.times is not None or len(rule.replies) > 1 or rule.rate_limit is not None for rule in rules)
 
 
 def rule_summary(rule: Rule, hits: int) -> dict[str, Any]:

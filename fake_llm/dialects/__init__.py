@@ -80,10 +80,15 @@ TRANSCRIPTS: dict[str, TranscriptReader] = {
     INVOKE_API: bedrock_transcript.INVOKE,
 }
 
+#: Every name a request can carry as its dialect (what `match.dialect` compares with): the registry's, plus Bedrock's
+#: InvokeModel (served by BedrockRuntime) and the realtime sessions (http/realtime.py). The scenario schema's list
+#: (fake_llm.scenarios.schema.DIALECT_NAMES) must equal it: tests/test_scenarios.py checks.
+DIALECT_NAMES: frozenset[str] = frozenset({*DIALECTS, INVOKE_API, "realtime"})
+
 #: Token counters: dialects that answer a prompt's token count (served and journaled, never recorded or matched).
 COUNTERS: tuple[Dialect, ...] = (AnthropicCountTokens(),)
 
 #: The old name of DIALECTS, kept for plugins and scripts that import it.
 PROVIDERS = DIALECTS
 
-__all__ = ["COUNTERS", "DIALECTS", "PROVIDERS", "TRANSCRIPTS", "Dialect", "Provider", "ReplyMeta"]
+__all__ = ["COUNTERS", "DIALECTS", "DIALECT_NAMES", "PROVIDERS", "TRANSCRIPTS", "Dialect", "Provider", "ReplyMeta"]
