@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--workers", type=int, metavar="N", help=SETTINGS_HELP["workers"] + " (default 1)" + _env("workers"))
     add("--state", metavar="URL", help=SETTINGS_HELP["state"] + _env("state"))
     add("--namespace", metavar="NAME", help=SETTINGS_HELP["namespace"] + _env("namespace"))
+    add("--state-timeout", type=float, metavar="SECONDS", help=SETTINGS_HELP["state_timeout"] + _env("state_timeout"))
     add(
         "--log-level",
         choices=["critical", "error", "warning", "info", "debug", "trace"],
@@ -200,6 +201,7 @@ def _settings(args: argparse.Namespace) -> Settings:
             "workers",
             "state",
             "namespace",
+            "state_timeout",
         )
     }
     for name in ("scenarios", "api_keys", "cors_origins", "allowed_hosts", "allowed_origins", "rules_folders"):

@@ -31,15 +31,17 @@ def check(url: str, timeout: float) -> tuple[bool, str]:
     token = os.environ.get("FAKE_LLM_ADMIN_TOKEN")
     if token:  # with a token set, health shows its details (load errors, the Redis error) only to token holders
         request.add_header("X-Fake-LLM-Admin-Token", token)
+    health: dict[str, Any]
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            health: dict[str, Any] = json.loads(response.read())
+            health = json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        try:  # a 503 says why: the shared state store (Redis) is unreachable
-            why = json.loads(exc.read()).get("state", {}).get("error") or ""
-        except (OSError, ValueError, AttributeError):
-            why = ""
-        return False, f"GET {url}/_fake/health answered {exc.code}" + (f": {why}" if why else "")
+        # A 503 carries the same report: a failed reload's load errors, or why the state store (Redis) is unreachable.
+        health = _report(exc) if exc.code == 503 else {}
+        if not health.get("load_errors"):
+            state = health.get("state")
+            why = (state.get("error") if isinstance(state, dict) else None) or ""
+            return False, f"GET {url}/_fake/health answered {exc.code}" + (f": {why}" if why else "")
     except (OSError, ValueError) as exc:
         reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
         return False, f"no answer from {url}/_fake/health: {reason}"
@@ -53,6 +55,15 @@ def check(url: str, timeout: float) -> tuple[bool, str]:
             f"{lines}"
         )
     return True, f"ok: {health.get('rules', 0)} rules at {url}"
+
+
+def _report(error: urllib.error.HTTPError) -> dict[str, Any]:
+    """The JSON report in an error answer, or {} when it holds none."""
+    try:
+        report = json.loads(error.read())
+    except (OSError, ValueError):
+        return {}
+    return report if isinstance(report, dict) else {}
 
 
 def run(url: str | None, timeout: float, log_to_pid1: bool) -> int:

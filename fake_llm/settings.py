@@ -25,7 +25,7 @@ def bundled_scenarios() -> Path:
 
 
 def bundled_fixtures() -> Path:
-    """The folder of shipped fixtures (golden files, the pinned provider specs)."""
+    """The folder of shipped fixtures (the bundled scenarios' payload files, the pinned provider specs)."""
     for candidate in (_PACKAGE_DIR / "_bundled" / "fixtures", _PACKAGE_DIR.parent / "fixtures"):
         if candidate.is_dir():
             return candidate
@@ -99,6 +99,9 @@ class Settings:
     state: str = "memory"
     #: The namespace requests without an `X-Fake-LLM-Session` header use.
     namespace: str = "default"
+    #: Longest wait, in seconds, for the shared state store (Redis) to answer one call: a stalled Redis turns the
+    #: requests that need it into 503s after this long, while everything else keeps answering.
+    state_timeout: float = 2.0
 
     def __post_init__(self) -> None:
         for name in _BOUNDS:
@@ -146,6 +149,7 @@ _BOUNDS: dict[str, tuple[float, float | None, bool]] = {
     "header_timeout": (0, None, False),
     "graceful_timeout": (0, None, True),
     "workers": (0, 512, True),
+    "state_timeout": (0, 60, False),
 }
 
 
@@ -183,7 +187,7 @@ _INTS = {
     "max_reply_bytes",
     "max_connections",
 }
-_FLOATS = {"time_scale", "max_hang_seconds", "header_timeout", "graceful_timeout"}
+_FLOATS = {"time_scale", "max_hang_seconds", "header_timeout", "graceful_timeout", "state_timeout"}
 
 
 def _parse_env(name: str, raw: str) -> Any:
@@ -251,4 +255,5 @@ SETTINGS_HELP: dict[str, str] = {
     "workers": "server processes sharing the port; 0 = one per CPU core; more than one needs --state",
     "state": "memory, or a Redis URL (redis://host:6379/0) that workers and replicas share (needs fake-llm[redis])",
     "namespace": "namespace of requests without an X-Fake-LLM-Session header (default: default)",
+    "state_timeout": "seconds to wait for the shared state store (Redis) before answering 503 (default 2)",
 }

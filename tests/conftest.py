@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 from collections.abc import Callable, Iterator
 from textwrap import dedent
 from typing import Any
@@ -40,6 +41,16 @@ def _close_sdk_clients() -> Iterator[None]:
     """Close the SDK clients a test registered with `tests.sdk_clients.closing`."""
     yield
     close_all()
+
+
+@pytest.fixture
+def dead_url() -> Iterator[str]:
+    """A loopback URL that refuses connections for the whole test: its port stays bound (so no other server, from
+    this run or another on the machine, can take it) but never listens. A port freed by a stopped server could be
+    taken again before the test connects."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{held.getsockname()[1]}"
 
 
 @pytest.fixture(scope="session")

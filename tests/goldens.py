@@ -322,7 +322,8 @@ CASES: list[Case] = [
     *_gemini("v1beta"),
     *_gemini("v1"),
     *_chat_like("azure", "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21", "gpt-4o"),
-    *_chat_like("scale", "/v5/chat/completions", "gpt-4o-mini"),
+    # Scale's gateway names models vendor/model_name (a bare name is its 400, which would pin nothing else).
+    *_chat_like("scale", "/v5/chat/completions", "openai/gpt-4o-mini"),
     *_ollama(),
     *_cohere(),
     *_mistral(),

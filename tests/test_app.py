@@ -174,6 +174,20 @@ def test_health(client: TestClient) -> None:
     }
 
 
+def test_health_is_degraded_with_a_503_while_load_errors_stand(client: TestClient) -> None:
+    """A failed reload keeps the last good rules serving: `degraded`, and a 503 for probes that read only the status
+    (compose `curl -f`, Kubernetes httpGet), as `fake-llm health` fails too; ok again once the files load."""
+    engine = client.app.state.fake_llm  # type: ignore[attr-defined]
+    engine.load_errors = ["x.yaml:3: rules[0].reply.contnt: unknown key"]
+    response = client.get("/_fake/health")
+    assert (response.status_code, response.json()["status"]) == (503, "degraded")
+    assert response.json()["load_errors"] == ["x.yaml:3: rules[0].reply.contnt: unknown key"]
+    assert response.json()["rules"] == 3  # still serving
+    engine.load_errors = []
+    response = client.get("/_fake/health")
+    assert (response.status_code, response.json()["status"]) == (200, "ok")
+
+
 def test_journal_lists_requests_with_filters_and_limit(client: TestClient) -> None:
     client.post(URL, json=chat_body("hello"))
     client.post(URL, json=chat_body("nothing"))
@@ -552,7 +566,7 @@ def boom(*args: object, **kwargs: object) -> Any:
 def test_internal_error_is_a_500_in_the_openai_envelope(
     client: TestClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr("fake_llm.core.pipeline.plan_completion", boom)
+    monkeypatch.setattr("fake_llm.core.pipeline.plan_reply", boom)
     with caplog.at_level(logging.ERROR, logger="fake_llm"):
         response = client.post(URL, json=chat_body())
     assert response.status_code == 500

@@ -93,6 +93,15 @@ def test_check_reports_every_problem(tmp_path: Path, capsys: pytest.CaptureFixtu
     )
 
 
+def test_check_reports_an_unknown_dialect(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - name: local\n    match: {api: olama}\n    reply: {content: x}\n", encoding="utf-8")
+    assert main(["check", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"{bad}:3: rules[0].match.api: expected one of openai-chat, anthropic, ")
+    assert err.endswith(", got 'olama' (did you mean 'ollama'?)\nfake-llm check: 1 problem(s)\n")
+
+
 def test_check_missing_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(tmp_path / "nope.yaml")]) == 1
     assert capsys.readouterr().err == (

@@ -69,11 +69,9 @@ def test_health_passes_on_a_healthy_server(capsys: pytest.CaptureFixture[str]) -
     assert capsys.readouterr().out == f"ok: 1 rules at {server.url}\n"
 
 
-def test_health_fails_without_a_server(capsys: pytest.CaptureFixture[str]) -> None:
-    with FakeLLMServer() as server:
-        url = server.url
-    assert main(["health", "--url", url, "--timeout", "1"]) == 1
-    assert capsys.readouterr().err.startswith(f"fake-llm health: no answer from {url}/_fake/health: ")
+def test_health_fails_without_a_server(capsys: pytest.CaptureFixture[str], dead_url: str) -> None:
+    assert main(["health", "--url", dead_url, "--timeout", "5"]) == 1
+    assert capsys.readouterr().err.startswith(f"fake-llm health: no answer from {dead_url}/_fake/health: ")
 
 
 def test_a_scenario_error_fails_health_and_reaches_the_main_process_log(

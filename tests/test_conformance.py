@@ -9,6 +9,7 @@ from textwrap import dedent
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
 
 from fake_llm.conformance.recorder import ConformanceRecorder, Exchange, Report, check_exchange
 from fake_llm.conformance.registry import SSEEvent, checker_for
@@ -226,6 +227,119 @@ def test_the_plugin_fails_a_test_whose_output_is_off_spec(pytester: pytest.Pytes
 
 def test_dialects_without_a_checker_are_named_in_the_summary() -> None:
     report = Report()
-    report.check(Exchange("POST", "/model/m/invoke", "", 200, "application/json", b"{}", "bedrock-invoke"))
+    report.check(Exchange("POST", "/v9/chat", "", 200, "application/json", b"{}", "future-dialect"))
     assert report.take_findings() == []
-    assert "no checker registered (conformance.registry.register) for: bedrock-invoke x1" in report.summary()
+    assert "no checker registered (conformance.registry.register) for: future-dialect x1" in report.summary()
+
+
+BEDROCK_MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+CONVERSE = {"messages": [{"role": "user", "content": [{"text": "hi"}]}]}
+#: For each dialect family added after the first three: (api, method, path, request body), and a field to break
+#: (path into the body, the value or ... to delete it, what the violation says).
+SERVED: list[tuple[str, str, str, dict[str, Any] | None, list[Any], Any, str]] = [
+    ("bedrock", "POST", f"/model/{BEDROCK_MODEL}/converse", CONVERSE,
+     ["metrics"], ..., "$.metrics: required"),
+    ("bedrock", "POST", f"/model/{BEDROCK_MODEL}/converse", CONVERSE,
+     ["stopReason"], "done", "$.stopReason: 'done' is not one of"),
+    ("cohere", "POST", "/v2/chat", {"model": "command-r", "messages": [{"role": "user", "content": "hi"}]},
+     ["finish_reason"], "DONE", "$.finish_reason: 'DONE' is none of"),
+    ("cohere", "POST", "/v2/chat", {"model": "command-r", "messages": [{"role": "user", "content": "hi"}]},
+     ["message"], ..., "$.message: Field required"),
+    ("cohere-embed", "POST", "/v2/embed", {"model": "embed-v4.0", "texts": ["hi"], "input_type": "search_query",
+     "embedding_types": ["float"]}, ["embeddings", "float"], [["x"]], "$.embeddings.float[0][0]: Input should be"),
+    ("cohere-rerank", "POST", "/v2/rerank", {"model": "rerank-v3.5", "query": "q", "documents": ["a", "b"]},
+     ["results", 0, "relevance_score"], ..., "$.results[0].relevance_score: Field required"),
+    ("mistral", "POST", "/v1/chat/completions", {"model": "mistral-small-latest",
+     "messages": [{"role": "user", "content": "hi"}]}, ["choices", 0, "finish_reason"], "done", "finish_reason"),
+    ("mistral", "POST", "/v1/chat/completions", {"model": "mistral-small-latest",
+     "messages": [{"role": "user", "content": "hi"}]}, ["usage"], ..., "$.usage: Field required"),
+    ("mistral-embeddings", "POST", "/v1/embeddings", {"model": "mistral-embed", "input": ["hi"]},
+     ["data", 0, "embedding"], "x", "$.data[0].embedding"),
+    ("ollama", "POST", "/api/chat", {"model": "llama3.2", "messages": [{"role": "user", "content": "hi"}],
+     "stream": False}, ["message", "role"], ..., "$.message.role: Field required"),
+    ("ollama", "POST", "/api/chat", {"model": "llama3.2", "messages": [{"role": "user", "content": "hi"}],
+     "stream": False}, ["eval_count"], "12", "$.eval_count: Input should be"),
+    ("ollama-embed", "POST", "/api/embed", {"model": "all-minilm", "input": "hi"}, ["embeddings"], ...,
+     "$.embeddings: Field required"),
+    ("ollama-models", "GET", "/api/tags", None, ["models", 0, "size"], "big", "$.models[0].size"),
+    ("transcriptions", "POST", "/v1/audio/transcriptions", None, ["text"], ..., "'text' is a required property"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("api", "method", "path", "request_body", "at", "value", "expected"), SERVED)
+def test_new_dialect_checkers_pass_what_is_served_and_catch_it_broken(
+    make_client: MakeClient,
+    api: str,
+    method: str,
+    path: str,
+    request_body: dict[str, Any] | None,
+    at: list[Any],
+    value: Any,
+    expected: str,
+) -> None:
+    client = make_client("- name: any\n  reply: {content: Hello there}\n")
+    if path.startswith("/v1/") and api.startswith("mistral"):
+        path = "/mistral" + path  # Mistral is served under its own prefix
+    if api == "transcriptions":
+        response = client.post(
+            path, data={"model": "whisper-1"}, files={"file": ("a.wav", b"RIFF0000WAVE", "audio/wav")}
+        )
+    else:
+        response = client.request(method, path, json=request_body)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert fields(api, path, body) == []  # what fake-llm serves passes (the session check sees it too)
+    found = fields(api, path, broken(body, at, value))
+    assert any(expected in line for line in found), found
+
+
+def test_bedrock_stream_frames_are_read_with_botocore_and_checked(make_client: MakeClient) -> None:
+    client = make_client("- name: any\n  reply: {content: Hello there}\n")
+    request = {"messages": [{"role": "user", "content": [{"text": "hi"}]}]}
+    response = client.post(f"/model/{BEDROCK_MODEL}/converse-stream", json=request)
+    exchange = Exchange(
+        "POST", "/converse-stream", "", 200, response.headers["content-type"], response.content, "bedrock"
+    )
+    assert check_exchange(exchange).violations == []
+    checker = checker_for("bedrock")
+    assert checker is not None
+    frames = [SSEEvent({"role": "model"}, "messageStart"), SSEEvent({"delta": {"text": "x"}}, "contentBlockDelta")]
+    found = [str(v) for v in checker.check_stream("bedrock", "/", frames, complete=True).violations]
+    assert any("$.role: 'model' is not one of" in line for line in found), found
+    assert any("$.contentBlockIndex: required" in line for line in found), found
+    assert any("does not end with metadata" in line for line in found), found
+
+
+def test_ollama_stream_lines_end_with_one_done_line() -> None:
+    checker = checker_for("ollama")
+    assert checker is not None
+    line = {"model": "m", "created_at": "2026-01-01T00:00:00Z", "message": {"role": "assistant", "content": "x"}}
+    found = [
+        str(v)
+        for v in checker.check_stream(
+            "ollama", "/api/chat", [SSEEvent({**line, "done": False})], complete=True
+        ).violations
+    ]
+    assert found == ["stream order: ChatResponse $.done: no line with done: true ends the stream"]
+
+
+def test_realtime_server_events_are_checked_and_beta_sessions_skipped(make_client: MakeClient) -> None:
+    report = Report()
+    client = make_client("- name: any\n  reply: {content: Hello there}\n")
+    recorded = TestClient(ConformanceRecorder(client.app, report))
+    with recorded.websocket_connect("/v1/realtime?model=gpt-realtime") as ws:
+        assert ws.receive_json()["type"] == "session.created"
+    with recorded.websocket_connect("/v1/realtime?model=gpt-realtime", headers={"OpenAI-Beta": "realtime=v1"}) as ws:
+        ws.receive_json()
+    assert report.take_findings() == []
+    assert report.exercised[("openai-realtime", "RealtimeServerEventSessionCreated")] == 1
+    assert report.skipped["realtime beta session (the document describes GA)"] == 1
+    checker = checker_for("realtime")
+    assert checker is not None
+    part = {"type": "response.content_part.added", "event_id": "e", "response_id": "r", "item_id": "i",
+            "output_index": 0, "content_index": 0, "part": {"type": "output_text", "text": ""}}  # fmt: skip
+    events = [SSEEvent({"type": "session.created", "event_id": "e"}), SSEEvent(part), SSEEvent({"type": "x.y"})]
+    found = [f"{v.field}: {v.message}" for v in checker.check_stream("realtime", "", events, complete=True).violations]
+    assert any(line.startswith("$.session: 'session' is a required property") for line in found), found
+    assert any(line.startswith("$.part.type: 'output_text' is not one of") for line in found), found
+    assert "$.type: unknown type 'x.y'" in found

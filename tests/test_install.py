@@ -62,10 +62,12 @@ def test_the_readme_install_commands_work_in_a_fresh_venv(tmp_path: Path) -> Non
     run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", dist, ROOT, cwd=ROOT)
     (wheel,) = dist.glob("fake_llm-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    # The bundled pack and the payload file it reads ship; our golden transcripts and pinned specs do not.
+    # The bundled pack, the payload file it reads and the specs `fake-llm lint` checks against ship; our golden
+    # transcripts do not.
     assert "fake_llm/_bundled/scenarios/basics.yaml" in names
     assert "fake_llm/_bundled/fixtures/essay.txt" in names
-    assert not [name for name in names if "/golden/" in name or "/specs/" in name]
+    assert "fake_llm/_bundled/fixtures/specs/openai/openapi.yaml" in names
+    assert not [name for name in names if "/golden/" in name]
     run(*pip, wheel, "pytest", "hatchling", cwd=project)
     check_installed(bin_dir, project)
 

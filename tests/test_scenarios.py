@@ -8,6 +8,7 @@ from textwrap import dedent
 
 import pytest
 
+from fake_llm.dialects import DIALECT_NAMES as DIALECT_NAMES_IN_REGISTRY
 from fake_llm.errors import Problem, ScenarioError
 from fake_llm.model.spec import Choice, ErrorSpec, Match, Reply, StreamSpec, TextLookup
 from fake_llm.scenarios.loader import (
@@ -19,7 +20,7 @@ from fake_llm.scenarios.loader import (
     parse_scenario,
     shadowed_rules,
 )
-from fake_llm.scenarios.schema import REPLY_BODY_KEYS, SCENARIO_SCHEMA
+from fake_llm.scenarios.schema import DIALECT_NAMES, REPLY_BODY_KEYS, SCENARIO_SCHEMA
 
 # Key lists as the loader prints them ("expected one of ..."), read from the schema so that new keys do not break
 # the pinned texts.
@@ -792,3 +793,45 @@ def test_match_dialect_and_its_old_name_api() -> None:
     assert old.rules[0].match.api == ("anthropic",)
     with pytest.raises(ScenarioError, match=r"`api` is the old name of `dialect`: give one of them"):
         parse_rules("- {match: {dialect: anthropic, api: gemini}, reply: {content: x}}")
+
+
+DIALECT_LIST = ", ".join(DIALECT_NAMES)
+
+
+def test_an_unknown_dialect_is_a_load_error_naming_file_line_key_and_the_known_names(tmp_path: Path) -> None:
+    """`api: olama` used to load and never match; now it fails before serving, as a list item too."""
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        dedent(
+            """\
+            rules:
+              - name: local
+                match: {api: olama}
+                reply: {content: x}
+              - name: either
+                match:
+                  dialect: [openai-chat, antropic]
+                reply: {content: x}
+              - name: numbered
+                match: {dialect: 3}
+                reply: {content: x}
+            """
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert str(info.value).splitlines() == [
+        f"{path}:3: rules[0].match.api: expected one of {DIALECT_LIST}, got 'olama' (did you mean 'ollama'?)",
+        f"{path}:7: rules[1].match.dialect[1]: expected one of {DIALECT_LIST}, got 'antropic' "
+        "(did you mean 'anthropic'?)",
+        f"{path}:10: rules[2].match.dialect: expected a string or a list, got 3",
+    ]
+
+
+def test_the_schema_knows_exactly_the_names_a_request_can_carry() -> None:
+    """The scenarios layer may not import the dialect registry: this keeps its list equal to the registry's."""
+    assert set(DIALECT_NAMES) == DIALECT_NAMES_IN_REGISTRY
+    assert len(DIALECT_NAMES) == len(set(DIALECT_NAMES))
+    for name in DIALECT_NAMES:  # each one loads
+        assert parse_rules(f"- {{match: {{dialect: {name}}}, reply: {{content: x}}}}").rules[0].match.api == (name,)

@@ -26,14 +26,26 @@ BODY = {
     "responses": "Response",
     "images": "ImagesResponse",
     "moderations": "CreateModerationResponse",
+    "transcriptions": "CreateTranscriptionResponseJson",
+    "translations": "CreateTranslationResponseJson",
 }
+#: `response_format=verbose_json` (and the diarized transcription) bodies, told apart by their fields.
+VERBOSE = {
+    "transcriptions": "CreateTranscriptionResponseVerboseJson",
+    "translations": "CreateTranslationResponseVerboseJson",
+}
+DIARIZED = "CreateTranscriptionResponseDiarizedJson"
 CHUNK = {
+    "transcriptions": "CreateTranscriptionResponseStreamEvent",
+    "speech": "CreateSpeechResponseStreamEvent",
     "openai-chat": "CreateChatCompletionStreamResponse",
     "azure": "CreateChatCompletionStreamResponse",
     "scale": "CreateChatCompletionStreamResponse",
     "completions": "CreateCompletionResponse",
 }
 ERROR = "ErrorResponse"
+#: The event that ends an audio stream (`SpeechAudioDoneEvent`, `TranscriptTextDoneEvent`).
+AUDIO_DONE = {"speech": "speech.audio.done", "transcriptions": "transcript.text.done"}
 #: Where the real API departs from its own document, and fake-llm follows the real API: (api or `*`, schema,
 #: field pattern, message start, why). Each is a deliberate, recorded exception, never a way to silence a finding.
 QUIRKS: tuple[tuple[str, str, str, str, str], ...] = (
@@ -89,13 +101,16 @@ class OpenAIChecker:
         "openai-models",
         "images",
         "moderations",
+        "speech",
+        "transcriptions",
+        "translations",
     )
 
     def available(self) -> str | None:
         return None
 
     def response_schemas(self) -> list[str]:
-        names = {*BODY.values(), *CHUNK.values(), ERROR, "ListModelsResponse", "Model"}
+        names = {*BODY.values(), *CHUNK.values(), *VERBOSE.values(), DIARIZED, ERROR, "ListModelsResponse", "Model"}
         return sorted(names | set(event_schemas().values()))
 
     def check_body(self, api: str, path: str, status: int, body: Any) -> Verdict:
@@ -104,8 +119,10 @@ class OpenAIChecker:
             name = ERROR
         elif api == "openai-models":
             name = "Model" if path.rstrip("/") != "/v1/models" else "ListModelsResponse"
+        elif isinstance(body, bytes):  # speech audio, text/srt/vtt transcripts: no JSON schema to hold them to
+            return verdict
         else:
-            name = BODY[api]
+            name = _body_schema(api, body)
         verdict.add(name, waive(api, openapi.validate(FAMILY, name, body)))
         return verdict
 
@@ -122,7 +139,13 @@ class OpenAIChecker:
                 continue
             verdict.add(name, waive(api, openapi.validate(FAMILY, name, event.data, f"event {i}")))
         ended_by_error = bool(events) and isinstance(events[-1].data, dict) and "error" in events[-1].data
-        if complete and not ended_by_error and (not events or events[-1].data != "[DONE]"):
+        if api in AUDIO_DONE:  # audio streams end with their done event, no [DONE] sentinel
+            last = events[-1].data if events else None
+            if complete and not ended_by_error and not (isinstance(last, dict) and last.get("type") == AUDIO_DONE[api]):
+                verdict.violations.append(
+                    Violation(name, "$.type", f"the stream does not end with {AUDIO_DONE[api]}", "stream order")
+                )
+        elif complete and not ended_by_error and (not events or events[-1].data != "[DONE]"):
             verdict.violations.append(Violation(name, "$", "the stream does not end with data: [DONE]", "stream order"))
         return verdict
 
@@ -140,6 +163,15 @@ class OpenAIChecker:
             verdict.add(name, openapi.validate(FAMILY, name, event.data, where))
         verdict.violations.extend(responses_order(events, complete))
         return verdict
+
+
+def _body_schema(api: str, body: Any) -> str:
+    if api in VERBOSE and isinstance(body, dict) and "duration" in body:
+        segments = body.get("segments") or []
+        if api == "transcriptions" and segments and isinstance(segments[0], dict) and "speaker" in segments[0]:
+            return DIARIZED
+        return VERBOSE[api]
+    return BODY[api]
 
 
 def responses_order(events: Sequence[SSEEvent], complete: bool) -> list[Violation]:

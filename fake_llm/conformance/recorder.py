@@ -19,9 +19,19 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fake_llm.conformance import anthropic_spec, gemini_spec, openai_spec  # noqa: F401 (they register checkers)
+# Importing a checker's module registers it.
+from fake_llm.conformance import (  # noqa: F401
+    anthropic_spec,
+    bedrock_spec,
+    cohere_spec,
+    gemini_spec,
+    mistral_spec,
+    ollama_spec,
+    openai_spec,
+    realtime_spec,
+)
 from fake_llm.conformance.registry import Verdict, Violation, checker_for, checkers
-from fake_llm.conformance.wire import parse_json_array, parse_sse
+from fake_llm.conformance.wire import parse_eventstream, parse_json_array, parse_ndjson, parse_sse
 from fake_llm.http.app import error_shape
 
 #: Faults after which the body is not the dialect's shape at all (it is the scenario's own bytes).
@@ -30,8 +40,20 @@ BODY_FAULTS = ("raw body", "error body", "truncate_body", "flat error envelope")
 ARGUMENT_FIELDS = re.compile(r".*\.(arguments|input|partial_json|args)$")
 #: Stream faults that cut the stream short: every event that arrives is checked, but not how the stream ends.
 CUT_FAULTS = ("end_after", "disconnect_after", "finish_chunk=false", "done=false")
+#: Content types of 2xx bodies that are media, not JSON (audio/speech, transcripts as text, SRT or WebVTT).
+MEDIA_TYPES = ("audio/", "text/plain", "text/vtt", "application/x-subrip", "application/octet-stream")
+#: WebSocket endpoints whose server events are checked, and the content type their frames are recorded under.
+REALTIME_PATHS = ("/v1/realtime",)
+REALTIME_EVENTS = "application/x-fake-llm-realtime-events"
 #: Routes outside the dialects' own, by path, with the API whose checker answers for them.
-OTHER_ROUTES = (("/v1/models", "openai-models"), ("/v1/messages/count_tokens", "anthropic"))
+OTHER_ROUTES = (
+    ("/v1/models", "openai-models"),
+    ("/v1/messages/count_tokens", "anthropic"),
+    ("/api/tags", "ollama-models"),
+    ("/api/show", "ollama-models"),
+    ("/api/ps", "ollama-models"),
+    ("/api/version", "ollama-models"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +144,7 @@ class Report:
     def summary(self) -> list[str]:
         """Which response schemas were exercised (and how often), and which were never reached."""
         lines = []
-        for checker in checkers():
+        for checker in sorted(checkers(), key=lambda checker: checker.family):  # a stable order, whatever loaded first
             why = checker.available()
             if why is not None:
                 lines.append(f"{checker.family}: not checked ({why})")
@@ -166,9 +188,11 @@ def _check(exchange: Exchange, note: Any) -> Verdict:
     if body_fault is not None:
         note(body_fault.split("=")[0])
         return Verdict()
-    is_sse = exchange.content_type.startswith("text/event-stream")
-    is_array_stream = exchange.status < 400 and ":streamGenerateContent" in exchange.path and not is_sse
-    if not is_sse and not is_array_stream:
+    parse = _stream_parser(exchange)
+    if parse is None and exchange.status < 400 and exchange.content_type.startswith(MEDIA_TYPES):
+        # Speech audio and text/srt/vtt transcripts: the checker sees the bytes (there is no JSON to hold them to).
+        return checker.check_body(exchange.api or "", exchange.path, exchange.status, exchange.body)
+    if parse is None:
         try:
             body = json.loads(exchange.body)
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -176,7 +200,7 @@ def _check(exchange: Exchange, note: Any) -> Verdict:
             verdict.violations.append(Violation("body", "$", f"not JSON: {exchange.body[:80]!r}"))
             return verdict
         return checker.check_body(exchange.api or "", exchange.path, exchange.status, body)
-    parsed = parse_sse(exchange.body) if is_sse else parse_json_array(exchange.body)
+    parsed = parse(exchange.body)
     cut = [f for f in exchange.faults if f.startswith(CUT_FAULTS)]
     if exchange.stream_outcome not in (None, "completed"):
         cut.append(exchange.stream_outcome)
@@ -196,6 +220,20 @@ def _check(exchange: Exchange, note: Any) -> Verdict:
     return verdict
 
 
+def _stream_parser(exchange: Exchange) -> Any:
+    """How the client reads this response as a stream, or None for a single JSON body."""
+    content_type = exchange.content_type
+    if content_type.startswith("text/event-stream"):
+        return parse_sse
+    if content_type.startswith(("application/x-ndjson", REALTIME_EVENTS)):
+        return parse_ndjson
+    if content_type.startswith("application/vnd.amazon.eventstream"):
+        return parse_eventstream
+    if exchange.status < 400 and ":streamGenerateContent" in exchange.path:
+        return parse_json_array
+    return None
+
+
 class ConformanceRecorder:
     """ASGI middleware: passes every request through and has `report` check the response that went out."""
 
@@ -204,6 +242,9 @@ class ConformanceRecorder:
         self.report = report
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] in REALTIME_PATHS:
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http" or scope["path"].startswith("/_fake"):
             await self.app(scope, receive, send)
             return
@@ -241,6 +282,31 @@ class ConformanceRecorder:
             await self.app(scope, receive, capture)
         finally:
             check()  # a stream cut short: checked with what went out
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A Realtime session: its server events (text frames), checked when the socket closes, one JSON per line
+        (`REALTIME_EVENTS`). Beta sessions speak another event vocabulary than the GA document describes."""
+        frames: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "websocket.send" and message.get("text") is not None:
+                frames.append(message["text"].encode())
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            if _is_beta(scope):
+                self.report.skipped_reason("realtime beta session (the document describes GA)")
+            elif frames:
+                body = b"\n".join(frames) + b"\n"
+                path = scope["path"]
+                self.report.check(Exchange("GET", path, "", 101, REALTIME_EVENTS, body, "realtime"))
+
+
+def _is_beta(scope: Scope) -> bool:
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+    return "realtime=v1" in headers.get("openai-beta", "") or "realtime-v1" in headers.get("sec-websocket-protocol", "")
 
 
 def _exchange(scope: Scope, status: int, content_type: str, body: bytes) -> Exchange:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from fake_llm.conformance import openai_spec, openapi
 from fake_llm.conformance.recorder import ConformanceRecorder, Finding, Report
 from fake_llm.http.app import wrap_every_app
 
@@ -25,6 +26,11 @@ class ConformancePlugin:
 
     def unregister(self) -> None:
         self._stop()
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # Parse the pinned OpenAPI document once, before any test: parsed lazily, its first use (seconds on a busy
+        # machine) would land inside a served request and stall that server's thread mid-stream.
+        openapi.schema_names(openai_spec.FAMILY)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:

@@ -1,5 +1,5 @@
 """Validation against an official SDK's typed (pydantic) models in strict mode, for providers without a public
-OpenAPI document (Anthropic, Gemini).
+OpenAPI document (Anthropic, Gemini, Cohere, Mistral, Ollama).
 
 Strict means: pydantic's strict mode (no coercion: a string is not a number, a number not a string), every
 literal and enum checked, required fields present, plus two checks the SDKs' tolerant models do not make:
@@ -13,10 +13,13 @@ literal and enum checked, required fields present, plus two checks the SDKs' tol
 from __future__ import annotations
 
 import json
+import types
+import typing
 import warnings
 from collections.abc import Mapping
 from typing import Any
 
+from jsonschema import Draft202012Validator
 from pydantic import BaseModel, TypeAdapter
 from pydantic import ValidationError as PydanticError
 
@@ -74,13 +77,22 @@ def _walk(
     out: list[Violation],
 ) -> None:
     if isinstance(value, BaseModel) and isinstance(raw, dict):
-        for key in sorted((value.model_extra or {}).keys()):
+        extra = set(value.model_extra or {})
+        if value.model_extra is None:  # a model that ignores unknown keys (ollama, mistralai): find them ourselves
+            fields = type(value).model_fields
+            known: set[Any] = {*fields, *(info.alias for info in fields.values())}
+            known |= {info.validation_alias for info in fields.values() if isinstance(info.validation_alias, str)}
+            extra = {key for key in raw if key not in known}
+        for key in sorted(extra):
             out.append(Violation(name, f"{path}.{key}", "field not in the provider's schema", where))
         for key in required_nullable.get(type(value).__name__, ()):
             if key not in raw:
                 out.append(Violation(name, f"{path}.{key}", "missing (the provider sends it, null if unset)", where))
         for field_name, info in type(value).model_fields.items():
             key = (info.alias or field_name) if by_alias else field_name
+            literals = _open_literal(info.annotation)
+            if key in raw and literals and raw[key] not in literals:
+                out.append(Violation(name, f"{path}.{key}", f"{raw[key]!r:.60} is none of {sorted(literals)}", where))
             if key in raw:
                 _walk(
                     name, getattr(value, field_name), raw[key], f"{path}.{key}", where, required_nullable, by_alias, out
@@ -92,6 +104,23 @@ def _walk(
         for key, item in value.items():
             if key in raw:
                 _walk(name, item, raw[key], f"{path}.{key}", where, required_nullable, by_alias, out)
+
+
+def validate_schema(name: str, schema: Mapping[str, Any], instance: Any, where: str = "body") -> list[Violation]:
+    """Violations of `instance` against a JSON Schema: for the few shapes an SDK does not model (error envelopes
+    the client reads by hand, written down from the provider's documentation in the checker's module)."""
+    return [
+        Violation(name, e.json_path, e.message, where) for e in Draft202012Validator(dict(schema)).iter_errors(instance)
+    ]
+
+
+def _open_literal(annotation: Any) -> tuple[Any, ...]:
+    """The values of an enum the SDK leaves open for forward compatibility (cohere's `Union[Literal[...], Any]`,
+    possibly Optional): strict mode holds the wire to the values the pinned SDK knows."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) not in (typing.Union, types.UnionType) or typing.Any not in args:
+        return ()
+    return tuple(v for arg in args if typing.get_origin(arg) is typing.Literal for v in typing.get_args(arg))
 
 
 def _relevant(errors: list[Any]) -> list[Any]:

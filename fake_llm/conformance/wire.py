@@ -65,3 +65,41 @@ def parse_json_array(body: bytes) -> Parsed:
         return out
     out.events = [SSEEvent(item) for item in items]
     return out
+
+
+def parse_ndjson(body: bytes) -> Parsed:
+    """Ollama's streams: one JSON object per line, no blank lines, no SSE framing."""
+    out = Parsed()
+    lines = body.decode("utf-8", errors="replace").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the newline that ends the last object
+    for line in lines:
+        try:
+            out.events.append(SSEEvent(json.loads(line)))
+        except json.JSONDecodeError:
+            out.not_json.append((len(out.events), line[:200]))
+    return out
+
+
+def parse_eventstream(body: bytes) -> Parsed:
+    """AWS's binary event stream (Bedrock), read with botocore's own decoder: each frame's `:event-type` (or
+    `:exception-type`) and its JSON payload. A frame botocore cannot decode is reported, not raised."""
+    from botocore.eventstream import EventStreamBuffer, ParserError  # type: ignore[import-untyped]
+
+    out = Parsed()
+    buffer = EventStreamBuffer()
+    buffer.add_data(body)
+    try:
+        for frame in buffer:
+            headers = frame.headers
+            name = headers.get(":event-type") or headers.get(":exception-type")
+            if headers.get(":message-type") not in ("event", "exception"):
+                out.not_json.append((len(out.events), f":message-type {headers.get(':message-type')!r}"))
+                continue
+            try:
+                out.events.append(SSEEvent(json.loads(frame.payload), name))
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                out.not_json.append((len(out.events), repr(frame.payload[:80])))
+    except ParserError as exc:
+        out.not_json.append((len(out.events), f"undecodable frame: {exc}"))
+    return out

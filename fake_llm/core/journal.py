@@ -207,6 +207,11 @@ class Journal:
         with `keep_first`, only when no ending was noted yet (several parties may see the end of one stream)."""
         self.update(seq, lambda entry: {} if keep_first and entry.stream_outcome else {"stream_outcome": outcome})
 
+    def session_event(self, seq: int, event: Any) -> None:
+        """Add `event` to the events of entry `seq` (a realtime session's frames, noted as they go), under the lock:
+        the entry is replaced by a copy with the longer list, never changed in place."""
+        self.update(seq, lambda entry: {"events": [*entry.events, event]})
+
     def update(self, seq: int, changes: Callable[[JournalEntry], Mapping[str, Any]]) -> None:
         """Replace entry `seq` (if still kept) by a copy with `changes(entry)` applied, under the lock: for what is
         learnt after an entry is recorded (how a stream or a realtime session ended)."""

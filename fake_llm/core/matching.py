@@ -227,6 +227,7 @@ class Selector:
         #: Bumped by every change that can change what a request gets (rules, switches, counters of rules with
         #: `times` or `replies`, a reset): answers remembered under another version are stale.
         self.version = 0
+        self.stateful = _is_stateful(self._rules)
         #: Names of scenarios switched off (from the dashboard or POST /_fake/scenarios/...).
         self._disabled: frozenset[str] = frozenset()
         #: Where `times` and `replies:` positions are counted: this process, or a store replicas share.
@@ -266,6 +267,7 @@ class Selector:
             self._index = RuleIndex(self._rules)
             self._by_name = {rule.name: rule for rule in self._rules}
             self.version += 1
+            self.stateful = _is_stateful(self._rules)
 
     def reset(self) -> None:
         """Forget every use count and sequence position."""
@@ -361,6 +363,12 @@ class Selector:
             # "No rules loaded" would mislead: rules are loaded, but every scenario holding them is switched off.
             reasons = [(f"scenario {name!r}", "switched off") for name in switched_off]
         return Selection(None, None, {}, reasons_of(reasons))
+
+
+def _is_stateful(rules: Sequence[Rule]) -> bool:
+    """Whether answering may need a decision from the counters or windows (`times`, a `replies:` sequence, a
+    rule's rate limit); Selector.stateful, so a shared store can skip its slow path when none does."""
+    return any(rule.times is not None or len(rule.replies) > 1 or rule.rate_limit is not None for rule in rules)
 
 
 def rule_summary(rule: Rule, hits: int) -> dict[str, Any]:

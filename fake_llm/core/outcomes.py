@@ -15,7 +15,7 @@ from typing import Any
 from fake_llm.core.dialect import ReplyMeta
 from fake_llm.core.faults import FaultPlan
 from fake_llm.core.limits import Decision
-from fake_llm.core.replies import Completion
+from fake_llm.core.replies import PlannedReply
 from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import ErrorSpec, RawReply
@@ -100,7 +100,7 @@ class Hang(Answered):
 class Completed(Answered):
     """A reply: one JSON body (cut at `truncate_body` if scripted), or the planned stream when `plan` is set."""
 
-    completion: Completion
+    completion: PlannedReply
     request: ChatRequest
     truncate_body: int | None = None
     plan: FaultPlan | None = None

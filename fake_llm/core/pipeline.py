@@ -1,7 +1,8 @@
 """answer(): the one request flow every dialect goes through, read top to bottom, with no web framework.
 
 body -> key -> dialect.parse -> (count) -> scenario header -> rule selection -> profile -> reply plan -> rate limits
--> the matched reply's outcome. Each early exit is an Outcome; the HTTP layer journals it and renders it.
+-> the matched reply's outcome, all in `answer`. Each early exit is an Outcome; the HTTP layer journals it and
+renders it.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from fake_llm.core.outcomes import (
     Seen,
     Unmatched,
 )
-from fake_llm.core.replies import Completion, ReplyContext, plan_completion
+from fake_llm.core.replies import PlannedReply, ReplyContext, plan_reply
 from fake_llm.core.request_json import parse_body
 from fake_llm.core.rule_index import Reasons
 from fake_llm.core.timing import schedule
@@ -93,21 +94,84 @@ class _Refused(Exception):
 
 
 def answer(engine: Engine, dialect: Dialect, inbound: Inbound, seq: int) -> Outcome:
-    """What to answer to request number `seq`, in `dialect`. Raises only on a bug in fake-llm."""
+    """What to answer to request number `seq`, in `dialect`, read top to bottom. Raises only on a bug in fake-llm
+    (PipelineBug, once a rule is chosen) or when the shared state store is down (StateUnavailable)."""
     meta = _meta(engine, dialect, inbound, seq)
     headers = dialect.response_headers(meta)
+    no_retry = {**headers, "x-should-retry": "false"}
+    seen = Seen()
     try:
-        seen, chat = _accept(engine, dialect, inbound)
-        if dialect.counts_tokens:
-            tokens = count_prompt(engine.tokenizer, chat.prompt_texts(), len(chat.messages))
-            return Counted(seen, meta, headers, tokens)
+        seen, chat = _accept(engine, dialect, inbound)  # size, JSON, API key, then the dialect's own validation
+        if dialect.counts_tokens:  # a token count: answered with the prompt's tokens, no rule consulted
+            return Counted(seen, meta, headers, _prompt_tokens(engine, chat))
         loaded = dialect.load_body(chat, meta)
         if loaded is not None:  # a request the dialect answers itself, no rule needed (Ollama's model load)
             answered = replace(seen, reply=f"{loaded.get('done_reason', 'answered')} (answered by the dialect)")
             return DialectAnswer(answered, meta, headers, loaded)
-        return _answer_chat(engine, dialect, inbound, seq, chat, seen, meta, headers)
+        selection = _select(engine, inbound, chat, seen)
+        seen = replace(seen, reasons=selection.reasons)  # Reasons: skipped rules' reasons are worked out when read
+        rule, reply = selection.rule, selection.reply
+        if rule is None or reply is None:
+            message = selection.no_match_message(chat, inbound.method, inbound.path)
+            return Unmatched(replace(seen, reply="no match"), meta, no_retry, message)
+        seen = replace(seen, rule=rule.name, reply=reply.summary(), step=selection.step)
+        profile = _check_profile(engine, dialect, rule, chat, seen)
+        planned = None
+        if reply.is_completion:
+            try:
+                planned = _plan(engine, seq, selection, chat, profile)
+                check_reply_size(planned, chat.stream, engine.settings.max_reply_bytes)
+            except ReplyTooLarge as exc:
+                message = f"rule {rule.name!r}: {exc}"
+                return Mismatched(
+                    replace(seen, reply=message), meta, no_retry, message, code="fake_llm_reply_too_large"
+                )
+            except ReplyMismatch as exc:
+                return Mismatched(replace(seen, reply=str(exc)), meta, no_retry, str(exc))
+            content_seed = engine.ids.content_seed(chat.body, rule.name, selection.step)
+            meta = replace(meta, system_fingerprint=engine.ids.fingerprint(planned.model), content_seed=content_seed)
+        tokens = planned.usage.total_tokens if planned else _prompt_tokens(engine, chat)
+        decision = check_rate_limits(engine, rule, tokens)
+        if not decision.allowed:
+            limited = replace(seen, reply=f"rate limited ({decision.kind} per minute)")
+            return RateLimited(limited, meta, {**headers, **decision.headers}, decision)
+        headers = {**headers, **decision.headers, **reply.headers}
+        return _matched(engine, dialect, reply, planned, chat, replace(seen, delay_ms=reply.delay_ms), meta, headers)
     except _Refused as refused:
         return Rejected(refused.seen, meta, headers, refused.error)
+    except StateUnavailable:  # the shared state store is down: the HTTP layer answers a 503
+        raise
+    except Exception as exc:
+        if seen.rule is None:
+            raise
+        raise PipelineBug(seen) from exc  # a bug in fake-llm: the journal entry still names the rule it answered
+
+
+def _prompt_tokens(engine: Engine, chat: ChatRequest) -> int:
+    return count_prompt(engine.tokenizer, chat.prompt_texts(), len(chat.messages))
+
+
+def _check_profile(engine: Engine, dialect: Dialect, rule: Rule, chat: ChatRequest, seen: Seen) -> str | None:
+    """The provider profile in force (the rule's, the dialect's, the server's), once the request fits it."""
+    profile = rule.profile or dialect.profile or engine.settings.profile
+    try:
+        profiles.check(profile, chat)
+    except ProviderRequestError as exc:
+        raise _Refused(exc, seen) from None
+    return profile
+
+
+def _plan(engine: Engine, seq: int, selection: Selection, chat: ChatRequest, profile: str | None) -> PlannedReply:
+    """The selected reply planned for this request (ReplyMismatch when it contradicts the request)."""
+    assert selection.reply is not None
+    assert selection.rule is not None
+
+    def call_id(i: int) -> str:
+        return engine.ids.make("call_", f"{seq}.{i}", 24)
+
+    context = ReplyContext(selection.captures, engine.settings.seed, call_id, engine.settings.max_reply_bytes)
+    usage_fields = profiles.usage_fields(profile)
+    return plan_reply(selection.reply, chat, engine.tokenizer, selection.rule, context, usage_fields)
 
 
 def _meta(engine: Engine, dialect: Dialect, inbound: Inbound, seq: int) -> ReplyMeta:
@@ -149,83 +213,7 @@ def _accept(engine: Engine, dialect: Dialect, inbound: Inbound) -> tuple[Seen, C
     return replace(seen, api=chat.api, model=chat.model, stream=chat.stream), chat
 
 
-def _answer_chat(
-    engine: Engine,
-    dialect: Dialect,
-    inbound: Inbound,
-    seq: int,
-    chat: ChatRequest,
-    seen: Seen,
-    meta: ReplyMeta,
-    headers: Mapping[str, str],
-) -> Outcome:
-    """Select the rule and answer with its reply."""
-    selection = _select(engine, inbound, chat, seen)
-    seen = replace(seen, reasons=selection.reasons)  # Reasons: skipped rules' reasons are worked out when read
-    if selection.rule is None or selection.reply is None:
-        message = selection.no_match_message(chat, inbound.method, inbound.path)
-        return Unmatched(replace(seen, reply="no match"), meta, {**headers, "x-should-retry": "false"}, message)
-    seen = replace(seen, rule=selection.rule.name, reply=selection.reply.summary(), step=selection.step)
-    try:
-        return _reply_outcome(engine, dialect, seq, chat, selection, seen, meta, headers)
-    except (_Refused, StateUnavailable):  # the shared state store is down: the HTTP layer answers a 503
-        raise
-    except Exception as exc:  # a bug in fake-llm: the journal entry still names the rule it was answering
-        raise PipelineBug(seen) from exc
-
-
-def _reply_outcome(
-    engine: Engine,
-    dialect: Dialect,
-    seq: int,
-    chat: ChatRequest,
-    selection: Selection,
-    seen: Seen,
-    meta: ReplyMeta,
-    headers: Mapping[str, str],
-) -> Outcome:
-    """Check the rule's profile, plan its reply, check the rate limits, and say what to send."""
-    reply, rule = selection.reply, selection.rule
-    assert reply is not None
-    assert rule is not None
-    profile = rule.profile or dialect.profile or engine.settings.profile
-    try:
-        profiles.check(profile, chat)
-    except ProviderRequestError as exc:
-        raise _Refused(exc, seen) from None
-    completion = None
-    if reply.is_completion:
-        context = ReplyContext(
-            selection.captures,
-            engine.settings.seed,
-            lambda i: engine.ids.make("call_", f"{seq}.{i}", 24),
-            engine.settings.max_reply_bytes,
-        )
-        try:
-            completion = plan_completion(reply, chat, engine.tokenizer, rule, context, profiles.usage_fields(profile))
-            check_reply_size(completion, chat.stream, engine.settings.max_reply_bytes)
-        except ReplyTooLarge as exc:
-            message = f"rule {rule.name!r}: {exc}"
-            no_retry = {**headers, "x-should-retry": "false"}
-            return Mismatched(replace(seen, reply=message), meta, no_retry, message, code="fake_llm_reply_too_large")
-        except ReplyMismatch as exc:
-            return Mismatched(replace(seen, reply=str(exc)), meta, {**headers, "x-should-retry": "false"}, str(exc))
-        content_seed = engine.ids.content_seed(chat.body, rule.name, selection.step)
-        meta = replace(meta, system_fingerprint=engine.ids.fingerprint(completion.model), content_seed=content_seed)
-    tokens = (
-        completion.usage.total_tokens
-        if completion
-        else count_prompt(engine.tokenizer, chat.prompt_texts(), len(chat.messages))
-    )
-    decision = check_rate_limits(engine, rule, tokens)
-    if not decision.allowed:
-        limited = replace(seen, reply=f"rate limited ({decision.kind} per minute)")
-        return RateLimited(limited, meta, {**headers, **decision.headers}, decision)
-    headers = {**headers, **decision.headers, **reply.headers}
-    return _matched(engine, dialect, reply, completion, chat, replace(seen, delay_ms=reply.delay_ms), meta, headers)
-
-
-def check_reply_size(completion: Completion, stream: bool, limit: int) -> None:
+def check_reply_size(completion: PlannedReply, stream: bool, limit: int) -> None:
     """ReplyTooLarge when the reply would pass `limit` bytes, estimated before any body or event is built: the text
     of every choice, and for a stream the id and model each event repeats (a long model name over thousands of
     chunks would otherwise build gigabytes)."""
@@ -266,7 +254,7 @@ def _matched(
     engine: Engine,
     dialect: Dialect,
     reply: Reply,
-    completion: Completion | None,
+    completion: PlannedReply | None,
     chat: ChatRequest,
     seen: Seen,
     meta: ReplyMeta,
@@ -313,7 +301,7 @@ def _stream_plan(
     engine: Engine,
     dialect: Dialect,
     reply: Reply,
-    completion: Completion,
+    completion: PlannedReply,
     chat: ChatRequest,
     seen: Seen,
     meta: ReplyMeta,

@@ -2,8 +2,9 @@
 that every worker and replica of a namespace shares. Needs the `redis` extra (redis-py).
 
 Decisions that must be atomic across replicas (a rule's `times`, a conversation's step, a rate-limit admission) are
-Lua scripts; everything else is one pipelined round trip. Every key of a namespace shares one hash tag, so a reset
-can find them all and a Redis Cluster keeps them on one node.
+Lua scripts; a request's number and its journal entry go out batched with other requests' (redis_link.Batch).
+Every key of a namespace shares one hash tag, so a reset can find them all and a Redis Cluster keeps them on one
+node.
 """
 
 from __future__ import annotations
@@ -16,32 +17,18 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
 
-import redis
-from redis.backoff import NoBackoff
 from redis.commands.core import Script
-from redis.exceptions import NoScriptError
-from redis.retry import Retry
-
-try:  # the C packer of the `redis` extra (hiredis); redis-py's own works too, a little slower
-    import hiredis
-except ImportError:  # pragma: no cover - the extra installs it
-    hiredis = None  # type: ignore[assignment]
 
 from fake_llm.core.journal import Journal, JournalEntry, bounded_body
+from fake_llm.core.redis_async import AsyncBatch, is_supported
+from fake_llm.core.redis_link import Batch, RedisLink, public_url
 from fake_llm.core.state import WINDOW_S, Counters, RuleChanges, Slot, StateStore, Windows
 from fake_llm.errors import StateUnavailable
 
 #: A conversation's position in a `replies:` sequence is forgotten after this long without a request.
 STEP_TTL_S = 24 * 3600
-#: Bounded waits: a lost Redis must turn into a quick 503, never a hung request.
-CONNECT_TIMEOUT_S = 1.0
-COMMAND_TIMEOUT_S = 2.0
-
-T = TypeVar("T")
-
 # KEYS[1] use counts (hash), KEYS[2] the conversation's step (optional); ARGV: rule, times (-1: none), ttl.
 _CLAIM = """
 local used = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
@@ -74,99 +61,39 @@ return {allowed, slots}
 """
 
 
-# KEYS[1] the sequence, KEYS[2] the rule-changes version: a request's number and the version, in one call.
-_BEGIN = """
-return {redis.call('INCR', KEYS[1]), redis.call('GET', KEYS[2])}
-"""
-
-# KEYS[1] the journal stream, KEYS[2] use counts; ARGV: max length, field, value, then rule/count pairs (hits of
-# rules that needed no claim).
-#: Append to the journal stream, then drop its oldest items while it holds more than ARGV[1] items or more than
-#: ARGV[2] bytes (KEYS[3] keeps the byte count of what the stream holds), as the in-process journal does.
-_RECORD = """
-redis.call('XADD', KEYS[1], '*', ARGV[3], ARGV[4])
-local bytes = redis.call('INCRBY', KEYS[3], string.len(ARGV[4]))
-local maxlen, maxbytes = tonumber(ARGV[1]), tonumber(ARGV[2])
-local count = redis.call('XLEN', KEYS[1])
-while count > 1 and (count > maxlen or bytes > maxbytes) do
-  local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
-  local size = 0
-  for j = 2, #oldest[2], 2 do size = size + string.len(oldest[2][j]) end
-  redis.call('XDEL', KEYS[1], oldest[1])
-  bytes = redis.call('DECRBY', KEYS[3], size)
-  count = count - 1
+# The per-request call, batched (redis_link.Batch, redis_async.AsyncBatch): the journal items of finished requests
+# (then the oldest items dropped while the stream holds more than the max length or max bytes, as the in-process
+# journal does; KEYS[5] keeps the byte count of its values), hit counts of rules that needed no claim, then sequence
+# numbers for new requests and the rule-changes version. KEYS: sequence, version, journal stream, use counts,
+# journal bytes. ARGV: new numbers wanted, stream max length, max bytes, number of stream items, then field/value
+# pairs of the items, then rule/count pairs.
+_TICK = """
+local n, maxlen, maxbytes, m, i = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), 5
+for _ = 1, m do
+  redis.call('XADD', KEYS[3], '*', ARGV[i], ARGV[i + 1])
+  redis.call('INCRBY', KEYS[5], string.len(ARGV[i + 1]))
+  i = i + 2
 end
-for i = 5, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
-return 1
+if m > 0 then
+  local bytes = tonumber(redis.call('GET', KEYS[5]))
+  local count = redis.call('XLEN', KEYS[3])
+  while count > 1 and (count > maxlen or bytes > maxbytes) do
+    local oldest = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', 1)[1]
+    local size = 0
+    for j = 2, #oldest[2], 2 do size = size + string.len(oldest[2][j]) end
+    redis.call('XDEL', KEYS[3], oldest[1])
+    bytes = redis.call('DECRBY', KEYS[5], size)
+    count = count - 1
+  end
+end
+while i < #ARGV do
+  redis.call('HINCRBY', KEYS[4], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+local last = 0
+if n > 0 then last = redis.call('INCRBY', KEYS[1], n) end
+return {last, redis.call('GET', KEYS[2])}
 """
-
-
-def public_url(url: str) -> str:
-    """`url` without its password, for messages and /_fake/health."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:****@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-class _Redis:
-    """One client and its scripts, shared by every namespace of a process; turns Redis failures into
-    StateUnavailable naming it."""
-
-    def __init__(self, url: str) -> None:
-        self.url = public_url(url)
-        # One immediate retry replaces a pooled connection that died with a restarted Redis; no backoff, so a
-        # Redis that stays down answers quickly.
-        self.client = redis.Redis.from_url(
-            url,
-            socket_connect_timeout=CONNECT_TIMEOUT_S,
-            socket_timeout=COMMAND_TIMEOUT_S,
-            retry=Retry(NoBackoff(), 1),
-            decode_responses=True,
-        )
-        self.begin = self.client.register_script(_BEGIN)
-        self.record = self.client.register_script(_RECORD)
-        self.claim = self.client.register_script(_CLAIM)
-        self._lock = threading.Lock()
-        self._conn: Any = None  # the connection `run` uses, made on first use
-        self.admit = self.client.register_script(_ADMIT)
-
-    def run(self, script: Script, keys: list[str], args: Sequence[str | int | float]) -> Any:
-        """Run a Lua script by its hash on a connection of its own: a request makes one or two of these calls, and
-        sending the packed EVALSHA straight down the connection costs half the CPU of redis-py's command path.
-        A connection that broke is replaced once (a restarted Redis); a Redis that restarted has also forgotten
-        the script, which is then loaded again."""
-        command = ("EVALSHA", script.sha, len(keys), *keys, *args)
-        with self._lock:
-            for attempt in (1, 2):
-                conn = self._conn
-                try:
-                    if conn is None:
-                        conn = self._conn = self.client.connection_pool.make_connection()
-                    packed = [hiredis.pack_command(command)] if hiredis is not None else conn.pack_command(*command)  # type: ignore[arg-type]
-                    conn.send_packed_command(packed, check_health=False)
-                    return conn.read_response()
-                except NoScriptError:
-                    return self.call(lambda: script(keys, args))
-                except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-                    if conn is not None:
-                        conn.disconnect()
-                    self._conn = None
-                    if attempt == 2:
-                        raise StateUnavailable(
-                            f"the shared state store (Redis at {self.url}) is unavailable: {exc}"
-                        ) from exc
-                except redis.RedisError as exc:
-                    raise StateUnavailable(f"the shared state store (Redis at {self.url}) failed: {exc}") from exc
-        raise AssertionError("unreachable")  # pragma: no cover - the second attempt returns or raises
-
-    def call(self, action: Callable[[], T]) -> T:
-        try:
-            return action()
-        except redis.RedisError as exc:
-            raise StateUnavailable(f"the shared state store (Redis at {self.url}) is unavailable: {exc}") from exc
 
 
 class RedisCounters:
@@ -187,15 +114,13 @@ class RedisCounters:
         keys = [store.key("uses")]
         if conversation is not None:
             keys.append(store.key(f"step:{rule}\x1f{conversation}"))
-        step = int(
-            store.redis.call(lambda: store.redis.claim(keys, [rule, -1 if times is None else times, STEP_TTL_S]))
-        )
+        step = int(store.link.run(store.scripts.claim, keys, [rule, -1 if times is None else times, STEP_TTL_S]))
         return None if step < 0 else step
 
     def hits(self) -> dict[str, int]:
         store = self._store
         store.flush_hits()
-        raw: dict[str, str] = store.redis.call(lambda: store.redis.client.hgetall(store.key("uses")))  # type: ignore[arg-type,return-value]
+        raw: dict[str, str] = store.link.call(lambda: store.link.client.hgetall(store.key("uses")))  # type: ignore[arg-type,return-value]
         return {name: int(count) for name, count in raw.items()}
 
     def reset(self) -> None:
@@ -218,7 +143,7 @@ class RedisWindows:
             tokens,
             uuid.uuid4().hex,
         ]
-        allowed, slots = store.redis.run(store.redis.admit, [store.key(f"rl:{key}")], args)
+        allowed, slots = store.link.run(store.scripts.admit, [store.key(f"rl:{key}")], args)
         window = [(float(slots[i + 1]), int(slots[i].rsplit(":", 1)[1])) for i in range(0, len(slots), 2)]
         return window, bool(allowed)
 
@@ -239,16 +164,18 @@ class RedisJournal(Journal):
         self._max_bytes = max_bytes
 
     def next_seq(self) -> int:
-        store = self._store
-        return int(store.redis.call(lambda: store.redis.client.incr(store.key("seq"))))
+        return self._store.begin(self)[0]
 
     def record(self, entry: JournalEntry) -> None:
-        body, _ = bounded_body(entry.body)
-        entry = dataclasses.replace(entry, replica=self._store.replica, body=body)
-        self._append("entry", entry.to_json())
+        self._append("entry", self._store.entry_json(entry))
 
     def stream_ended(self, seq: int, outcome: str, *, keep_first: bool = False) -> None:
         self._append("amend", json.dumps({"seq": seq, "keep_first": keep_first, "stream_outcome": outcome}))
+
+    def session_event(self, seq: int, event: Any) -> None:
+        # One small amendment per frame (never the whole list again), appended to the entry's events on read.
+        data = event if isinstance(event, dict) else dataclasses.asdict(event)
+        self._append("amend", json.dumps({"seq": seq, "add_events": [data]}, default=str))
 
     def update(self, seq: int, changes: Callable[[JournalEntry], Mapping[str, Any]]) -> None:
         # Rare (a realtime session's end): read the entry back, then append the changes as an amendment.
@@ -257,24 +184,19 @@ class RedisJournal(Journal):
             self._append("amend", json.dumps({"seq": seq, **changes(entry)}, default=str))
 
     def _append(self, field: str, value: str) -> None:
-        store = self._store
-        # Amendments share the stream, hence room for two items per entry; reading keeps the newest `size`.
-        args: list[str | int] = [2 * self._size, self._max_bytes, field, value]
-        for rule, count in store.take_hits().items():
-            args += [rule, count]
-        keys = [store.key("journal"), store.key("uses"), store.key("journal-bytes")]
-        store.redis.run(store.redis.record, keys, args)
+        # Sent with other requests' appends and numbers (one Lua call); returns once it is in the stream.
+        self._store.batch.submit((field, value))
 
     def clear(self, *, restart_numbering: bool = True) -> None:
         store = self._store
         keys = [store.key("journal"), store.key("journal-bytes"), *([store.key("seq")] if restart_numbering else [])]
-        store.redis.call(lambda: store.redis.client.delete(*keys))
+        store.link.call(lambda: store.link.client.delete(*keys))
 
     @property
     def entries(self) -> list[JournalEntry]:
         store = self._store
-        items: list[tuple[str, dict[str, str]]] = store.redis.call(
-            lambda: store.redis.client.xrevrange(store.key("journal"), count=2 * self._size)  # type: ignore[arg-type,return-value]
+        items: list[tuple[str, dict[str, str]]] = store.link.call(
+            lambda: store.link.client.xrevrange(store.key("journal"), count=2 * self._size)  # type: ignore[arg-type,return-value]
         )
         entries: list[JournalEntry] = []
         amendments: dict[int, list[dict[str, Any]]] = {}
@@ -287,7 +209,8 @@ class RedisJournal(Journal):
             for change in reversed(amendments.get(entry.seq, [])):  # oldest first
                 if change.pop("keep_first", False) and entry.stream_outcome:
                     continue
-                entry = dataclasses.replace(entry, **change)
+                added = change.pop("add_events", [])
+                entry = dataclasses.replace(entry, **change, events=[*entry.events, *added])
             entries.append(entry)
         entries.reverse()
         return entries[-self._size :]
@@ -296,24 +219,54 @@ class RedisJournal(Journal):
         return len(self.entries)
 
 
+class RedisFastPath:
+    """The per-request calls awaited on the event loop (http/engine.py uses them when nothing else the request
+    may do needs Redis)."""
+
+    def __init__(self, store: RedisStore) -> None:
+        self._store = store
+        tick = store.scripts.tick
+        self._batch = AsyncBatch(store.link, tick.sha, _TICK, store.encode, store.decode)
+
+    async def begin(self) -> tuple[int, str | None]:
+        seq, version = await self._batch.submit(("seq",))
+        return int(seq), version
+
+    async def record(self, entry: JournalEntry) -> None:
+        await self._batch.submit(("entry", self._store.entry_json(entry)))
+
+    def close(self) -> None:
+        self._batch.close()
+
+
 class RedisStore:
     """One namespace's state in Redis (see StateStore)."""
 
     shared = True
 
-    def __init__(self, client: _Redis, namespace: str) -> None:
-        self.redis = client
+    def __init__(self, link: RedisLink, scripts: Scripts, namespace: str) -> None:
+        self.link = link
+        self.scripts = scripts
         self.namespace_name = namespace
-        self.description = client.url
+        self.description = link.url
         self.replica: str | None = f"{socket.gethostname()}:{os.getpid()}"
         self._prefix = f"fake-llm:{{{namespace}}}:"
         self._lock = threading.Lock()
         self._hits: dict[str, int] = {}
         self.counters: Counters = RedisCounters(self)
         self.windows: Windows = RedisWindows(self)
+        #: The stream's length bound: room for an amendment per entry of the journal (set by make_journal).
+        self.stream_size, self.stream_bytes = 2000, 64 * 1024 * 1024
+        self.batch: Batch[tuple[str, ...]] = Batch(self._send, link.timeout)
+        self._fast = RedisFastPath(self) if is_supported(link) else None
 
     def key(self, name: str) -> str:
         return self._prefix + name
+
+    def entry_json(self, entry: JournalEntry) -> str:
+        """A journal entry as stored: naming this replica, a big body clipped with a marker."""
+        body, _ = bounded_body(entry.body)
+        return dataclasses.replace(entry, replica=self.replica, body=body).to_json()
 
     def pending_hits(self, rule: str) -> None:
         with self._lock:
@@ -327,24 +280,58 @@ class RedisStore:
     def flush_hits(self) -> None:
         hits = self.take_hits()
         if hits:
-            pipe = self.redis.client.pipeline(transaction=False)
+            pipe = self.link.client.pipeline(transaction=False)
             for rule, count in hits.items():
                 pipe.hincrby(self.key("uses"), rule, count)
-            self.redis.call(pipe.execute)
+            self.link.call(pipe.execute)
 
     def make_journal(self, size: int, max_bytes: int = 64 * 1024 * 1024) -> Journal:
+        self.stream_size, self.stream_bytes = 2 * size, max_bytes
         return RedisJournal(self, size, max_bytes)
 
     def begin(self, journal: Journal) -> tuple[int, str | None]:
-        seq, version = self.redis.run(self.redis.begin, [self.key("seq"), self.key("version")], ())
-        return int(seq), version or None  # Lua turns a missing key into false
+        seq, version = self.batch.submit(("seq",))
+        return int(seq), version
+
+    def fast_path(self) -> RedisFastPath | None:
+        """The event-loop path of the per-request calls (None over TLS: those go through worker threads)."""
+        return self._fast
+
+    def encode(self, ops: list[tuple[str, ...]]) -> tuple[list[str], list[str | int]]:
+        """The batch script's keys and args for `("seq",)` (a new request's number) and `(field, value)` (a journal
+        item) operations, with the hit counts gathered since the last call."""
+        wanted = sum(1 for op in ops if op[0] == "seq")
+        items = [part for op in ops if op[0] != "seq" for part in op]
+        args: list[str | int] = [wanted, self.stream_size, self.stream_bytes, len(items) // 2, *items]
+        for rule, count in self.take_hits().items():
+            args += [rule, count]
+        keys = ["seq", "version", "journal", "uses", "journal-bytes"]
+        return [self.key(name) for name in keys], args
+
+    @staticmethod
+    def decode(ops: list[tuple[str, ...]], reply: Any) -> list[Any]:
+        """Each `seq` op's (number, rule-changes version); None for the others."""
+        last, version = reply
+        number = int(last) - sum(1 for op in ops if op[0] == "seq")
+        results: list[Any] = []
+        for op in ops:
+            if op[0] == "seq":
+                number += 1
+                results.append((number, version or None))  # Lua turns a missing key into false
+            else:
+                results.append(None)
+        return results
+
+    def _send(self, ops: list[tuple[str, ...]]) -> list[Any]:
+        keys, args = self.encode(ops)
+        return self.decode(ops, self.link.run(self.scripts.tick, keys, args))
 
     def rule_changes(self) -> RuleChanges:
-        pipe = self.redis.client.pipeline(transaction=True)  # one consistent snapshot
+        pipe = self.link.client.pipeline(transaction=True)  # one consistent snapshot
         pipe.get(self.key("version"))
         pipe.lrange(self.key("ops"), 0, -1)
         pipe.get(self.key("disabled"))
-        version, ops, disabled = self.redis.call(pipe.execute)
+        version, ops, disabled = self.link.call(pipe.execute)
         return RuleChanges(
             version,
             tuple(json.loads(op) for op in ops),
@@ -353,7 +340,7 @@ class RedisStore:
 
     def publish(self, op: dict[str, Any] | None = None, disabled: Sequence[str] | None = None) -> str | None:
         version = uuid.uuid4().hex
-        pipe = self.redis.client.pipeline(transaction=True)
+        pipe = self.link.client.pipeline(transaction=True)
         if op is not None:
             if op.get("replace"):
                 pipe.delete(self.key("ops"))  # what it replaces can never come back: keep the list short
@@ -361,12 +348,12 @@ class RedisStore:
         if disabled is not None:
             pipe.set(self.key("disabled"), json.dumps(sorted(disabled)))
         pipe.set(self.key("version"), version)
-        self.redis.call(pipe.execute)
+        self.link.call(pipe.execute)
         return version
 
     def wipe(self, *, rules: bool) -> str | None:
         self.take_hits()
-        client = self.redis.client
+        client = self.link.client
         keep = set() if rules else {self.key("version"), self.key("ops"), self.key("disabled")}
 
         def wipe() -> None:
@@ -376,28 +363,38 @@ class RedisStore:
             if doomed:
                 client.unlink(*doomed)
 
-        self.redis.call(wipe)
+        self.link.call(wipe)
         # A new version (even for "no changes") tells every replica to drop the rule changes it applied.
         return self.publish() if rules else None
 
     def namespace(self, name: str) -> StateStore:
-        return RedisStore(self.redis, name)
+        return RedisStore(self.link, self.scripts, name)
 
     def health(self) -> dict[str, Any]:
-        info: dict[str, Any] = {"backend": "redis", "url": self.redis.url, "replica": self.replica}
+        info: dict[str, Any] = {"backend": "redis", "url": self.link.url, "replica": self.replica}
         try:
-            self.redis.call(self.redis.client.ping)
+            self.link.ping()
         except StateUnavailable as exc:
             return {**info, "ok": False, "error": str(exc)}
         return {**info, "ok": True}
 
 
-def connect(url: str, namespace: str) -> RedisStore:
-    """The Redis store of `namespace` at `url`, checked with a PING (StateUnavailable if it does not answer)."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class Scripts:
+    """The Lua scripts, registered once per process (their hashes)."""
+
+    tick: Script
+    claim: Script
+    admit: Script
+
+
+def connect(url: str, namespace: str, timeout: float = 2.0) -> RedisStore:
+    """The Redis store of `namespace` at `url`, checked with a PING (StateUnavailable if it does not answer).
+    Every call waits at most `timeout` seconds for Redis."""
     try:
-        client = _Redis(url)
+        link = RedisLink(url, public_url(url), timeout)
     except ValueError as exc:
         raise ValueError(f"state: {exc}") from None
-    store = RedisStore(client, namespace)
-    client.call(client.client.ping)
+    store = RedisStore(link, Scripts(link.register(_TICK), link.register(_CLAIM), link.register(_ADMIT)), namespace)
+    link.ping()
     return store

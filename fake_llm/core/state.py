@@ -9,10 +9,11 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from fake_llm.core.journal import Journal
+from fake_llm.core.journal import Journal, JournalEntry
 
 #: Conversations whose `replies:` position is remembered; the least recently seen are forgotten first, so a
 #: long-running server does not grow without bound (a forgotten conversation starts its sequence again).
@@ -21,6 +22,10 @@ MAX_CONVERSATIONS = 10_000
 WINDOW_S = 60.0
 #: One request in a rate-limit window: when it was admitted and the tokens it counted.
 Slot = tuple[float, int]
+#: When (time.monotonic) the request answered in this context started waiting for shared state; set by the HTTP
+#: layer. A shared store fails a call at once when it lost its backend after that moment, so requests that queued
+#: behind a stall all get their 503 within one timeout, not one after the other.
+REQUEST_STARTED: ContextVar[float | None] = ContextVar("fake_llm_request_started", default=None)
 
 
 class Counters(Protocol):
@@ -60,6 +65,20 @@ class RuleChanges:
     disabled: tuple[str, ...] | None = None
 
 
+class FastPath(Protocol):
+    """A shared store's per-request calls as coroutines, for requests that need nothing else from the store (no
+    `times`, no `replies:` sequence, no rate limit): they then never leave the event loop."""
+
+    async def begin(self) -> tuple[int, str | None]:
+        """As StateStore.begin."""
+
+    async def record(self, entry: JournalEntry) -> None:
+        """As Journal.record; returns once the entry is stored."""
+
+    def close(self) -> None:
+        """Close the connection (the event loop that made it is ending)."""
+
+
 class StateStore(Protocol):
     """Everything one namespace of fake-llm keeps between requests."""
 
@@ -76,6 +95,9 @@ class StateStore(Protocol):
 
     def begin(self, journal: Journal) -> tuple[int, str | None]:
         """A new request's sequence number and the namespace's current rule-changes version (one round trip)."""
+
+    def fast_path(self) -> FastPath | None:
+        """The awaitable per-request calls of a shared store (None: call the blocking ones)."""
 
     def rule_changes(self) -> RuleChanges: ...
 
@@ -172,6 +194,9 @@ class MemoryStore:
 
     def begin(self, journal: Journal) -> tuple[int, str | None]:
         return journal.next_seq(), None
+
+    def fast_path(self) -> FastPath | None:
+        return None  # nothing here blocks
 
     def rule_changes(self) -> RuleChanges:
         return RuleChanges()

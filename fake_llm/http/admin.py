@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 import secrets
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from fake_llm.core.state import REQUEST_STARTED
 from fake_llm.errors import ProviderRequestError, ScenarioError, StateUnavailable
 from fake_llm.http.engine import FakeLLM, read_body
 from fake_llm.version import __version__
@@ -47,7 +51,7 @@ def _guarded(endpoint: Any) -> Any:
         if not _authorized(request):
             return _problem(401, "this admin endpoint needs the admin token (X-Fake-LLM-Admin-Token header or Bearer)")
         try:
-            response: Response = await endpoint(request)
+            response: Response = await _off_loop(request, endpoint)
         except StateUnavailable as exc:
             return _problem(503, str(exc), type="state_unavailable")
         except ProviderRequestError as exc:  # a session (namespace) name that cannot be one
@@ -58,14 +62,44 @@ def _guarded(endpoint: Any) -> Any:
     return guarded
 
 
+async def _off_loop(request: Request, endpoint: Any) -> Response:
+    """Run an admin endpoint; with a shared store, on a worker thread (its Redis calls block, and a stalled Redis
+    must not stall the event loop). The body is read first, on the loop: the endpoint then never suspends, so its
+    coroutine runs to its end in one step on the thread."""
+    if not request.app.state.fake_llm.store.shared:
+        result: Response = await endpoint(request)
+        return result
+    # Read here, bounded as the endpoint would (it finds it in the scope).
+    request.scope["fake_llm.body"] = await read_body(request, request.app.state.fake_llm.settings.max_body_bytes)
+    started = time.monotonic()
+
+    def run() -> Response:
+        REQUEST_STARTED.set(started)
+        coroutine = endpoint(request)
+        try:
+            coroutine.send(None)
+        except StopIteration as done:
+            answered: Response = done.value
+            return answered
+        coroutine.close()
+        raise RuntimeError(f"admin endpoint {endpoint.__name__} waited for something besides the request body")
+
+    return await anyio.to_thread.run_sync(run)
+
+
 async def health(request: Request) -> Response:
-    """200 while the server can answer; 503 while its shared state store (Redis) cannot be reached. Always answers
-    `status` (and the status code health checks read); the details (state, rule counts, load errors) go only to the
-    server's own pages and non-browser clients, and to token holders when a token is set."""
+    """200 while the server can answer as its files say; 503 while its shared state store (Redis) cannot be reached
+    (asked on a worker thread, for at most --state-timeout: `unavailable`) or a failed reload leaves stale rules
+    serving (`degraded`). Always answers `status` (and the status code health checks read); the details (state, rule
+    counts, load errors) go only to the server's own pages and non-browser clients, and to token holders when a token
+    is set."""
     engine: FakeLLM = request.app.state.fake_llm
-    state = engine.store.health()
-    status = "ok" if state["ok"] else "unavailable"
-    code = 200 if state["ok"] else 503
+    store = engine.store
+    state = await anyio.to_thread.run_sync(store.health) if store.shared else store.health()
+    # A failed hot reload leaves the last good rules serving, not what the files say: `degraded`, with a 503 so that
+    # probes reading only the status (compose `curl -f`, wget, Kubernetes httpGet) agree with `fake-llm health`.
+    status = "unavailable" if not state["ok"] else "degraded" if engine.load_errors else "ok"
+    code = 200 if status == "ok" else 503
     if request.scope.get("fake_llm.cross_origin") or not _authorized(request):
         return JSONResponse({"status": status, "load_errors": len(engine.load_errors)}, status_code=code)
     # The bound address (port 0 resolved to the real port); an in-process app without a socket reports the request's.
@@ -136,7 +170,11 @@ async def rules(request: Request) -> Response:
     mode = request.query_params.get("mode", "append")
     if mode not in ("append", "replace"):
         return _problem(400, f"mode must be append or replace, got {mode!r}")
-    raw = await read_body(request, engine.settings.max_body_bytes)  # refused as soon as it passes the limit
+    raw = (  # refused as soon as it passes the limit; already read when the endpoint runs on a thread (_off_loop)
+        request.scope["fake_llm.body"]
+        if "fake_llm.body" in request.scope
+        else await read_body(request, engine.settings.max_body_bytes)
+    )
     if raw is None:
         return _problem(
             413, f"rules body too large: the limit is {engine.settings.max_body_bytes} bytes (--max-body-bytes)"
@@ -152,9 +190,11 @@ async def rules(request: Request) -> Response:
     try:
         # JSON is YAML: parsing the text itself keeps error line numbers true to what was sent. Parsed in a worker
         # thread so a big load never stalls the streams being served.
-        scenario = await asyncio.to_thread(
+        load = functools.partial(
             engine.load_rules, text, replace=mode == "replace", source="POST /_fake/rules", untrusted=True
         )
+        # Already on a worker thread when the state is shared (_off_loop read the body first).
+        scenario = load() if "fake_llm.body" in request.scope else await asyncio.to_thread(load)
     except ScenarioError as exc:
         return _problem(400, str(exc), problems=[str(p) for p in exc.problems])
     return JSONResponse({"loaded": [r.name for r in scenario.rules], "mode": mode, "warnings": engine.warnings})

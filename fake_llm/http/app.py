@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -178,11 +179,20 @@ def create_app(
         ),
     ]
     silence_scripted_disconnects()
-    lifespan = None
+    watcher = None
     if engine.settings.watch:
         from fake_llm.http.reload import watcher_lifespan
 
-        lifespan = watcher_lifespan(engine)
+        watcher = watcher_lifespan(engine)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with watcher(app) if watcher is not None else contextlib.nullcontext():
+            try:
+                yield
+            finally:  # the shared store's event-loop connections end with the loop that made them
+                engine.close_connections()
+
     app = Starlette(
         lifespan=lifespan, routes=routes, middleware=middleware, exception_handlers={404: http_error, 405: http_error}
     )

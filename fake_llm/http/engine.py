@@ -6,15 +6,18 @@ Adding, replacing and reloading the rules it serves, and their summaries, are Ru
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+import anyio.to_thread
 from starlette.requests import Request
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Scope
 
 from fake_llm.core.dialect import Dialect, ReplyMeta
 from fake_llm.core.ids import Clock, IdMaker
@@ -23,7 +26,7 @@ from fake_llm.core.limits import Decision, RateLimiter
 from fake_llm.core.matching import Selector
 from fake_llm.core.outcomes import Completed, Outcome, Seen
 from fake_llm.core.pipeline import Inbound, PipelineBug, answer, check_rate_limits, journal_entry
-from fake_llm.core.state import StateStore
+from fake_llm.core.state import REQUEST_STARTED, FastPath, StateStore
 from fake_llm.core.tokens import make_tokenizer
 from fake_llm.errors import ProviderRequestError, StateUnavailable
 from fake_llm.http.multipart import read_multipart
@@ -51,6 +54,18 @@ def rule_roots(paths: Sequence[str | Path], extra: Sequence[str]) -> list[Path]:
     return [Path(p).resolve() for p in [*paths, *extra] if Path(p).is_dir()]
 
 
+#: Shown each answered request's outcome and journal entry once recorded (the fast path's reply cache learns so).
+Observer = Callable[[Outcome, JournalEntry], None]
+
+
+class Answered(NamedTuple):
+    """An answered request's outcome, the journal entry to record for it, and whether its response streams."""
+
+    outcome: Outcome
+    entry: JournalEntry
+    streams: bool
+
+
 class FakeLLM(SharedState, RuleSets):
     """Owns everything one server instance needs; the Starlette app and the admin endpoints call into it."""
 
@@ -66,7 +81,9 @@ class FakeLLM(SharedState, RuleSets):
         self.settings = settings
         #: Counters, limits, the journal and rule changes of this engine's namespace (shared with other replicas
         #: when it is Redis).
-        self.store = store if store is not None else open_store(settings.state, settings.namespace)
+        self.store = (
+            store if store is not None else open_store(settings.state, settings.namespace, settings.state_timeout)
+        )
         self.journal = self.store.make_journal(settings.journal_size, settings.journal_bytes)
         self.base_scenarios = tuple(scenarios)
         self.selector = Selector(scenarios, self.store.counters)
@@ -109,21 +126,105 @@ class FakeLLM(SharedState, RuleSets):
 
     # ------------------------------------------------------------------ the request flow
 
-    async def chat(
-        self,
-        dialect: Dialect,
-        request: Request,
-        observe: Callable[[Outcome, JournalEntry], None] | None = None,
-    ) -> ASGIApp:
+    async def chat(self, dialect: Dialect, request: Request, observe: Observer | None = None) -> ASGIApp:
         """Answer one request in `dialect`: read it, ask the pipeline, journal the outcome once, render it.
         Never raises: a bug in fake-llm becomes a dialect-shaped 500 and an `error` journal entry, a lost shared
-        state store (Redis) a 503 naming it. `observe` is shown the outcome and its journal entry (the reply cache
-        learns from them)."""
+        state store (Redis) a 503 naming it. `observe` is shown the outcome and its journal entry once recorded (the
+        reply cache learns from them)."""
+        inbound = await read_inbound(request, dialect, self.settings.max_body_bytes)
+        scope = request.scope
+        if not self.store.shared:
+            return self.respond(dialect, inbound, scope, None, observe)
+        fast = self.store.fast_path()
+        if fast is not None and not self._needs_decisions():
+            return await self._respond_on_loop(dialect, inbound, scope, fast, observe)
+        # A shared store's other calls block: they run on a worker thread, so a stalled Redis delays only the
+        # requests that need it (each for at most --state-timeout), never health, streams or other clients.
+        started = time.monotonic()
+        return await anyio.to_thread.run_sync(self._respond_off_loop, dialect, inbound, scope, started, None, observe)
+
+    def close_connections(self) -> None:
+        """Close the event-loop connections of every namespace's shared store (the server is stopping)."""
+        for engine in (self, *self.namespaces.values()):
+            fast = engine.store.fast_path()
+            if fast is not None:
+                fast.close()
+
+    def _needs_decisions(self) -> bool:
+        """Whether answering may ask the store for more than a number and a journal entry (times, steps, limits)."""
+        return self.server_limit is not None or self.selector.stateful
+
+    async def _respond_on_loop(
+        self, dialect: Dialect, inbound: Inbound, scope: Scope, fast: FastPath, observe: Observer | None
+    ) -> ASGIApp:
+        """respond() with the store's per-request calls awaited (batched with other requests'), for rule sets that
+        need nothing else from it: the request never leaves the event loop."""
+        started = time.monotonic()
         try:
-            seq = self.begin()
+            seq, version = await fast.begin()
+            if version != self.rules_version:  # another replica changed the rules: read them on a thread
+                await anyio.to_thread.run_sync(self._apply_off_loop, started)
         except StateUnavailable as exc:
             return self.unavailable(dialect, exc)
-        inbound = await read_inbound(request, dialect, self.settings.max_body_bytes)
+        if self._needs_decisions():  # the new rules do
+            return await anyio.to_thread.run_sync(
+                self._respond_off_loop, dialect, inbound, scope, started, seq, observe
+            )
+        response, answered = self._answered(dialect, inbound, seq)
+        if answered is not None:
+            try:
+                await fast.record(answered.entry)
+            except StateUnavailable as exc:
+                return self.unavailable(dialect, exc)
+            self._recorded(scope, answered, observe)
+        return response
+
+    def _apply_off_loop(self, started: float) -> None:
+        REQUEST_STARTED.set(started)
+        self.apply_rule_changes()
+
+    def _respond_off_loop(
+        self,
+        dialect: Dialect,
+        inbound: Inbound,
+        scope: Scope,
+        started: float,
+        seq: int | None,
+        observe: Observer | None,
+    ) -> ASGIApp:
+        REQUEST_STARTED.set(started)
+        return self.respond(dialect, inbound, scope, seq, observe)
+
+    def respond(
+        self, dialect: Dialect, inbound: Inbound, scope: Scope, seq: int | None = None, observe: Observer | None = None
+    ) -> ASGIApp:
+        """chat() once the request is read: number it (unless `seq` is given), answer it, journal it, render it
+        (blocking on a shared store's calls)."""
+        try:
+            seq = self.begin() if seq is None else seq
+        except StateUnavailable as exc:
+            return self.unavailable(dialect, exc)
+        response, answered = self._answered(dialect, inbound, seq)
+        if answered is not None:
+            try:
+                self.journal.record(answered.entry)
+            except StateUnavailable as exc:
+                return self.unavailable(dialect, exc)
+            self._recorded(scope, answered, observe)
+        return response
+
+    def _recorded(self, scope: Scope, answered: Answered, observe: Observer | None) -> None:
+        # Left in the scope for the conformance recorder, which skips what a scripted fault broke on purpose; the
+        # entry is frozen, so the journal is left too, to read how the stream ended once it has.
+        scope["fake_llm.entry"] = answered.entry
+        scope["fake_llm.journal"] = self.journal
+        if observe is not None:
+            observe(answered.outcome, answered.entry)
+        self.open_streams += answered.streams  # brought back down by _stream_closed
+
+    def _answered(self, dialect: Dialect, inbound: Inbound, seq: int) -> tuple[ASGIApp, Answered | None]:
+        """The response to request `seq` and what to record before sending it (None: nothing to record, or already
+        recorded)."""
         headers = redact_headers(inbound.headers.items())
         outcome: Outcome | None = None
         try:
@@ -132,21 +233,13 @@ class FakeLLM(SharedState, RuleSets):
             end = outcome.scripted_end if isinstance(outcome, Completed) else None
             response = render(dialect, outcome, self.settings, lambda how: self._stream_closed(seq, how, end))
             entry = journal_entry(seq, self.clock.now(), inbound, dialect.api, outcome, headers)
-            self.journal.record(entry)
         except StateUnavailable as exc:  # nothing may be answered from stale local state
-            return self.unavailable(dialect, exc)
+            return self.unavailable(dialect, exc), None
         except Exception as exc:  # a bug in fake-llm: answer, journal it, let the pytest plugin re-raise it
             seen = exc.seen if isinstance(exc, PipelineBug) else outcome.seen if outcome else Seen()
             cause = exc.__cause__ if isinstance(exc, PipelineBug) and exc.__cause__ else exc
-            return self._internal_error(dialect, inbound, seq, headers, seen, cause)
-        # Left in the scope for the conformance recorder, which skips what a scripted fault broke on purpose; the
-        # entry is frozen, so the journal is left too, to read how the stream ended once it has.
-        request.scope["fake_llm.entry"] = entry
-        request.scope["fake_llm.journal"] = self.journal
-        if observe is not None:
-            observe(outcome, entry)
-        self.open_streams += streams  # brought back down by _stream_closed
-        return response
+            return self._internal_error(dialect, inbound, seq, headers, seen, cause), None
+        return response, Answered(outcome, entry, streams)
 
     def record_counting(self, request: Request, api: str, body: Any, status: int, reply: str) -> JournalEntry:
         """Journal a request a helper endpoint answered without a rule (Gemini's countTokens, embedContent):
@@ -178,8 +271,18 @@ class FakeLLM(SharedState, RuleSets):
     def _stream_closed(self, seq: int, how: str, scripted_end: str | None) -> None:
         self.open_streams -= 1
         # A stream sent to its end that ends the way the rule broke it must not read "completed".
+        outcome = scripted_end if how == "completed" and scripted_end else how
+        if self.store.shared:  # called on the event loop: the store's call must not block it
+            try:
+                asyncio.get_running_loop().run_in_executor(None, self._note_stream_end, seq, outcome)
+                return
+            except RuntimeError:  # no loop (a direct call): note it here
+                pass
+        self._note_stream_end(seq, outcome)
+
+    def _note_stream_end(self, seq: int, outcome: str) -> None:
         try:
-            self.journal.stream_ended(seq, scripted_end if how == "completed" and scripted_end else how)
+            self.journal.stream_ended(seq, outcome)
         except StateUnavailable as exc:  # the reply went out; only its journal note is lost
             log.warning("could not journal how stream #%d ended: %s", seq, exc)
 

@@ -27,14 +27,14 @@ MAX_NAMESPACES = 256
 E = TypeVar("E", bound="SharedState")
 
 
-def open_store(url: str, namespace: str) -> StateStore:
+def open_store(url: str, namespace: str, timeout: float = 2.0) -> StateStore:
     """The store `--state` names: `memory`, or `redis://` / `rediss://` / `unix://` (needs fake-llm[redis]).
     Raises StateUnavailable when Redis cannot be reached, and ValueError for a malformed URL."""
     if url == "memory":
         return MemoryStore()
     from fake_llm.core.redis_store import connect  # only Redis users need redis-py
 
-    return connect(url, namespace)
+    return connect(url, namespace, timeout)
 
 
 class SharedState:

@@ -25,22 +25,56 @@ _TEXT_LOOKUP: dict[str, Any] = {
     "additionalProperties": False,
 }
 
+#: Every name `match.dialect` can hold: a request carries exactly one of them. The scenarios layer cannot import the
+#: dialect registry, so tests/test_scenarios.py keeps this list equal to fake_llm.dialects.DIALECT_NAMES.
+DIALECT_NAMES = (
+    "openai-chat",
+    "anthropic",
+    "responses",
+    "completions",
+    "embeddings",
+    "gemini",
+    "azure",
+    "scale",
+    "realtime",
+    "bedrock",
+    "bedrock-invoke",
+    "moderations",
+    "images",
+    "speech",
+    "transcriptions",
+    "translations",
+    "ollama",
+    "ollama-generate",
+    "ollama-embed",
+    "ollama-embeddings",
+    "cohere",
+    "cohere-embed",
+    "cohere-rerank",
+    "mistral",
+    "mistral-embeddings",
+)
+#: An unknown name (`api: olama`) would load and never match: the enum makes it a load-time error listing these.
+_DIALECT_NAME: dict[str, Any] = {"type": "string", "enum": list(DIALECT_NAMES)}
+# One name or a list of names; if/then (not anyOf) so that the error names the unknown value and the known ones.
+_DIALECTS: dict[str, Any] = {
+    "type": ["string", "array"],
+    "items": _DIALECT_NAME,
+    "if": {"type": "string"},
+    "then": _DIALECT_NAME,
+}
+
 _MATCH: dict[str, Any] = {
     "description": "Every key must hold; an empty or missing match matches every request.",
     "type": "object",
     "properties": {
         "dialect": {
-            "description": "The dialect the request arrived in (openai-chat, anthropic, responses, completions, "
-            "embeddings, gemini, azure, scale, realtime, bedrock, bedrock-invoke, moderations, images, speech, "
-            "transcriptions, translations, ollama, ollama-generate, ollama-embed, ollama-embeddings, cohere, "
-            "cohere-embed, cohere-rerank, mistral, mistral-embeddings ...), or a list of them.",
-            "type": ["string", "array"],
-            "items": {"type": "string"},
+            **_DIALECTS,
+            "description": f"The dialect the request arrived in ({', '.join(DIALECT_NAMES)}), or a list of them.",
         },
         "api": {
+            **_DIALECTS,
             "description": "The old name of `dialect`, still accepted.",
-            "type": ["string", "array"],
-            "items": {"type": "string"},
         },
         "model": {
             "description": "Glob (fnmatch) on the request's model, or a list of globs.",

@@ -3,6 +3,7 @@ problem points at file:line:key."""
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -197,7 +198,10 @@ def schema_message(error: jsonschema.ValidationError) -> str:
         missing = [k for k in expected if k not in instance]
         return f"missing required key {', '.join(map(repr, missing))}"
     if error.validator == "enum":
-        return f"expected one of {', '.join(map(str, expected))}, got {_describe_value(instance)}"
+        message = f"expected one of {', '.join(map(str, expected))}, got {_describe_value(instance)}"
+        # A typo (`olama`) is the usual cause: name the close one.
+        close = difflib.get_close_matches(instance, map(str, expected), n=1) if isinstance(instance, str) else []
+        return message + (f" (did you mean {close[0]!r}?)" if close else "")
     if error.validator == "anyOf":
         options = [_describe_schema(option) for option in expected]
         return f"expected {' or '.join(options)}, got {_describe_value(instance)}"

@@ -61,6 +61,7 @@ class _Server(uvicorn.Server):
             server.close()
         for server in self.servers:
             await server.wait_closed()
+        await self.lifespan.shutdown()
 
     def request_stop(self) -> None:
         """Ask the server to exit, from any thread."""
@@ -120,7 +121,8 @@ class FakeLLMServer:
         config = uvicorn.Config(
             self.app,
             log_level="warning",
-            lifespan="on" if self.settings.watch else "off",
+            # The watcher, and a shared store's event-loop connections, start and end with the app's lifespan.
+            lifespan="on" if self.settings.watch or self.settings.state != "memory" else "off",
             access_log=False,
             timeout_graceful_shutdown=min(2.0, self.settings.graceful_timeout),  # type: ignore[arg-type]
             timeout_keep_alive=self.settings.header_timeout,  # type: ignore[arg-type]
