@@ -9,7 +9,7 @@ LINT_STAMP := $(VENV)/.installed-lint
 # Everything (run + test + lint + bench), for working on fake-llm itself.
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench schema dist goldens layers request-path clean docker-test fuzz
+.PHONY: run test lint bench schema dist goldens layers request-path clean docker-test fuzz bench-peers
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ lint: $(LINT_STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py $(ARGS)
+
+# fake-llm beside bare Starlette (asyncio, uvloop) and aimock (from npm into a temp folder; skipped without npm).
+bench-peers: $(STAMP)
+	$(BIN)/python benchmarks/peers.py $(ARGS)
 
 # Long fuzz run (not part of `make test`): FUZZ_BODIES mutated bodies across every dialect; reports 5xx, resets and
 # timeouts, and fails if there is any.

@@ -3,6 +3,7 @@
     python benchmarks/_server.py fake --scenario FILE [--profile OUT.prof]
     python benchmarks/_server.py bare --mode json|sse --body FILE --headers FILE
     python benchmarks/_server.py bare --mode sse-timed --body FILE --headers FILE --schedule FILE
+    (any of them with --loop asyncio: the standard library's event loop instead of uvloop)
 
 Binds 127.0.0.1 on a free port (port 0), serves with uvicorn (uvloop + httptools when installed) and, once the
 socket accepts connections, prints one line `READY {"port": ..., "pid": ..., "loop": ..., "http": ...}` on stdout.
@@ -129,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--headers", help="bare: JSON file with the response headers to replay")
     parser.add_argument("--schedule", help="bare sse-timed: JSON list, when each event is due (ms from the start)")
     parser.add_argument("--profile", help="write a cProfile dump of the server to this file on exit")
+    parser.add_argument(
+        "--loop", choices=["auto", "asyncio"], default="auto", help="auto: uvloop when installed; asyncio: never"
+    )
     args = parser.parse_args(argv)
 
     if args.kind == "fake":
@@ -146,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(2048)
-    config = uvicorn.Config(app, loop=_impl("loop", "uvloop"), http=_impl("http", "httptools"), **UVICORN_OPTIONS)
+    loop = "asyncio" if args.loop == "asyncio" else _impl("loop", "uvloop")
+    config = uvicorn.Config(app, loop=loop, http=_impl("http", "httptools"), **UVICORN_OPTIONS)
     server = _Server(config, sock.getsockname()[1])
 
     profiler = None

@@ -19,6 +19,11 @@ def chat_body(text: str = "hello", model: str = "gpt-4o-mini", **extra: Any) -> 
     return {"model": model, "messages": [{"role": "user", "content": text}], **extra}
 
 
+def user_turn(text: str) -> list[dict[str, str]]:
+    """A conversation of one user message, in the `{role, content}` shape most SDKs take."""
+    return [{"role": "user", "content": text}]
+
+
 def serve(rules: str, **settings: Any) -> Iterator[FakeLLMServer]:
     """A server for `rules` on a free port, frozen in time and with unscaled waits skipped (`time_scale=0`) unless
     `settings` say otherwise; for module fixtures: `yield from serve(RULES)`."""

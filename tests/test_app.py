@@ -566,7 +566,7 @@ def boom(*args: object, **kwargs: object) -> Any:
 def test_internal_error_is_a_500_in_the_openai_envelope(
     client: TestClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr("fake_llm.core.pipeline.plan_completion", boom)
+    monkeypatch.setattr("fake_llm.core.pipeline.plan_reply", boom)
     with caplog.at_level(logging.ERROR, logger="fake_llm"):
         response = client.post(URL, json=chat_body())
     assert response.status_code == 500

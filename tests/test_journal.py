@@ -237,3 +237,15 @@ def test_recording_from_several_threads() -> None:
         thread.join()
     seqs = sorted(e.seq for e in journal.entries)
     assert seqs == list(range(1, threads_count * per_thread + 1))
+
+
+def test_session_events_replace_the_entry_and_never_change_one_already_read() -> None:
+    journal = Journal()
+    journal.record(JournalEntry(seq=1, time=0.0, method="GET", path="/v1/realtime", headers={}, body={}))
+    before = journal.last
+    journal.session_event(1, "first frame")
+    journal.session_event(1, "second frame")
+    assert before.events == []
+    assert journal.last.events == ["first frame", "second frame"]
+    journal.session_event(99, "no such entry")  # an entry no longer kept is left alone
+    assert len(journal) == 1

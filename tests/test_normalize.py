@@ -127,3 +127,45 @@ def test_bad_normalize_steps_name_file_line_and_key(text: str, expected: str) ->
     with pytest.raises(ScenarioError) as caught:
         parse_scenario(dedent(text), source="s.yaml")
     assert str(caught.value) == expected
+
+
+def test_a_normalize_rule_among_many_indexed_rules_still_matches() -> None:
+    # 150 rules the rule index files by their exact text, then one whose text only matches once normalised: the
+    # index must never leave it out because the raw prompt holds a uuid the rule's text does not (the later
+    # `any-job`, an indexed candidate for the raw text, would answer instead).
+    exact = "".join(
+        f"  - {{name: r{n}, match: {{user: 'ask-{n:03d}'}}, reply: {{content: 'r{n}'}}}}\n" for n in range(150)
+    )
+    text = dedent(
+        """\
+        name: many
+        rules:
+        {exact}  - name: normalised
+            normalize: [uuid]
+            match: {{user: 'job <uuid>'}}
+            reply: {{content: 'normalised'}}
+          - name: any-job
+            match: {{user: 'job'}}
+            reply: {{content: 'any job'}}
+        """
+    ).format(exact=exact)
+    scenario = parse_scenario(text, source="many.yaml")
+    with FakeLLMServer(time_scale=0) as server:
+        server.engine.install([scenario], replace=True)
+        ordered = [{"name": "ordered", "match": {"user": "second"}, "reply": {"content": "after r7"}}]
+        server.engine.load_rules(ordered, extras={0: {"after": "r7"}})  # as expect_ordered adds it
+        assert not server.engine.selector._index.is_trivial  # the indexed path is the one under test
+        client = openai_client(server)
+
+        def ask(prompt: str) -> str | None:
+            reply = client.chat.completions.create(model="m", messages=[{"role": "user", "content": prompt}])
+            return reply.choices[0].message.content
+
+        assert ask("job 123e4567-e89b-12d3-a456-426614174000") == "normalised"
+        assert ask("ask-149") == "r149"
+        assert ask("another job") == "any job"
+        with pytest.raises(Exception, match="no rule matched"):
+            ask("second")
+        assert ("ordered", "ordered: waits until 'r7' has answered") in list(server.journal.last.reasons)
+        assert ask("ask-007") == "r7"
+        assert ask("second") == "after r7"

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from fake_llm.core.journal import Journal
+from fake_llm.core.outcome_journal import journal_entry
 from fake_llm.core.outcomes import (
     Completed,
     Counted,
@@ -23,9 +24,12 @@ from fake_llm.core.outcomes import (
     Rejected,
     Unmatched,
 )
-from fake_llm.core.pipeline import Inbound, answer, journal_entry
+from fake_llm.core.pipeline import Inbound, answer
 from fake_llm.dialects import COUNTERS, DIALECTS
+from fake_llm.dialects.ollama.chat import OllamaOptions
+from fake_llm.dialects.openai.completions import CompletionsOptions
 from fake_llm.http.engine import FakeLLM
+from fake_llm.model.request import ChatRequest, options_of
 from fake_llm.scenarios.loader import parse_rules
 from fake_llm.settings import Settings
 
@@ -166,3 +170,11 @@ def test_stream_ended_replaces_the_entry_under_the_lock() -> None:
     journal.stream_ended(99, "completed")  # an entry the ring buffer forgot: nothing to note
     assert journal.last.stream_outcome == "client disconnected"
     assert journal.last.schedule
+
+
+def test_a_renderer_reading_another_dialects_options_is_a_clear_bug() -> None:
+    request = ChatRequest(api="openai-chat", model="m", messages=(), options=OllamaOptions())
+    with pytest.raises(TypeError, match="openai-chat request carries OllamaOptions options, not CompletionsOptions"):
+        options_of(request, CompletionsOptions)
+    assert options_of(dataclasses.replace(request, options=CompletionsOptions(echo=True)), CompletionsOptions).echo
+    assert options_of(dataclasses.replace(request, options=None), CompletionsOptions) == CompletionsOptions()

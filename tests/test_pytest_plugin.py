@@ -150,7 +150,7 @@ def test_internal_errors_fail_the_test(pytester: pytest.Pytester) -> None:
             fake_llm.add_rules([{"name": "r", "reply": {"content": "x"}}])
             def boom(*args, **kwargs):
                 raise RuntimeError("kaboom")
-            monkeypatch.setattr("fake_llm.core.pipeline.plan_completion", boom)
+            monkeypatch.setattr("fake_llm.core.pipeline.plan_reply", boom)
             assert ask(fake_llm, "x").status_code == 500
         """)
     )

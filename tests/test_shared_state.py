@@ -15,6 +15,9 @@ import httpx
 import pytest
 
 from fake_llm import FakeLLMServer
+from fake_llm.core.journal import JournalEntry
+from fake_llm.core.redis_store import connect
+from fake_llm.model.stream import Event
 
 RULES = dedent(
     """\
@@ -289,3 +292,17 @@ def test_a_namespace_with_glob_characters_resets_only_itself(replicas: list[Fake
     assert replicas[2].session("a*").journal.entries == []
     assert len(replicas[2].session("abc").journal) == 1
     assert len(replicas[2].session("a?c").journal) == 1
+
+
+def test_a_realtime_sessions_frames_reach_the_shared_journal_one_amendment_each(redis_url: str, namespace: str) -> None:
+    journal = connect(redis_url, namespace).make_journal(50)
+    journal.record(JournalEntry(seq=1, time=0.0, method="GET", path="/v1/realtime", headers={}, body={}))
+    journal.session_event(1, Event('{"type":"session.created"}', event="session.created", kind="server"))
+    journal.session_event(1, Event('{"type":"response.create"}', event="response.create", kind="client"))
+    journal.stream_ended(1, "closed by the client (code 1000)")
+    entry = journal.last
+    assert [(e["event"], e["kind"]) for e in entry.events] == [
+        ("session.created", "server"),
+        ("response.create", "client"),
+    ]
+    assert entry.stream_outcome == "closed by the client (code 1000)"

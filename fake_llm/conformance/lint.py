@@ -2,7 +2,7 @@
 it, non-stream and stream, and validate the result against the provider's spec (the same checkers as the test
 suite), plus what the spec cannot see (tool-call arguments that are not a JSON object).
 
-Rendering goes through the dialects themselves (plan_completion, completion_body, stream_events, the fault
+Rendering goes through the dialects themselves (plan_reply, completion_body, stream_events, the fault
 planner), so lint sees the bytes `serve` would send for that reply.
 """
 
@@ -19,7 +19,7 @@ from fake_llm.conformance.recorder import Exchange, check_exchange
 from fake_llm.conformance.registry import checker_for
 from fake_llm.core import profiles
 from fake_llm.core.faults import apply_faults
-from fake_llm.core.replies import Completion, ReplyContext, plan_completion
+from fake_llm.core.replies import PlannedReply, ReplyContext, plan_reply
 from fake_llm.core.timing import schedule
 from fake_llm.core.tokens import make_tokenizer
 from fake_llm.dialects import PROVIDERS, Provider, ReplyMeta
@@ -174,7 +174,7 @@ def _render(provider: Provider, rule: Rule, reply: Reply, tokenizer: Any, stream
         return Exchange("POST", path, "", error.status, "application/json", json.dumps(body).encode(), provider.api,
                         tuple(faults))  # fmt: skip
     try:
-        completion = plan_completion(reply, chat, tokenizer, rule, ReplyContext(), profiles.usage_fields(rule.profile))
+        completion = plan_reply(reply, chat, tokenizer, rule, ReplyContext(), profiles.usage_fields(rule.profile))
     except (ReplyMismatch, ValueError, KeyError):
         return None  # the reply needs a request lint cannot invent (a capture, a forced tool)
     if not stream:
@@ -186,7 +186,7 @@ def _render(provider: Provider, rule: Rule, reply: Reply, tokenizer: Any, stream
 
 
 def _stream(
-    provider: Provider, reply: Reply, completion: Completion, meta: ReplyMeta, chat: ChatRequest, path: str
+    provider: Provider, reply: Reply, completion: PlannedReply, meta: ReplyMeta, chat: ChatRequest, path: str
 ) -> Exchange:
     def error_events(error: StreamError, position: int) -> list[Event]:
         return provider.stream_failure(error, position, completion, meta, chat)

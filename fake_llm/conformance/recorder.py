@@ -152,7 +152,7 @@ class Report:
     def summary(self) -> list[str]:
         """Which response schemas were exercised (and how often), and which were never reached."""
         lines = []
-        for checker in checkers():
+        for checker in sorted(checkers(), key=lambda checker: checker.family):  # a stable order, whatever loaded first
             why = checker.available()
             if why is not None:
                 lines.append(f"{checker.family}: not checked ({why})")

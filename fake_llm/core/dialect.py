@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from fake_llm.core.replies import Completion
+from fake_llm.core.replies import PlannedReply
 from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import StreamError
@@ -34,7 +34,7 @@ class ReplyMeta:
 
 
 class Dialect(Protocol):
-    """Parses one API's requests into ChatRequest and renders Completions and errors in that API's shapes."""
+    """Parses one API's requests into ChatRequest and renders planned replies and errors in that API's shapes."""
 
     #: The dialect's name (journal `api`, record-mode rule files, `match.api`).
     api: str
@@ -71,9 +71,9 @@ class Dialect(Protocol):
         """The key the request authenticates with (`params`: the query string, for `?key=`), or None."""
         ...
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]: ...
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]: ...
 
-    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+    def encode_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
         """The body and content type of an answer that is not JSON (audio bytes, plain-text transcripts); None to
         send `completion_body` as JSON."""
         ...
@@ -86,14 +86,14 @@ class Dialect(Protocol):
         """The body answering a token count (only called when `counts_tokens`)."""
         ...
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]: ...
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]: ...
 
     def stream_error_event(self, error: StreamError, position: int) -> Event:
         """The event a mid-stream `error` fault sends; `position` is its index among the stream's events."""
         ...
 
     def stream_failure(
-        self, error: StreamError, position: int, completion: Completion, meta: ReplyMeta, request: ChatRequest
+        self, error: StreamError, position: int, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest
     ) -> list[Event]:
         """Every event a mid-stream `error` fault sends from `position` on: the error event, and whatever the API
         ends a failed stream with (Responses' `response.failed`); most dialects send the error event alone."""

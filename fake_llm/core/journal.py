@@ -7,7 +7,7 @@ import json
 import reprlib
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Any
@@ -68,8 +68,8 @@ class JournalEntry:
     #: token count, answered without a rule), or for hot reload `reloaded` / `reload_error`.
     outcome: str = "matched"
     rule: str | None = None
-    #: For unmatched requests: each rule and why it did not match.
-    reasons: list[tuple[str, str]] = field(default_factory=list)
+    #: Each rule tried before the answer and why it did not match (a lazy Reasons when the rule index skipped some).
+    reasons: Sequence[tuple[str, str]] = field(default_factory=list)
     reply: str | None = None
     status: int = 200
     stream: bool = False
@@ -210,6 +210,11 @@ class Journal:
         """Note how the stream of entry `seq` ended (`completed`, `client disconnected`...), if it is still kept;
         with `keep_first`, only when no ending was noted yet (several parties may see the end of one stream)."""
         self.update(seq, lambda entry: {} if keep_first and entry.stream_outcome else {"stream_outcome": outcome})
+
+    def session_event(self, seq: int, event: Any) -> None:
+        """Add `event` to the events of entry `seq` (a realtime session's frames, noted as they go), under the lock:
+        the entry is replaced by a copy with the longer list, never changed in place."""
+        self.update(seq, lambda entry: {"events": [*entry.events, event]})
 
     def update(self, seq: int, changes: Callable[[JournalEntry], Mapping[str, Any]]) -> None:
         """Replace entry `seq` (if still kept) by a copy with `changes(entry)` applied, under the lock: for what is

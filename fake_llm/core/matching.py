@@ -1,207 +1,27 @@
-"""Per-key match checks (each explains its failure) and the Selector: first matching rule, by priority and then
-the order rule sets were loaded or added."""
+"""The Selector: the first matching rule, by priority and then the order rule sets were loaded or added, using the
+per-key checks of core/match_checks.py (re-exported here) and the rule index of core/rule_index.py."""
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
+from functools import partial
 from typing import Any
 
-from fake_llm.core.normalize import normalize_request, tools_hash
+from fake_llm.core.match_checks import CHECKS as CHECKS
+from fake_llm.core.match_checks import Check as Check
+from fake_llm.core.match_checks import _clip
+from fake_llm.core.match_checks import case_hint as case_hint
+from fake_llm.core.match_checks import explain as explain
+from fake_llm.core.match_checks import lookup_text as lookup_text
+from fake_llm.core.match_checks import rule_reason as rule_reason
+from fake_llm.core.match_checks import subject as subject
+from fake_llm.core.normalize import normalize_request
+from fake_llm.core.rule_index import Reasons, RuleIndex, reasons_of, skipped_reasons
 from fake_llm.core.state import Counters, MemoryCounters
-from fake_llm.core.tool_calls import forces_tool
 from fake_llm.model.request import ChatRequest
-from fake_llm.model.spec import Match, Reply, Rule, Scenario, TextLookup, rules_in_order
-from fake_llm.scenarios.safe_regex import compile_linear
-
-#: A check returns None when it holds, else a reason; regex captures go into the dict it is given.
-Check = Callable[[Match, ChatRequest, dict[str, str]], "str | None"]
-
-
-def _clip(text: str, limit: int = 60) -> str:
-    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
-
-
-def lookup_text(lookup: TextLookup, text: str, captures: dict[str, str]) -> bool:
-    """Whether `text` satisfies `lookup`; a regex's named groups are added to `captures`."""
-    if lookup.pattern is not None:
-        found = lookup.pattern.search(text)
-        if found is None:
-            return False
-        captures.update({k: v for k, v in found.groupdict().items() if v is not None})
-        return True
-    value, subject = lookup.value, text
-    if lookup.ignore_case:
-        value, subject = value.casefold(), subject.casefold()
-    if lookup.kind == "contains":
-        return value in subject
-    if lookup.kind == "equals":
-        return value == subject
-    return subject.startswith(value)
-
-
-def case_hint(lookup: TextLookup, texts: Sequence[str]) -> str:
-    """A hint for a case-sensitive lookup that fails only because of case (mapping forms do not ignore case)."""
-    if lookup.ignore_case:
-        return ""
-    if isinstance(lookup.pattern, re.Pattern):
-        folded = re.compile(lookup.pattern.pattern, lookup.pattern.flags | re.IGNORECASE)
-        hit = any(folded.search(text) for text in texts)
-    elif lookup.pattern is not None:  # a run-time rule's RE2 pattern: its case-folded twin stays linear-time
-        folded_linear = compile_linear(lookup.value, ignore_case=True)
-        hit = any(folded_linear.search(text) for text in texts)
-    else:
-        relaxed = TextLookup(lookup.kind, lookup.value, ignore_case=True)
-        hit = any(lookup_text(relaxed, text, {}) for text in texts)
-    return " (it would match ignoring case: add `ignore_case: true`)" if hit else ""
-
-
-def _check_model(match: Match, request: ChatRequest, captures: dict[str, str]) -> str | None:
-    if match.model is None or any(fnmatchcase(request.model, pattern) for pattern in match.model):
-        return None
-    wanted = " or ".join(repr(p) for p in match.model)
-    return f"model {request.model!r} does not match {wanted}"
-
-
-def _text_check(key: str, describe: str, read: Callable[[ChatRequest], Sequence[str]]) -> Check:
-    def check(match: Match, request: ChatRequest, captures: dict[str, str]) -> str | None:
-        lookup: TextLookup | None = getattr(match, key)
-        if lookup is None:
-            return None
-        texts = read(request)
-        if any(lookup_text(lookup, text, captures) for text in texts):
-            return None
-        shown = _clip(texts[0]) if len(texts) == 1 else f"{len(texts)} messages"
-        return f"{key}: {describe} {shown} does not {lookup.describe()}{case_hint(lookup, texts)}"
-
-    return check
-
-
-def _check_api(match: Match, request: ChatRequest, captures: dict[str, str]) -> str | None:
-    if not match.api or request.api in match.api:
-        return None
-    return f"api: request came in as {request.api!r}, rule wants {' or '.join(map(repr, match.api))}"
-
-
-def _check_stream(match: Match, request: ChatRequest, captures: dict[str, str]) -> str | None:
-    if match.stream is None or match.stream == request.stream:
-        return None
-    return f"stream: request has stream={str(request.stream).lower()}"
-
-
-def _check_headers(match: Match, request: ChatRequest, captures: dict[str, str]) -> str | None:
-    for name, lookup in match.headers:
-        value = request.headers.get(name)
-        if value is None:
-            return f"header {name!r} is missing"
-        if not lookup_text(lookup, value, captures):
-            return f"header {name!r}: {_clip(value)} does not {lookup.describe()}{case_hint(lookup, [value])}"
-    return None
-
-
-def _check_turn(match: Match, request: ChatRequest, captures: dict[str, str]) -> str | None:
-    if match.turn is None:
-        return None
-    low, high = match.turn
-    if request.turn >= low and (high is None or request.turn <= high):
-        return None
-    wanted = str(low) if low == high else f"{low}..{high if high is not None else ''}"
-    return f"turn: request is at turn {request.turn}, rule wants {wanted}"
-
-
-def _check_last_role(match: Match, request: ChatRequest, captures: dict[str, str]) -> str | None:
-    if match.last_role is None or request.last_role == match.last_role:
-        return None
-    return f"last_role: the last message is from {request.last_role!r}, not {match.last_role!r}"
-
-
-def _check_tool_result(match: Match, request: ChatRequest, captures: dict[str, str]) -> str | None:
-    if match.tool_result is None and match.tool_result_for is None:
-        return None
-    results = request.tool_results
-    if not results:
-        return "tool_result: the last message is not a tool result"
-    if match.tool_result_for is not None:
-        names = [request.tool_names_by_call_id.get(m.tool_call_id or "", "?") for m in results]
-        if match.tool_result_for not in names:
-            sent = ", ".join(map(repr, names))
-            return f"tool_result_for: results just sent are for {sent}, not {match.tool_result_for!r}"
-    lookup = match.tool_result
-    if lookup is not None and not any(lookup_text(lookup, m.text, captures) for m in results):
-        return f"tool_result: tool result {_clip(results[-1].text)} does not {lookup.describe()}"
-    return None
-
-
-def _check_tools(match: Match, request: ChatRequest, captures: dict[str, str]) -> str | None:
-    offered = {tool.name for tool in request.tools}
-    missing = [name for name in match.tools if name not in offered]
-    if not missing:
-        return None
-    return f"tools: the request does not offer {', '.join(map(repr, missing))} (offers {sorted(offered) or 'none'})"
-
-
-def _check_request_options(match: Match, request: ChatRequest, captures: dict[str, str]) -> str | None:
-    if match.tool_choice is not None and request.tool_choice_name != match.tool_choice:
-        has = "sets no tool_choice" if request.tool_choice_name is None else f"has {request.tool_choice_name!r}"
-        return f"tool_choice: the request {has}, rule wants {match.tool_choice!r}"
-    if match.response_format is not None and request.response_format_type != match.response_format:
-        fmt = request.response_format_type
-        has = "sets no response_format" if fmt is None else f"has {fmt!r}"
-        return f"response_format: the request {has}, rule wants {match.response_format!r}"
-    if match.has_image is not None and request.has_image != match.has_image:
-        return "has_image: the request has " + ("an image" if request.has_image else "no image")
-    has_tools = bool(request.tools) and request.tool_choice_name != "none"
-    if match.has_tools is not None and has_tools != match.has_tools:
-        if has_tools:
-            return "has_tools: the request offers tools"
-        return "has_tools: the request " + ("offers no tools" if not request.tools else "forbids tool calls")
-    if match.forces_tool is not None and forces_tool(request) != match.forces_tool:
-        return f"forces_tool: the request's tool_choice is {request.tool_choice_name!r}"
-    return None
-
-
-#: Checks in the order they are tried; the first failure is the reason a rule did not match.
-CHECKS: tuple[Check, ...] = (
-    _check_api,
-    _check_model,
-    _check_stream,
-    _check_headers,
-    _check_turn,
-    _check_last_role,
-    _check_tools,
-    _check_request_options,
-    _check_tool_result,
-    _text_check("user", "last user message", lambda r: [r.last_user]),
-    _text_check("system", "system prompt", lambda r: [r.system]),
-    _text_check("any_message", "any message of", lambda r: [m.text for m in r.messages] or [""]),
-)
-
-
-def explain(match: Match, request: ChatRequest) -> tuple[str | None, dict[str, str]]:
-    """The first reason `match` does not hold for `request` (None if it holds) and the regex captures."""
-    captures: dict[str, str] = {}
-    for check in CHECKS:
-        reason = check(match, request, captures)
-        if reason is not None:
-            return reason, captures
-    return None, captures
-
-
-def subject(rule: Rule, request: ChatRequest) -> ChatRequest:
-    """The request as `rule` sees it: normalised by its `normalize:` steps."""
-    return normalize_request(request, rule.normalize)
-
-
-def rule_reason(rule: Rule, request: ChatRequest) -> tuple[str | None, dict[str, str]]:
-    """Why `rule` does not hold for `request` (already normalised for it), with its captures: its match, then the
-    tool schemas its recording's fingerprint names."""
-    reason, captures = explain(rule.match, request)
-    if reason is None and rule.fingerprint is not None and tools_hash(request) != rule.fingerprint.tools:
-        reason = "fingerprint: the request's tool schemas differ from the ones this rule was recorded with"
-    return reason, captures
+from fake_llm.model.spec import Reply, Rule, Scenario, rules_in_order
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +31,8 @@ class Selection:
     rule: Rule | None
     reply: Reply | None
     captures: dict[str, str] = field(default_factory=dict)
-    reasons: tuple[tuple[str, str], ...] = ()
+    #: A tuple, or Reasons when the rule index skipped rules (their reasons are worked out when read).
+    reasons: Sequence[tuple[str, str]] = ()
     #: 1-based position of the reply in the rule's `replies:` for this conversation.
     step: int = 0
     #: How many requests the rule has answered, this one included (chaos draws per use).
@@ -236,6 +57,13 @@ class Selector:
         self._lock = threading.Lock()
         self._scenarios: tuple[Scenario, ...] = tuple(scenarios)
         self._rules: tuple[Rule, ...] = tuple(rules_in_order(self._scenarios))
+        self._index = RuleIndex(self._rules)
+        self._by_name = {rule.name: rule for rule in self._rules}
+        #: Rules some `after:` names: their first use changes what later requests get.
+        self._awaited = frozenset(rule.after for rule in self._rules if rule.after is not None)
+        #: Bumped by every change that can change what a request gets (rules, switches, counters of rules with
+        #: `times` or `replies`, a reset): answers remembered under another version are stale.
+        self.version = 0
         self.stateful = _is_stateful(self._rules)
         #: Names of scenarios switched off (from the dashboard or POST /_fake/scenarios/...).
         self._disabled: frozenset[str] = frozenset()
@@ -265,6 +93,7 @@ class Selector:
             raise KeyError(f"unknown scenario {', '.join(sorted(map(repr, unknown)))}; loaded: {self.scenario_names()}")
         with self._lock:
             self._disabled = names
+            self.version += 1
 
     def enabled_rules(self, only: str | None = None) -> list[Rule]:
         """The rules a request can reach, in the order they are tried: those of the enabled scenarios, or of
@@ -281,6 +110,10 @@ class Selector:
         with self._lock:
             self._scenarios = tuple(scenarios)
             self._rules = tuple(rules_in_order(self._scenarios))
+            self._index = RuleIndex(self._rules)
+            self._by_name = {rule.name: rule for rule in self._rules}
+            self._awaited = frozenset(rule.after for rule in self._rules if rule.after is not None)
+            self.version += 1
             self.stateful = _is_stateful(self._rules)
 
     def reset(self) -> None:
@@ -288,6 +121,15 @@ class Selector:
         with self._lock:
             self._counters.reset()
             self._reached = {}
+            self.version += 1
+
+    def rule_named(self, name: str | None) -> Rule | None:
+        return self._by_name.get(name or "")
+
+    def count_use(self, rule: Rule) -> None:
+        """Count one more answer by a rule without `times` or `replies` (what select() does when it picks one)."""
+        with self._lock:
+            self._counters.claim(rule.name, None, None)
 
     def hits(self) -> dict[str, int]:
         return self._counters.hits()
@@ -304,55 +146,106 @@ class Selector:
         in the order rules are tried (priority, then load order), and use up the winner's `times` and `replies`.
         `view` gives the request as one rule sees it (a realtime session hears untranscribed audio as the rule's
         `transcript:`)."""
+        with self._lock:
+            if view is None and not self._index.is_trivial:
+                found = self._select_indexed(request, only)
+                if found is not None:
+                    return found
+            # A miss (or no index to use): every rule, so the miss message gives each rule's reason.
+            return self._walk(request, only, view)
+
+    def _skips(self, rule: Rule, only: str | None) -> bool:
+        return (rule.scenario != only) if only is not None else (rule.scenario in self._disabled)
+
+    def _try(
+        self, rule: Rule, seen: ChatRequest, normalized: dict[tuple[Any, ...], ChatRequest]
+    ) -> tuple[str | None, dict[str, str], int | None, int]:
+        """Check `rule` against `seen` (normalised by its `normalize:` steps; `normalized` keeps one request per list
+        of steps) and, if it holds, claim one use: (reason it does not, captures, 0-based step, the use this is).
+        A shared store decides `times` at the claim, atomically across replicas: another may have used the last one
+        since this rule was checked."""
+        counters = self._counters
+        used = counters.known_uses(rule.name)
+        if rule.times is not None and used is not None and used >= rule.times:
+            return f"exhausted {used}/{rule.times}", {}, None, 0
+        if rule.after is not None and not (counters.known_uses(rule.after) or counters.hits().get(rule.after)):
+            return f"ordered: waits until {rule.after!r} has answered", {}, None, 0
+        if rule.normalize:
+            if rule.normalize not in normalized:
+                normalized[rule.normalize] = normalize_request(seen, rule.normalize)
+            seen = normalized[rule.normalize]
+        reason, captures = rule_reason(rule, seen)
+        if reason is not None:
+            return reason, captures, None, 0
+        conversation = seen.conversation_key if len(rule.replies) > 1 else None
+        step = counters.claim(rule.name, rule.times, conversation)
+        if step is None:
+            return f"exhausted {rule.times}/{rule.times}", captures, None, 0
+        if rule.times is not None or len(rule.replies) > 1 or rule.name in self._awaited:
+            self.version += 1  # what later requests get changes with this use (an `after:` rule may now match)
+        self._reached[rule.name] = max(self._reached.get(rule.name, 0), step + 1)
+        return None, captures, step, (used or 0) + 1
+
+    def _select_indexed(self, request: ChatRequest, only: str | None) -> Selection | None:
+        """The first matching rule among the index's candidates (None if none matches); the rules the index skipped
+        get their reasons only when read."""
+        rules = self._rules
+        tried: list[tuple[int, str, str]] = []
+        normalized: dict[tuple[Any, ...], ChatRequest] = {}
+        positions = self._index.candidates(request)
+        for n, position in enumerate(positions):
+            rule = rules[position]
+            if self._skips(rule, only):
+                continue
+            reason, captures, step, use = self._try(rule, request, normalized)
+            if step is None:
+                tried.append((position, rule.name, str(reason)))
+                continue
+            skipped = partial(
+                skipped_reasons, explain, rules, position, frozenset(positions[: n + 1]), only, self._disabled, request
+            )
+            reply = rule.replies[min(step, len(rule.replies) - 1)]
+            return Selection(rule, reply, captures, Reasons(tried, skipped), step + 1, use)
+        return None
+
+    def _walk(self, request: ChatRequest, only: str | None, view: Callable[[Rule], ChatRequest] | None) -> Selection:
+        """Try every rule in order (the lock is held)."""
         reasons: list[tuple[str, str]] = []
         # Rules of one file share their normalisation: normalise the request once per distinct list of steps.
-        normalized_for: dict[tuple[Any, ...], ChatRequest] = {}
+        normalized: dict[tuple[Any, ...], ChatRequest] = {}
         switched_off: list[str] = []
-        with self._lock:
-            counters = self._counters
-            for rule in self._rules:
-                if (rule.scenario != only) if only is not None else (rule.scenario in self._disabled):
-                    if only is None and rule.scenario not in switched_off:
-                        switched_off.append(rule.scenario)
-                    continue
-                used = counters.known_uses(rule.name)
-                if rule.times is not None and used is not None and used >= rule.times:
-                    reasons.append((rule.name, f"exhausted {used}/{rule.times}"))
-                    continue
-                if rule.after is not None and not (counters.known_uses(rule.after) or counters.hits().get(rule.after)):
-                    reasons.append((rule.name, f"ordered: waits until {rule.after!r} has answered"))
-                    continue
-                seen = request if view is None else view(rule)
-                if rule.normalize and seen is not request:
-                    seen = normalize_request(seen, rule.normalize)
-                elif rule.normalize:
-                    if rule.normalize not in normalized_for:
-                        normalized_for[rule.normalize] = normalize_request(request, rule.normalize)
-                    seen = normalized_for[rule.normalize]
-                reason, captures = rule_reason(rule, seen)
-                if reason is not None:
-                    reasons.append((rule.name, reason))
-                    continue
-                # A shared store decides `times` here, atomically across replicas: another may have used the
-                # last one since this rule was checked.
-                conversation = seen.conversation_key if len(rule.replies) > 1 else None
-                step = counters.claim(rule.name, rule.times, conversation)
-                if step is None:
-                    reasons.append((rule.name, f"exhausted {rule.times}/{rule.times}"))
-                    continue
-                reply = rule.replies[min(step, len(rule.replies) - 1)]
-                self._reached[rule.name] = max(self._reached.get(rule.name, 0), step + 1)
-                return Selection(rule, reply, captures, tuple(reasons), step + 1, (used or 0) + 1)
+        for rule in self._rules:
+            if self._skips(rule, only):
+                if only is None and rule.scenario not in switched_off:
+                    switched_off.append(rule.scenario)
+                continue
+            seen = request
+            if view is not None:  # the view is the rule's own request: normalised for it alone
+                seen, normalized = view(rule), {}
+            reason, captures, step, use = self._try(rule, seen, normalized)
+            if step is None:
+                reasons.append((rule.name, str(reason)))
+                continue
+            reply = rule.replies[min(step, len(rule.replies) - 1)]
+            return Selection(rule, reply, captures, reasons_of(reasons), step + 1, use)
         if not reasons and switched_off:
             # "No rules loaded" would mislead: rules are loaded, but every scenario holding them is switched off.
             reasons = [(f"scenario {name!r}", "switched off") for name in switched_off]
-        return Selection(None, None, {}, tuple(reasons))
+        return Selection(None, None, {}, reasons_of(reasons))
 
 
 def _is_stateful(rules: Sequence[Rule]) -> bool:
     """Whether answering may need a decision from the counters or windows (`times`, a `replies:` sequence, a
-    rule's rate limit); Selector.stateful, so a shared store can skip its slow path when none does."""
-    return any(rule.times is not None or len(rule.replies) > 1 or rule.rate_limit is not None for rule in rules)
+    rule's rate limit, an `after:` order, chaos drawn per use); Selector.stateful, so a shared store can skip its
+    slow path when none does."""
+    return any(
+        rule.times is not None
+        or len(rule.replies) > 1
+        or rule.rate_limit is not None
+        or rule.after is not None
+        or rule.chaos is not None
+        for rule in rules
+    )
 
 
 def rule_summary(rule: Rule, hits: int) -> dict[str, Any]:

@@ -8,14 +8,14 @@ each in the request's dialect; nothing here knows a web framework.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from fake_llm.core.dialect import ReplyMeta
 from fake_llm.core.faults import FaultPlan
 from fake_llm.core.limits import Decision
-from fake_llm.core.replies import Completion
+from fake_llm.core.replies import PlannedReply
 from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import ErrorSpec, RawReply
@@ -35,7 +35,7 @@ class Seen:
     reply: str | None = None
     step: int = 0
     #: For unmatched requests: each rule and why it did not match.
-    reasons: tuple[tuple[str, str], ...] = ()
+    reasons: Sequence[tuple[str, str]] = ()
     #: Scripted wait before answering, in ms (unscaled).
     delay_ms: float = 0.0
     #: For unmatched requests: the closest rule and every field it differs in, and against recorded rules why the
@@ -106,7 +106,7 @@ class Hang(Answered):
 class Completed(Answered):
     """A reply: one JSON body (cut at `truncate_body` if scripted), or the planned stream when `plan` is set."""
 
-    completion: Completion
+    completion: PlannedReply
     request: ChatRequest
     truncate_body: int | None = None
     plan: FaultPlan | None = None

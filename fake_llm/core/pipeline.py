@@ -1,7 +1,8 @@
 """answer(): the one request flow every dialect goes through, read top to bottom, with no web framework.
 
 body -> key -> dialect.parse -> (count) -> scenario header -> rule selection -> profile -> reply plan -> rate limits
--> the matched reply's outcome. Each early exit is an Outcome; the HTTP layer journals it and renders it.
+-> the matched reply's outcome, all in `answer`. Each early exit is an Outcome; the HTTP layer journals it and
+renders it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from fake_llm.core.chaos import ChaosDraw
 from fake_llm.core.dialect import Dialect, ReplyMeta
 from fake_llm.core.faults import FaultPlan, apply_faults
 from fake_llm.core.ids import Clock, IdMaker
-from fake_llm.core.journal import JournalEntry
 from fake_llm.core.limits import Decision, RateLimiter
 from fake_llm.core.matching import Selection, Selector
 from fake_llm.core.outcomes import (
@@ -35,7 +35,7 @@ from fake_llm.core.outcomes import (
     Seen,
     Unmatched,
 )
-from fake_llm.core.replies import Completion, ReplyContext, plan_completion
+from fake_llm.core.replies import PlannedReply, ReplyContext, plan_reply
 from fake_llm.core.request_json import parse_body
 from fake_llm.core.rule_power import break_body, break_stream_reply, prepare_reply
 from fake_llm.core.staleness import miss_details
@@ -99,21 +99,105 @@ class _Refused(Exception):
 
 
 def answer(engine: Engine, dialect: Dialect, inbound: Inbound, seq: int) -> Outcome:
-    """What to answer to request number `seq`, in `dialect`. Raises only on a bug in fake-llm."""
+    """What to answer to request number `seq`, in `dialect`, read top to bottom. Raises only on a bug in fake-llm
+    (PipelineBug, once a rule is chosen) or when the shared state store is down (StateUnavailable)."""
     meta = _meta(engine, dialect, inbound, seq)
     headers = dialect.response_headers(meta)
+    no_retry = {**headers, "x-should-retry": "false"}
+    seen = Seen()
     try:
-        seen, chat = _accept(engine, dialect, inbound)
-        if dialect.counts_tokens:
-            tokens = count_prompt(engine.tokenizer, chat.prompt_texts(), len(chat.messages))
-            return Counted(seen, meta, headers, tokens)
+        seen, chat = _accept(engine, dialect, inbound)  # size, JSON, API key, then the dialect's own validation
+        if dialect.counts_tokens:  # a token count: answered with the prompt's tokens, no rule consulted
+            return Counted(seen, meta, headers, _prompt_tokens(engine, chat))
         loaded = dialect.load_body(chat, meta)
         if loaded is not None:  # a request the dialect answers itself, no rule needed (Ollama's model load)
             answered = replace(seen, reply=f"{loaded.get('done_reason', 'answered')} (answered by the dialect)")
             return DialectAnswer(answered, meta, headers, loaded)
-        return _answer_chat(engine, dialect, inbound, seq, chat, seen, meta, headers)
+        selection = _select(engine, inbound, chat, seen)
+        seen = replace(seen, reasons=selection.reasons)  # Reasons: skipped rules' reasons are worked out when read
+        rule, reply = selection.rule, selection.reply
+        if rule is None or reply is None:
+            return _unmatched(engine, inbound, chat, selection, seen, meta, no_retry)
+        seen = replace(seen, rule=rule.name, reply=reply.summary(), step=selection.step)
+        # A Python reply is made (and validated) now; seeded chaos draws its decisions for this use of the rule.
+        reply, seen, chaos = prepare_reply(
+            rule, reply, chat, selection.use, engine.chaos_seed, seen, engine.python_reply
+        )
+        profile = _check_profile(engine, dialect, rule, chat, seen)
+        planned = None
+        if reply.is_completion:
+            try:
+                planned = _plan(engine, seq, selection, reply, chat, profile)
+                check_reply_size(planned, chat.stream, engine.settings.max_reply_bytes)
+            except ReplyTooLarge as exc:
+                message = f"rule {rule.name!r}: {exc}"
+                return Mismatched(
+                    replace(seen, reply=message), meta, no_retry, message, code="fake_llm_reply_too_large"
+                )
+            except ReplyMismatch as exc:
+                return Mismatched(replace(seen, reply=str(exc)), meta, no_retry, str(exc))
+            content_seed = engine.ids.content_seed(chat.body, rule.name, selection.step)
+            meta = replace(meta, system_fingerprint=engine.ids.fingerprint(planned.model), content_seed=content_seed)
+        tokens = planned.usage.total_tokens if planned else _prompt_tokens(engine, chat)
+        decision = check_rate_limits(engine, rule, tokens)
+        if not decision.allowed:
+            limited = replace(seen, reply=f"rate limited ({decision.kind} per minute)")
+            return RateLimited(limited, meta, {**headers, **decision.headers}, decision)
+        headers = {**headers, **decision.headers, **reply.headers}
+        seen = replace(seen, delay_ms=reply.delay_ms)
+        return _matched(engine, dialect, reply, planned, chat, seen, meta, headers, chaos, rule.chaos)
     except _Refused as refused:
         return Rejected(refused.seen, meta, headers, refused.error)
+    except StateUnavailable:  # the shared state store is down: the HTTP layer answers a 503
+        raise
+    except Exception as exc:
+        if seen.rule is None:
+            raise
+        raise PipelineBug(seen) from exc  # a bug in fake-llm: the journal entry still names the rule it answered
+
+
+def _prompt_tokens(engine: Engine, chat: ChatRequest) -> int:
+    return count_prompt(engine.tokenizer, chat.prompt_texts(), len(chat.messages))
+
+
+def _check_profile(engine: Engine, dialect: Dialect, rule: Rule, chat: ChatRequest, seen: Seen) -> str | None:
+    """The provider profile in force (the rule's, the dialect's, the server's), once the request fits it."""
+    profile = rule.profile or dialect.profile or engine.settings.profile
+    try:
+        profiles.check(profile, chat)
+    except ProviderRequestError as exc:
+        raise _Refused(exc, seen) from None
+    return profile
+
+
+def _unmatched(
+    engine: Engine,
+    inbound: Inbound,
+    chat: ChatRequest,
+    selection: Selection,
+    seen: Seen,
+    meta: ReplyMeta,
+    headers: Mapping[str, str],
+) -> Unmatched:
+    """A miss: every rule's reason, and the closest rule (or recording) field by field for the journal."""
+    message = selection.no_match_message(chat, inbound.method, inbound.path)
+    rules = engine.selector.enabled_rules(inbound.headers.get("x-fake-llm-scenario"))
+    return Unmatched(replace(seen, reply="no match", closest=miss_details(rules, chat)), meta, headers, message)
+
+
+def _plan(
+    engine: Engine, seq: int, selection: Selection, reply: Reply, chat: ChatRequest, profile: str | None
+) -> PlannedReply:
+    """`reply` (the selected one, or the one its Python function made) planned for this request (ReplyMismatch
+    when it contradicts the request)."""
+    assert selection.rule is not None
+
+    def call_id(i: int) -> str:
+        return engine.ids.make("call_", f"{seq}.{i}", 24)
+
+    context = ReplyContext(selection.captures, engine.settings.seed, call_id, engine.settings.max_reply_bytes)
+    usage_fields = profiles.usage_fields(profile)
+    return plan_reply(reply, chat, engine.tokenizer, selection.rule, context, usage_fields)
 
 
 def _meta(engine: Engine, dialect: Dialect, inbound: Inbound, seq: int) -> ReplyMeta:
@@ -155,87 +239,7 @@ def _accept(engine: Engine, dialect: Dialect, inbound: Inbound) -> tuple[Seen, C
     return replace(seen, api=chat.api, model=chat.model, stream=chat.stream), chat
 
 
-def _answer_chat(
-    engine: Engine,
-    dialect: Dialect,
-    inbound: Inbound,
-    seq: int,
-    chat: ChatRequest,
-    seen: Seen,
-    meta: ReplyMeta,
-    headers: Mapping[str, str],
-) -> Outcome:
-    """Select the rule and answer with its reply."""
-    selection = _select(engine, inbound, chat, seen)
-    seen = replace(seen, reasons=tuple(selection.reasons))
-    if selection.rule is None or selection.reply is None:
-        message = selection.no_match_message(chat, inbound.method, inbound.path)
-        rules = engine.selector.enabled_rules(inbound.headers.get("x-fake-llm-scenario"))
-        seen = replace(seen, reply="no match", closest=miss_details(rules, chat))
-        return Unmatched(seen, meta, {**headers, "x-should-retry": "false"}, message)
-    seen = replace(seen, rule=selection.rule.name, reply=selection.reply.summary(), step=selection.step)
-    try:
-        return _reply_outcome(engine, dialect, seq, chat, selection, seen, meta, headers)
-    except (_Refused, StateUnavailable):  # the shared state store is down: the HTTP layer answers a 503
-        raise
-    except Exception as exc:  # a bug in fake-llm: the journal entry still names the rule it was answering
-        raise PipelineBug(seen) from exc
-
-
-def _reply_outcome(
-    engine: Engine,
-    dialect: Dialect,
-    seq: int,
-    chat: ChatRequest,
-    selection: Selection,
-    seen: Seen,
-    meta: ReplyMeta,
-    headers: Mapping[str, str],
-) -> Outcome:
-    """Check the rule's profile, plan its reply, check the rate limits, and say what to send."""
-    reply, rule = selection.reply, selection.rule
-    assert reply is not None
-    assert rule is not None
-    reply, seen, chaos = prepare_reply(rule, reply, chat, selection.use, engine.chaos_seed, seen, engine.python_reply)
-    profile = rule.profile or dialect.profile or engine.settings.profile
-    try:
-        profiles.check(profile, chat)
-    except ProviderRequestError as exc:
-        raise _Refused(exc, seen) from None
-    completion = None
-    if reply.is_completion:
-        context = ReplyContext(
-            selection.captures,
-            engine.settings.seed,
-            lambda i: engine.ids.make("call_", f"{seq}.{i}", 24),
-            engine.settings.max_reply_bytes,
-        )
-        try:
-            completion = plan_completion(reply, chat, engine.tokenizer, rule, context, profiles.usage_fields(profile))
-            check_reply_size(completion, chat.stream, engine.settings.max_reply_bytes)
-        except ReplyTooLarge as exc:
-            message = f"rule {rule.name!r}: {exc}"
-            no_retry = {**headers, "x-should-retry": "false"}
-            return Mismatched(replace(seen, reply=message), meta, no_retry, message, code="fake_llm_reply_too_large")
-        except ReplyMismatch as exc:
-            return Mismatched(replace(seen, reply=str(exc)), meta, {**headers, "x-should-retry": "false"}, str(exc))
-        content_seed = engine.ids.content_seed(chat.body, rule.name, selection.step)
-        meta = replace(meta, system_fingerprint=engine.ids.fingerprint(completion.model), content_seed=content_seed)
-    tokens = (
-        completion.usage.total_tokens
-        if completion
-        else count_prompt(engine.tokenizer, chat.prompt_texts(), len(chat.messages))
-    )
-    decision = check_rate_limits(engine, rule, tokens)
-    if not decision.allowed:
-        limited = replace(seen, reply=f"rate limited ({decision.kind} per minute)")
-        return RateLimited(limited, meta, {**headers, **decision.headers}, decision)
-    headers = {**headers, **decision.headers, **reply.headers}
-    seen = replace(seen, delay_ms=reply.delay_ms)
-    return _matched(engine, dialect, reply, completion, chat, seen, meta, headers, chaos, rule.chaos)
-
-
-def check_reply_size(completion: Completion, stream: bool, limit: int) -> None:
+def check_reply_size(completion: PlannedReply, stream: bool, limit: int) -> None:
     """ReplyTooLarge when the reply would pass `limit` bytes, estimated before any body or event is built: the text
     of every choice, and for a stream the id and model each event repeats (a long model name over thousands of
     chunks would otherwise build gigabytes)."""
@@ -276,7 +280,7 @@ def _matched(
     engine: Engine,
     dialect: Dialect,
     reply: Reply,
-    completion: Completion | None,
+    completion: PlannedReply | None,
     chat: ChatRequest,
     seen: Seen,
     meta: ReplyMeta,
@@ -329,7 +333,7 @@ def _stream_plan(
     engine: Engine,
     dialect: Dialect,
     reply: Reply,
-    completion: Completion,
+    completion: PlannedReply,
     chat: ChatRequest,
     seen: Seen,
     meta: ReplyMeta,
@@ -350,68 +354,3 @@ def _is_json_object(text: str) -> bool:
         return isinstance(json.loads(text), dict)
     except (ValueError, RecursionError):  # arguments may echo a request: huge ints and deep nesting are not a 500
         return False
-
-
-def scripted_faults(outcome: Outcome) -> list[str]:
-    """What the rule broke on purpose, for the journal (and the conformance check, which skips it): a raw or
-    error body, a flat envelope, the scenario's own error code or extra fields, truncated bodies, stream faults."""
-    if isinstance(outcome, RawBody):
-        return ["raw body"]
-    if isinstance(outcome, Completed):
-        return list(outcome.faults)
-    if not isinstance(outcome, ErrorReply):
-        return []
-    error = outcome.error
-    if error.body is not None:
-        return ["error body"]
-    faults = ["flat error envelope"] if error.envelope == "flat" else ["error extra fields"] if error.extra else []
-    if isinstance(error.code, str):  # free text in some dialects, a closed set in others (Anthropic)
-        faults.append("scripted error code")
-    return faults
-
-
-def journal_entry(
-    seq: int, time: float, inbound: Inbound, api: str, outcome: Outcome, headers: dict[str, str]
-) -> JournalEntry:
-    """The one journal entry recorded for `outcome` (`headers`: the request's, already redacted)."""
-    seen = outcome.seen
-    status, verdict, reply = 200, "matched", seen.reply
-    if isinstance(outcome, Rejected):
-        status, verdict, reply = outcome.error.status, "rejected", outcome.error.message
-    elif isinstance(outcome, Unmatched):
-        status, verdict = 400, "unmatched"
-    elif isinstance(outcome, Mismatched):
-        status, verdict = 400, "mismatch"
-    elif isinstance(outcome, RateLimited):
-        status = 429
-    elif isinstance(outcome, ErrorReply):
-        status = outcome.error.status
-    elif isinstance(outcome, RawBody):
-        status = outcome.raw.status
-    elif isinstance(outcome, Counted):
-        verdict, reply = "counted", f"{outcome.tokens} input tokens"
-    plan = outcome.plan if isinstance(outcome, Completed) else None
-    return JournalEntry(
-        seq=seq,
-        time=time,
-        method=inbound.method,
-        path=inbound.path,
-        headers=headers,
-        body=seen.body,
-        api=seen.api or api,
-        model=seen.model,
-        outcome=verdict,
-        rule=seen.rule,
-        reasons=list(seen.reasons),
-        reply=reply,
-        status=status,
-        stream=seen.stream,
-        step=seen.step,
-        delay_ms=seen.delay_ms,
-        schedule=[event.at_ms for event in plan.events] if plan else [],
-        faults=list(seen.chaos_faults) + scripted_faults(outcome),
-        events=plan.events if plan else [],
-        variations=list(outcome.variations) if isinstance(outcome, Completed) else [],
-        closest=dict(seen.closest) if seen.closest is not None else None,
-        chaos=list(seen.chaos),
-    )

@@ -172,6 +172,11 @@ class RedisJournal(Journal):
     def stream_ended(self, seq: int, outcome: str, *, keep_first: bool = False) -> None:
         self._append("amend", json.dumps({"seq": seq, "keep_first": keep_first, "stream_outcome": outcome}))
 
+    def session_event(self, seq: int, event: Any) -> None:
+        # One small amendment per frame (never the whole list again), appended to the entry's events on read.
+        data = event if isinstance(event, dict) else dataclasses.asdict(event)
+        self._append("amend", json.dumps({"seq": seq, "add_events": [data]}, default=str))
+
     def update(self, seq: int, changes: Callable[[JournalEntry], Mapping[str, Any]]) -> None:
         # Rare (a realtime session's end): read the entry back, then append the changes as an amendment.
         entry = next((e for e in reversed(self.entries) if e.seq == seq), None)
@@ -204,7 +209,8 @@ class RedisJournal(Journal):
             for change in reversed(amendments.get(entry.seq, [])):  # oldest first
                 if change.pop("keep_first", False) and entry.stream_outcome:
                     continue
-                entry = dataclasses.replace(entry, **change)
+                added = change.pop("add_events", [])
+                entry = dataclasses.replace(entry, **change, events=[*entry.events, *added])
             entries.append(entry)
         entries.reverse()
         return entries[-self._size :]

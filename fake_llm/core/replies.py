@@ -1,4 +1,4 @@
-"""Turns a scenario Reply into a provider-neutral Completion: text (scripted, templated or generated), reasoning and
+"""Turns a scenario Reply into a provider-neutral PlannedReply: text (scripted, templated or generated), reasoning and
 tool calls, cut at stop sequences and max_tokens, checked against the request's tool_choice, with usage."""
 
 from __future__ import annotations
@@ -95,8 +95,9 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
-class Completion:
-    """A successful reply in provider-neutral form."""
+class PlannedReply:
+    """A reply as planned for one request, in provider-neutral form: its choices, usage and model (what every
+    dialect renders; "reply" is the one word for what a rule answers, see README Architecture)."""
 
     choices: tuple[PlannedChoice, ...]
     usage: Usage
@@ -270,14 +271,14 @@ def _guided(text: str, request: ChatRequest) -> str:
     return text
 
 
-def plan_completion(
+def plan_reply(
     reply: Reply,
     request: ChatRequest,
     tokenizer: Tokenizer,
     rule: Rule | None = None,
     ctx: ReplyContext | None = None,
     usage_fields: Mapping[str, Any] | None = None,
-) -> Completion:
+) -> PlannedReply:
     """The completion `reply` gives for `request`: n choices, each with its reasoning, text and tool calls. The text is
     cut first at the request's stop sequences, then at max_tokens (finish_reason `length`; reasoning counts against
     the budget first, tool-call arguments last), and cut into stream chunks (`stream.chunk_tokens` tokens each, or
@@ -322,7 +323,7 @@ def plan_completion(
         reasoning_tokens=sum(c.reasoning_tokens for c in choices),
         overrides=merge(usage_fields, reply.usage) if usage_fields else reply.usage,
     )
-    return Completion(
+    return PlannedReply(
         tuple(choices), usage, reply.model or request.model, reply.embedding, scores=reply.scores, media=reply.media
     )
 
@@ -412,3 +413,8 @@ def merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, An
         else:
             merged[key] = value
     return merged
+
+
+#: The old names, for branches written before the rename; new code uses PlannedReply and plan_reply.
+Completion = PlannedReply
+plan_completion = plan_reply

@@ -22,6 +22,7 @@ from fake_llm.http.admin import ADMIN_ROUTES
 from fake_llm.http.aws_headers import with_aws_headers
 from fake_llm.http.dashboard import DASHBOARD_ROUTES
 from fake_llm.http.engine import MODEL_CREATED, FakeLLM
+from fake_llm.http.fast_path import ApiFastPath
 from fake_llm.http.guard import RequestGuard
 from fake_llm.http.images import EXTRA_ROUTES as IMAGE_ROUTES
 from fake_llm.http.ollama_models import EXTRA_ROUTES as OLLAMA_ROUTES
@@ -160,6 +161,14 @@ def create_app(
             bind_host=settings.host,
             allowed_hosts=settings.allowed_hosts,
             allowed_origins=settings.allowed_origins,
+        ),
+        # Inside the guard: the provider APIs' POSTs are answered here, past the router and CORSMiddleware (same rules).
+        Middleware(
+            ApiFastPath,
+            engine=engine,
+            dialects=[*DIALECTS.values(), *COUNTERS],
+            cors_origins=engine.settings.cors_origins,
+            expose_headers=EXPOSED_HEADERS,
         ),
         Middleware(
             CORSMiddleware,

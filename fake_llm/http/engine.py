@@ -12,9 +12,9 @@ import secrets
 import time
 import traceback
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -25,8 +25,9 @@ from fake_llm.core.ids import Clock, IdMaker
 from fake_llm.core.journal import JournalEntry, redact_headers
 from fake_llm.core.limits import Decision, RateLimiter
 from fake_llm.core.matching import Selector
+from fake_llm.core.outcome_journal import journal_entry
 from fake_llm.core.outcomes import Completed, Outcome, Seen
-from fake_llm.core.pipeline import Inbound, PipelineBug, answer, check_rate_limits, journal_entry
+from fake_llm.core.pipeline import Inbound, PipelineBug, answer, check_rate_limits
 from fake_llm.core.report import Coverage
 from fake_llm.core.state import REQUEST_STARTED, FastPath, StateStore
 from fake_llm.core.tokens import make_tokenizer
@@ -56,6 +57,18 @@ def rule_roots(paths: Sequence[str | Path], extra: Sequence[str]) -> list[Path]:
     """The folders rules sent at run time may read `content_file`s from: the scenario folders given (never the
     folder around a scenario file: a project root holds `.env`s) and the `rules_folders` named."""
     return [Path(p).resolve() for p in [*paths, *extra] if Path(p).is_dir()]
+
+
+#: Shown each answered request's outcome and journal entry once recorded (the fast path's reply cache learns so).
+Observer = Callable[[Outcome, JournalEntry], None]
+
+
+class Answered(NamedTuple):
+    """An answered request's outcome, the journal entry to record for it, and whether its response streams."""
+
+    outcome: Outcome
+    entry: JournalEntry
+    streams: bool
 
 
 class FakeLLM(SharedState, RuleSets):
@@ -134,20 +147,22 @@ class FakeLLM(SharedState, RuleSets):
 
     # ------------------------------------------------------------------ the request flow
 
-    async def chat(self, dialect: Dialect, request: Request) -> ASGIApp:
+    async def chat(self, dialect: Dialect, request: Request, observe: Observer | None = None) -> ASGIApp:
         """Answer one request in `dialect`: read it, ask the pipeline, journal the outcome once, render it.
         Never raises: a bug in fake-llm becomes a dialect-shaped 500 and an `error` journal entry, a lost shared
-        state store (Redis) a 503 naming it."""
+        state store (Redis) a 503 naming it. `observe` is shown the outcome and its journal entry once recorded (the
+        reply cache learns from them)."""
         inbound = await read_inbound(request, dialect, self.settings.max_body_bytes)
         scope = request.scope
         if not self.store.shared:
-            return self.respond(dialect, inbound, scope)
+            return self.respond(dialect, inbound, scope, None, observe)
         fast = self.store.fast_path()
         if fast is not None and not self._needs_decisions():
-            return await self._respond_on_loop(dialect, inbound, scope, fast)
+            return await self._respond_on_loop(dialect, inbound, scope, fast, observe)
         # A shared store's other calls block: they run on a worker thread, so a stalled Redis delays only the
         # requests that need it (each for at most --state-timeout), never health, streams or other clients.
-        return await anyio.to_thread.run_sync(self._respond_off_loop, dialect, inbound, scope, time.monotonic(), None)
+        started = time.monotonic()
+        return await anyio.to_thread.run_sync(self._respond_off_loop, dialect, inbound, scope, started, None, observe)
 
     def close_connections(self) -> None:
         """Close the event-loop connections of every namespace's shared store (the server is stopping)."""
@@ -160,7 +175,9 @@ class FakeLLM(SharedState, RuleSets):
         """Whether answering may ask the store for more than a number and a journal entry (times, steps, limits)."""
         return self.server_limit is not None or self.selector.stateful
 
-    async def _respond_on_loop(self, dialect: Dialect, inbound: Inbound, scope: Scope, fast: FastPath) -> ASGIApp:
+    async def _respond_on_loop(
+        self, dialect: Dialect, inbound: Inbound, scope: Scope, fast: FastPath, observe: Observer | None
+    ) -> ASGIApp:
         """respond() with the store's per-request calls awaited (batched with other requests'), for rule sets that
         need nothing else from it: the request never leaves the event loop."""
         started = time.monotonic()
@@ -171,14 +188,16 @@ class FakeLLM(SharedState, RuleSets):
         except StateUnavailable as exc:
             return self.unavailable(dialect, exc)
         if self._needs_decisions():  # the new rules do
-            return await anyio.to_thread.run_sync(self._respond_off_loop, dialect, inbound, scope, started, seq)
-        response, entry, streams = self._answered(dialect, inbound, seq)
-        if entry is not None:
+            return await anyio.to_thread.run_sync(
+                self._respond_off_loop, dialect, inbound, scope, started, seq, observe
+            )
+        response, answered = self._answered(dialect, inbound, seq)
+        if answered is not None:
             try:
-                await fast.record(entry)
+                await fast.record(answered.entry)
             except StateUnavailable as exc:
                 return self.unavailable(dialect, exc)
-            self._recorded(scope, entry, streams)
+            self._recorded(scope, answered, observe)
         return response
 
     def _apply_off_loop(self, started: float) -> None:
@@ -186,37 +205,47 @@ class FakeLLM(SharedState, RuleSets):
         self.apply_rule_changes()
 
     def _respond_off_loop(
-        self, dialect: Dialect, inbound: Inbound, scope: Scope, started: float, seq: int | None
+        self,
+        dialect: Dialect,
+        inbound: Inbound,
+        scope: Scope,
+        started: float,
+        seq: int | None,
+        observe: Observer | None,
     ) -> ASGIApp:
         REQUEST_STARTED.set(started)
-        return self.respond(dialect, inbound, scope, seq)
+        return self.respond(dialect, inbound, scope, seq, observe)
 
-    def respond(self, dialect: Dialect, inbound: Inbound, scope: Scope, seq: int | None = None) -> ASGIApp:
+    def respond(
+        self, dialect: Dialect, inbound: Inbound, scope: Scope, seq: int | None = None, observe: Observer | None = None
+    ) -> ASGIApp:
         """chat() once the request is read: number it (unless `seq` is given), answer it, journal it, render it
         (blocking on a shared store's calls)."""
         try:
             seq = self.begin() if seq is None else seq
         except StateUnavailable as exc:
             return self.unavailable(dialect, exc)
-        response, entry, streams = self._answered(dialect, inbound, seq)
-        if entry is not None:
+        response, answered = self._answered(dialect, inbound, seq)
+        if answered is not None:
             try:
-                self.journal.record(entry)
+                self.journal.record(answered.entry)
             except StateUnavailable as exc:
                 return self.unavailable(dialect, exc)
-            self._recorded(scope, entry, streams)
+            self._recorded(scope, answered, observe)
         return response
 
-    def _recorded(self, scope: Scope, entry: JournalEntry, streams: bool) -> None:
+    def _recorded(self, scope: Scope, answered: Answered, observe: Observer | None) -> None:
         # Left in the scope for the conformance recorder, which skips what a scripted fault broke on purpose; the
         # entry is frozen, so the journal is left too, to read how the stream ended once it has.
-        scope["fake_llm.entry"] = entry
+        scope["fake_llm.entry"] = answered.entry
         scope["fake_llm.journal"] = self.journal
-        self.open_streams += streams  # brought back down by _stream_closed
+        if observe is not None:
+            observe(answered.outcome, answered.entry)
+        self.open_streams += answered.streams  # brought back down by _stream_closed
 
-    def _answered(self, dialect: Dialect, inbound: Inbound, seq: int) -> tuple[ASGIApp, JournalEntry | None, bool]:
-        """The response to request `seq`, the journal entry to record before sending it (None: nothing to record,
-        or already recorded), and whether it streams."""
+    def _answered(self, dialect: Dialect, inbound: Inbound, seq: int) -> tuple[ASGIApp, Answered | None]:
+        """The response to request `seq` and what to record before sending it (None: nothing to record, or already
+        recorded)."""
         headers = redact_headers(inbound.headers.items())
         outcome: Outcome | None = None
         try:
@@ -226,12 +255,12 @@ class FakeLLM(SharedState, RuleSets):
             response = render(dialect, outcome, self.settings, lambda how: self._stream_closed(seq, how, end))
             entry = journal_entry(seq, self.clock.now(), inbound, dialect.api, outcome, headers)
         except StateUnavailable as exc:  # nothing may be answered from stale local state
-            return self.unavailable(dialect, exc), None, False
+            return self.unavailable(dialect, exc), None
         except Exception as exc:  # a bug in fake-llm: answer, journal it, let the pytest plugin re-raise it
             seen = exc.seen if isinstance(exc, PipelineBug) else outcome.seen if outcome else Seen()
             cause = exc.__cause__ if isinstance(exc, PipelineBug) and exc.__cause__ else exc
-            return self._internal_error(dialect, inbound, seq, headers, seen, cause), None, False
-        return response, entry, streams
+            return self._internal_error(dialect, inbound, seq, headers, seen, cause), None
+        return response, Answered(outcome, entry, streams)
 
     def record_counting(self, request: Request, api: str, body: Any, status: int, reply: str) -> JournalEntry:
         """Journal a request a helper endpoint answered without a rule (Gemini's countTokens, embedContent):

@@ -7,7 +7,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,14 @@ class ChatRequest:
     guided_regex: str | None = None
     #: Keep the stop sequence that ended the text in the output (`include_stop_str_in_output`).
     include_stop: bool = False
+    #: False when the reply's reasoning is planned (and counted) but not sent: the request did not ask to see it
+    #: (Gemini without `includeThoughts`, Ollama without `think`, Cohere without `thinking` enabled).
+    reasoning_shown: bool = True
+    #: Token log probabilities: None when not asked for, else how many top alternatives each token lists (0: none).
+    logprobs: int | None = None
+    #: What only the dialect's own renderer needs, validated and typed by its parser (a frozen dataclass of that
+    #: dialect's, read with `options_of`), so no renderer reads `body` again.
+    options: object = None
     headers: Mapping[str, str] = field(default_factory=dict)
     body: Mapping[str, Any] = field(default_factory=dict)
     #: How a stream is framed: `sse`, or `json-array` (Gemini without `alt=sse` streams one JSON array).
@@ -152,3 +162,14 @@ class ChatRequest:
         for message in self.messages:
             texts.extend(call.name + call.arguments for call in message.tool_calls)
         return texts
+
+
+def options_of(request: ChatRequest, kind: type[T]) -> T:
+    """The request's dialect options, which must be of `kind` (the parser of the dialect that renders it sets them);
+    a request built in code without any (`fake-llm lint`'s, a test's) gets `kind()`, what a request that sets
+    nothing asks for. Options of another dialect are a bug."""
+    if isinstance(request.options, kind):
+        return request.options
+    if request.options is None:
+        return kind()
+    raise TypeError(f"a {request.api} request carries {type(request.options).__name__} options, not {kind.__name__}")

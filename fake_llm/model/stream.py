@@ -16,7 +16,7 @@ class Event:
     event: str | None = None
     #: `role`, `content`, `finish`, `usage`, `done`, `error`, `comment` (a `: ...` line) or a dialect's own kind.
     kind: str = "content"
-    #: Completion tokens the event carries (paces `tokens_per_second`).
+    #: PlannedReply tokens the event carries (paces `tokens_per_second`).
     tokens: int = 0
     #: Content step (chunks of several choices sent at the same step share one time slot); -1 when not content.
     step: int = -1

@@ -4,9 +4,34 @@ forgiving JSON accessors the per-dialect readers share (an upstream may send any
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from fake_llm.model.request import ChatRequest
+
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    """One server-sent event (or NDJSON line, or event-stream frame) and when it arrived (ms since the request went
+    upstream)."""
+
+    data: str
+    event: str | None
+    at_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptReader:
+    """How record mode reads one dialect's upstream answers: a whole 2xx body (with the request it answers), or the
+    events of a stream as they arrived. Each dialect keeps its reader beside its parser and renderer."""
+
+    body: Callable[[Any, ChatRequest | None], Transcript]
+    #: None for a dialect whose answers never stream (record mode then reads events as OpenAI chat chunks).
+    stream: Callable[[Sequence[SSEEvent]], Transcript] | None = None
+    #: The fields an error body's envelope is built from (the dialect's `error_body` keywords), or None when the
+    #: body is not in the dialect's error shape; None here for OpenAI's envelope, which most dialects share.
+    error: Callable[[Any], dict[str, Any] | None] | None = None
 
 
 @dataclass

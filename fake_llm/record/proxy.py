@@ -34,7 +34,6 @@ from fake_llm.http.aws_headers import with_aws_headers
 from fake_llm.http.engine import FakeLLM
 from fake_llm.http.sse import silence_scripted_disconnects
 from fake_llm.model.request import ChatRequest
-from fake_llm.record.bedrock_transcripts import read_bedrock_body, read_bedrock_stream
 from fake_llm.record.cassette import MIN_SECRET, Cassette, field_values, scrub_secrets
 from fake_llm.record.cassette import dump_yaml as dump_yaml  # importable from here, as before cassette.py
 from fake_llm.record.relay import REQUEST_DROP, Relay, SSEEvent, is_stream
@@ -208,9 +207,8 @@ class Recorder:
         if status >= 400:
             headers = {k.lower(): v for k, v in response.headers.items() if k.lower() not in self.redact}
             return {"error": build_error(chat.api, status, content_type, body, headers)}
-        bedrock = chat.api.startswith("bedrock")
         if status // 100 == 2 and (is_stream(content_type) or EVENTSTREAM_TYPE in content_type):
-            transcript = read_bedrock_stream(chat.api, events) if bedrock else read_stream(chat.api, events)
+            transcript = read_stream(chat.api, events)
             return build_reply(transcript, chat, timing=self.timing)
         try:
             data = json.loads(body)
@@ -218,8 +216,7 @@ class Recorder:
             data = None
         if status // 100 != 2 or not isinstance(data, (dict, list)):
             return {"raw": build_raw(status, content_type, body)}
-        documents = len(chat.body.get("documents") or ()) if chat.api == "cohere-rerank" else 0
-        transcript = read_bedrock_body(chat.api, data) if bedrock else read_body(chat.api, data, documents)
+        transcript = read_body(chat.api, data, chat)
         return build_reply(transcript, chat, timing=self.timing)
 
     def _entry(self, chat: ChatRequest, request: Request, status: int) -> JournalEntry:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import httpx
 from starlette.types import Receive, Scope, Send
@@ -14,6 +13,7 @@ from starlette.types import Receive, Scope, Send
 from fake_llm.dialects.bedrock.eventstream import CONTENT_TYPE as EVENTSTREAM_TYPE
 from fake_llm.dialects.bedrock.eventstream import FrameDecoder
 from fake_llm.http.sse import ScriptedDisconnect, until_done_or_disconnect
+from fake_llm.model.transcript import SSEEvent as SSEEvent  # re-exported: the relay reads them
 
 log = logging.getLogger("fake_llm.recorder")
 
@@ -34,15 +34,6 @@ HOP_BY_HOP = frozenset(
 REQUEST_DROP = HOP_BY_HOP | {"host", "content-length", "accept-encoding"}
 #: Not relayed back: the client gets the decoded bytes, chunked by the server.
 RESPONSE_DROP = HOP_BY_HOP | {"content-length", "content-encoding"}
-
-
-@dataclass(frozen=True, slots=True)
-class SSEEvent:
-    """One server-sent event and when it arrived (ms since the request went upstream)."""
-
-    data: str
-    event: str | None
-    at_ms: float
 
 
 class SSEReader:

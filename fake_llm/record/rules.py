@@ -11,7 +11,8 @@ from typing import Any
 
 from fake_llm.dialects import DIALECTS
 from fake_llm.model.request import ChatRequest
-from fake_llm.model.transcript import Transcript, as_dict, as_list, parse_json
+from fake_llm.model.transcript import Transcript, as_dict, parse_json
+from fake_llm.record.transcripts import reader
 
 #: Error headers a recorded error keeps: the ones the SDKs' retry logic reads (wire-format §8.1), and rate-limit state.
 ERROR_HEADERS = frozenset({"retry-after", "retry-after-ms", "x-should-retry"})
@@ -205,30 +206,9 @@ def build_reply(t: Transcript, request: ChatRequest, *, timing: bool = True) -> 
 def _error_fields(api: str, data: Any) -> dict[str, Any] | None:
     """The fields the dialect's error envelope is built from (`error_body` keywords), or None if not its shape."""
     data = as_dict(data)
-    if api == "anthropic":
-        error = as_dict(data.get("error"))
-        details = as_dict(error.get("details"))
-        flat = "error" not in data
-        error = data if flat else error
-        return {
-            "message": error.get("message"),
-            "type": error.get("type"),
-            "code": details.get("error_code"),
-            "flat": flat,
-        }
-    if api.startswith("ollama"):  # {"error": "<string>"}
-        return {"message": data.get("error")} if isinstance(data.get("error"), str) else None
-    if api.startswith("cohere"):  # {"message": ...}
-        return {"message": data.get("message")}
-    if api.startswith("bedrock"):
-        return {"message": data.get("message"), "type": data.get("__type")}
-    if api == "gemini":
-        status = as_dict(data.get("error"))
-        infos = [as_dict(d) for d in as_list(status.get("details"))]
-        reason = next((d.get("reason") for d in infos if str(d.get("@type")).endswith("ErrorInfo")), None)
-        violations = next((as_list(d.get("fieldViolations")) for d in infos if "fieldViolations" in d), [])
-        param = as_dict(violations[0]).get("field") if violations else None
-        return {"message": status.get("message"), "type": status.get("status"), "code": reason, "param": param}
+    read = reader(api).error
+    if read is not None:
+        return read(data)
     flat = not isinstance(data.get("error"), dict)
     error = data if flat else data["error"]
     keys = ("message", "type", "param", "code")

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from fake_llm.testing.server import FakeLLMServer
+from tests.helpers import serve, user_turn
 
 cohere = pytest.importorskip("cohere")
 
@@ -53,8 +54,7 @@ WEATHER_TOOL = {
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer(rules=RULES, freeze_time=1767225600) as running:
-        yield running
+    yield from serve(RULES, time_scale=1.0)
 
 
 @pytest.fixture
@@ -64,12 +64,8 @@ def client(server: FakeLLMServer) -> Iterator[cohere.ClientV2]:
         yield cohere.ClientV2(api_key="test-key", base_url=server.url, httpx_client=http)
 
 
-def ask(text: str) -> list[dict[str, str]]:
-    return [{"role": "user", "content": text}]
-
-
 def test_chat(client: cohere.ClientV2) -> None:
-    reply = client.chat(model="command-a-03-2025", messages=ask("hello"))
+    reply = client.chat(model="command-a-03-2025", messages=user_turn("hello"))
     assert reply.message.content
     assert reply.message.content[0].text == "Hello there, how may I assist you today?"
     assert reply.finish_reason == "COMPLETE"
@@ -83,7 +79,7 @@ def test_chat(client: cohere.ClientV2) -> None:
 
 
 def test_chat_stream_typed_events_lose_no_text(client: cohere.ClientV2, caplog: pytest.LogCaptureFixture) -> None:
-    events = list(client.chat_stream(model="command-a-03-2025", messages=ask("hello")))
+    events = list(client.chat_stream(model="command-a-03-2025", messages=user_turn("hello")))
     kinds = [e.type for e in events]
     assert kinds[:2] == ["message-start", "content-start"]
     assert kinds[-2:] == ["content-end", "message-end"]
@@ -95,15 +91,17 @@ def test_chat_stream_typed_events_lose_no_text(client: cohere.ClientV2, caplog: 
 
 
 def test_thinking_when_enabled(client: cohere.ClientV2) -> None:
-    reply = client.chat(model="command-a-reasoning", messages=ask("think"), thinking={"type": "enabled"})
+    reply = client.chat(model="command-a-reasoning", messages=user_turn("think"), thinking={"type": "enabled"})
     assert [c.type for c in reply.message.content or []] == ["thinking", "text"]
-    events = list(client.chat_stream(model="command-a-reasoning", messages=ask("think"), thinking={"type": "enabled"}))
+    events = list(
+        client.chat_stream(model="command-a-reasoning", messages=user_turn("think"), thinking={"type": "enabled"})
+    )
     thoughts = [e.delta.message.content.thinking for e in events if e.type == "content-delta" and e.index == 0]
     assert "".join(thoughts) == "Six times seven."
 
 
 def test_tool_call_with_plan_and_result(client: cohere.ClientV2) -> None:
-    reply = client.chat(model="command-a-03-2025", messages=ask("weather?"), tools=[WEATHER_TOOL])
+    reply = client.chat(model="command-a-03-2025", messages=user_turn("weather?"), tools=[WEATHER_TOOL])
     assert reply.finish_reason == "TOOL_CALL"
     assert reply.message.tool_plan == "I will look it up."
     (call,) = reply.message.tool_calls or []
@@ -111,7 +109,7 @@ def test_tool_call_with_plan_and_result(client: cohere.ClientV2) -> None:
     assert call.id.startswith("get_weather_")
     assert call.function
     assert json.loads(call.function.arguments or "") == {"city": "Paris"}
-    events = list(client.chat_stream(model="command-a-03-2025", messages=ask("weather?"), tools=[WEATHER_TOOL]))
+    events = list(client.chat_stream(model="command-a-03-2025", messages=user_turn("weather?"), tools=[WEATHER_TOOL]))
     arguments = "".join(
         e.delta.message.tool_calls.function.arguments
         for e in events
@@ -120,7 +118,7 @@ def test_tool_call_with_plan_and_result(client: cohere.ClientV2) -> None:
     assert json.loads(arguments) == {"city": "Paris"}
     assert "".join(e.delta.message.tool_plan for e in events if e.type == "tool-plan-delta") == "I will look it up."
     followup = [
-        *ask("weather?"),
+        *user_turn("weather?"),
         {"role": "assistant", "tool_plan": reply.message.tool_plan, "tool_calls": [call.model_dump()]},
         {"role": "tool", "tool_call_id": call.id, "content": [{"type": "text", "text": "sunny"}]},
     ]
@@ -131,15 +129,15 @@ def test_tool_call_with_plan_and_result(client: cohere.ClientV2) -> None:
 
 def test_429_is_too_many_requests(client: cohere.ClientV2) -> None:
     with pytest.raises(cohere.errors.TooManyRequestsError) as raised:
-        client.chat(model="command-a-03-2025", messages=ask("busy"), request_options=NO_RETRIES)
+        client.chat(model="command-a-03-2025", messages=user_turn("busy"), request_options=NO_RETRIES)
     assert raised.value.status_code == 429
     assert raised.value.body == {"message": "You are past the rate limit for this API key. Please wait and try again."}
     with pytest.raises(cohere.errors.TooManyRequestsError):
-        list(client.chat_stream(model="command-a-03-2025", messages=ask("busy"), request_options=NO_RETRIES))
+        list(client.chat_stream(model="command-a-03-2025", messages=user_turn("busy"), request_options=NO_RETRIES))
 
 
 def test_a_failed_stream_ends_with_an_error_message_end(client: cohere.ClientV2) -> None:
-    events = list(client.chat_stream(model="command-a-03-2025", messages=ask("broken")))
+    events = list(client.chat_stream(model="command-a-03-2025", messages=user_turn("broken")))
     assert events[-1].type == "message-end"
     assert events[-1].delta.finish_reason == "ERROR"
     assert events[-1].delta.error == "upstream failed"
@@ -147,7 +145,7 @@ def test_a_failed_stream_ends_with_an_error_message_end(client: cohere.ClientV2)
 
 def test_bad_request_is_a_400_naming_the_field(client: cohere.ClientV2) -> None:
     with pytest.raises(cohere.errors.BadRequestError) as raised:
-        client.chat(model="command-a-03-2025", messages=ask("hello"), temperature=3)
+        client.chat(model="command-a-03-2025", messages=user_turn("hello"), temperature=3)
     assert raised.value.body == {"message": "invalid request: temperature must be a number between 0 and 1."}
 
 

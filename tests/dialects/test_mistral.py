@@ -15,6 +15,8 @@ mistralai = pytest.importorskip("mistralai")
 from mistralai.client import Mistral  # noqa: E402
 from mistralai.client.errors import SDKError  # noqa: E402
 
+from tests.helpers import serve, user_turn  # noqa: E402
+
 RULES = """
 - name: greet
   match: {user: hello}
@@ -43,8 +45,7 @@ WEATHER_TOOL = {
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer(rules=RULES, freeze_time=1767225600) as running:
-        yield running
+    yield from serve(RULES, time_scale=1.0)
 
 
 @pytest.fixture
@@ -54,12 +55,8 @@ def client(server: FakeLLMServer) -> Iterator[Mistral]:
         yield made
 
 
-def ask(text: str) -> list[dict[str, str]]:
-    return [{"role": "user", "content": text}]
-
-
 def test_chat_completion(client: Mistral) -> None:
-    reply = client.chat.complete(model="mistral-small-latest", messages=ask("hello"), random_seed=3)
+    reply = client.chat.complete(model="mistral-small-latest", messages=user_turn("hello"), random_seed=3)
     assert reply.choices[0].message.content == "Hello there, how may I assist you today?"
     assert reply.choices[0].finish_reason == "stop"
     assert reply.model == "mistral-small-latest"
@@ -69,7 +66,7 @@ def test_chat_completion(client: Mistral) -> None:
 
 
 def test_chat_stream_reports_usage_on_the_last_chunk(client: Mistral) -> None:
-    events = list(client.chat.stream(model="mistral-small-latest", messages=ask("hello")))
+    events = list(client.chat.stream(model="mistral-small-latest", messages=user_turn("hello")))
     text = "".join(str(e.data.choices[0].delta.content or "") for e in events)
     assert text == "Hello there, how may I assist you today?"
     assert events[-1].data.choices[0].finish_reason == "stop"
@@ -80,7 +77,7 @@ def test_chat_stream_reports_usage_on_the_last_chunk(client: Mistral) -> None:
 
 def test_tool_call_round_trip(client: Mistral) -> None:
     reply = client.chat.complete(
-        model="mistral-large-latest", messages=ask("weather?"), tools=[WEATHER_TOOL], tool_choice="any"
+        model="mistral-large-latest", messages=user_turn("weather?"), tools=[WEATHER_TOOL], tool_choice="any"
     )
     message = reply.choices[0].message
     (call,) = message.tool_calls or []
@@ -89,11 +86,13 @@ def test_tool_call_round_trip(client: Mistral) -> None:
     assert json.loads(str(call.function.arguments)) == {"city": "Paris"}
     assert len(call.id or "") == 9
     assert (call.id or "").isalnum()
-    streamed = list(client.chat.stream(model="mistral-large-latest", messages=ask("weather?"), tools=[WEATHER_TOOL]))
+    streamed = list(
+        client.chat.stream(model="mistral-large-latest", messages=user_turn("weather?"), tools=[WEATHER_TOOL])
+    )
     calls = [c for e in streamed for c in e.data.choices[0].delta.tool_calls or []]
     assert [len(c.id or "") for c in calls] == [9]
     followup = [
-        *ask("weather?"),
+        *user_turn("weather?"),
         {"role": "assistant", "content": "", "tool_calls": [call.model_dump()]},
         {"role": "tool", "name": "get_weather", "content": "sunny", "tool_call_id": call.id},
     ]
@@ -104,7 +103,7 @@ def test_tool_call_round_trip(client: Mistral) -> None:
 
 def test_429_is_an_sdk_error_with_mistral_envelope(client: Mistral) -> None:
     with pytest.raises(SDKError) as raised:
-        client.chat.complete(model="mistral-small-latest", messages=ask("busy"))
+        client.chat.complete(model="mistral-small-latest", messages=user_turn("busy"))
     assert raised.value.status_code == 429
     assert json.loads(raised.value.body) == {
         "object": "error",
@@ -118,7 +117,7 @@ def test_429_is_an_sdk_error_with_mistral_envelope(client: Mistral) -> None:
 def test_bad_request_names_the_field(server: FakeLLMServer) -> None:
     answer = httpx.post(
         server.url + "/mistral/v1/chat/completions",
-        json={"model": "m", "messages": ask("hi"), "tool_choice": "sometimes"},
+        json={"model": "m", "messages": user_turn("hi"), "tool_choice": "sometimes"},
         timeout=10,
     )
     assert answer.status_code == 400

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from fake_llm.testing.server import FakeLLMServer
+from tests.helpers import serve, user_turn
 from tests.sdk_clients import closing
 
 ollama = pytest.importorskip("ollama")
@@ -58,8 +59,7 @@ WEATHER_TOOL = {
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer(rules=RULES, freeze_time=1767225600) as running:
-        yield running
+    yield from serve(RULES, time_scale=1.0)
 
 
 @pytest.fixture
@@ -68,12 +68,8 @@ def client(server: FakeLLMServer) -> ollama.Client:
     return closing(ollama.Client(host=server.url, timeout=10))
 
 
-def ask(text: str) -> list[dict[str, str]]:
-    return [{"role": "user", "content": text}]
-
-
 def test_chat_answers_with_message_and_real_token_counts(client: ollama.Client) -> None:
-    reply = client.chat(model="llama3.2", messages=ask("hello"))
+    reply = client.chat(model="llama3.2", messages=user_turn("hello"))
     assert reply.message.role == "assistant"
     assert reply.message.content == "Hello there, how may I assist you today?"
     assert reply.done is True
@@ -87,13 +83,13 @@ def test_chat_answers_with_message_and_real_token_counts(client: ollama.Client) 
 
 
 def test_chat_stream_is_bare_ndjson_ending_with_done(client: ollama.Client, server: FakeLLMServer) -> None:
-    parts = list(client.chat(model="llama3.2", messages=ask("hello"), stream=True))
+    parts = list(client.chat(model="llama3.2", messages=user_turn("hello"), stream=True))
     assert "".join(p.message.content for p in parts) == "Hello there, how may I assist you today?"
     assert [p.done for p in parts] == [False] * (len(parts) - 1) + [True]
     assert parts[-1].done_reason == "stop"
     assert parts[-1].eval_count == 10
     with httpx.stream(
-        "POST", server.url + "/api/chat", json={"model": "m", "messages": ask("hello")}, timeout=10
+        "POST", server.url + "/api/chat", json={"model": "m", "messages": user_turn("hello")}, timeout=10
     ) as raw:  # Ollama streams unless told not to
         assert raw.headers["content-type"] == "application/x-ndjson"
         body = raw.read().decode()
@@ -104,22 +100,24 @@ def test_chat_stream_is_bare_ndjson_ending_with_done(client: ollama.Client, serv
 
 
 def test_chat_thinking_is_separate_only_when_asked(client: ollama.Client) -> None:
-    thought = client.chat(model="qwen3", messages=ask("think"), think=True)
+    thought = client.chat(model="qwen3", messages=user_turn("think"), think=True)
     assert thought.message.thinking == "Six times seven."
     assert thought.message.content == "42."
-    plain = client.chat(model="qwen3", messages=ask("think"))
+    plain = client.chat(model="qwen3", messages=user_turn("think"))
     assert plain.message.thinking is None
 
 
 def test_tool_call_arguments_are_an_object_and_the_result_matches_back(client: ollama.Client) -> None:
-    reply = client.chat(model="llama3.2", messages=ask("weather in Paris?"), tools=[WEATHER_TOOL])
+    reply = client.chat(model="llama3.2", messages=user_turn("weather in Paris?"), tools=[WEATHER_TOOL])
     (call,) = reply.message.tool_calls or []
     assert call.function.name == "get_weather"
     assert call.function.arguments == {"city": "Paris"}
-    streamed = list(client.chat(model="llama3.2", messages=ask("weather in Paris?"), tools=[WEATHER_TOOL], stream=True))
+    streamed = list(
+        client.chat(model="llama3.2", messages=user_turn("weather in Paris?"), tools=[WEATHER_TOOL], stream=True)
+    )
     assert [c.function.arguments for p in streamed for c in p.message.tool_calls or []] == [{"city": "Paris"}]
     followup = [
-        *ask("weather in Paris?"),
+        *user_turn("weather in Paris?"),
         reply.message.model_dump(exclude_none=True),
         {"role": "tool", "content": "sunny", "tool_name": "get_weather"},
     ]
@@ -128,7 +126,7 @@ def test_tool_call_arguments_are_an_object_and_the_result_matches_back(client: o
 
 def test_format_json_schema_gets_a_fitting_object(client: ollama.Client) -> None:
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
-    reply = client.chat(model="llama3.2", messages=ask("count"), format=schema)
+    reply = client.chat(model="llama3.2", messages=user_turn("count"), format=schema)
     assert isinstance(json.loads(reply.message.content or "")["n"], int)
 
 
@@ -145,18 +143,18 @@ def test_generate_streamed_and_not(client: ollama.Client) -> None:
 
 def test_errors_are_response_errors_with_ollama_status(client: ollama.Client) -> None:
     with pytest.raises(ollama.ResponseError) as busy:
-        client.chat(model="llama3.2", messages=ask("busy"))
+        client.chat(model="llama3.2", messages=user_turn("busy"))
     assert busy.value.status_code == 429
     assert busy.value.error == "too many requests, slow down"
     with pytest.raises(ollama.ResponseError) as unmatched:
-        client.chat(model="llama3.2", messages=ask("nothing matches this"))
+        client.chat(model="llama3.2", messages=user_turn("nothing matches this"))
     assert unmatched.value.status_code == 400
     assert "no rule matched" in unmatched.value.error
 
 
 def test_a_mid_stream_error_line_raises(client: ollama.Client) -> None:
     with pytest.raises(ollama.ResponseError, match="model runner crashed"):
-        list(client.chat(model="llama3.2", messages=ask("broken"), stream=True))
+        list(client.chat(model="llama3.2", messages=user_turn("broken"), stream=True))
 
 
 @pytest.mark.parametrize(
@@ -206,9 +204,9 @@ def test_model_endpoints(client: ollama.Client) -> None:
 
 
 def test_a_paced_stream_stays_ndjson_and_drops_sse_keepalives(client: ollama.Client, server: FakeLLMServer) -> None:
-    parts = list(client.chat(model="llama3.2", messages=ask("paced"), stream=True))
+    parts = list(client.chat(model="llama3.2", messages=user_turn("paced"), stream=True))
     assert "".join(p.message.content for p in parts) == "one two three four"
-    body = {"model": "m", "messages": ask("paced")}
+    body = {"model": "m", "messages": user_turn("paced")}
     with httpx.stream("POST", server.url + "/api/chat", json=body, timeout=10) as raw:
         lines = raw.read().decode().splitlines()
     assert [json.loads(line)["done"] for line in lines] == [False] * 4 + [True]

@@ -23,6 +23,8 @@ pytest.importorskip("mistralai")
 from mistralai.client import Mistral  # noqa: E402
 from mistralai.client.errors import SDKError  # noqa: E402
 
+from tests.helpers import user_turn  # noqa: E402
+
 KEY = "sk-live-RECORDER-SECRET-0123456789"
 UPSTREAM_RULES = """
 - name: greet
@@ -70,30 +72,28 @@ def round_trip(upstream: str, path: Path, run: Callable[[str], Any]) -> tuple[An
     return live, again, yaml.safe_load(text)
 
 
-def ask(text: str) -> list[dict[str, str]]:
-    return [{"role": "user", "content": text}]
-
-
 def test_ollama_records_and_replays(upstream: FakeLLMServer, tmp_path: Path) -> None:
     def run(url: str) -> dict[str, Any]:
         client = ollama.Client(host=url, headers={"authorization": f"Bearer {KEY}"}, timeout=10)
         try:
             out: dict[str, Any] = {
-                "chat": client.chat(model="llama3.2", messages=ask("hello")).message.content,
+                "chat": client.chat(model="llama3.2", messages=user_turn("hello")).message.content,
                 "stream": [
-                    p.message.content for p in client.chat(model="llama3.2", messages=ask("hello"), stream=True)
+                    p.message.content for p in client.chat(model="llama3.2", messages=user_turn("hello"), stream=True)
                 ],
-                "think": client.chat(model="qwen3", messages=ask("think"), think=True).message.model_dump(),
-                "tool": client.chat(model="llama3.2", messages=ask("weather?"), tools=[TOOL]).message.model_dump(),
+                "think": client.chat(model="qwen3", messages=user_turn("think"), think=True).message.model_dump(),
+                "tool": client.chat(
+                    model="llama3.2", messages=user_turn("weather?"), tools=[TOOL]
+                ).message.model_dump(),
                 "generate": [p.response for p in client.generate(model="llama3.2", prompt="hello", stream=True)],
                 "embed": client.embed(model="nomic-embed-text", input="first").embeddings,
-                "eval_count": client.chat(model="llama3.2", messages=ask("hello")).eval_count,
+                "eval_count": client.chat(model="llama3.2", messages=user_turn("hello")).eval_count,
             }
             with pytest.raises(ollama.ResponseError) as busy:
-                client.chat(model="llama3.2", messages=ask("busy"))
+                client.chat(model="llama3.2", messages=user_turn("busy"))
             out["error"] = (busy.value.status_code, busy.value.error)
             with pytest.raises(ollama.ResponseError) as broken:
-                list(client.chat(model="llama3.2", messages=ask("broken"), stream=True))
+                list(client.chat(model="llama3.2", messages=user_turn("broken"), stream=True))
             out["broken"] = broken.value.error
             return out
         finally:
@@ -110,9 +110,9 @@ def test_cohere_records_and_replays(upstream: FakeLLMServer, tmp_path: Path) -> 
     def run(url: str) -> dict[str, Any]:
         with httpx.Client(timeout=10) as http:
             client = cohere.ClientV2(api_key=KEY, base_url=url, httpx_client=http)
-            chat = client.chat(model="command-a", messages=ask("hello"))
-            events = list(client.chat_stream(model="command-a", messages=ask("hello")))
-            tool = client.chat(model="command-a", messages=ask("weather?"), tools=[TOOL])
+            chat = client.chat(model="command-a", messages=user_turn("hello"))
+            events = list(client.chat_stream(model="command-a", messages=user_turn("hello")))
+            tool = client.chat(model="command-a", messages=user_turn("weather?"), tools=[TOOL])
             out: dict[str, Any] = {
                 "chat": chat.model_dump(exclude={"id"}),
                 "stream": [e.model_dump(exclude={"id"}) for e in events],
@@ -128,7 +128,7 @@ def test_cohere_records_and_replays(upstream: FakeLLMServer, tmp_path: Path) -> 
                 ).results,
             }
             with pytest.raises(cohere.errors.TooManyRequestsError) as busy:
-                client.chat(model="command-a", messages=ask("busy"), request_options={"max_retries": 0})
+                client.chat(model="command-a", messages=user_turn("busy"), request_options={"max_retries": 0})
             out["error"] = busy.value.body
             return out
 
@@ -143,14 +143,16 @@ def test_mistral_records_and_replays(upstream: FakeLLMServer, tmp_path: Path) ->
     def run(url: str) -> dict[str, Any]:
         with Mistral(api_key=KEY, server_url=url + "/mistral") as client:
             out: dict[str, Any] = {
-                "chat": client.chat.complete(model="mistral-small", messages=ask("hello")).choices[0].message.content,
+                "chat": client.chat.complete(model="mistral-small", messages=user_turn("hello"))
+                .choices[0]
+                .message.content,
                 "stream": [
                     e.data.model_dump(exclude={"id"})
-                    for e in client.chat.stream(model="mistral-small", messages=ask("hello"))
+                    for e in client.chat.stream(model="mistral-small", messages=user_turn("hello"))
                 ],
                 "tool": json.loads(
                     str(
-                        client.chat.complete(model="mistral-small", messages=ask("weather?"), tools=[TOOL])
+                        client.chat.complete(model="mistral-small", messages=user_turn("weather?"), tools=[TOOL])
                         .choices[0]
                         .message.tool_calls[0]  # type: ignore[index]
                         .function.arguments
@@ -159,7 +161,7 @@ def test_mistral_records_and_replays(upstream: FakeLLMServer, tmp_path: Path) ->
                 "embed": client.embeddings.create(model="mistral-embed", inputs="first").data[0].embedding,
             }
             with pytest.raises(SDKError) as busy:
-                client.chat.complete(model="mistral-small", messages=ask("busy"))
+                client.chat.complete(model="mistral-small", messages=user_turn("busy"))
             out["error"] = (busy.value.status_code, json.loads(busy.value.body))
             return out
 

@@ -19,7 +19,7 @@ from fake_llm.http.engine import FakeLLM
 from fake_llm.model.request import Message, ToolCall
 from fake_llm.settings import Settings, bundled_scenarios
 from fake_llm.testing.server import FakeLLMServer
-from tests.helpers import named_events
+from tests.helpers import named_events, user_turn
 from tests.sdk_clients import closing
 
 anthropic = pytest.importorskip("anthropic")
@@ -149,12 +149,8 @@ def http(server: FakeLLMServer) -> httpx.Client:
     return made
 
 
-def ask(text: str) -> list[dict[str, Any]]:
-    return [{"role": "user", "content": text}]
-
-
 def body(text: str = "hello", **extra: Any) -> dict[str, Any]:
-    return {"model": MODEL, "max_tokens": 256, "messages": ask(text), **extra}
+    return {"model": MODEL, "max_tokens": 256, "messages": user_turn(text), **extra}
 
 
 sse = named_events
@@ -171,7 +167,7 @@ def stream_raw(server: FakeLLMServer, payload: dict[str, Any]) -> list[tuple[str
 
 
 def test_text_reply(server: FakeLLMServer) -> None:
-    raw = client(server).messages.with_raw_response.create(model=MODEL, max_tokens=256, messages=ask("hello"))
+    raw = client(server).messages.with_raw_response.create(model=MODEL, max_tokens=256, messages=user_turn("hello"))
     message = raw.parse()
     assert message.id.startswith("msg_")
     assert message.type == "message"
@@ -186,7 +182,7 @@ def test_text_reply(server: FakeLLMServer) -> None:
 
 
 def test_usage_counts_prompt_and_reply_tokens(server: FakeLLMServer) -> None:
-    message = client(server).messages.create(model=MODEL, max_tokens=256, messages=ask("hello"))
+    message = client(server).messages.create(model=MODEL, max_tokens=256, messages=user_turn("hello"))
     tokenizer = server.engine.tokenizer
     assert message.usage.input_tokens == count_prompt(tokenizer, ["hello"], 1)
     assert message.usage.output_tokens == tokenizer.count("Hello there, how may I assist you today?")
@@ -198,15 +194,15 @@ def test_usage_counts_prompt_and_reply_tokens(server: FakeLLMServer) -> None:
 
 
 def test_usage_overrides_accept_both_vocabularies(server: FakeLLMServer) -> None:
-    usage = client(server).messages.create(model=MODEL, max_tokens=256, messages=ask("usage")).usage
+    usage = client(server).messages.create(model=MODEL, max_tokens=256, messages=user_turn("usage")).usage
     assert (usage.input_tokens, usage.cache_read_input_tokens, usage.output_tokens) == (100, 50, 7)
     assert not {"prompt_tokens", "completion_tokens", "total_tokens"} & set(usage.to_dict())
 
 
 def test_streamed_text_matches_the_plain_reply(server: FakeLLMServer) -> None:
     sdk = client(server)
-    plain = sdk.messages.create(model=MODEL, max_tokens=256, messages=ask("hello"))
-    with sdk.messages.stream(model=MODEL, max_tokens=256, messages=ask("hello")) as stream:
+    plain = sdk.messages.create(model=MODEL, max_tokens=256, messages=user_turn("hello"))
+    with sdk.messages.stream(model=MODEL, max_tokens=256, messages=user_turn("hello")) as stream:
         pieces = list(stream.text_stream)
         final = stream.get_final_message()
     assert len(pieces) > 1
@@ -252,7 +248,7 @@ def test_timed_stream_paces_the_deltas(server: FakeLLMServer) -> None:
 
 
 def test_stream_without_finish_chunk_ends_quietly(server: FakeLLMServer) -> None:
-    with client(server).messages.stream(model=MODEL, max_tokens=256, messages=ask("cut")) as stream:
+    with client(server).messages.stream(model=MODEL, max_tokens=256, messages=user_turn("cut")) as stream:
         final = stream.get_final_message()
     assert final.content[0].text == "No ending."
     assert final.stop_reason is None  # §8.5: no message_delta, no message_stop
@@ -262,7 +258,7 @@ def test_stream_without_finish_chunk_ends_quietly(server: FakeLLMServer) -> None
 
 
 def test_tool_use_reply(server: FakeLLMServer) -> None:
-    message = client(server).messages.create(model=MODEL, max_tokens=256, tools=TOOLS, messages=ask("weather?"))
+    message = client(server).messages.create(model=MODEL, max_tokens=256, tools=TOOLS, messages=user_turn("weather?"))
     text, call = message.content
     assert text.text == "Let me check."
     assert call.type == "tool_use"
@@ -272,7 +268,7 @@ def test_tool_use_reply(server: FakeLLMServer) -> None:
 
 
 def test_streamed_tool_use(server: FakeLLMServer) -> None:
-    with client(server).messages.stream(model=MODEL, max_tokens=256, tools=TOOLS, messages=ask("weather?")) as s:
+    with client(server).messages.stream(model=MODEL, max_tokens=256, tools=TOOLS, messages=user_turn("weather?")) as s:
         final = s.get_final_message()
     call = final.content[1]
     assert (call.name, call.input) == ("get_weather", {"city": "Paris"})
@@ -289,7 +285,7 @@ def test_streamed_tool_use(server: FakeLLMServer) -> None:
 
 def test_tool_loop(server: FakeLLMServer) -> None:
     sdk = client(server)
-    messages: list[dict[str, Any]] = ask("What is the weather in Paris?")
+    messages: list[dict[str, Any]] = user_turn("What is the weather in Paris?")
     first = sdk.messages.create(model=MODEL, max_tokens=256, tools=TOOLS, messages=messages)
     call = first.content[-1]
     messages += [
@@ -305,7 +301,7 @@ def test_tool_loop(server: FakeLLMServer) -> None:
 def test_tool_result_as_blocks_next_to_text(server: FakeLLMServer) -> None:
     """A user turn may carry text with its tool results; the results stay the ones `tool_result_for` sees."""
     messages = [
-        *ask("weather?"),
+        *user_turn("weather?"),
         {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}]},
         {
             "role": "user",
@@ -325,7 +321,7 @@ def test_tool_result_as_blocks_next_to_text(server: FakeLLMServer) -> None:
 def test_tool_choice_forcing_a_call(server: FakeLLMServer, tool_choice: dict[str, Any], city: str) -> None:
     """`any` reads as `required` in matching, a named tool as the tool's name."""
     message = client(server).messages.create(
-        model=MODEL, max_tokens=256, tools=TOOLS, tool_choice=tool_choice, messages=ask("go")
+        model=MODEL, max_tokens=256, tools=TOOLS, tool_choice=tool_choice, messages=user_turn("go")
     )
     assert message.content[0].input == {"city": city}
     assert message.stop_reason == "tool_use"
@@ -342,7 +338,7 @@ def test_tool_choice_names_reach_matching() -> None:
 
 def test_tool_choice_none_sends_no_tool_use(server: FakeLLMServer) -> None:
     message = client(server).messages.create(
-        model=MODEL, max_tokens=256, tools=TOOLS, tool_choice={"type": "none"}, messages=ask("weather?")
+        model=MODEL, max_tokens=256, tools=TOOLS, tool_choice={"type": "none"}, messages=user_turn("weather?")
     )
     assert [block.type for block in message.content] == ["text"]
     assert message.stop_reason == "end_turn"
@@ -352,11 +348,11 @@ def test_malformed_tool_arguments(server: FakeLLMServer) -> None:
     """Scripted arguments that are not a JSON object go out as the raw string (non-streamed) and as the same
     `partial_json` (streamed), where the SDK's own parser rejects them as it would a real model's."""
     sdk = client(server)
-    message = sdk.messages.create(model=MODEL, max_tokens=256, tools=TOOLS, messages=ask("broken"))
+    message = sdk.messages.create(model=MODEL, max_tokens=256, tools=TOOLS, messages=user_turn("broken"))
     assert message.content[0].input == "{not json"
     with (
         pytest.raises(ValueError, match="Unable to parse tool parameter JSON"),
-        sdk.messages.stream(model=MODEL, max_tokens=256, tools=TOOLS, messages=ask("broken")) as stream,
+        sdk.messages.stream(model=MODEL, max_tokens=256, tools=TOOLS, messages=user_turn("broken")) as stream,
     ):
         stream.get_final_message()
 
@@ -370,7 +366,7 @@ def test_thinking(server: FakeLLMServer) -> None:
         "model": MODEL,
         "max_tokens": 2048,
         "thinking": {"type": "enabled", "budget_tokens": 1024},
-        "messages": ask("think"),
+        "messages": user_turn("think"),
     }
     message = sdk.messages.create(**options)
     thinking, text = message.content
@@ -392,7 +388,7 @@ def test_thinking(server: FakeLLMServer) -> None:
 def test_no_thinking_block_unless_the_request_enables_thinking(
     server: FakeLLMServer, thinking: dict[str, Any] | None
 ) -> None:
-    options: dict[str, Any] = {"model": MODEL, "max_tokens": 2048, "messages": ask("think")}
+    options: dict[str, Any] = {"model": MODEL, "max_tokens": 2048, "messages": user_turn("think")}
     if thinking is not None:
         options["thinking"] = thinking
     message = client(server).messages.create(**options)
@@ -405,38 +401,42 @@ def test_no_thinking_block_unless_the_request_enables_thinking(
 
 def test_the_bundled_provider_rule_answers_plain_text_without_thinking() -> None:
     with FakeLLMServer(scenarios=[bundled_scenarios()]) as bundled:
-        message = client(bundled).messages.create(model=MODEL, max_tokens=256, messages=ask("provider: which dialect?"))
+        message = client(bundled).messages.create(
+            model=MODEL, max_tokens=256, messages=user_turn("provider: which dialect?")
+        )
         assert message.content[0].text == "Hello from the Anthropic Messages dialect."
 
 
 def test_max_tokens_truncation(server: FakeLLMServer) -> None:
     sdk = client(server)
-    message = sdk.messages.create(model=MODEL, max_tokens=3, messages=ask("essay"))
+    message = sdk.messages.create(model=MODEL, max_tokens=3, messages=user_turn("essay"))
     assert message.content[0].text == "One two three"
     assert (message.stop_reason, message.usage.output_tokens) == ("max_tokens", 3)
-    with sdk.messages.stream(model=MODEL, max_tokens=3, messages=ask("essay")) as stream:
+    with sdk.messages.stream(model=MODEL, max_tokens=3, messages=user_turn("essay")) as stream:
         final = stream.get_final_message()
     assert (final.content[0].text, final.stop_reason, final.usage.output_tokens) == ("One two three", "max_tokens", 3)
 
 
 def test_stop_sequences_cut_the_text(server: FakeLLMServer) -> None:
     message = client(server).messages.create(
-        model=MODEL, max_tokens=256, stop_sequences=["STOP"], messages=ask("count")
+        model=MODEL, max_tokens=256, stop_sequences=["STOP"], messages=user_turn("count")
     )
     assert message.content[0].text == "1, 2, 3, "
 
 
 def test_stop_sequences_report_the_sequence(server: FakeLLMServer) -> None:
     sdk = client(server)
-    message = sdk.messages.create(model=MODEL, max_tokens=256, stop_sequences=["STOP"], messages=ask("count"))
+    message = sdk.messages.create(model=MODEL, max_tokens=256, stop_sequences=["STOP"], messages=user_turn("count"))
     assert (message.stop_reason, message.stop_sequence) == ("stop_sequence", "STOP")
-    with sdk.messages.stream(model=MODEL, max_tokens=256, stop_sequences=["STOP"], messages=ask("count")) as stream:
+    with sdk.messages.stream(
+        model=MODEL, max_tokens=256, stop_sequences=["STOP"], messages=user_turn("count")
+    ) as stream:
         final = stream.get_final_message()
     assert (final.stop_reason, final.stop_sequence) == ("stop_sequence", "STOP")
 
 
 def test_refusal(server: FakeLLMServer) -> None:
-    message = client(server).messages.create(model=MODEL, max_tokens=256, messages=ask("refuse"))
+    message = client(server).messages.create(model=MODEL, max_tokens=256, messages=user_turn("refuse"))
     assert message.content[0].text == "I can't help with that."
     assert message.stop_reason == "refusal"
 
@@ -447,7 +447,10 @@ def test_refusal(server: FakeLLMServer) -> None:
 def test_system_blocks_and_images_reach_matching(server: FakeLLMServer) -> None:
     sdk = client(server)
     system = [{"type": "text", "text": "You are a pirate.", "cache_control": {"type": "ephemeral"}}]
-    assert sdk.messages.create(model=MODEL, max_tokens=256, system=system, messages=ask("hi")).content[0].text == "Arr."
+    assert (
+        sdk.messages.create(model=MODEL, max_tokens=256, system=system, messages=user_turn("hi")).content[0].text
+        == "Arr."
+    )
     image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}
     content = [image, {"type": "text", "text": "What is this?"}]
     messages = [{"role": "user", "content": content}]
@@ -455,17 +458,17 @@ def test_system_blocks_and_images_reach_matching(server: FakeLLMServer) -> None:
 
 
 def test_prefill_and_consecutive_user_turns(server: FakeLLMServer) -> None:
-    messages = [*ask("one"), *ask("two"), {"role": "assistant", "content": "The answer is"}]
+    messages = [*user_turn("one"), *user_turn("two"), {"role": "assistant", "content": "The answer is"}]
     message = client(server).messages.create(model=MODEL, max_tokens=256, messages=messages)
     assert message.content[0].text == "continued"
     assert server.journal.last.rule == "prefill"
 
 
 def test_api_match_key_restricts_a_rule(server: FakeLLMServer) -> None:
-    message = client(server).messages.create(model=MODEL, max_tokens=256, messages=ask("which api?"))
+    message = client(server).messages.create(model=MODEL, max_tokens=256, messages=user_turn("which api?"))
     assert message.content[0].text == "Anthropic Messages"
     with openai.OpenAI(base_url=server.base_url, api_key="sk-test", timeout=TIMEOUT, max_retries=0) as chat:
-        completion = chat.chat.completions.create(model="gpt-4o-mini", messages=ask("which api?"))
+        completion = chat.chat.completions.create(model="gpt-4o-mini", messages=user_turn("which api?"))
     assert completion.choices[0].message.content == "Some other API"
 
 
@@ -473,10 +476,10 @@ def test_one_rule_answers_both_apis(server: FakeLLMServer) -> None:
     with openai.OpenAI(base_url=server.base_url, api_key="sk-test", timeout=TIMEOUT, max_retries=0) as chat:
         completion = chat.chat.completions.create(
             model="gpt-4o-mini",
-            messages=ask("weather?"),
+            messages=user_turn("weather?"),
             tools=[{"type": "function", "function": {"name": "get_weather", "parameters": TOOLS[0]["input_schema"]}}],
         )
-    message = client(server).messages.create(model=MODEL, max_tokens=256, tools=TOOLS, messages=ask("weather?"))
+    message = client(server).messages.create(model=MODEL, max_tokens=256, tools=TOOLS, messages=user_turn("weather?"))
     openai_call = completion.choices[0].message.tool_calls[0]
     assert completion.choices[0].message.content == message.content[0].text == "Let me check."
     assert json.loads(openai_call.function.arguments) == message.content[1].input == {"city": "Paris"}
@@ -489,7 +492,7 @@ def test_one_rule_answers_both_apis(server: FakeLLMServer) -> None:
 
 def test_overloaded(server: FakeLLMServer) -> None:
     with pytest.raises(anthropic.InternalServerError) as caught:
-        client(server).messages.create(model=MODEL, max_tokens=256, messages=ask("overloaded"))
+        client(server).messages.create(model=MODEL, max_tokens=256, messages=user_turn("overloaded"))
     error = caught.value
     assert isinstance(error, getattr(anthropic, "OverloadedError", anthropic.InternalServerError))
     assert error.status_code == 529
@@ -500,14 +503,14 @@ def test_overloaded(server: FakeLLMServer) -> None:
 
 def test_rate_limit_with_retry_after(server: FakeLLMServer) -> None:
     with pytest.raises(anthropic.RateLimitError) as caught:
-        client(server).messages.create(model=MODEL, max_tokens=256, messages=ask("slow down"))
+        client(server).messages.create(model=MODEL, max_tokens=256, messages=user_turn("slow down"))
     assert caught.value.response.headers["retry-after"] == "7"
     assert caught.value.body == {"type": "error", "error": {"type": "rate_limit_error", "message": "Rate limited."}}
 
 
 def test_scripted_anthropic_type_and_code(server: FakeLLMServer) -> None:
     with pytest.raises(anthropic.BadRequestError) as caught:
-        client(server).messages.create(model=MODEL, max_tokens=256, messages=ask("billing"))
+        client(server).messages.create(model=MODEL, max_tokens=256, messages=user_turn("billing"))
     assert caught.value.type == "billing_error"
     assert caught.value.body["error"]["details"] == {"error_code": "ramp_limit_exceeded"}
 
@@ -516,7 +519,7 @@ def test_mid_stream_error(server: FakeLLMServer) -> None:
     """§8.5: `event: error` raises through the status mapper with the stream's status, 200."""
     with (
         pytest.raises(anthropic.APIStatusError) as caught,
-        client(server).messages.stream(model=MODEL, max_tokens=256, messages=ask("midstream")) as stream,
+        client(server).messages.stream(model=MODEL, max_tokens=256, messages=user_turn("midstream")) as stream,
     ):
         stream.get_final_message()
     assert caught.value.status_code == 200
@@ -535,7 +538,7 @@ def test_no_match_is_a_bad_request(server: FakeLLMServer) -> None:
     server.add_rules([{"name": "only-gpt", "match": {"model": "gpt-*"}, "reply": {"content": "x"}}], replace=True)
     try:
         with pytest.raises(anthropic.BadRequestError) as caught:
-            client(server).messages.create(model=MODEL, max_tokens=256, messages=ask("nothing matches"))
+            client(server).messages.create(model=MODEL, max_tokens=256, messages=user_turn("nothing matches"))
     finally:
         server.reset(rules=True)
     assert caught.value.type == "invalid_request_error"
@@ -591,9 +594,9 @@ def test_wrong_key(locked: FakeLLMServer, headers: dict[str, str]) -> None:
 
 def test_sdk_with_key(locked: FakeLLMServer) -> None:
     good = client(locked, api_key="k")
-    assert good.messages.create(model=MODEL, max_tokens=256, messages=ask("hello")).content[0].text
+    assert good.messages.create(model=MODEL, max_tokens=256, messages=user_turn("hello")).content[0].text
     with pytest.raises(anthropic.AuthenticationError):
-        client(locked, api_key="nope").messages.create(model=MODEL, max_tokens=256, messages=ask("hello"))
+        client(locked, api_key="nope").messages.create(model=MODEL, max_tokens=256, messages=user_turn("hello"))
 
 
 # --------------------------------------------------------------------------------------------- validation
@@ -601,14 +604,14 @@ def test_sdk_with_key(locked: FakeLLMServer) -> None:
 TOOL_USE = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}
 
 VALIDATION = [
-    pytest.param({"max_tokens": 10, "messages": ask("hi")}, "model: Field required", id="no-model"),
-    pytest.param({"model": MODEL, "messages": ask("hi")}, "max_tokens: Field required", id="no-max-tokens"),
+    pytest.param({"max_tokens": 10, "messages": user_turn("hi")}, "model: Field required", id="no-model"),
+    pytest.param({"model": MODEL, "messages": user_turn("hi")}, "max_tokens: Field required", id="no-max-tokens"),
     pytest.param(body(max_tokens=0), "max_tokens: Input should be greater than or equal to 1", id="max-tokens-zero"),
     pytest.param(body(max_tokens="10"), "max_tokens: Input should be a valid integer", id="max-tokens-string"),
     pytest.param({"model": MODEL, "max_tokens": 10}, "messages: Field required", id="no-messages"),
     pytest.param(body(messages=[]), "messages: at least one message is required", id="empty-messages"),
     pytest.param(
-        body(messages=[{"role": "system", "content": "Be nice."}, *ask("hi")]),
+        body(messages=[{"role": "system", "content": "Be nice."}, *user_turn("hi")]),
         "messages.0.role: Input should be 'user' or 'assistant'",
         id="system-role",
     ),
@@ -636,12 +639,12 @@ VALIDATION = [
         id="empty-content",
     ),
     pytest.param(
-        body(messages=[*ask("hi"), {"role": "assistant", "content": "Sure "}]),
+        body(messages=[*user_turn("hi"), {"role": "assistant", "content": "Sure "}]),
         "messages: final assistant content cannot end with trailing whitespace",
         id="prefill-trailing-space",
     ),
     pytest.param(
-        body(messages=[*ask("hi"), {"role": "assistant", "content": [TOOL_USE]}, *ask("and?")]),
+        body(messages=[*user_turn("hi"), {"role": "assistant", "content": [TOOL_USE]}, *user_turn("and?")]),
         "messages.1: `tool_use` ids were found without `tool_result` blocks immediately after: toolu_1. Each "
         "`tool_use` block must have a corresponding `tool_result` block in the next message.",
         id="tool-use-without-result",
@@ -715,7 +718,7 @@ def test_accepts_unknown_fields_and_any_version(server: FakeLLMServer) -> None:
 
 def test_count_tokens_matches_usage(server: FakeLLMServer) -> None:
     sdk = client(server)
-    options: dict[str, Any] = {"model": MODEL, "system": "Be brief.", "tools": TOOLS, "messages": ask("weather?")}
+    options: dict[str, Any] = {"model": MODEL, "system": "Be brief.", "tools": TOOLS, "messages": user_turn("weather?")}
     counted = sdk.messages.count_tokens(**options)
     message = sdk.messages.create(max_tokens=256, **options)
     assert counted.input_tokens == message.usage.input_tokens > 0
@@ -737,7 +740,7 @@ def test_count_tokens_validates(server: FakeLLMServer) -> None:
 
 
 def test_count_tokens_checks_the_key(locked: FakeLLMServer) -> None:
-    payload = {"model": MODEL, "messages": ask("hi")}
+    payload = {"model": MODEL, "messages": user_turn("hi")}
     assert http(locked).post("/v1/messages/count_tokens", json=payload).status_code == 401
     ok = http(locked).post("/v1/messages/count_tokens", json=payload, headers={"x-api-key": "k"})
     assert ok.json() == {"input_tokens": count_prompt(locked.engine.tokenizer, ["hi"], 1)}
@@ -745,7 +748,9 @@ def test_count_tokens_checks_the_key(locked: FakeLLMServer) -> None:
 
 def test_count_tokens_body_limit() -> None:
     with TestClient(create_app(engine=FakeLLM(Settings(max_body_bytes=64)))) as test_client:
-        response = test_client.post("/v1/messages/count_tokens", json={"model": MODEL, "messages": ask("x" * 100)})
+        response = test_client.post(
+            "/v1/messages/count_tokens", json={"model": MODEL, "messages": user_turn("x" * 100)}
+        )
     assert response.status_code == 413
     assert response.json()["error"]["type"] == "request_too_large"
 
@@ -779,17 +784,17 @@ PARSE_ERRORS = [
         id="image-without-source",
     ),
     pytest.param(
-        body(messages=[*ask("hi"), {"role": "assistant", "content": [{**TOOL_USE, "input": 3}]}]),
+        body(messages=[*user_turn("hi"), {"role": "assistant", "content": [{**TOOL_USE, "input": 3}]}]),
         "messages.1.content.0.tool_use.input: Input should be a valid dictionary",
         id="tool-input-not-object",
     ),
     pytest.param(
-        body(messages=[*ask("hi"), {"role": "assistant", "content": [{"type": "thinking", "thinking": "x"}]}]),
+        body(messages=[*user_turn("hi"), {"role": "assistant", "content": [{"type": "thinking", "thinking": "x"}]}]),
         "messages.1.content.0.thinking.signature: Field required",
         id="thinking-without-signature",
     ),
     pytest.param(
-        body(messages=[*ask("hi"), {"role": "assistant", "content": [{"type": "redacted_thinking"}]}]),
+        body(messages=[*user_turn("hi"), {"role": "assistant", "content": [{"type": "redacted_thinking"}]}]),
         "messages.1.content.0.redacted_thinking.data: Field required",
         id="redacted-thinking-without-data",
     ),
@@ -797,7 +802,7 @@ PARSE_ERRORS = [
         pytest.param(
             body(
                 messages=[
-                    *ask("hi"),
+                    *user_turn("hi"),
                     {"role": "assistant", "content": [TOOL_USE]},
                     {
                         "role": "user",
@@ -923,14 +928,14 @@ def test_tool_input(arguments: str, expected: Any) -> None:
 
 def test_parse_accepts_an_empty_prefill() -> None:
     request = AnthropicMessages().parse(
-        body(messages=[*ask("hi"), {"role": "assistant", "content": ""}], metadata={}), {}, {}
+        body(messages=[*user_turn("hi"), {"role": "assistant", "content": ""}], metadata={}), {}, {}
     )
     assert request.messages[-1] == Message("assistant", "")
     assert request.last_role == "assistant"
 
 
 def test_stop_reason_reads_the_matched_sequence() -> None:
-    """Ready for plan_completion to record the stop sequence it cut at (PlannedChoice.stop_sequence)."""
+    """Ready for plan_reply to record the stop sequence it cut at (PlannedChoice.stop_sequence)."""
 
     class Cut:
         finish_reason, refusal, stop_sequence = "stop", None, "END"

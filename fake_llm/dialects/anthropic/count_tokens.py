@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fake_llm.core.dialect import ReplyMeta, key_error
-from fake_llm.core.replies import Completion
+from fake_llm.core.replies import PlannedReply
 from fake_llm.dialects.anthropic.messages import AnthropicMessages
 from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import ChatRequest
@@ -44,7 +44,7 @@ class AnthropicCountTokens:
     def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
         return self.messages.api_key(headers, params)
 
-    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+    def encode_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
         return None  # JSON: completion_body
 
     def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:
@@ -53,14 +53,14 @@ class AnthropicCountTokens:
     def count_body(self, tokens: int) -> dict[str, Any]:
         return self.messages.count_body(tokens)
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         return self.messages.completion_body(completion, meta, request)
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         return self.messages.stream_events(completion, meta, request)
 
     def stream_failure(
-        self, error: StreamError, position: int, completion: Completion, meta: ReplyMeta, request: ChatRequest
+        self, error: StreamError, position: int, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest
     ) -> list[Event]:
         return [self.stream_error_event(error, position)]
 

@@ -7,11 +7,12 @@ import base64
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from fake_llm.core.dialect import key_error
-from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall, Usage, merge
+from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall, Usage, merge
+from fake_llm.core.steps import stream_steps
 from fake_llm.dialects.anthropic.request import (
     dumps,
     invalid,
@@ -30,6 +31,7 @@ from fake_llm.dialects.base import ReplyMeta
 from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import StreamError
+from fake_llm.model.steps import Step, StepKind
 from fake_llm.model.stream import Event
 
 #: Error `type` by HTTP status (§5.5); other 4xx are `invalid_request_error`, other 5xx `api_error`.
@@ -103,7 +105,7 @@ def thinking_signature(reasoning: str, seed: int) -> str:
 
 def stop_reason(choice: PlannedChoice) -> tuple[str, str | None]:
     """`stop_reason` and `stop_sequence` of a choice (§5.3)."""
-    # plan_completion does not (yet) record which stop sequence cut the text: read it when it does.
+    # plan_reply does not (yet) record which stop sequence cut the text: read it when it does.
     matched: str | None = getattr(choice, "stop_sequence", None)
     reason = STOP_REASONS.get(choice.finish_reason, choice.finish_reason)
     if reason == "end_turn" and choice.refusal is not None:
@@ -227,7 +229,7 @@ class AnthropicMessages:
         value = tool_input(call.arguments) if arguments is None else arguments
         return {"type": "tool_use", "id": tool_use_id(call.id), "name": call.name, "input": value}
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         choice = completion.choices[0]  # Anthropic has no `n`: a request always plans one choice
         reason, sequence = stop_reason(choice)
         return {
@@ -241,26 +243,61 @@ class AnthropicMessages:
             "usage": self.usage(completion.usage),
         }
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         """message_start, then each block opened, filled and closed in index order, a ping after the first block
         start, message_delta with the cumulative usage, message_stop; every event names its type on an `event:`
-        line, which the Python SDK requires (§5.4). No [DONE]."""
-        choice = completion.choices[0]
+        line, which the Python SDK requires (§5.4). No [DONE]. Blocks open as the neutral pieces change kind:
+        thinking, text (a refusal too: Anthropic signals it only by `stop_reason`), one per tool call."""
+        choice = completion.choices[0]  # Anthropic has no `n`: a request always plans one choice
         usage = self.usage(completion.usage)
-        reason, sequence = stop_reason(choice)
         events: list[Event] = []
-        step = 0
+        blocks: list[tuple[str, int]] = []  # (type, tool call) of each block opened so far
 
-        def emit(data: dict[str, Any], kind: str = "content", tokens: int = 0, timed: bool = False) -> None:
-            nonlocal step
-            events.append(Event(dumps(data), event=data["type"], kind=kind, tokens=tokens, step=step if timed else -1))
-            step += timed
+        def emit(data: dict[str, Any], kind: str = "content", tokens: int = 0, piece: int = -1) -> None:
+            events.append(Event(dumps(data), event=data["type"], kind=kind, tokens=tokens, step=piece))
 
-        def delta(index: int, payload: dict[str, Any], tokens: int) -> None:
-            emit({"type": "content_block_delta", "index": index, "delta": payload}, tokens=tokens, timed=True)
+        def close() -> None:
+            if blocks and blocks[-1][0] == "thinking":
+                signature = thinking_signature(choice.reasoning or "", meta.seed)
+                emit({"type": "content_block_delta", "index": len(blocks) - 1, "delta": signature_delta(signature)})
+            if blocks:
+                emit({"type": "content_block_stop", "index": len(blocks) - 1}, kind="block")
 
-        # message_start carries the input counts and a token-or-so of output; the total comes in message_delta.
-        message: dict[str, Any] = {
+        def open_block(block: str, call: int = -1) -> None:
+            close()
+            start: dict[str, Any] = {"type": block}
+            if block == "thinking":
+                start.update(thinking="", signature="")
+            elif block == "text":
+                start["text"] = ""
+            else:
+                start = self._tool_use(choice.tool_calls[call], {})
+            blocks.append((block, call))
+            emit({"type": "content_block_start", "index": len(blocks) - 1, "content_block": start}, kind="role")
+            if len(blocks) == 1:
+                emit({"type": "ping"}, kind="role")
+
+        for step in stream_steps(completion):
+            if step.kind is StepKind.ROLE:
+                emit({"type": "message_start", "message": self._message_start(completion, meta, usage)}, kind="role")
+            elif step.kind is StepKind.FINISH:
+                if not blocks:  # nothing to say still says it with an empty text block
+                    open_block("text")
+                close()
+                emit(self._message_delta(choice, usage), kind="finish")
+            elif step.kind is not StepKind.USAGE:  # the usage went out with message_delta
+                block, payload = _piece_delta(step)
+                if not blocks or blocks[-1] != (block, step.call) or step.kind is StepKind.TOOL_CALL:
+                    open_block(block, step.call)
+                delta = {"type": "content_block_delta", "index": len(blocks) - 1, "delta": payload}
+                emit(delta, tokens=len(step.tokens), piece=step.piece)
+        emit({"type": "message_stop"}, kind="done")
+        return events
+
+    @staticmethod
+    def _message_start(completion: PlannedReply, meta: ReplyMeta, usage: dict[str, Any]) -> dict[str, Any]:
+        """message_start's message: the input counts and a token-or-so of output; the total comes in message_delta."""
+        return {
             "id": meta.id,
             "type": "message",
             "role": "assistant",
@@ -270,63 +307,22 @@ class AnthropicMessages:
             "stop_sequence": None,
             "usage": {**usage, "output_tokens": 1},
         }
-        emit({"type": "message_start", "message": message}, kind="role")
-        blocks = self._blocks(choice, meta.seed)
-        calls = iter(choice.tool_calls)
-        for index, block in enumerate(blocks):
-            self._stream_block(index, block, choice, calls, emit, delta)
+
+    @staticmethod
+    def _message_delta(choice: PlannedChoice, usage: dict[str, Any]) -> dict[str, Any]:
+        reason, sequence = stop_reason(choice)
         final_usage = {
             key: usage[key]
             for key in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens")
             if key in usage
         }
-        emit(
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": reason, "stop_sequence": sequence},
-                "usage": final_usage,
-            },
-            kind="finish",
-        )
-        emit({"type": "message_stop"}, kind="done")
-        return events
+        return {
+            "type": "message_delta",
+            "delta": {"stop_reason": reason, "stop_sequence": sequence},
+            "usage": final_usage,
+        }
 
-    def _stream_block(
-        self,
-        index: int,
-        block: dict[str, Any],
-        choice: PlannedChoice,
-        calls: Iterator[PlannedToolCall],
-        emit: Callable[..., None],
-        delta: Callable[[int, dict[str, Any], int], None],
-    ) -> None:
-        """One content block: its start (with a ping after the first), its deltas, its stop."""
-        start: dict[str, Any] = {"type": block["type"]}
-        if block["type"] == "thinking":
-            start.update(thinking="", signature="")
-        elif block["type"] == "text":
-            start["text"] = ""
-        else:
-            call = next(calls)
-            start = self._tool_use(call, {})
-        emit({"type": "content_block_start", "index": index, "content_block": start}, kind="role")
-        if index == 0:
-            emit({"type": "ping"}, kind="role")
-        if block["type"] == "thinking":
-            for piece in choice.reasoning_chunks:
-                delta(index, {"type": "thinking_delta", "thinking": "".join(piece)}, len(piece))
-            emit({"type": "content_block_delta", "index": index, "delta": signature_delta(block["signature"])})
-        elif block["type"] == "text":
-            for piece in choice.chunks:
-                delta(index, {"type": "text_delta", "text": "".join(piece)}, len(piece))
-        else:
-            # The arguments arrive as string fragments, the first one empty (§5.4).
-            delta(index, {"type": "input_json_delta", "partial_json": ""}, 0)
-            for piece in call.chunks:
-                delta(index, {"type": "input_json_delta", "partial_json": "".join(piece)}, len(piece))
-        emit({"type": "content_block_stop", "index": index}, kind="block")
-
-    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+    def encode_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
         return None  # JSON: completion_body
 
     def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:
@@ -337,7 +333,7 @@ class AnthropicMessages:
         return {"input_tokens": tokens}
 
     def stream_failure(
-        self, error: StreamError, position: int, completion: Completion, meta: ReplyMeta, request: ChatRequest
+        self, error: StreamError, position: int, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest
     ) -> list[Event]:
         return [self.stream_error_event(error, position)]
 
@@ -379,6 +375,16 @@ class AnthropicMessages:
     def response_headers(self, meta: ReplyMeta) -> dict[str, str]:
         org = uuid.UUID(bytes=hashlib.blake2b(f"{meta.seed}:org".encode(), digest_size=16).digest())
         return {"request-id": meta.request_id, "anthropic-organization-id": str(org)}
+
+
+def _piece_delta(step: Step) -> tuple[str, dict[str, Any]]:
+    """The block type a content piece belongs to, and its delta. A tool call's arguments arrive as string
+    fragments, the first one (the call opening) empty (§5.4)."""
+    if step.kind is StepKind.REASONING:
+        return "thinking", {"type": "thinking_delta", "thinking": step.text}
+    if step.kind in (StepKind.TEXT, StepKind.REFUSAL):
+        return "text", {"type": "text_delta", "text": step.text}
+    return "tool_use", {"type": "input_json_delta", "partial_json": step.text}
 
 
 def signature_delta(signature: str) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Bedrock Converse and ConverseStream: rendering a Completion as ConverseResponse or as the event-stream frames of
+"""Bedrock Converse and ConverseStream: rendering a PlannedReply as ConverseResponse or as the event-stream frames of
 ConverseStreamOutput (messageStart, contentBlock*, messageStop, metadata), as botocore's service model requires."""
 
 from __future__ import annotations
@@ -7,10 +7,12 @@ import base64
 import hashlib
 from typing import Any
 
-from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall, Usage
+from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall, Usage
+from fake_llm.core.steps import Calls, StepOptions, choice_steps
 from fake_llm.dialects.anthropic.messages import tool_input
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.bedrock.eventstream import frame_event
+from fake_llm.model.steps import Step, StepKind
 from fake_llm.model.stream import Event
 
 #: Neutral finish reasons -> Converse stop reasons (StopReason in the service model).
@@ -47,7 +49,7 @@ def usage(usage: Usage) -> dict[str, Any]:
     return body
 
 
-def latency_ms(completion: Completion) -> int:
+def latency_ms(completion: PlannedReply) -> int:
     """A plausible, deterministic `metrics.latencyMs`: a fixed first-token time plus a steady token rate."""
     return 180 + 12 * completion.usage.completion_tokens
 
@@ -61,7 +63,7 @@ def _tool_use(call: PlannedToolCall) -> dict[str, Any]:
     return {"toolUse": {"toolUseId": tool_use_id(call.id), "name": call.name, "input": arguments}}
 
 
-def converse_body(completion: Completion, meta: ReplyMeta) -> dict[str, Any]:
+def converse_body(completion: PlannedReply, meta: ReplyMeta) -> dict[str, Any]:
     """ConverseResponse: output, stopReason, usage and metrics are required members."""
     choice = completion.choices[0]  # Converse has no `n`
     content: list[dict[str, Any]] = []
@@ -80,43 +82,56 @@ def converse_body(completion: Completion, meta: ReplyMeta) -> dict[str, Any]:
     }
 
 
-def converse_stream_events(completion: Completion, meta: ReplyMeta) -> list[Event]:
+def converse_stream_events(completion: PlannedReply, meta: ReplyMeta) -> list[Event]:
     """ConverseStream frames. A text or reasoning block gets no contentBlockStart (the event sets exactly one member
     of ContentBlockStart, and text has none); a tool block opens with its id and name, and its input arrives as
-    string fragments. The `metadata` event must carry both usage and metrics."""
+    string fragments. Every block gets at least one delta. The `metadata` event must carry both usage and
+    metrics."""
     choice = completion.choices[0]
     events: list[Event] = []
-    step = 0
+    blocks: list[tuple[str, int]] = []  # (kind, call) of each block opened so far
 
-    def emit(kind: str, name: str, payload: dict[str, Any], tokens: int = 0, timed: bool = False) -> None:
-        nonlocal step
-        events.append(frame_event(name, payload, kind=kind, tokens=tokens, step=step if timed else -1))
-        step += timed
+    def emit(kind: str, name: str, payload: dict[str, Any], tokens: int = 0, piece: int = -1) -> None:
+        events.append(frame_event(name, payload, kind=kind, tokens=tokens, step=piece))
+
+    def close() -> None:
+        if not blocks:
+            return
+        index = len(blocks) - 1
+        if blocks[-1][0] == "reasoning":
+            signature = {"reasoningContent": {"signature": reasoning_signature(choice.reasoning or "", meta.seed)}}
+            emit("content", "contentBlockDelta", {"delta": signature, "contentBlockIndex": index})
+        emit("block", "contentBlockStop", {"contentBlockIndex": index})
 
     emit("role", "messageStart", {"role": "assistant"})
-    index = 0
-    if choice.reasoning_chunks:
-        for piece in choice.reasoning_chunks:
-            thought = {"reasoningContent": {"text": "".join(piece)}}
-            emit("content", "contentBlockDelta", {"delta": thought, "contentBlockIndex": index}, len(piece), True)
-        signature = {"reasoningContent": {"signature": reasoning_signature(choice.reasoning or "", meta.seed)}}
-        emit("content", "contentBlockDelta", {"delta": signature, "contentBlockIndex": index})
-        emit("block", "contentBlockStop", {"contentBlockIndex": index})
-        index += 1
-    if choice.tokens or not (choice.reasoning_chunks or choice.tool_calls):
-        for piece in choice.chunks or ((),):
-            delta = {"text": "".join(piece)}
-            emit("content", "contentBlockDelta", {"delta": delta, "contentBlockIndex": index}, len(piece), True)
-        emit("block", "contentBlockStop", {"contentBlockIndex": index})
-        index += 1
-    for call in choice.tool_calls:
-        start = {"toolUse": {"toolUseId": tool_use_id(call.id), "name": call.name}}
-        emit("role", "contentBlockStart", {"start": start, "contentBlockIndex": index})
-        for piece in call.chunks or ((),):
-            fragment = {"toolUse": {"input": "".join(piece)}}
-            emit("content", "contentBlockDelta", {"delta": fragment, "contentBlockIndex": index}, len(piece), True)
-        emit("block", "contentBlockStop", {"contentBlockIndex": index})
-        index += 1
+    for step in choice_steps(choice, _STEPS):
+        block = (_BLOCKS.get(step.kind, "tool"), step.call)
+        if not blocks or blocks[-1] != block or step.kind is StepKind.TOOL_CALL:
+            close()
+            blocks.append(block)
+        index = len(blocks) - 1
+        if step.kind is StepKind.TOOL_CALL:
+            call = choice.tool_calls[step.call]
+            start = {"toolUse": {"toolUseId": tool_use_id(call.id), "name": call.name}}
+            emit("role", "contentBlockStart", {"start": start, "contentBlockIndex": index})
+            continue
+        delta = _delta(step)
+        emit("content", "contentBlockDelta", {"delta": delta, "contentBlockIndex": index}, len(step.tokens), step.piece)
+    close()
     emit("finish", "messageStop", {"stopReason": stop_reason(choice)})
     emit("usage", "metadata", {"usage": usage(completion.usage), "metrics": {"latencyMs": latency_ms(completion)}})
     return events
+
+
+#: Converse streams what a reply has (a refusal as text), every block with at least one delta; a call opens with
+#: a contentBlockStart that carries no content.
+_STEPS = StepOptions(calls=Calls.OPENED_APART, empty_pieces=True)
+_BLOCKS = {StepKind.REASONING: "reasoning", StepKind.TEXT: "text", StepKind.REFUSAL: "text"}
+
+
+def _delta(step: Step) -> dict[str, Any]:
+    if step.kind is StepKind.REASONING:
+        return {"reasoningContent": {"text": step.text}}
+    if step.kind is StepKind.ARGUMENTS:
+        return {"toolUse": {"input": step.text}}
+    return {"text": step.text}

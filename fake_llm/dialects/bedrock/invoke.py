@@ -8,15 +8,18 @@ import base64
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from fake_llm.core.replies import Completion
+from fake_llm.core.replies import PlannedReply
+from fake_llm.core.steps import StepOptions, choice_steps
 from fake_llm.dialects.anthropic.messages import AnthropicMessages
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.bedrock.converse_request import invalid
 from fake_llm.dialects.bedrock.eventstream import frame_event
 from fake_llm.errors import ProviderRequestError
-from fake_llm.model.request import ChatRequest, Message
+from fake_llm.model.request import ChatRequest, Message, options_of
+from fake_llm.model.steps import Step, StepKind
 from fake_llm.model.stream import Event
 
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
@@ -25,6 +28,14 @@ _ANTHROPIC = AnthropicMessages()
 #: Llama 3 chat template: `<|start_header_id|>role<|end_header_id|>\n\ntext<|eot_id|>`.
 _LLAMA_TURN = re.compile(r"<\|start_header_id\|>(\w+)<\|end_header_id\|>\s*(.*?)(?:<\|eot_id\|>|$)", re.S)
 _LLAMA_STOP = {"stop": "stop", "length": "length"}
+
+
+@dataclass(frozen=True, slots=True)
+class InvokeOptions:
+    """What InvokeModel's renderer needs beyond the neutral request."""
+
+    #: The body is an Anthropic Messages body (answered in Messages shapes), else a Llama one.
+    anthropic: bool = True
 
 
 def is_anthropic(body: Mapping[str, Any]) -> bool:
@@ -62,6 +73,7 @@ def parse_invoke(body: Any, model: str, stream: bool, headers: Mapping[str, str]
             tools=parsed.tools,
             tool_choice=parsed.tool_choice,
             response_format=parsed.response_format,
+            options=InvokeOptions(anthropic=True),
             headers=headers,
             body=body,
         )
@@ -79,6 +91,7 @@ def parse_invoke(body: Any, model: str, stream: bool, headers: Mapping[str, str]
         messages=llama_messages(prompt),
         stream=stream,
         max_tokens=max_gen_len,
+        options=InvokeOptions(anthropic=False),
         headers=headers,
         body=body,
     )
@@ -94,7 +107,7 @@ def llama_messages(prompt: str) -> tuple[Message, ...]:
     return tuple(Message(role if role in ("system", "user", "assistant") else "user", text) for role, text in turns)
 
 
-def invocation_metrics(completion: Completion) -> dict[str, int]:
+def invocation_metrics(completion: PlannedReply) -> dict[str, int]:
     latency = 180 + 12 * completion.usage.completion_tokens
     return {
         "inputTokenCount": completion.usage.prompt_tokens,
@@ -104,8 +117,8 @@ def invocation_metrics(completion: Completion) -> dict[str, int]:
     }
 
 
-def invoke_body(completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
-    if is_anthropic(request.body):
+def invoke_body(completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    if options_of(request, InvokeOptions).anthropic:
         return _ANTHROPIC.completion_body(completion, meta, request)
     choice = completion.choices[0]
     return {
@@ -123,11 +136,11 @@ def _chunk(payload: Mapping[str, Any], event: Event | None = None, **fields: Any
     return frame_event("chunk", {"bytes": base64.b64encode(raw).decode()}, **fields)
 
 
-def invoke_stream_events(completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+def invoke_stream_events(completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
     """Anthropic: the Messages stream events (no pings), `message_stop` carrying Bedrock's invocation metrics.
     Llama: one chunk per text chunk with the running generation count, the last with stop_reason and metrics."""
     metrics = {"amazon-bedrock-invocationMetrics": invocation_metrics(completion)}
-    if is_anthropic(request.body):
+    if options_of(request, InvokeOptions).anthropic:
         events = []
         for event in _ANTHROPIC.stream_events(completion, meta, request):
             if event.event == "ping":
@@ -138,19 +151,20 @@ def invoke_stream_events(completion: Completion, meta: ReplyMeta, request: ChatR
             events.append(_chunk(data, event))
         return events
     choice = completion.choices[0]
-    chunks = list(choice.chunks) or [()]
+    pieces = [s for s in choice_steps(choice, StepOptions(reasoning=False, refusal=False)) if s.kind is StepKind.TEXT]
+    pieces = pieces or [Step(StepKind.TEXT, piece=0)]  # the stop reason and metrics need a chunk to ride on
     out: list[Event] = []
     generated = 0
-    for step, piece in enumerate(chunks):
-        generated += len(piece)
-        last = step == len(chunks) - 1
+    for piece in pieces:
+        generated += len(piece.tokens)
+        last = piece is pieces[-1]
         payload: dict[str, Any] = {
-            "generation": "".join(piece),
-            "prompt_token_count": completion.usage.prompt_tokens if step == 0 else None,
+            "generation": piece.text,
+            "prompt_token_count": completion.usage.prompt_tokens if piece.piece == 0 else None,
             "generation_token_count": generated,
             "stop_reason": _LLAMA_STOP.get(choice.finish_reason, "stop") if last else None,
         }
         if last:
             payload.update(metrics)
-        out.append(_chunk(payload, kind="content", tokens=len(piece), step=step))
+        out.append(_chunk(payload, kind="content", tokens=len(piece.tokens), step=piece.piece))
     return out

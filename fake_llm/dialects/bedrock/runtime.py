@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fake_llm.core.dialect import key_error
-from fake_llm.core.replies import Completion
+from fake_llm.core.replies import PlannedReply
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.bedrock.converse import converse_body, converse_stream_events
 from fake_llm.dialects.bedrock.converse_request import parse_inference, parse_messages, parse_tools
@@ -128,17 +128,17 @@ class BedrockRuntime:
             body=body,
         )
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         if request.api == INVOKE_API:
             return invoke_body(completion, meta, request)
         return converse_body(completion, meta)
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         if request.api == INVOKE_API:
             return invoke_stream_events(completion, meta, request)
         return converse_stream_events(completion, meta)
 
-    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+    def encode_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
         return None  # JSON: completion_body
 
     def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:
@@ -149,7 +149,7 @@ class BedrockRuntime:
         return {"inputTokens": tokens}
 
     def stream_failure(
-        self, error: StreamError, position: int, completion: Completion, meta: ReplyMeta, request: ChatRequest
+        self, error: StreamError, position: int, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest
     ) -> list[Event]:
         return [self.stream_error_event(error, position)]
 

@@ -7,17 +7,19 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from fake_llm.core.dialect import key_error
-from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall, Usage
+from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall, Usage
+from fake_llm.core.steps import Calls, StepOptions, choice_steps
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.cohere import request as req
 from fake_llm.dialects.openai.completions import bare_prompt_tokens
 from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import StreamError
+from fake_llm.model.steps import Step, StepKind
 from fake_llm.model.stream import Event
 
 FINISH_REASONS = {"stop": "COMPLETE", "length": "MAX_TOKENS", "tool_calls": "TOOL_CALL", "content_filter": "ERROR"}
@@ -122,11 +124,53 @@ class CohereChat:
             tool_choice=req.parse_tool_choice(body.get("tool_choice")),
             response_format=req.parse_response_format(body.get("response_format")),
             seed=seed,
+            reasoning_shown=_thinking(body),
             headers=headers,
             body=body,
         )
 
     # ------------------------------------------------------------------ rendering
+
+    def _tool_plan_events(
+        self, choice: PlannedChoice, steps: list[Step], event: Callable[..., Event]
+    ) -> Iterator[Event]:
+        """The text as tool-plan deltas, then each call: started with its id and name, its argument fragments,
+        ended."""
+        for step in steps:
+            if step.kind in (StepKind.TEXT, StepKind.REFUSAL):
+                plan = {"message": {"tool_plan": step.text}}
+                yield event("tool-plan-delta", {"delta": plan}, tokens=len(step.tokens), step=step.piece)
+            elif step.kind is StepKind.TOOL_CALL:
+                if step.call:
+                    yield event("tool-call-end", {"index": step.call - 1}, kind="tool_end")
+                first = {"message": {"tool_calls": self._call(choice.tool_calls[step.call], "")}}
+                yield event("tool-call-start", {"index": step.call, "delta": first}, kind="tool_start")
+            elif step.kind is StepKind.ARGUMENTS:
+                fragment = {"message": {"tool_calls": {"function": {"arguments": step.text}}}}
+                delta = {"index": step.call, "delta": fragment}
+                yield event("tool-call-delta", delta, tokens=len(step.tokens), step=step.piece)
+        yield event("tool-call-end", {"index": len(choice.tool_calls) - 1}, kind="tool_end")
+
+    @staticmethod
+    def _content_events(steps: list[Step], event: Callable[..., Event]) -> Iterator[Event]:
+        """A thinking block when the reasoning is shown, then the text block (always, even empty)."""
+        index = 0
+        thoughts = [step for step in steps if step.kind is StepKind.REASONING]
+        if thoughts:
+            blank = {"message": {"content": {"type": "thinking", "thinking": ""}}}
+            yield event("content-start", {"index": 0, "delta": blank}, kind="block_start")
+            for step in thoughts:
+                delta = {"message": {"content": {"thinking": step.text}}}
+                yield event("content-delta", {"index": 0, "delta": delta}, tokens=len(step.tokens), step=step.piece)
+            yield event("content-end", {"index": 0}, kind="block_end")
+            index = 1
+        blank = {"message": {"content": {"type": "text", "text": ""}}}
+        yield event("content-start", {"index": index, "delta": blank}, kind="block_start")
+        for step in steps:
+            if step.kind in (StepKind.TEXT, StepKind.REFUSAL):
+                delta = {"message": {"content": {"text": step.text}}}
+                yield event("content-delta", {"index": index, "delta": delta}, tokens=len(step.tokens), step=step.piece)
+        yield event("content-end", {"index": index}, kind="block_end")
 
     @staticmethod
     def finish_reason(choice: PlannedChoice) -> str:
@@ -135,16 +179,11 @@ class CohereChat:
         return FINISH_REASONS.get(choice.finish_reason, "COMPLETE")
 
     @staticmethod
-    def _thinking(request: ChatRequest) -> bool:
-        thinking = request.body.get("thinking")
-        return isinstance(thinking, dict) and thinking.get("type") == "enabled"
-
-    @staticmethod
     def _call(call: PlannedToolCall, arguments: str | None = None) -> dict[str, Any]:
         function = {"name": call.name, "arguments": call.arguments if arguments is None else arguments}
         return {"id": tool_call_id(call), "type": "function", "function": function}
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         """Text as a content list; with tool calls, `tool_plan` (the text) and `tool_calls` instead (Cohere puts
         the model's words before a call in `tool_plan`)."""
         choice = completion.choices[0]
@@ -154,7 +193,7 @@ class CohereChat:
             message["tool_calls"] = [self._call(call) for call in choice.tool_calls]
         else:
             content: list[dict[str, Any]] = []
-            if choice.reasoning and self._thinking(request):
+            if choice.reasoning and request.reasoning_shown:
                 content.append({"type": "thinking", "thinking": choice.reasoning})
             content.append({"type": "text", "text": choice.text or ""})
             message["content"] = content
@@ -165,7 +204,7 @@ class CohereChat:
             "usage": usage_body(completion.usage, request),
         }
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         choice = completion.choices[0]
 
         def event(name: str, payload: dict[str, Any], **options: Any) -> Event:
@@ -173,45 +212,17 @@ class CohereChat:
 
         start = {"message": {"role": "assistant", "content": [], "tool_plan": "", "tool_calls": [], "citations": []}}
         events = [event("message-start", {"id": response_id(meta), "delta": start}, kind="role")]
-        step = 0
+        thinking = request.reasoning_shown and not choice.tool_calls  # a tool plan stands in for the thinking
+        steps = choice_steps(choice, StepOptions(reasoning=thinking, calls=Calls.OPENED_APART))
         if choice.tool_calls:
-            for piece in choice.chunks:
-                plan = {"message": {"tool_plan": "".join(piece)}}
-                events.append(event("tool-plan-delta", {"delta": plan}, tokens=len(piece), step=step))
-                step += 1
-            for index, call in enumerate(choice.tool_calls):
-                first = {"message": {"tool_calls": self._call(call, "")}}
-                events.append(event("tool-call-start", {"index": index, "delta": first}, kind="tool_start"))
-                for piece in call.chunks:
-                    fragment = {"message": {"tool_calls": {"function": {"arguments": "".join(piece)}}}}
-                    events.append(
-                        event("tool-call-delta", {"index": index, "delta": fragment}, tokens=len(piece), step=step)
-                    )
-                    step += 1
-                events.append(event("tool-call-end", {"index": index}, kind="tool_end"))
+            events.extend(self._tool_plan_events(choice, steps, event))
         else:
-            index = 0
-            if choice.reasoning_chunks and self._thinking(request):
-                blank = {"message": {"content": {"type": "thinking", "thinking": ""}}}
-                events.append(event("content-start", {"index": 0, "delta": blank}, kind="block_start"))
-                for piece in choice.reasoning_chunks:
-                    delta = {"message": {"content": {"thinking": "".join(piece)}}}
-                    events.append(event("content-delta", {"index": 0, "delta": delta}, tokens=len(piece), step=step))
-                    step += 1
-                events.append(event("content-end", {"index": 0}, kind="block_end"))
-                index = 1
-            blank = {"message": {"content": {"type": "text", "text": ""}}}
-            events.append(event("content-start", {"index": index, "delta": blank}, kind="block_start"))
-            for piece in choice.chunks:
-                delta = {"message": {"content": {"text": "".join(piece)}}}
-                events.append(event("content-delta", {"index": index, "delta": delta}, tokens=len(piece), step=step))
-                step += 1
-            events.append(event("content-end", {"index": index}, kind="block_end"))
+            events.extend(self._content_events(steps, event))
         end = {"finish_reason": self.finish_reason(choice), "usage": usage_body(completion.usage, request)}
         events.append(event("message-end", {"delta": end}, kind="finish"))
         return events
 
-    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+    def encode_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
         return None  # JSON: completion_body
 
     def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:
@@ -222,7 +233,7 @@ class CohereChat:
         return {"meta": {"billed_units": {"input_tokens": tokens}}}
 
     def stream_failure(
-        self, error: StreamError, position: int, completion: Completion, meta: ReplyMeta, request: ChatRequest
+        self, error: StreamError, position: int, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest
     ) -> list[Event]:
         return [self.stream_error_event(error, position)]
 
@@ -251,3 +262,9 @@ class CohereChat:
 
     def response_headers(self, meta: ReplyMeta) -> dict[str, str]:
         return {"x-request-id": meta.request_id, "x-debug-trace-id": meta.request_id}
+
+
+def _thinking(body: Mapping[str, Any]) -> bool:
+    """Thinking is sent only when `thinking.type` is `enabled`."""
+    thinking = body.get("thinking")
+    return isinstance(thinking, dict) and thinking.get("type") == "enabled"

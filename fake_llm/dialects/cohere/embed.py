@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.core.replies import Completion
+from fake_llm.core.replies import PlannedReply
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.cohere import request as req
 from fake_llm.dialects.cohere.chat import CohereChat, response_id
@@ -96,7 +96,7 @@ class CohereEmbed(CohereChat):
             api=self.api, model=model, messages=tuple(Message("user", t) for t in texts), headers=headers, body=body
         )
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         size = request.body.get("output_dimension") or native_dimensions(request.model)
         if completion.embedding is not None:
             vectors = [list(completion.embedding)] * len(request.messages)
@@ -112,5 +112,5 @@ class CohereEmbed(CohereChat):
             "response_type": "embeddings_by_type",
         }
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         return []  # never called: embed never streams

@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.core.replies import Completion
+from fake_llm.core.replies import PlannedReply
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.cohere import request as req
 from fake_llm.dialects.cohere.chat import CohereChat, response_id
@@ -57,7 +57,7 @@ class CohereRerank(CohereChat):
         messages = (*(Message("user", d, name="document") for d in documents), Message("user", query))
         return ChatRequest(api=self.api, model=model, messages=messages, headers=headers, body=body)
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         documents: list[str] = request.body["documents"]
         query = request.body["query"]
         if completion.scores is not None:
@@ -73,5 +73,5 @@ class CohereRerank(CohereChat):
             "meta": {**META, "billed_units": {"search_units": 1 + (len(documents) - 1) // 100}},
         }
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         return []  # never called: rerank never streams

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fake_llm.model.transcript import Transcript, as_dict, as_list
+from fake_llm.model.request import ChatRequest
+from fake_llm.model.transcript import SSEEvent, Transcript, TranscriptReader, as_dict, as_list, parse_json
 
 FINISH = {"MAX_TOKENS": "length", "ERROR": "content_filter"}
 
@@ -113,3 +114,30 @@ def read_rerank(body: Any, documents: int) -> Transcript:
         if isinstance(index, int) and 0 <= index < documents and isinstance(score, (int, float)):
             scores[index] = float(score)
     return Transcript(scores=scores)
+
+
+def _chat_body(body: Any, request: ChatRequest | None) -> Transcript:
+    return read_chat(body)
+
+
+def _chat_stream(events: Sequence[SSEEvent]) -> Transcript:
+    return read_stream([(parse_json(e.data), e.at_ms) for e in events])
+
+
+def _embed_body(body: Any, request: ChatRequest | None) -> Transcript:
+    return read_embed(body)
+
+
+def _rerank_body(body: Any, request: ChatRequest | None) -> Transcript:
+    """`documents`: how many the rerank request sent (none known without it)."""
+    return read_rerank(body, len(request.body.get("documents") or ()) if request is not None else 0)
+
+
+def _error(data: Any) -> dict[str, Any] | None:
+    """`{"message": ...}`."""
+    return {"message": as_dict(data).get("message")}
+
+
+CHAT = TranscriptReader(_chat_body, _chat_stream, _error)
+EMBED = TranscriptReader(_embed_body, error=_error)
+RERANK = TranscriptReader(_rerank_body, error=_error)

@@ -3,11 +3,13 @@ its wire shapes (wire-format §6); request validation lives in request.py."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall, Usage, merge
+from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall, Usage, merge
+from fake_llm.core.steps import Calls, StepOptions, stream_steps
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.gemini.request import (
     bad_value,
@@ -25,6 +27,7 @@ from fake_llm.dialects.gemini.request import (
 from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import StreamError
+from fake_llm.model.steps import Step, StepKind
 from fake_llm.model.stream import Event
 
 METHODS = ("generateContent", "streamGenerateContent")
@@ -157,6 +160,7 @@ class Gemini:
             tool_choice=parse_tool_choice(object_field(get_field(body, "toolConfig"), "tool_config", "ToolConfig")),
             response_format=parse_response_format(config),
             seed=seed,
+            reasoning_shown=_include_thoughts(config),
             headers=headers,
             # Reply templates read `request.temperature` from the top level of the body, where OpenAI keeps it.
             body=body if temperature is None else {**body, "temperature": temperature},
@@ -196,14 +200,6 @@ class Gemini:
         return counts
 
     @staticmethod
-    def _show_thoughts(request: ChatRequest) -> bool:
-        """Gemini sends thought parts only when `thinkingConfig.includeThoughts` asks; otherwise reasoning only
-        shows in thoughtsTokenCount."""
-        config = get_field(request.body, "generationConfig")
-        thinking = get_field(config, "thinkingConfig") if isinstance(config, dict) else None
-        return isinstance(thinking, dict) and get_field(thinking, "includeThoughts") is True
-
-    @staticmethod
     def _call_part(call: PlannedToolCall) -> dict[str, Any] | None:
         """`functionCall` with `args` as an object; a call whose arguments max_tokens cut is not sent."""
         try:
@@ -225,8 +221,8 @@ class Gemini:
         reason = choice.finish_reason
         return FINISH_REASONS.get(reason, reason if reason.isupper() else reason.upper())
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
-        thoughts = self._show_thoughts(request)
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+        thoughts = request.reasoning_shown
         candidates = []
         for choice in completion.choices:
             parts: list[dict[str, Any]] = []
@@ -244,48 +240,51 @@ class Gemini:
             "responseId": meta.id,
         }
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         """One `data:` event per content step holding only the new parts of each candidate, usageMetadata counting
         so far, then a finish chunk (empty text, finishReason, final usage). No role chunk, no terminator: the end
         of the body ends a Gemini stream (wire-format §6), so nothing is of kind "done"."""
-        thoughts = self._show_thoughts(request)
+        thoughts = request.reasoning_shown
         tail = ',"modelVersion":' + dumps(completion.model) + ',"responseId":' + dumps(meta.id) + "}"
-        plans = [self._steps(choice, thoughts) for choice in completion.choices]
         # Hidden thinking happens before the first chunk, so it counts in thoughtsTokenCount from the start.
         prompt, emitted = completion.usage.prompt_tokens, 0
         thought = 0 if thoughts else completion.usage.reasoning_tokens
         events: list[Event] = []
-        for step in range(max((len(p) for p in plans), default=0)):
+        pieces = [
+            s for s in stream_steps(completion, StepOptions(reasoning=thoughts, calls=Calls.WHOLE)) if s.piece >= 0
+        ]
+        # The pieces come ordered by number: one event per number carries every candidate's piece of that number.
+        for number, same in itertools.groupby(pieces, key=lambda s: s.piece):
             candidates, tokens = [], 0
-            for choice, plan in zip(completion.choices, plans, strict=True):
-                if step < len(plan):
-                    parts, count, is_thought = plan[step]
-                    candidates.append(self._candidate(choice.index, parts))
-                    tokens += count
-                    emitted, thought = (emitted, thought + count) if is_thought else (emitted + count, thought)
-            usage = self._counts(prompt, emitted, thought)
-            data = '{"candidates":' + dumps(candidates) + ',"usageMetadata":' + dumps(usage) + tail
-            events.append(Event(data, tokens=tokens, step=step))
+            for step in same:
+                part = self._part(step, completion.choices[step.choice])
+                if part is None:
+                    continue
+                candidates.append(self._candidate(step.choice, [part]))
+                tokens += len(step.tokens)
+                if step.kind is StepKind.REASONING:
+                    thought += len(step.tokens)
+                else:
+                    emitted += len(step.tokens)
+            if candidates:
+                usage = self._counts(prompt, emitted, thought)
+                data = '{"candidates":' + dumps(candidates) + ',"usageMetadata":' + dumps(usage) + tail
+                events.append(Event(data, tokens=tokens, step=number))
         final = [self._candidate(c.index, [{"text": ""}], self.finish_reason(c)) for c in completion.choices]
         data = '{"candidates":' + dumps(final) + ',"usageMetadata":' + dumps(self.usage(completion.usage)) + tail
         events.append(Event(data, kind="finish"))
         return events
 
-    def _steps(self, choice: PlannedChoice, thoughts: bool) -> list[tuple[list[dict[str, Any]], int, bool]]:
-        """(parts, tokens, is thought) per chunk: thought pieces, text pieces, then each function call whole
-        (Gemini never splits a functionCall across chunks)."""
-        steps: list[tuple[list[dict[str, Any]], int, bool]] = []
-        for piece in choice.reasoning_chunks if thoughts else ():
-            steps.append(([{"text": "".join(piece), "thought": True}], len(piece), True))
-        for piece in choice.chunks:
-            steps.append(([{"text": "".join(piece)}], len(piece), False))
-        for call in choice.tool_calls:
-            part = self._call_part(call)
-            if part is not None:
-                steps.append(([part], len(call.tokens), False))
-        return steps
+    def _part(self, step: Step, choice: PlannedChoice) -> dict[str, Any] | None:
+        """A piece as a part: a thought, text, or a function call whole (Gemini never splits a functionCall across
+        chunks); None for a call max_tokens cut, which is not sent."""
+        if step.kind is StepKind.REASONING:
+            return {"text": step.text, "thought": True}
+        if step.kind is StepKind.TOOL_CALL:
+            return self._call_part(choice.tool_calls[step.call])
+        return {"text": step.text}
 
-    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+    def encode_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
         return None  # JSON: completion_body
 
     def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:
@@ -296,7 +295,7 @@ class Gemini:
         return {"totalTokens": tokens}
 
     def stream_failure(
-        self, error: StreamError, position: int, completion: Completion, meta: ReplyMeta, request: ChatRequest
+        self, error: StreamError, position: int, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest
     ) -> list[Event]:
         return [self.stream_error_event(error, position)]
 
@@ -353,3 +352,10 @@ class Gemini:
             "x-frame-options": "SAMEORIGIN",
             "x-xss-protection": "0",
         }
+
+
+def _include_thoughts(config: Any) -> bool:
+    """Gemini sends thought parts only when `thinkingConfig.includeThoughts` asks; otherwise reasoning only shows in
+    thoughtsTokenCount."""
+    thinking = get_field(config, "thinkingConfig") if isinstance(config, dict) else None
+    return isinstance(thinking, dict) and get_field(thinking, "includeThoughts") is True

@@ -10,13 +10,15 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall
+from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall
+from fake_llm.core.steps import Calls, StepOptions, stream_steps
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai.chat import OpenAIChat, invalid_type
 from fake_llm.dialects.openai.envelope import dumps
 from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import StreamError
+from fake_llm.model.steps import StepKind
 from fake_llm.model.stream import Event
 
 _ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -30,6 +32,8 @@ ERROR_MESSAGES = {
     500: "Internal server error",
     503: "Service unavailable",
 }
+#: Mistral streams no reasoning and no refusal, and never splits a tool call's arguments.
+_STEPS = StepOptions(reasoning=False, refusal=False, calls=Calls.WHOLE)
 TOOL_CHOICES = ("auto", "none", "any", "required")
 
 
@@ -113,7 +117,7 @@ class MistralChat(OpenAIChat):
             "index": index,
         }
 
-    def usage_body(self, completion: Completion) -> dict[str, Any]:
+    def usage_body(self, completion: PlannedReply) -> dict[str, Any]:
         usage = self.usage(completion.usage)
         return {k: usage[k] for k in ("prompt_tokens", "total_tokens", "completion_tokens")}
 
@@ -121,7 +125,7 @@ class MistralChat(OpenAIChat):
         calls = [self._tool(call, i) for i, call in enumerate(choice.tool_calls)]
         return {"role": "assistant", "tool_calls": calls or None, "content": choice.text or ""}
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         return {
             "id": response_id(meta),
             "object": "chat.completion",
@@ -134,7 +138,7 @@ class MistralChat(OpenAIChat):
             "usage": self.usage_body(completion),
         }
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         """A role chunk per choice, content chunks, each tool call whole in one chunk (Mistral never splits the
         arguments), the finish chunk with `usage` (always), and `[DONE]`."""
         head = {
@@ -147,27 +151,24 @@ class MistralChat(OpenAIChat):
         def chunk(index: int, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
             return dumps({**head, "choices": [{"index": index, "delta": delta, "finish_reason": finish}], **extra})
 
-        events = [Event(chunk(c.index, {"role": "assistant", "content": ""}), kind="role") for c in completion.choices]
-        plans = [self._steps(choice) for choice in completion.choices]
-        for step in range(max((len(p) for p in plans), default=0)):
-            for choice, plan in zip(completion.choices, plans, strict=True):
-                if step < len(plan):
-                    delta, tokens = plan[step]
-                    events.append(Event(chunk(choice.index, delta), tokens=tokens, step=step))
-        last = len(completion.choices) - 1
-        for i, c in enumerate(completion.choices):
-            extra = {"usage": self.usage_body(completion)} if i == last else {}
-            events.append(Event(chunk(c.index, {"content": ""}, c.finish_reason, **extra), kind="finish"))
+        events: list[Event] = []
+        for step in stream_steps(completion, _STEPS):
+            if step.kind is StepKind.ROLE:
+                events.append(Event(chunk(step.choice, {"role": "assistant", "content": ""}), kind="role"))
+            elif step.kind is StepKind.TEXT:
+                events.append(
+                    Event(chunk(step.choice, {"content": step.text}), tokens=len(step.tokens), step=step.piece)
+                )
+            elif step.kind is StepKind.TOOL_CALL:
+                call = completion.choices[step.choice].tool_calls[step.call]
+                delta = {"content": "", "tool_calls": [self._tool(call, step.call)]}
+                events.append(Event(chunk(step.choice, delta), tokens=len(step.tokens), step=step.piece))
+            elif step.kind is StepKind.FINISH:
+                c = completion.choices[step.choice]
+                extra = {"usage": self.usage_body(completion)} if step.choice == len(completion.choices) - 1 else {}
+                events.append(Event(chunk(c.index, {"content": ""}, c.finish_reason, **extra), kind="finish"))
         events.append(Event("[DONE]", kind="done"))
         return events
-
-    def _steps(self, choice: PlannedChoice) -> list[tuple[dict[str, Any], int]]:
-        steps: list[tuple[dict[str, Any], int]] = [
-            ({"content": "".join(piece)}, len(piece)) for piece in choice.chunks if choice.has_text
-        ]
-        for index, call in enumerate(choice.tool_calls):
-            steps.append(({"content": "", "tool_calls": [self._tool(call, index)]}, len(call.tokens)))
-        return steps
 
     def stream_error_event(self, error: StreamError, position: int) -> Event:
         body = self.error_body(500, error.message or "", type=error.type, param=error.param, code=error.code)

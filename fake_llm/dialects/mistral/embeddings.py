@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.core.replies import Completion, merge
+from fake_llm.core.replies import PlannedReply, merge
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.mistral.chat import MistralChat, response_id
 from fake_llm.dialects.openai.completions import bare_prompt_tokens
@@ -49,7 +49,7 @@ class MistralEmbeddings(MistralChat):
             api=self.api, model=model, messages=tuple(Message("user", t) for t in texts), headers=headers, body=body
         )
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         size = request.body.get("output_dimension") or native_dimensions(request.model)
         if completion.embedding is not None:
             vectors = [list(completion.embedding)] * len(request.messages)
@@ -67,5 +67,5 @@ class MistralEmbeddings(MistralChat):
             "usage": usage,
         }
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         return []  # never called: an embeddings request never streams

@@ -7,16 +7,19 @@ import hashlib
 import json
 import struct
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fake_llm.core.dialect import key_error
-from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall
+from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall
+from fake_llm.core.steps import Calls, StepOptions, stream_steps
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.ollama import request as req
 from fake_llm.dialects.ollama.wire import created_at, done_reason, dumps, error_body, metrics, response_headers
 from fake_llm.errors import ProviderRequestError
-from fake_llm.model.request import ChatRequest, Message
+from fake_llm.model.request import ChatRequest, Message, options_of
 from fake_llm.model.spec import StreamError
+from fake_llm.model.steps import StepKind
 from fake_llm.model.stream import Event
 
 
@@ -29,8 +32,16 @@ def _call(call: PlannedToolCall) -> dict[str, Any] | None:
     return {"function": {"name": call.name, "arguments": arguments if isinstance(arguments, dict) else {}}}
 
 
+@dataclass(frozen=True, slots=True)
+class OllamaOptions:
+    """What Ollama's renderers need beyond the neutral request."""
+
+    #: `keep_alive: 0`: a request with nothing to answer unloads the model (else it loads it).
+    unload: bool = False
+
+
 def _load_reason(request: ChatRequest) -> str:
-    return "unload" if request.body.get("keep_alive") in (0, "0", "0s") else "load"
+    return "unload" if options_of(request, OllamaOptions).unload else "load"
 
 
 def _calls(choice: PlannedChoice) -> list[dict[str, Any]]:
@@ -83,6 +94,9 @@ class OllamaChat:
             tools=req.parse_tools(body.get("tools")),
             response_format=req.parse_format(body.get("format")),
             seed=int(seed) if isinstance(seed, (int, float)) else None,
+            # Thinking text is sent only when `think` asks for it (as Ollama separates it only then).
+            reasoning_shown=think not in (None, False),
+            options=OllamaOptions(unload=body.get("keep_alive") in (0, "0", "0s")),
             headers=headers,
             # Reply templates read `request.temperature` at the top level, where OpenAI keeps it.
             body={**body, **sampling},
@@ -106,25 +120,20 @@ class OllamaChat:
             "done": True,
         }
 
-    @staticmethod
-    def _thinking(request: ChatRequest) -> bool:
-        """Thinking text is sent only when `think` asks for it (as Ollama separates it only then)."""
-        return request.body.get("think") not in (None, False)
-
     # ------------------------------------------------------------------ rendering
 
     def _message(self, choice: PlannedChoice, request: ChatRequest, content: str | None = None) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": choice.text or "" if content is None else content}
-        if content is None and choice.reasoning and self._thinking(request):
+        if content is None and choice.reasoning and request.reasoning_shown:
             message["thinking"] = choice.reasoning
         if content is None and choice.tool_calls:
             message["tool_calls"] = _calls(choice)
         return message
 
-    def _head(self, completion: Completion, meta: ReplyMeta) -> dict[str, Any]:
+    def _head(self, completion: PlannedReply, meta: ReplyMeta) -> dict[str, Any]:
         return {"model": completion.model, "created_at": created_at(meta.created)}
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         choice = completion.choices[0]
         return {
             **self._head(completion, meta),
@@ -137,22 +146,23 @@ class OllamaChat:
     def _piece(self, head: dict[str, Any], **message: Any) -> str:
         return dumps({**head, "message": {"role": "assistant", **message}, "done": False})
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         """Thinking pieces, content pieces, one line with the tool calls (Ollama never splits a call), then the
         final line: empty content, `done_reason`, `done: true` and the metrics."""
         head = self._head(completion, meta)
         choice = completion.choices[0]
         events: list[Event] = []
-        step = 0
-        for piece in choice.reasoning_chunks if self._thinking(request) else ():
-            events.append(Event(self._piece(head, content="", thinking="".join(piece)), tokens=len(piece), step=step))
-            step += 1
-        for piece in choice.chunks:
-            events.append(Event(self._piece(head, content="".join(piece)), tokens=len(piece), step=step))
-            step += 1
-        if choice.tool_calls:
-            tokens = sum(len(call.tokens) for call in choice.tool_calls)
-            events.append(Event(self._piece(head, content="", tool_calls=_calls(choice)), tokens=tokens, step=step))
+        options = StepOptions(reasoning=request.reasoning_shown, calls=Calls.TOGETHER)
+        for step in stream_steps(completion, options):
+            if step.kind is StepKind.REASONING:
+                line = self._piece(head, content="", thinking=step.text)
+            elif step.kind in (StepKind.TEXT, StepKind.REFUSAL):
+                line = self._piece(head, content=step.text)
+            elif step.kind is StepKind.TOOL_CALL:
+                line = self._piece(head, content="", tool_calls=_calls(choice))
+            else:
+                continue  # no role line; the finish and usage make the final line
+            events.append(Event(line, tokens=len(step.tokens), step=step.piece))
         final = {
             **head,
             "message": {"role": "assistant", "content": ""},
@@ -163,14 +173,14 @@ class OllamaChat:
         events.append(Event(dumps(final), kind="finish"))
         return events
 
-    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+    def encode_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
         return None  # JSON: completion_body
 
     def count_body(self, tokens: int) -> dict[str, Any]:
         return {"prompt_eval_count": tokens}
 
     def stream_failure(
-        self, error: StreamError, position: int, completion: Completion, meta: ReplyMeta, request: ChatRequest
+        self, error: StreamError, position: int, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest
     ) -> list[Event]:
         return [self.stream_error_event(error, position)]
 
@@ -233,14 +243,14 @@ class OllamaGenerate(OllamaChat):
     def _line(self, head: dict[str, Any], response: str, **extra: Any) -> str:
         return dumps({**head, "response": response, **extra, "done": False})
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         choice = completion.choices[0]
         body: dict[str, Any] = {**self._head(completion, meta), "response": choice.text or ""}
-        if choice.reasoning and self._thinking(request):
+        if choice.reasoning and request.reasoning_shown:
             body["thinking"] = choice.reasoning
         return {**body, **self._final(completion, meta)}
 
-    def _final(self, completion: Completion, meta: ReplyMeta) -> dict[str, Any]:
+    def _final(self, completion: PlannedReply, meta: ReplyMeta) -> dict[str, Any]:
         counted = metrics(completion.usage)
         length = int(counted["prompt_eval_count"]) + int(counted["eval_count"])
         return {
@@ -250,16 +260,13 @@ class OllamaGenerate(OllamaChat):
             **counted,
         }
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         head = self._head(completion, meta)
-        choice = completion.choices[0]
         events: list[Event] = []
-        step = 0
-        for piece in choice.reasoning_chunks if self._thinking(request) else ():
-            events.append(Event(self._line(head, "", thinking="".join(piece)), tokens=len(piece), step=step))
-            step += 1
-        for piece in choice.chunks:
-            events.append(Event(self._line(head, "".join(piece)), tokens=len(piece), step=step))
-            step += 1
+        for step in stream_steps(completion, StepOptions(reasoning=request.reasoning_shown)):
+            if step.kind is StepKind.REASONING:
+                events.append(Event(self._line(head, "", thinking=step.text), tokens=len(step.tokens), step=step.piece))
+            elif step.kind in (StepKind.TEXT, StepKind.REFUSAL):
+                events.append(Event(self._line(head, step.text), tokens=len(step.tokens), step=step.piece))
         events.append(Event(dumps({**head, "response": "", **self._final(completion, meta)}), kind="finish"))
         return events

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.core.replies import Completion
+from fake_llm.core.replies import PlannedReply
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.ollama import request as req
 from fake_llm.dialects.ollama.chat import OllamaChat
@@ -56,7 +56,7 @@ class OllamaEmbed(OllamaChat):
             body=body,
         )
 
-    def vectors(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[list[float]]:
+    def vectors(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[list[float]]:
         """A scripted `embedding:` (sent exactly as written) for every input, else each input's own deterministic
         unit vector."""
         if completion.embedding is not None:
@@ -64,7 +64,7 @@ class OllamaEmbed(OllamaChat):
         size = request.body.get("dimensions") or native_dimensions(request.model)
         return [embed(meta.seed, request.model, m.text, size) for m in request.messages]
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         prompt = bare_prompt_tokens(completion.usage, request)
         prompt = int(completion.usage.overrides.get("prompt_tokens", prompt))
         return {
@@ -75,7 +75,7 @@ class OllamaEmbed(OllamaChat):
             "prompt_eval_count": prompt,
         }
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         return []  # never called: an embeddings request never streams
 
 
@@ -93,7 +93,7 @@ class OllamaEmbeddings(OllamaEmbed):
         req.parse_options(body.get("options"))
         return ChatRequest(api=self.api, model=model, messages=(Message("user", prompt),), headers=headers, body=body)
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         # Ollama answers an empty prompt with an empty vector (it loads the model and returns).
         if not request.messages[0].text and completion.embedding is None:
             return {"embedding": []}

@@ -6,7 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from fake_llm.model.transcript import Transcript, as_dict, as_list
+from fake_llm.model.request import ChatRequest
+from fake_llm.model.transcript import SSEEvent, Transcript, TranscriptReader, as_dict, as_list, parse_json
 
 _USAGE = {"prompt_eval_count": "prompt_tokens", "eval_count": "completion_tokens"}
 
@@ -62,3 +63,28 @@ def read_embeddings(body: Any) -> Transcript:
     first = vectors[0] if vectors and isinstance(vectors[0], list) else None
     usage = {"prompt_tokens": data["prompt_eval_count"]} if isinstance(data.get("prompt_eval_count"), int) else {}
     return Transcript(model=data.get("model"), embedding=[float(x) for x in first] if first else None, usage=usage)
+
+
+def _chat_body(body: Any, request: ChatRequest | None) -> Transcript:
+    return read_lines([(body, 0.0)])
+
+
+def _chat_stream(events: Sequence[SSEEvent]) -> Transcript:
+    """NDJSON lines, read by the relay as data-only events."""
+    return read_lines([(parse_json(e.data), e.at_ms) for e in events])
+
+
+def _embeddings_body(body: Any, request: ChatRequest | None) -> Transcript:
+    return read_embeddings(body)
+
+
+def _error(data: Any) -> dict[str, Any] | None:
+    """`{"error": "<string>"}`."""
+    error = as_dict(data).get("error")
+    return {"message": error} if isinstance(error, str) else None
+
+
+#: Chat and generate answers.
+CHAT = TranscriptReader(_chat_body, _chat_stream, _error)
+#: Both embedding endpoints.
+EMBEDDINGS = TranscriptReader(_embeddings_body, error=_error)

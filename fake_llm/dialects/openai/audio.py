@@ -4,20 +4,24 @@ by the HTTP layer), the text from the rule's reply, answered as `json`, `text`, 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fake_llm.core.media import speech_seconds
-from fake_llm.core.replies import Completion
+from fake_llm.core.replies import PlannedReply
+from fake_llm.core.steps import StepOptions, choice_steps
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai.chat import OpenAIChat
 from fake_llm.dialects.openai.request import missing
 from fake_llm.dialects.openai.responses_request import invalid_value
 from fake_llm.dialects.openai.segments import language_name, segments, subtitles, words
 from fake_llm.errors import ProviderRequestError
-from fake_llm.model.request import ChatRequest, Message
+from fake_llm.model.request import ChatRequest, Message, options_of
+from fake_llm.model.steps import StepKind
 from fake_llm.model.stream import Event
 
 FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
@@ -29,6 +33,25 @@ TEXT_TYPES = {"text": "text/plain", "srt": "text/plain", "vtt": "text/vtt"}
 
 def _is_gpt4o(model: str) -> bool:
     return model.startswith("gpt-4o")
+
+
+@dataclass(frozen=True, slots=True)
+class AudioOptions:
+    """What the transcription renderers need beyond the neutral request."""
+
+    #: `response_format`: json, text, srt, verbose_json or vtt.
+    format: str = "json"
+    temperature: float = 0.0
+    #: `timestamp_granularities` of a verbose_json answer (segment when none is asked).
+    granularities: tuple[str, ...] = ("segment",)
+    #: The `language` given (an ISO-639-1 code), or None.
+    language: Any = None
+    #: The uploaded audio's length when the upload tells it, else None.
+    seconds: Any = None
+
+
+#: A transcript streams its text only.
+_STEPS = StepOptions(reasoning=False, refusal=False)
 
 
 class OpenAITranscriptions(OpenAIChat):
@@ -75,8 +98,21 @@ class OpenAITranscriptions(OpenAIChat):
         if body.get("prompt"):
             messages.insert(0, Message("system", str(body["prompt"])))
         normalized = {**body, "response_format": audio_format, "temperature": temperature}
+        options = AudioOptions(
+            format=audio_format,
+            temperature=temperature,
+            granularities=tuple(granularities) or ("segment",),
+            language=body.get("language"),
+            seconds=upload.get("seconds"),
+        )
         return ChatRequest(
-            api=self.api, model=model, messages=tuple(messages), stream=stream, headers=headers, body=normalized
+            api=self.api,
+            model=model,
+            messages=tuple(messages),
+            stream=stream,
+            options=options,
+            headers=headers,
+            body=normalized,
         )
 
     @staticmethod
@@ -93,15 +129,16 @@ class OpenAITranscriptions(OpenAIChat):
 
     # ------------------------------------------------------------------ rendering
 
-    def _facts(self, completion: Completion, request: ChatRequest) -> tuple[str, str, float]:
+    def _facts(self, completion: PlannedReply, request: ChatRequest) -> tuple[str, str, float]:
         """Text, language name and duration in seconds."""
         spec = completion.media.get("transcript") or {}
         text = completion.choices[0].text or ""
-        language = spec.get("language") or language_name(request.body.get("language"))
-        duration = spec.get("duration") or request.body["file"].get("seconds") or speech_seconds(text)
+        options = options_of(request, AudioOptions)
+        language = spec.get("language") or language_name(options.language)
+        duration = spec.get("duration") or options.seconds or speech_seconds(text)
         return text, language, float(duration)
 
-    def _usage(self, completion: Completion, request: ChatRequest, duration: float) -> dict[str, Any]:
+    def _usage(self, completion: PlannedReply, request: ChatRequest, duration: float) -> dict[str, Any]:
         if not _is_gpt4o(request.model):
             return {"type": "duration", "seconds": math.ceil(duration)}
         audio = max(1, round(duration * 10))  # about ten audio tokens a second
@@ -115,38 +152,40 @@ class OpenAITranscriptions(OpenAIChat):
             "total_tokens": audio + text + output,
         }
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         text, language, duration = self._facts(completion, request)
         usage = self._usage(completion, request, duration)
-        if request.body["response_format"] != "verbose_json":
+        options = options_of(request, AudioOptions)
+        if options.format != "verbose_json":
             return {"text": text, "usage": usage} if self.task == "transcribe" else {"text": text}
-        found = segments(text, duration, request.body["temperature"])
+        found = segments(text, duration, options.temperature)
         body: dict[str, Any] = {"task": self.task, "language": language, "duration": duration, "text": text}
-        granularities = request.body.get("timestamp_granularities") or ["segment"]
-        if "word" in granularities:
+        if "word" in options.granularities:
             body["words"] = words(found)
-        if "segment" in granularities:
+        if "segment" in options.granularities:
             body["segments"] = found
         body["usage"] = usage
         return body
 
-    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str]:
-        audio_format = request.body["response_format"]
+    def encode_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str]:
+        options = options_of(request, AudioOptions)
+        audio_format = options.format
         if audio_format in ("json", "verbose_json"):
             body = self.completion_body(completion, meta, request)
             return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), "application/json"
         text, _, duration = self._facts(completion, request)
         if audio_format == "text":
             return (text + "\n").encode(), TEXT_TYPES["text"]
-        found = segments(text, duration, request.body["temperature"])
+        found = segments(text, duration, options.temperature)
         return subtitles(found, audio_format).encode(), TEXT_TYPES[audio_format]
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         """`transcript.text.delta` per chunk, then `transcript.text.done` with the text and usage; no [DONE]."""
         choice = completion.choices[0]
         events = [
-            Event(json.dumps({"type": "transcript.text.delta", "delta": "".join(piece)}), tokens=len(piece), step=n)
-            for n, piece in enumerate(choice.chunks)
+            Event(json.dumps({"type": "transcript.text.delta", "delta": s.text}), tokens=len(s.tokens), step=s.piece)
+            for s in choice_steps(choice, _STEPS)
+            if s.kind is StepKind.TEXT
         ]
         text, _, duration = self._facts(completion, request)
         done = {"type": "transcript.text.done", "text": text, "usage": self._usage(completion, request, duration)}
@@ -167,10 +206,12 @@ class OpenAITranslations(OpenAITranscriptions):
         if body.get("stream") is not None:
             raise ProviderRequestError("Unrecognized request argument supplied: stream", param="stream")
         request = super().parse({k: v for k, v in body.items() if k != "language"}, headers, params)
+        options = dataclasses.replace(options_of(request, AudioOptions), language="en")
         return ChatRequest(
             api=self.api,
             model=request.model,
             messages=request.messages,
+            options=options,
             headers=headers,
             body={**request.body, "language": "en"},
         )

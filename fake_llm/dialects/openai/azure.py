@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.core.replies import Completion
+from fake_llm.core.replies import PlannedReply
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai.chat import OpenAIChat
 from fake_llm.dialects.openai.envelope import dumps
@@ -76,7 +76,7 @@ class AzureOpenAIChat(OpenAIChat):
         chat = super().parse(injected, headers, params)
         return dataclasses.replace(chat, body=body) if injected is not body else chat
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         """OpenAI's body plus `prompt_filter_results` and each choice's `content_filter_results`."""
         body = super().completion_body(completion, meta, request)
         for choice in body["choices"]:
@@ -84,7 +84,7 @@ class AzureOpenAIChat(OpenAIChat):
         body["prompt_filter_results"] = [{"prompt_index": 0, "content_filter_results": PROMPT_FILTER}]
         return body
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         """OpenAI's chunks, led by Azure's prompt-filter chunk (empty id/model, `choices: []`), with
         `content_filter_results` on every choice: the verdict on content chunks, empty on the role and finish chunks
         (unless the finish is `content_filter`)."""

@@ -10,7 +10,8 @@ from typing import Any
 
 from fake_llm.core.dialect import key_error
 from fake_llm.core.logprobs import logprobs_for
-from fake_llm.core.replies import Completion, PlannedChoice, PlannedToolCall, Usage, merge
+from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall, Usage, merge
+from fake_llm.core.steps import stream_steps
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai.envelope import (
     bearer_key,
@@ -30,6 +31,7 @@ from fake_llm.dialects.openai.request import type_name as type_name
 from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import StreamError
+from fake_llm.model.steps import Step, StepKind
 from fake_llm.model.stream import Event
 
 RESPONSE_FORMATS = ("text", "json_object", "json_schema")
@@ -96,6 +98,7 @@ class OpenAIChat:
             max_tokens=max_tokens,
             stop=tuple(stop),
             include_usage=bool((stream_options or {}).get("include_usage")),
+            logprobs=(body.get("top_logprobs") or 0) if body.get("logprobs") is True else None,
             tools=parse_tools(body.get("tools")),
             tool_choice=body.get("tool_choice"),
             response_format=response_format,
@@ -127,9 +130,9 @@ class OpenAIChat:
     @staticmethod
     def _logprobs(request: ChatRequest, tokens: tuple[str, ...], seed: str, offset: int = 0) -> dict[str, Any] | None:
         """`{"content": [...], "refusal": null}` when the request asked for logprobs (§2.3), else None."""
-        if request.body.get("logprobs") is not True:
+        top = request.logprobs
+        if top is None:
             return None
-        top = request.body.get("top_logprobs") or 0
         entries = [
             {
                 "token": entry.token,
@@ -147,7 +150,7 @@ class OpenAIChat:
     def _tool_call(call: PlannedToolCall) -> dict[str, Any]:
         return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         choices = []
         for choice in completion.choices:
             message: dict[str, Any] = {
@@ -179,7 +182,7 @@ class OpenAIChat:
             "system_fingerprint": meta.system_fingerprint,
         }
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         """Per choice: the role chunk, reasoning chunks, content (or refusal) chunks, tool-call fragments, and the
         finish chunk; choices interleave step by step. Then the usage chunk when `stream_options.include_usage`
         asked for it, and `[DONE]` (§2.4)."""
@@ -187,7 +190,7 @@ class OpenAIChat:
 
     def chunk_events(
         self,
-        completion: Completion,
+        completion: PlannedReply,
         meta: ReplyMeta,
         request: ChatRequest,
         annotate: Callable[[str, str | None], str] | None = None,
@@ -195,89 +198,61 @@ class OpenAIChat:
         """The chunks of `stream_events`; `annotate(kind, finish_reason)` returns JSON members (`,"key":value`)
         appended to each choice of a role, content or finish chunk (Azure's content-filter verdicts), so a
         dialect built on these chunks never decodes and re-encodes them."""
-        head = (
-            '{"id":'
-            + dumps(meta.id)
-            + ',"object":"chat.completion.chunk","created":'
-            + str(meta.created)
-            + ',"model":'
-            + dumps(completion.model)
-            + ',"service_tier":"default","system_fingerprint":'
-            + dumps(meta.system_fingerprint)
-            + ',"choices":'
-        )
-        tail = ',"usage":null}' if request.include_usage else "}"
-
-        def chunk(
-            index: int,
-            delta: dict[str, Any],
-            finish_reason: str | None = None,
-            logprobs: Any = None,
-            kind: str = "content",
-        ) -> str:
-            extra = annotate(kind, finish_reason) if annotate else ""
-            if logprobs is None and finish_reason is None and len(delta) == 1 and "content" in delta:
-                # The common chunk, built from a template: only the text needs escaping (same bytes as dumps).
-                return (
-                    f'{head}[{{"index":{index},"delta":{{"content":{encode_basestring(delta["content"])}}},'
-                    f'"logprobs":null,"finish_reason":null{extra}}}]{tail}'
+        chunk = _Chunks(completion, meta, request, annotate)
+        events: list[Event] = []
+        choices = completion.choices
+        positions = [0] * len(choices)  # tokens of text sent so far per choice, for logprobs
+        for step in stream_steps(completion):
+            kind = step.kind
+            if kind is StepKind.ROLE:
+                c = choices[step.choice]
+                role = {
+                    "role": "assistant",
+                    "content": "" if c.has_text or c.refusal is None else None,
+                    "refusal": None,
+                }
+                events.append(Event(chunk.encode(c.index, role, kind="role"), kind="role"))
+            elif kind is StepKind.FINISH:
+                c = choices[step.choice]
+                events.append(Event(chunk.encode(c.index, {}, c.finish_reason, kind="finish"), kind="finish"))
+            elif kind is StepKind.USAGE:
+                if request.include_usage:
+                    events.append(
+                        Event(chunk.head + '[],"usage":' + dumps(self.usage(completion.usage)) + "}", kind="usage")
+                    )
+            else:
+                delta, logprobs = self._delta(step, choices[step.choice], request, meta.content_seed, positions)
+                events.append(
+                    Event(chunk.encode(step.choice, delta, None, logprobs), tokens=len(step.tokens), step=step.piece)
                 )
-            choice = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
-            return head + dumps([choice])[:-2] + extra + "}]" + tail
-
-        events = [
-            Event(
-                chunk(
-                    c.index,
-                    {"role": "assistant", "content": "" if c.has_text or c.refusal is None else None, "refusal": None},
-                    kind="role",
-                ),
-                kind="role",
-            )
-            for c in completion.choices
-        ]
-        plans = [self._choice_steps(choice, request, meta.content_seed) for choice in completion.choices]
-        for step in range(max((len(p) for p in plans), default=0)):
-            for choice, plan in zip(completion.choices, plans, strict=True):
-                if step < len(plan):
-                    delta, tokens, logprobs = plan[step]
-                    events.append(Event(chunk(choice.index, delta, None, logprobs), tokens=tokens, step=step))
-        events.extend(
-            Event(chunk(c.index, {}, c.finish_reason, kind="finish"), kind="finish") for c in completion.choices
-        )
-        if request.include_usage:
-            events.append(Event(head + '[],"usage":' + dumps(self.usage(completion.usage)) + "}", kind="usage"))
         events.append(Event("[DONE]", kind="done"))
         return events
 
-    def _choice_steps(
-        self, choice: PlannedChoice, request: ChatRequest, seed: str
-    ) -> list[tuple[dict[str, Any], int, Any]]:
-        """The deltas of one choice after its role chunk: (delta, tokens, logprobs) per chunk. Tool calls carry
-        `index` on every fragment and id/type/name on the first only (§2.4, trap 14)."""
-        steps: list[tuple[dict[str, Any], int, Any]] = []
-        for piece in choice.reasoning_chunks:
-            steps.append(({"reasoning_content": "".join(piece)}, len(piece), None))
-        position = 0
-        for piece in choice.chunks:
-            key = "content" if choice.has_text else "refusal"
-            logprobs = self._logprobs(request, piece, seed, position) if choice.has_text else None
-            steps.append(({key: "".join(piece)}, len(piece), logprobs))
-            position += len(piece)
-        for index, call in enumerate(choice.tool_calls):
-            first = {
-                "index": index,
+    def _delta(
+        self, step: Step, choice: PlannedChoice, request: ChatRequest, seed: str, positions: list[int]
+    ) -> tuple[dict[str, Any], Any]:
+        """The delta (and logprobs) of one content piece. Tool calls carry `index` on every fragment and
+        id/type/name on the first only (§2.4, trap 14)."""
+        if step.kind is StepKind.REASONING:
+            return {"reasoning_content": step.text}, None
+        if step.kind is StepKind.TEXT:
+            position = positions[step.choice]
+            positions[step.choice] += len(step.tokens)
+            return {"content": step.text}, self._logprobs(request, step.tokens, seed, position)
+        if step.kind is StepKind.REFUSAL:
+            return {"refusal": step.text}, None
+        if step.kind is StepKind.TOOL_CALL:
+            call = choice.tool_calls[step.call]
+            opened = {
+                "index": step.call,
                 "id": call.id,
                 "type": "function",
                 "function": {"name": call.name, "arguments": ""},
             }
-            steps.append(({"tool_calls": [first]}, 0, None))
-            for piece in call.chunks:
-                fragment = {"index": index, "function": {"arguments": "".join(piece)}}
-                steps.append(({"tool_calls": [fragment]}, len(piece), None))
-        return steps
+            return {"tool_calls": [opened]}, None
+        return {"tool_calls": [{"index": step.call, "function": {"arguments": step.text}}]}, None
 
-    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+    def encode_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
         return None  # JSON: completion_body
 
     def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:
@@ -287,7 +262,7 @@ class OpenAIChat:
         return input_tokens_body(tokens)
 
     def stream_failure(
-        self, error: StreamError, position: int, completion: Completion, meta: ReplyMeta, request: ChatRequest
+        self, error: StreamError, position: int, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest
     ) -> list[Event]:
         return [self.stream_error_event(error, position)]
 
@@ -312,6 +287,49 @@ class OpenAIChat:
 
     def response_headers(self, meta: ReplyMeta) -> dict[str, str]:
         return response_headers(meta)
+
+
+class _Chunks:
+    """Encodes the `chat.completion.chunk` objects of one stream: the head every chunk repeats is built once."""
+
+    def __init__(
+        self,
+        completion: PlannedReply,
+        meta: ReplyMeta,
+        request: ChatRequest,
+        annotate: Callable[[str, str | None], str] | None,
+    ) -> None:
+        self.head = (
+            '{"id":'
+            + dumps(meta.id)
+            + ',"object":"chat.completion.chunk","created":'
+            + str(meta.created)
+            + ',"model":'
+            + dumps(completion.model)
+            + ',"service_tier":"default","system_fingerprint":'
+            + dumps(meta.system_fingerprint)
+            + ',"choices":'
+        )
+        self.tail = ',"usage":null}' if request.include_usage else "}"
+        self.annotate = annotate
+
+    def encode(
+        self,
+        index: int,
+        delta: dict[str, Any],
+        finish_reason: str | None = None,
+        logprobs: Any = None,
+        kind: str = "content",
+    ) -> str:
+        extra = self.annotate(kind, finish_reason) if self.annotate else ""
+        if logprobs is None and finish_reason is None and len(delta) == 1 and "content" in delta:
+            # The common chunk, built from a template: only the text needs escaping (same bytes as dumps).
+            return (
+                f'{self.head}[{{"index":{index},"delta":{{"content":{encode_basestring(delta["content"])}}},'
+                f'"logprobs":null,"finish_reason":null{extra}}}]{self.tail}'
+            )
+        choice = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
+        return self.head + dumps([choice])[:-2] + extra + "}]" + self.tail
 
 
 def parse_stream(body: Mapping[str, Any]) -> tuple[bool, dict[str, Any] | None]:

@@ -4,11 +4,13 @@ objects, whole or streamed, with the legacy logprobs shape (wire-format §4.1)."
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fake_llm.core.dialect import key_error
 from fake_llm.core.logprobs import logprobs_for
-from fake_llm.core.replies import Completion, PlannedChoice, Usage, merge
+from fake_llm.core.replies import PlannedChoice, PlannedReply, Usage, merge
+from fake_llm.core.steps import StepOptions, choice_steps
 from fake_llm.core.tokens import TOKENS_PER_MESSAGE, TOKENS_REPLY_PRIMING, ApproxTokenizer
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai import envelope
@@ -16,8 +18,9 @@ from fake_llm.dialects.openai.envelope import dumps
 from fake_llm.dialects.openai.request import invalid_type, missing, number_field
 from fake_llm.dialects.openai.responses import check_type, parse_model
 from fake_llm.errors import ProviderRequestError
-from fake_llm.model.request import ChatRequest, Message
+from fake_llm.model.request import ChatRequest, Message, options_of
 from fake_llm.model.spec import StreamError
+from fake_llm.model.steps import StepKind
 from fake_llm.model.stream import Event
 
 #: The real API's budget when a request names none: long scripted replies are cut with finish_reason `length`.
@@ -62,6 +65,18 @@ def parse_prompts(raw: Any, param: str = "prompt") -> list[str]:
     raise invalid_type(param, PROMPT_TYPES, raw)
 
 
+#: A legacy completion streams text only (no reasoning field; a refusal streams as text).
+_STEPS = StepOptions(reasoning=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionsOptions:
+    """What the legacy completions renderer needs beyond the neutral request."""
+
+    #: `echo`: the prompt is sent back before the completion.
+    echo: bool = False
+
+
 class OpenAICompletions:
     """The legacy completions dialect; auth, errors (also mid-stream) and headers are inherited from Chat."""
 
@@ -82,7 +97,7 @@ class OpenAICompletions:
     def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
         return envelope.bearer_key(headers)
 
-    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+    def encode_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
         return None  # JSON: completion_body
 
     def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:
@@ -92,7 +107,7 @@ class OpenAICompletions:
         return envelope.input_tokens_body(tokens)
 
     def stream_failure(
-        self, error: StreamError, position: int, completion: Completion, meta: ReplyMeta, request: ChatRequest
+        self, error: StreamError, position: int, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest
     ) -> list[Event]:
         return [self.stream_error_event(error, position)]
 
@@ -139,7 +154,7 @@ class OpenAICompletions:
         number_field(body, "top_p", 0, 1)
         number_field(body, "frequency_penalty", -2, 2)
         number_field(body, "presence_penalty", -2, 2)
-        number_field(body, "logprobs", 0, 5, integer=True)  # an int here, not Chat's boolean
+        logprobs = number_field(body, "logprobs", 0, 5, integer=True)  # an int here, not Chat's boolean
         max_tokens = number_field(body, "max_tokens", 0, 2**31, integer=True)
         stop = body.get("stop")
         stops = [stop] if isinstance(stop, str) else stop or []
@@ -162,6 +177,8 @@ class OpenAICompletions:
             stop=tuple(stops),
             include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
             seed=body.get("seed"),
+            logprobs=None if logprobs is None else int(logprobs),
+            options=CompletionsOptions(echo=bool(body.get("echo"))),
             headers=headers,
             body=body,
         )
@@ -180,7 +197,7 @@ class OpenAICompletions:
     @staticmethod
     def _prompt(request: ChatRequest, choice: PlannedChoice) -> str:
         """The prompt a choice answers (choices go n per prompt); empty unless `echo` asked to repeat it."""
-        if not request.body.get("echo"):
+        if not options_of(request, CompletionsOptions).echo:
             return ""
         per_prompt = request.n // max(1, len(request.messages))
         return request.messages[choice.index // per_prompt].text
@@ -192,7 +209,7 @@ class OpenAICompletions:
         """`{tokens, token_logprobs, top_logprobs, text_offset}` when `logprobs` is an int (§4.1). Each top_logprobs
         entry holds the `logprobs` most likely tokens, the sampled one always among them; an echoed prompt's tokens
         come first, the very first with null values, as the real API sends them."""
-        top = request.body.get("logprobs")
+        top = request.logprobs
         if top is None:
             return None
         prompt_tokens = _PROMPT_TOKENIZER.split(prompt) if prompt else []
@@ -212,7 +229,7 @@ class OpenAICompletions:
             "text_offset": offsets,
         }
 
-    def _head(self, completion: Completion, meta: ReplyMeta) -> dict[str, Any]:
+    def _head(self, completion: PlannedReply, meta: ReplyMeta) -> dict[str, Any]:
         return {
             "id": meta.id,
             "object": "text_completion",
@@ -222,7 +239,7 @@ class OpenAICompletions:
             "system_fingerprint": None,
         }
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         choices = []
         for choice in completion.choices:
             prompt = self._prompt(request, choice)
@@ -236,7 +253,7 @@ class OpenAICompletions:
             )
         return {**self._head(completion, meta), "choices": choices, "usage": self.usage(completion.usage, request)}
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         """Each chunk is a whole `text_completion` object holding one choice's fragment (no delta wrapper); the last
         chunk of a choice carries its finish_reason, then the usage chunk when asked for, then `[DONE]` (§4.1).
 
@@ -265,16 +282,17 @@ class OpenAICompletions:
         return events
 
     def _choice_chunks(self, choice: PlannedChoice, request: ChatRequest, seed: str) -> list[tuple[str, int, Any]]:
-        """(text, tokens, logprobs) of each chunk of a choice: the echoed prompt first, then the reply's pieces; at
-        least one chunk, so that the finish_reason has a carrier."""
+        """(text, tokens, logprobs) of each chunk of a choice: the echoed prompt first (a piece of its own), then the
+        reply's neutral text pieces; at least one chunk, so that the finish_reason has a carrier."""
         prompt = self._prompt(request, choice)
         chunks: list[tuple[str, int, Any]] = []
         if prompt:
             chunks.append((prompt, 0, self._legacy_logprobs(request, (), seed, 0, 0, prompt)))
         # Positions continue after the prompt's tokens, so a streamed reply gets the logprobs a whole one gets.
         position, offset = len(_PROMPT_TOKENIZER.split(prompt)) if prompt else 0, len(prompt)
-        for piece in choice.chunks:
-            text = "".join(piece)
-            chunks.append((text, len(piece), self._legacy_logprobs(request, piece, seed, position, offset)))
-            position, offset = position + len(piece), offset + len(text)
+        for piece in choice_steps(choice, _STEPS):
+            if piece.kind in (StepKind.TEXT, StepKind.REFUSAL):
+                tokens, text = piece.tokens, piece.text
+                chunks.append((text, len(tokens), self._legacy_logprobs(request, tokens, seed, position, offset)))
+                position, offset = position + len(tokens), offset + len(text)
         return chunks or [("", 0, self._legacy_logprobs(request, (), seed, 0, 0))]

@@ -11,17 +11,18 @@ import math
 import struct
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fake_llm.core.dialect import key_error
-from fake_llm.core.replies import Completion, merge
+from fake_llm.core.replies import PlannedReply, merge
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai import envelope
 from fake_llm.dialects.openai.completions import bare_prompt_tokens, parse_prompts
 from fake_llm.dialects.openai.request import number_field
 from fake_llm.dialects.openai.responses import check_type, invalid_value, parse_model
 from fake_llm.errors import ProviderRequestError
-from fake_llm.model.request import ChatRequest, Message
+from fake_llm.model.request import ChatRequest, Message, options_of
 from fake_llm.model.spec import StreamError
 from fake_llm.model.stream import Event
 
@@ -67,6 +68,19 @@ def _input_keys(raw: Any) -> list[str]:
     return [raw] if isinstance(raw, str) else list(raw)
 
 
+@dataclass(frozen=True, slots=True)
+class EmbeddingsOptions:
+    """What the embeddings renderer needs beyond the neutral request."""
+
+    #: The vectors' length: `dimensions`; 0 for the model's own.
+    dimensions: int = 0
+    #: `encoding_format: base64` (little-endian float32), else JSON lists.
+    as_base64: bool = False
+    #: What each input's vector derives from: its text, or `tokens:[...]` for a token array; empty: each
+    #: message's text.
+    keys: tuple[str, ...] = ()
+
+
 class OpenAIEmbeddings:
     """The embeddings dialect; auth, error envelope and headers are inherited from Chat. It never streams."""
 
@@ -87,7 +101,7 @@ class OpenAIEmbeddings:
     def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
         return envelope.bearer_key(headers)
 
-    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+    def encode_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
         return None  # JSON: completion_body
 
     def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:
@@ -97,7 +111,7 @@ class OpenAIEmbeddings:
         return envelope.input_tokens_body(tokens)
 
     def stream_failure(
-        self, error: StreamError, position: int, completion: Completion, meta: ReplyMeta, request: ChatRequest
+        self, error: StreamError, position: int, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest
     ) -> list[Event]:
         return [self.stream_error_event(error, position)]
 
@@ -148,26 +162,33 @@ class OpenAIEmbeddings:
         if encoding is not None and encoding not in ENCODINGS:
             raise invalid_value(encoding, ENCODINGS, "encoding_format")
         check_type(body, "user", str, "a string")
-        number_field(body, "dimensions", 1, native_dimensions(model), integer=True)
+        dimensions = number_field(body, "dimensions", 1, native_dimensions(model), integer=True)
+        options = EmbeddingsOptions(
+            dimensions=int(dimensions or native_dimensions(model)),
+            as_base64=encoding == "base64",
+            keys=tuple(_input_keys(raw)),
+        )
         return ChatRequest(
             api=self.api,
             model=model,
             messages=tuple(Message("user", text) for text in texts),
+            options=options,
             headers=headers,
             body=body,
         )
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         """One `data` item per input, in input order; a scripted `embedding:` is every input's vector, else each
         gets its own deterministic unit vector. The reply's text, if any, is not used."""
-        body = request.body
-        dimensions = body.get("dimensions") or native_dimensions(request.model)
+        options = options_of(request, EmbeddingsOptions)
         if completion.embedding is not None:
             vectors = [list(completion.embedding)] * len(request.messages)
         else:
-            vectors = [embed(meta.seed, request.model, key, dimensions) for key in _input_keys(body["input"])]
+            size = options.dimensions or native_dimensions(request.model)
+            keys = options.keys or tuple(m.text for m in request.messages)
+            vectors = [embed(meta.seed, request.model, key, size) for key in keys]
         # openai-python asks for base64 unless the caller chose a format (§4.2): that is the path most tests take.
-        base64_format = body.get("encoding_format") == "base64"
+        base64_format = options.as_base64
         prompt = bare_prompt_tokens(completion.usage, request)
         usage = merge({"prompt_tokens": prompt, "total_tokens": prompt}, completion.usage.overrides)
         if "total_tokens" not in completion.usage.overrides:
@@ -182,5 +203,5 @@ class OpenAIEmbeddings:
             "usage": usage,
         }
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         return []  # never called: parse refuses `stream`

@@ -8,16 +8,17 @@ import base64
 import hashlib
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fake_llm.core.media import png
-from fake_llm.core.replies import Completion
+from fake_llm.core.replies import PlannedReply
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai.chat import OpenAIChat
 from fake_llm.dialects.openai.request import invalid_type, missing, number_field
 from fake_llm.dialects.openai.responses_request import check_type, invalid_value
 from fake_llm.errors import ProviderRequestError
-from fake_llm.model.request import ChatRequest, Message
+from fake_llm.model.request import ChatRequest, Message, options_of
 from fake_llm.model.stream import Event
 
 DEFAULT_MODEL = "dall-e-2"
@@ -51,6 +52,18 @@ def image_digest(seed: int, model: str, prompt: str, index: int) -> str:
 def dimensions(size: str) -> tuple[int, int]:
     width, _, height = ("1024x1024" if size == "auto" else size).partition("x")
     return int(width), int(height)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageOptions:
+    """What the images renderer needs beyond the neutral request (whose `n` stays 1: one reply, many images)."""
+
+    #: `n`: how many images.
+    images: int = 1
+    size: str = "1024x1024"
+    #: `response_format: b64_json` (gpt-image models always answer so), else URLs.
+    b64_json: bool = False
+    quality: str = "auto"
 
 
 class OpenAIImages(OpenAIChat):
@@ -99,22 +112,30 @@ class OpenAIImages(OpenAIChat):
                 code="invalid_value",
             )
         normalized = {**body, "model": model, "n": n, "size": size, "response_format": response_format or "url"}
+        options = ImageOptions(
+            images=n, size=size, b64_json=response_format == "b64_json", quality=str(body.get("quality") or "auto")
+        )
         return ChatRequest(
-            api=self.api, model=model, messages=(Message("user", prompt),), n=1, headers=headers, body=normalized
+            api=self.api,
+            model=model,
+            messages=(Message("user", prompt),),
+            n=1,
+            options=options,
+            headers=headers,
+            body=normalized,
         )
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
-        body = request.body
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+        options = options_of(request, ImageOptions)
         spec = completion.media.get("image") or {}
-        size = body["size"]
-        width, height = dimensions(size)
+        width, height = dimensions(options.size)
         gpt_image = bool(GPT_IMAGE.match(request.model))
         host = request.headers.get("host", "127.0.0.1")
         data = []
-        for index in range(body["n"]):
+        for index in range(options.images):
             digest = image_digest(meta.seed, request.model, request.last_user, index)
             item: dict[str, Any] = {}
-            if gpt_image or body["response_format"] == "b64_json":
+            if gpt_image or options.b64_json:
                 item["b64_json"] = base64.b64encode(png(width, height, digest)).decode()
             else:
                 item["url"] = f"http://{host}" + IMAGE_PATH.format(size=f"{width}x{height}", digest=digest)
@@ -124,13 +145,13 @@ class OpenAIImages(OpenAIChat):
         reply: dict[str, Any] = {"created": meta.created, "data": data}
         if gpt_image:
             prompt_tokens = completion.usage.prompt_tokens
-            output = 272 * body["n"]  # a low-quality square's tokens; enough for budgeting clients
+            output = 272 * options.images  # a low-quality square's tokens; enough for budgeting clients
             reply.update(
                 background="opaque",
                 output_format="png",
                 # The reply reports the quality used, never `auto` (ImagesResponse.quality is low|medium|high); auto
                 # resolves to low, which the output token count above assumes.
-                quality=body.get("quality") if body.get("quality") in ("low", "medium", "high") else "low",
+                quality=options.quality if options.quality in ("low", "medium", "high") else "low",
                 size=f"{width}x{height}",
                 usage={
                     "input_tokens": prompt_tokens,
@@ -141,5 +162,5 @@ class OpenAIImages(OpenAIChat):
             )
         return reply
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         return []  # never called: fake-llm does not stream partial images

@@ -8,7 +8,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.core.replies import Completion
+from fake_llm.core.replies import PlannedReply
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai.chat import OpenAIChat
 from fake_llm.dialects.openai.request import invalid_type
@@ -80,7 +80,7 @@ class OpenAIModerations(OpenAIChat):
         messages = tuple(Message("user", "" if image else text, has_image=image) for text, image in inputs)
         return ChatRequest(api=self.api, model=model, messages=messages, headers=headers, body={**body, "model": model})
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         scripted = completion.media.get("moderation")
         specs = scripted if isinstance(scripted, list) else [scripted or {}]
         raw = request.body["input"]
@@ -120,5 +120,5 @@ class OpenAIModerations(OpenAIChat):
             "category_applied_input_types": applied,
         }
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         return []  # never called: moderations do not stream

@@ -10,7 +10,8 @@ from typing import Any
 
 from fake_llm.core.dialect import key_error
 from fake_llm.core.logprobs import logprobs_for
-from fake_llm.core.replies import Completion, PlannedChoice, Usage, merge
+from fake_llm.core.replies import PlannedChoice, PlannedReply, Usage, merge
+from fake_llm.core.steps import Calls, StepOptions, choice_steps
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai import envelope
 from fake_llm.dialects.openai.envelope import dumps
@@ -30,6 +31,7 @@ from fake_llm.dialects.openai.responses_request import parse_model as parse_mode
 from fake_llm.errors import ProviderRequestError
 from fake_llm.model.request import ChatRequest, Message
 from fake_llm.model.spec import StreamError
+from fake_llm.model.steps import Step, StepKind
 from fake_llm.model.stream import Event
 
 #: The include value that asks for token log probabilities on output_text parts.
@@ -84,7 +86,7 @@ class OpenAIResponses:
     def api_key(self, headers: Mapping[str, str], params: Mapping[str, str] | None = None) -> str | None:
         return envelope.bearer_key(headers)
 
-    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
+    def encode_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str] | None:
         return None  # JSON: completion_body
 
     def load_body(self, request: ChatRequest, meta: ReplyMeta) -> dict[str, Any] | None:
@@ -134,6 +136,7 @@ class OpenAIResponses:
             tools=parse_tools(body.get("tools")),
             tool_choice=parse_tool_choice(body.get("tool_choice")),
             response_format=parse_text_format(body.get("text")),
+            logprobs=(body.get("top_logprobs") or 0) if LOGPROBS_INCLUDE in (body.get("include") or ()) else None,
             headers=headers,
             body=body,
         )
@@ -159,9 +162,9 @@ class OpenAIResponses:
         request: ChatRequest, tokens: tuple[str, ...], seed: str, offset: int = 0
     ) -> list[dict[str, Any]]:
         """Token log probabilities of an output_text part: filled only when `include` asks for them."""
-        if LOGPROBS_INCLUDE not in (request.body.get("include") or ()):
+        top = request.logprobs
+        if top is None:
             return []
-        top = request.body.get("top_logprobs") or 0
         return [
             {
                 "token": entry.token,
@@ -204,7 +207,7 @@ class OpenAIResponses:
             items[-1]["status"] = "incomplete"
         return items
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         """The response object (§3.2); the Responses API has no `n`, so only the first planned choice is sent."""
         choice = completion.choices[0]
         body = request.body
@@ -241,7 +244,7 @@ class OpenAIResponses:
             "metadata": metadata,
         }
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         """The §3.3 sequence: created, in_progress, then per output item `output_item.added`, its part and deltas,
         its done events and `output_item.done`; last `response.completed` (or `response.incomplete`) with the whole
         response. Every event has `event:` + `type` + `sequence_number` from 0, and no `[DONE]` follows.
@@ -249,15 +252,15 @@ class OpenAIResponses:
         Kinds for the fault scripts: the item-finishing `*.done` events are `finish` (`finish_chunk: false` drops
         them; the final response still carries every item, which the SDK's strict helper accepts), the terminal
         lifecycle event is `done` (`done: false` ends the stream without it)."""
-        choice = completion.choices[0]
         final = self.completion_body(completion, meta, request)
         opening = {**final, "status": "in_progress", "completed_at": None, "incomplete_details": None}
         opening["output"] = []
         opening.pop("usage")  # ResponseUsage is not nullable: an unfinished response has none
         out = _EventWriter()
+        pieces = _pieces_by_part(completion)
         out.emit("role", "response.created", response=opening)
         out.emit("role", "response.in_progress", response=opening)
-        calls = iter(choice.tool_calls)
+        calls = itertools.count()
         for index, item in enumerate(final["output"]):
             ids = {"item_id": item["id"], "output_index": index}
             out.emit(
@@ -267,21 +270,21 @@ class OpenAIResponses:
                 part, at = item["content"][0], {**ids, "content_index": 0}
                 if part["type"] == "output_text":
                     out.emit("content", "response.content_part.added", **at, part={**part, "text": "", "logprobs": []})
-                    out.deltas("response.output_text.delta", choice.chunks, at, request, meta.content_seed)
+                    out.deltas("response.output_text.delta", pieces["text"], at, request, meta.content_seed)
                     out.emit("finish", "response.output_text.done", **at, text=part["text"], logprobs=part["logprobs"])
                 else:
                     out.emit("content", "response.content_part.added", **at, part={**part, "refusal": ""})
-                    out.deltas("response.refusal.delta", choice.chunks, at)
+                    out.deltas("response.refusal.delta", pieces["text"], at)
                     out.emit("finish", "response.refusal.done", **at, refusal=part["refusal"])
                 out.emit("finish", "response.content_part.done", **at, part=part)
             elif item["type"] == "function_call":
-                out.deltas("response.function_call_arguments.delta", next(calls).chunks, ids)
+                out.deltas("response.function_call_arguments.delta", pieces[next(calls)], ids)
                 done = {"name": item["name"], "arguments": item["arguments"]}
                 out.emit("finish", "response.function_call_arguments.done", **ids, **done)
             else:  # reasoning: the summary streams as summary-text deltas
                 at, text = {**ids, "summary_index": 0}, item["summary"][0]["text"]
                 out.emit("content", "response.reasoning_summary_part.added", **at, part=_summary(""))
-                out.deltas("response.reasoning_summary_text.delta", choice.reasoning_chunks, at)
+                out.deltas("response.reasoning_summary_text.delta", pieces["reasoning"], at)
                 out.emit("finish", "response.reasoning_summary_text.done", **at, text=text)
                 out.emit("finish", "response.reasoning_summary_part.done", **at, part=_summary(text))
             out.emit("finish", "response.output_item.done", output_index=index, item=item)
@@ -302,7 +305,7 @@ class OpenAIResponses:
         return Event(dumps(payload), event="error", kind="error")
 
     def stream_failure(
-        self, error: StreamError, position: int, completion: Completion, meta: ReplyMeta, request: ChatRequest
+        self, error: StreamError, position: int, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest
     ) -> list[Event]:
         """A failed stream: the error event with its real sequence number, then `response.failed` carrying the
         response with `status: failed` and its `error` (code from ResponseErrorCode, else `server_error`)."""
@@ -317,6 +320,9 @@ class OpenAIResponses:
             Event(dumps(ended), event="response.failed", kind="error"),
         ]
 
+
+#: A call opens with its `output_item.added` event, which carries no content: only its fragments are pieces.
+_STEPS = StepOptions(calls=Calls.OPENED_APART)
 
 #: What each output item looks like in its `output_item.added` event, before any delta.
 _OPENED: dict[str, dict[str, Any]] = {
@@ -335,7 +341,6 @@ class _EventWriter:
 
     def __init__(self) -> None:
         self.events: list[Event] = []
-        self.steps = itertools.count()
 
     def emit(self, kind: str, type_: str, tokens: int = 0, step: int = -1, **fields: Any) -> None:
         payload = {"type": type_, "sequence_number": len(self.events), **fields}
@@ -344,14 +349,31 @@ class _EventWriter:
     def deltas(
         self,
         type_: str,
-        pieces: tuple[tuple[str, ...], ...],
+        pieces: list[Step],
         at: Mapping[str, Any],
         request: ChatRequest | None = None,
         seed: str = "",
     ) -> None:
-        """One delta event per chunk; with `request`, output-text deltas carry their tokens' logprobs."""
+        """One delta event per neutral piece; with `request`, output-text deltas carry their tokens' logprobs."""
         position = 0
         for piece in pieces:
-            extra = {"logprobs": OpenAIResponses._text_logprobs(request, piece, seed, position)} if request else {}
-            self.emit("content", type_, len(piece), next(self.steps), **at, delta="".join(piece), **extra)
-            position += len(piece)
+            tokens = piece.tokens
+            extra = {"logprobs": OpenAIResponses._text_logprobs(request, tokens, seed, position)} if request else {}
+            self.emit("content", type_, len(tokens), piece.piece, **at, delta=piece.text, **extra)
+            position += len(tokens)
+
+
+def _pieces_by_part(completion: PlannedReply) -> dict[str | int, list[Step]]:
+    """The neutral pieces of the one choice by the output item they fill: `reasoning`, `text` (or refusal), and each
+    tool call's argument fragments by its index."""
+    parts: dict[str | int, list[Step]] = {"reasoning": [], "text": []}
+    for step in choice_steps(completion.choices[0], _STEPS):
+        if step.kind is StepKind.REASONING:
+            parts["reasoning"].append(step)
+        elif step.kind in (StepKind.TEXT, StepKind.REFUSAL):
+            parts["text"].append(step)
+        else:
+            parts.setdefault(step.call, [])
+            if step.kind is StepKind.ARGUMENTS:
+                parts[step.call].append(step)
+    return parts

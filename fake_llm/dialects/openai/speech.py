@@ -8,16 +8,17 @@ import base64
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fake_llm.core.media import mp3, mp3_available, speech_seconds, tone, wav
-from fake_llm.core.replies import Completion
+from fake_llm.core.replies import PlannedReply
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai.chat import OpenAIChat
 from fake_llm.dialects.openai.request import invalid_type, missing, number_field
 from fake_llm.dialects.openai.responses_request import check_type, invalid_value, parse_model
 from fake_llm.errors import ProviderRequestError
-from fake_llm.model.request import ChatRequest, Message
+from fake_llm.model.request import ChatRequest, Message, options_of
 from fake_llm.model.stream import Event
 
 VOICES = (
@@ -49,6 +50,17 @@ def supported_formats() -> tuple[str, ...]:
 def voice_pitch(voice: str) -> float:
     """A speaking pitch between 110 and 250 Hz, fixed per voice."""
     return 110 + hashlib.blake2b(voice.encode(), digest_size=1).digest()[0] * 140 / 255
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechOptions:
+    """What the speech renderer needs beyond the neutral request."""
+
+    #: A voice name, or a custom voice object.
+    voice: Any = "alloy"
+    speed: float = 1.0
+    #: `response_format`: mp3, wav, pcm ...
+    format: str = "mp3"
 
 
 class OpenAISpeech(OpenAIChat):
@@ -101,28 +113,30 @@ class OpenAISpeech(OpenAIChat):
             model=model,
             messages=(Message("user", text),),
             stream=stream_format == "sse",
+            options=SpeechOptions(voice=body.get("voice"), speed=float(body.get("speed") or 1.0), format=audio_format),
             headers=headers,
             body={**body, "response_format": audio_format},
         )
 
-    def audio(self, completion: Completion, request: ChatRequest) -> bytes:
+    def audio(self, completion: PlannedReply, request: ChatRequest) -> bytes:
         """The whole encoded answer."""
         spec = completion.media.get("audio") or {}
         text = request.last_user
-        voice = request.body["voice"]
-        seconds = spec.get("seconds") or speech_seconds(text, request.body.get("speed") or 1.0)
+        options = options_of(request, SpeechOptions)
+        voice = options.voice
+        seconds = spec.get("seconds") or speech_seconds(text, options.speed)
         frequency = spec.get("frequency") or voice_pitch(voice if isinstance(voice, str) else json.dumps(voice))
         pcm = tone(seconds, frequency, len(text.split()))
-        audio_format = request.body["response_format"]
+        audio_format = options.format
         return wav(pcm) if audio_format == "wav" else mp3(pcm) if audio_format == "mp3" else pcm
 
-    def encode_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str]:
-        return self.audio(completion, request), CONTENT_TYPES[request.body["response_format"]]
+    def encode_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> tuple[bytes, str]:
+        return self.audio(completion, request), CONTENT_TYPES[options_of(request, SpeechOptions).format]
 
-    def completion_body(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
+    def completion_body(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> dict[str, Any]:
         raise NotImplementedError("speech answers audio bytes: encode_body")  # pragma: no cover - never called
 
-    def stream_events(self, completion: Completion, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
+    def stream_events(self, completion: PlannedReply, meta: ReplyMeta, request: ChatRequest) -> list[Event]:
         data = self.audio(completion, request)
         events = [
             Event(

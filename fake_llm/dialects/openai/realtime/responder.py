@@ -12,24 +12,38 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fake_llm.core.faults import apply_faults
 from fake_llm.core.journal import JournalEntry, redact_headers
-from fake_llm.core.replies import ReplyContext, plan_completion
+from fake_llm.core.replies import PlannedReply, ReplyContext, plan_reply
 from fake_llm.core.timing import schedule
 from fake_llm.dialects.openai.realtime.conversation import Conversation, chat_request
 from fake_llm.dialects.openai.realtime.progress import FAILED_DONE, Active, final_response, rate_limits, track
 from fake_llm.dialects.openai.realtime.render import BETA, Generation, session_view
 from fake_llm.dialects.openai.realtime.response_plan import ResponseSpec, dumps, plan_response, response_object
 from fake_llm.errors import ReplyMismatch
-from fake_llm.model.spec import StreamError
+from fake_llm.model.request import ChatRequest
+from fake_llm.model.spec import Reply, Rule, StreamError
 from fake_llm.model.stream import Event
 
 log = logging.getLogger("fake_llm")
 Send = Callable[[Event], Awaitable[None]]
 Close = Callable[[int], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """What one `response.create` asks for, resolved against the session."""
+
+    chat: ChatRequest
+    #: The request as each rule hears it (its transcript in place of unheard audio).
+    per_rule: Callable[[Rule], ChatRequest]
+    audio: bool
+    voice: Any
+    max_out: Any
+    in_conversation: bool
 
 
 async def _unset_send(event: Event) -> None:
@@ -88,17 +102,55 @@ class Responder:
 
     async def respond(self, options: Mapping[str, Any]) -> None:
         """Answer the conversation as the first matching rule says (or an `error` event when none matches)."""
-        engine, settings = self.engine, self.engine.settings
+        engine = self.engine
         view = session_view(self.generation, self.session)
+        asked = self._asked(options, view)
+        entry = self._entry(options, asked.chat)
+        selection = engine.selector.select(asked.chat, self.headers.get("x-fake-llm-scenario"), asked.per_rule)
+        entry = replace(entry, reasons=selection.reasons)
+        if selection.rule is None or selection.reply is None:
+            message = selection.no_match_message(asked.chat, "WS", "/v1/realtime")
+            engine.journal.record(replace(entry, outcome="unmatched", status=400, reply="no match"))
+            await self.error(message, code="fake_llm_no_match")
+            return
+        rule, reply = selection.rule, selection.reply
+        chat = asked.per_rule(rule)  # the request as the rule heard it (its transcript in place of unheard audio)
+        messages = [[m.role, m.text] for m in chat.messages]
+        entry = replace(
+            entry, rule=rule.name, reply=reply.summary(), step=selection.step, body={**entry.body, "messages": messages}
+        )
+        await self._hear(rule.transcript, view)
+        if reply.error is not None or reply.raw is not None:
+            await self._scripted_error(entry, reply)
+            return
+        context = ReplyContext(selection.captures, engine.settings.seed, lambda i: self.ids("call_"))
+        try:
+            completion = plan_reply(reply, chat, engine.tokenizer, rule, context)
+        except ReplyMismatch as exc:
+            engine.journal.record(replace(entry, outcome="mismatch", status=400, reply=str(exc)))
+            await self.error(f"fake-llm: {exc}", code="fake_llm_reply_mismatch")
+            return
+        # The same limiter chat requests go through: the rule's `rate_limit`, then the server-wide one.
+        decision = engine.check_rate_limits(rule, completion.usage.total_tokens)
+        if not decision.allowed:
+            engine.journal.record(replace(entry, status=429, reply=f"rate limited ({decision.kind} per minute)"))
+            await self.error(decision.message, code="rate_limit_exceeded", type_=decision.kind)
+            return
+        spec = self._spec(asked, options, view, completion)
+        active = Active(spec.response_id, spec, entry, engine.journal, asked.in_conversation)
+        seed = f"{engine.settings.seed}:{rule.name}:{chat.conversation_key}:{selection.step}"
+        entry, events, play = self._playback(active, entry, reply, completion, decision.headers, seed)
+        engine.journal.record(replace(entry, events=events))
+        self.active = active
+        active.task = asyncio.ensure_future(play)
+
+    def _asked(self, options: Mapping[str, Any], view: Mapping[str, Any]) -> _Asked:
+        """What `response.create` asks, over the session's settings (the GA and beta names differ)."""
         beta = self.generation is BETA
         modalities = options.get("modalities" if beta else "output_modalities")
-        audio = "audio" in modalities if modalities is not None else bool(view["audio_out"])
         max_key = "max_response_output_tokens" if beta else "max_output_tokens"
-        max_out = options.get(
-            "max_output_tokens" if not beta else "max_response_output_tokens", self.session.get(max_key)
-        )
+        max_out = options.get(max_key, self.session.get(max_key))
         voice = options.get("voice") if beta else ((options.get("audio") or {}).get("output") or {}).get("voice")
-        in_conversation = options.get("conversation", "auto") != "none"
         items = list(options["input"]) if options.get("input") else self.conversation.items
         chat, per_rule = chat_request(
             items,
@@ -110,10 +162,20 @@ class Responder:
             headers=self.headers,
             body={"type": "response.create", "response": dict(options)},
         )
-        seq = engine.journal.next_seq()
-        entry = JournalEntry(
-            seq=seq,
-            time=engine.clock.now(),
+        return _Asked(
+            chat=chat,
+            per_rule=per_rule,
+            audio="audio" in modalities if modalities is not None else bool(view["audio_out"]),
+            voice=voice or view["voice"],
+            max_out=max_out,
+            in_conversation=options.get("conversation", "auto") != "none",
+        )
+
+    def _entry(self, options: Mapping[str, Any], chat: ChatRequest) -> JournalEntry:
+        """The journal entry of one response (recorded once, when its outcome is known)."""
+        return JournalEntry(
+            seq=self.engine.journal.next_seq(),
+            time=self.engine.clock.now(),
             method="WS",
             path="/v1/realtime",
             headers=redact_headers(self.headers.items()),
@@ -126,100 +188,78 @@ class Responder:
             model=chat.model,
             stream=True,
         )
-        selection = engine.selector.select(chat, self.headers.get("x-fake-llm-scenario"), per_rule)
-        entry = replace(entry, reasons=list(selection.reasons))
-        if selection.rule is None or selection.reply is None:
-            message = selection.no_match_message(chat, "WS", "/v1/realtime")
-            engine.journal.record(replace(entry, outcome="unmatched", status=400, reply="no match"))
-            await self.error(message, code="fake_llm_no_match")
+
+    async def _scripted_error(self, entry: JournalEntry, reply: Reply) -> None:
+        """A rule's `error:` reply as an `error` event; a `raw:` reply has no realtime form."""
+        spec = reply.error
+        status = spec.status if spec else reply.raw.status if reply.raw else 500
+        self.engine.journal.record(replace(entry, status=status))
+        if spec is None:
+            await self.error("fake-llm: raw replies do not apply to realtime sessions.", code="fake_llm_reply_mismatch")
             return
-        rule, reply = selection.rule, selection.reply
-        entry = replace(entry, rule=rule.name, reply=reply.summary(), step=selection.step)
-        chat = per_rule(rule)  # the request as the rule heard it (its transcript in place of unheard audio)
-        entry.body["messages"] = [[m.role, m.text] for m in chat.messages]
-        await self._hear(rule.transcript, view)
-        if reply.error is not None or reply.raw is not None:
-            spec = reply.error
-            status = spec.status if spec else reply.raw.status if reply.raw else 500
-            engine.journal.record(replace(entry, status=status))
-            if spec is None:
-                await self.error(
-                    "fake-llm: raw replies do not apply to realtime sessions.", code="fake_llm_reply_mismatch"
-                )
-                return
-            await self.error(
-                spec.message or "",
-                code=str(spec.code) if spec.code is not None else None,
-                param=spec.param,
-                type_=spec.type or "server_error",
-            )
-            return
-        context = ReplyContext(selection.captures, settings.seed, lambda i: self.ids("call_"))
-        try:
-            completion = plan_completion(reply, chat, engine.tokenizer, rule, context)
-        except ReplyMismatch as exc:
-            engine.journal.record(replace(entry, outcome="mismatch", status=400, reply=str(exc)))
-            await self.error(f"fake-llm: {exc}", code="fake_llm_reply_mismatch")
-            return
-        # The same limiter chat requests go through: the rule's `rate_limit`, then the server-wide one.
-        decision = engine.check_rate_limits(rule, completion.usage.total_tokens)
-        if not decision.allowed:
-            engine.journal.record(replace(entry, status=429, reply=f"rate limited ({decision.kind} per minute)"))
-            await self.error(decision.message, code="rate_limit_exceeded", type_=decision.kind)
-            return
+        await self.error(
+            spec.message or "",
+            code=str(spec.code) if spec.code is not None else None,
+            param=spec.param,
+            type_=spec.type or "server_error",
+        )
+
+    def _spec(
+        self, asked: _Asked, options: Mapping[str, Any], view: Mapping[str, Any], completion: PlannedReply
+    ) -> ResponseSpec:
         response_id = self.ids("resp_")
-        spec_ = ResponseSpec(
+        return ResponseSpec(
             response_id=response_id,
-            conversation_id=self.conversation_id if in_conversation else None,
-            audio=audio,
-            voice=voice or view["voice"],
-            max_output_tokens=max_out,
+            conversation_id=self.conversation_id if asked.in_conversation else None,
+            audio=asked.audio,
+            voice=asked.voice,
+            max_output_tokens=asked.max_out,
             metadata=options.get("metadata"),
-            previous_item_id=self.conversation.last_id() if in_conversation else None,
+            previous_item_id=self.conversation.last_id() if asked.in_conversation else None,
             input_text_tokens=completion.usage.prompt_tokens,
             input_audio_ms=self.conversation.input_audio_ms(),
-            seed=f"{settings.seed}:{response_id}",
+            seed=f"{self.engine.settings.seed}:{response_id}",
         )
-        active = Active(response_id, spec_, entry, engine.journal, in_conversation)
+
+    def _playback(
+        self,
+        active: Active,
+        entry: JournalEntry,
+        reply: Reply,
+        completion: PlannedReply,
+        limit_headers: Mapping[str, str],
+        seed: str,
+    ) -> tuple[JournalEntry, list[Event], Awaitable[None]]:
+        """The response's events, timed and broken as the reply's `stream:` says (`seed` seeds its jitter), the
+        journal entry that describes them, and the task that plays them."""
+        settings, spec = self.engine.settings, active.spec
         if reply.hang:
-            events = [
-                self.event(
-                    "response.created", response=response_object(self.generation, spec_, "in_progress", [], None)
-                )
-            ]
-            entry = replace(entry, faults=["hang"])
+            created = response_object(self.generation, spec, "in_progress", [], None)
+            events = [self.event("response.created", response=created)]
             play = self._play(active, events, abort=None, delay_s=0.0, hang_s=settings.max_hang_seconds)
-        else:
-            plan = plan_response(
-                self.generation,
-                spec_,
-                completion,
-                lambda: self.ids("event_"),
-                self.item_id,
-                rate_limits(completion.usage.total_tokens, decision.headers),
-            )
-            stream = reply.stream
-            rng = (
-                random.Random(f"{settings.seed}:{rule.name}:{chat.conversation_key}:{selection.step}")
-                if stream.is_timed
-                else None
-            )
-            faults = apply_faults(
-                schedule(plan.events, stream, rng), stream, lambda error, at: [self._error_event(error, at)]
-            )
-            events = list(faults.events)
-            if stream.error_after is not None:
-                active.failure = stream.error
-                events.append(
-                    Event("", event="response.done", kind=FAILED_DONE, at_ms=events[-1].at_ms if events else 0.0)
-                )
-            described = faults.describe(stream) + ([f"close_code={stream.close_code}"] if faults.abort else [])
-            entry = replace(entry, schedule=[e.at_ms for e in events], faults=described, delay_ms=reply.delay_ms)
-            abort = stream.close_code if faults.abort else None
-            play = self._play(active, events, abort=abort, delay_s=reply.delay_ms / 1000.0, hang_s=None)
-        engine.journal.record(replace(entry, events=events))
-        self.active = active
-        active.task = asyncio.ensure_future(play)
+            return replace(entry, faults=["hang"]), events, play
+        plan = plan_response(
+            self.generation,
+            spec,
+            completion,
+            lambda: self.ids("event_"),
+            self.item_id,
+            rate_limits(completion.usage.total_tokens, dict(limit_headers)),
+        )
+        stream = reply.stream
+        rng = random.Random(seed) if stream.is_timed else None
+        faults = apply_faults(
+            schedule(plan.events, stream, rng), stream, lambda error, at: [self._error_event(error, at)]
+        )
+        events = list(faults.events)
+        if stream.error_after is not None:
+            active.failure = stream.error
+            events.append(Event("", event="response.done", kind=FAILED_DONE, at_ms=events[-1].at_ms if events else 0.0))
+        described = faults.describe(stream) + ([f"close_code={stream.close_code}"] if faults.abort else [])
+        entry = replace(entry, schedule=[e.at_ms for e in events], faults=described, delay_ms=reply.delay_ms)
+        abort = stream.close_code if faults.abort else None
+        play = self._play(active, events, abort=abort, delay_s=reply.delay_ms / 1000.0, hang_s=None)
+        return entry, events, play
 
     async def _hear(self, transcript: str | None, view: Mapping[str, Any]) -> None:
         """The matched rule's transcript becomes that of every untranscribed user audio part."""

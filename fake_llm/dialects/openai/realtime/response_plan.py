@@ -13,8 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fake_llm.core.replies import Completion
+from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall
+from fake_llm.core.steps import Calls, StepOptions, choice_steps
 from fake_llm.dialects.openai.realtime.render import BETA, Generation, function_call_item, message_item, speech, usage
+from fake_llm.model.steps import Step, StepKind
 from fake_llm.model.stream import Event
 
 #: finish_reason -> the response's incomplete reason.
@@ -71,12 +73,18 @@ def response_object(
 
 
 class _Writer:
-    def __init__(self, generation: Generation, event_id: Callable[[], str], response_id: str) -> None:
+    """Writes a response's events: numbers nothing itself (event ids come from the session), tracks the output
+    items closed so far and the audio length sent."""
+
+    def __init__(self, generation: Generation, event_id: Callable[[], str], spec: ResponseSpec) -> None:
         self.generation = generation
         self.event_id = event_id
-        self.response_id = response_id
+        self.spec = spec
+        self.response_id = spec.response_id
         self.events: list[Event] = []
-        self.step = -1  # the first delta is content step 0: it goes out at the time to first token
+        self.items: list[dict[str, Any]] = []
+        self.previous = spec.previous_item_id
+        self.audio_ms = 0.0
 
     def emit(self, kind: str, type_: str, *, tokens: int = 0, step: int = -1, **fields: Any) -> None:
         payload = {"type": type_, "event_id": self.event_id(), **fields}
@@ -85,93 +93,92 @@ class _Writer:
     def part(self, kind: str, type_: str, at: dict[str, Any], **fields: Any) -> None:
         self.emit(kind, type_, response_id=self.response_id, **at, **fields)
 
-    def next_step(self) -> int:
-        self.step += 1
-        return self.step
+    def open_item(self, item: dict[str, Any]) -> None:
+        index = len(self.items)
+        self.emit("content", "response.output_item.added", response_id=self.response_id, output_index=index, item=item)
+        self.emit("content", self.generation.item_added, previous_item_id=self.previous, item=item)
+
+    def close_item(self, item: dict[str, Any]) -> None:
+        index = len(self.items)
+        self.emit("finish", "response.output_item.done", response_id=self.response_id, output_index=index, item=item)
+        if self.generation.item_done:
+            self.emit("finish", self.generation.item_done, previous_item_id=self.previous, item=item)
+        self.items.append(item)
+        self.previous = item["id"]
+
+    def message(self, message_id: str, choice: PlannedChoice, pieces: list[Step]) -> None:
+        """The assistant message: its text pieces as text deltas, or as transcript and audio deltas (each piece
+        spoken) when the response has audio."""
+        generation = self.generation
+        self.open_item(message_item(message_id, "assistant", [], "in_progress"))
+        at = {"item_id": message_id, "output_index": len(self.items), "content_index": 0}
+        text = choice.text or ""
+        if self.spec.audio:
+            part: dict[str, Any] = {"type": generation.audio_part, "transcript": ""}
+            self.part("content", "response.content_part.added", at, part=event_part(part))
+            for piece in pieces:
+                tokens, step = len(piece.tokens), piece.piece
+                self.part("content", generation.transcript_delta, at, delta=piece.text, tokens=tokens, step=step)
+                pcm = speech(piece.text, self.spec.seed)
+                self.audio_ms += len(pcm) / 48
+                self.part("content", generation.audio_delta, at, delta=base64.b64encode(pcm).decode(), step=step)
+            self.part("finish", generation.audio_done, at)
+            self.part("finish", generation.transcript_done, at, transcript=text)
+            part = {"type": generation.audio_part, "transcript": text}
+        else:
+            part = {"type": generation.text_part, "text": ""}
+            self.part("content", "response.content_part.added", at, part=event_part(part))
+            for piece in pieces:
+                delta, tokens = piece.text, len(piece.tokens)
+                self.part("content", generation.text_delta, at, delta=delta, tokens=tokens, step=piece.piece)
+            self.part("finish", generation.text_done, at, text=text)
+            part = {"type": generation.text_part, "text": text}
+        self.part("finish", "response.content_part.done", at, part=event_part(part))
+        status = "incomplete" if choice.finish_reason in INCOMPLETE else "completed"
+        self.close_item(message_item(message_id, "assistant", [part], status))
+
+    def call(self, call_item: str, call: PlannedToolCall, fragments: list[Step]) -> None:
+        """A function call item: opened empty, its arguments as deltas, then done."""
+        self.open_item(function_call_item(call_item, call.id, call.name, "", "in_progress"))
+        at = {"item_id": call_item, "output_index": len(self.items), "call_id": call.id}
+        for fragment in fragments:
+            self.part("content", "response.function_call_arguments.delta", at, delta=fragment.text, step=fragment.piece)
+        beta = self.generation is BETA
+        done = {"arguments": call.arguments} if beta else {"name": call.name, "arguments": call.arguments}
+        self.part("finish", "response.function_call_arguments.done", at, **done)
+        self.close_item(function_call_item(call_item, call.id, call.name, call.arguments, "completed"))
 
 
 def plan_response(
     generation: Generation,
     spec: ResponseSpec,
-    completion: Completion,
+    completion: PlannedReply,
     event_id: Callable[[], str],
     item_id: Callable[[], str],
     rate_limits: list[dict[str, Any]],
 ) -> ResponsePlan:
-    """The events of a response that plays `completion` (its first choice)."""
+    """The events of a response that plays `completion` (its first choice), from its neutral pieces: the text as a
+    message item (or its audio), then each tool call as a function call item."""
     choice = completion.choices[0]
-    out = _Writer(generation, event_id, spec.response_id)
+    pieces = choice_steps(choice, StepOptions(reasoning=False, refusal=False, calls=Calls.OPENED_APART))
+    out = _Writer(generation, event_id, spec)
     out.emit("role", "response.created", response=response_object(generation, spec, "in_progress", [], None))
     out.emit("role", "rate_limits.updated", rate_limits=rate_limits)
-    items: list[dict[str, Any]] = []
-    previous = spec.previous_item_id
-    audio_ms = 0.0
-
-    def open_item(item: dict[str, Any]) -> None:
-        index = len(items)
-        out.emit("content", "response.output_item.added", response_id=spec.response_id, output_index=index, item=item)
-        out.emit("content", generation.item_added, previous_item_id=previous, item=item)
-
-    def close_item(item: dict[str, Any]) -> None:
-        nonlocal previous
-        index = len(items)
-        out.emit("finish", "response.output_item.done", response_id=spec.response_id, output_index=index, item=item)
-        if generation.item_done:
-            out.emit("finish", generation.item_done, previous_item_id=previous, item=item)
-        items.append(item)
-        previous = item["id"]
-
     if choice.has_text and (choice.tokens or not choice.tool_calls):
-        message_id = item_id()
-        open_item(message_item(message_id, "assistant", [], "in_progress"))
-        at = {"item_id": message_id, "output_index": len(items), "content_index": 0}
-        text = choice.text or ""
-        if spec.audio:
-            part: dict[str, Any] = {"type": generation.audio_part, "transcript": ""}
-            out.part("content", "response.content_part.added", at, part=event_part(part))
-            for chunk in choice.chunks:
-                piece, step = "".join(chunk), out.next_step()
-                out.part("content", generation.transcript_delta, at, delta=piece, tokens=len(chunk), step=step)
-                pcm = speech(piece, spec.seed)
-                audio_ms += len(pcm) / 48
-                out.part("content", generation.audio_delta, at, delta=base64.b64encode(pcm).decode(), step=step)
-            out.part("finish", generation.audio_done, at)
-            out.part("finish", generation.transcript_done, at, transcript=text)
-            part = {"type": generation.audio_part, "transcript": text}
-        else:
-            part = {"type": generation.text_part, "text": ""}
-            out.part("content", "response.content_part.added", at, part=event_part(part))
-            for chunk in choice.chunks:
-                step = out.next_step()
-                out.part("content", generation.text_delta, at, delta="".join(chunk), tokens=len(chunk), step=step)
-            out.part("finish", generation.text_done, at, text=text)
-            part = {"type": generation.text_part, "text": text}
-        out.part("finish", "response.content_part.done", at, part=event_part(part))
-        status = "incomplete" if choice.finish_reason in INCOMPLETE else "completed"
-        close_item(message_item(message_id, "assistant", [part], status))
-    for call in choice.tool_calls:
-        call_item = item_id()
-        open_item(function_call_item(call_item, call.id, call.name, "", "in_progress"))
-        at = {"item_id": call_item, "output_index": len(items), "call_id": call.id}
-        for chunk in call.chunks:
-            out.part(
-                "content", "response.function_call_arguments.delta", at, delta="".join(chunk), step=out.next_step()
-            )
-        done = (
-            {"name": call.name, "arguments": call.arguments}
-            if generation is not BETA
-            else {"arguments": call.arguments}
-        )
-        out.part("finish", "response.function_call_arguments.done", at, **done)
-        close_item(function_call_item(call_item, call.id, call.name, call.arguments, "completed"))
+        out.message(item_id(), choice, [p for p in pieces if p.kind is StepKind.TEXT])
+    for index, call in enumerate(choice.tool_calls):
+        fragments = [p for p in pieces if p.kind is StepKind.ARGUMENTS and p.call == index]
+        out.call(item_id(), call, fragments)
     reason = INCOMPLETE.get(choice.finish_reason)
     text_out = completion.usage.completion_tokens
-    usage_ = usage(spec.input_text_tokens, spec.input_audio_ms, text_out, audio_ms, dict(completion.usage.overrides))
-    final = response_object(generation, spec, "incomplete" if reason else "completed", items, usage_)
+    usage_ = usage(
+        spec.input_text_tokens, spec.input_audio_ms, text_out, out.audio_ms, dict(completion.usage.overrides)
+    )
+    final = response_object(generation, spec, "incomplete" if reason else "completed", out.items, usage_)
     if reason:
         final["status_details"] = {"type": "incomplete", "reason": reason}
     out.emit("done", "response.done", response=final)
-    return ResponsePlan(out.events, items, final)
+    return ResponsePlan(out.events, out.items, final)
 
 
 def event_part(part: dict[str, Any]) -> dict[str, Any]:

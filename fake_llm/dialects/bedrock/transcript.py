@@ -10,10 +10,19 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from fake_llm.dialects.anthropic.transcript import anthropic_stream_transcript, anthropic_transcript
 from fake_llm.dialects.bedrock.converse import STOP_REASONS, USAGE_NAMES
-from fake_llm.model.transcript import Transcript, as_dict, as_list, inverse, parse_json, pick_usage
-from fake_llm.record.relay import SSEEvent
-from fake_llm.record.transcripts import anthropic_stream_transcript, anthropic_transcript
+from fake_llm.model.request import ChatRequest
+from fake_llm.model.transcript import (
+    SSEEvent,
+    Transcript,
+    TranscriptReader,
+    as_dict,
+    as_list,
+    inverse,
+    parse_json,
+    pick_usage,
+)
 
 # Derived from the Converse dialect's forward tables (plus the stop reasons it never sends but Bedrock does).
 CONVERSE_STOPS = inverse(STOP_REASONS, stop_sequence="stop", guardrail_intervened="content_filter")
@@ -117,17 +126,17 @@ def _chunks(events: Sequence[SSEEvent]) -> tuple[list[tuple[dict[str, Any], floa
     return decoded, None, len(events)
 
 
-def read_bedrock_body(api: str, body: Any) -> Transcript:
-    if api == "bedrock":
-        return _converse(body)
+def _invoke_body(body: Any, request: ChatRequest | None) -> Transcript:
     if isinstance(body, dict) and "generation" in body:
         return _llama([(body, 0.0)])
     return anthropic_transcript(body)
 
 
-def read_bedrock_stream(api: str, events: Sequence[SSEEvent]) -> Transcript:
-    if api == "bedrock":
-        return _converse_stream(events)
+def _converse_body(body: Any, request: ChatRequest | None) -> Transcript:
+    return _converse(body)
+
+
+def _invoke_stream(events: Sequence[SSEEvent]) -> Transcript:
     chunks, error, before = _chunks(events)
     if chunks and "generation" in chunks[0][0]:
         t = _llama(chunks)
@@ -140,3 +149,14 @@ def read_bedrock_stream(api: str, events: Sequence[SSEEvent]) -> Transcript:
         }
         t.events_before_error = before
     return t
+
+
+def _error(data: Any) -> dict[str, Any] | None:
+    """`{"message": ...}` with the type in `__type` (as botocore reads it)."""
+    data = as_dict(data)
+    return {"message": data.get("message"), "type": data.get("__type")}
+
+
+CONVERSE = TranscriptReader(_converse_body, _converse_stream, _error)
+#: InvokeModel: an Anthropic Messages body or a Llama one, whole or as `chunk` frames.
+INVOKE = TranscriptReader(_invoke_body, _invoke_stream, _error)
