@@ -16,7 +16,6 @@ from fake_llm.model.spec import (
     TOOL_CALLS_NOTE,
     ChaosSpec,
     Choice,
-    ErrorSpec,
     Fingerprint,
     GenerateSpec,
     Match,
@@ -34,6 +33,7 @@ from fake_llm.model.spec import (
     ToolCallSpec,
 )
 from fake_llm.scenarios.coercion import CoercionError, coerce
+from fake_llm.scenarios.error_spec import error_spec
 from fake_llm.scenarios.media_schema import MEDIA_APIS, MEDIA_KEYS
 from fake_llm.scenarios.normalizers import build_steps
 from fake_llm.scenarios.safe_files import FileRefused, read_text_file
@@ -145,7 +145,7 @@ class _Builder:
         return steps
 
     def chaos_spec(self, raw: Mapping[str, Any]) -> ChaosSpec:
-        error = {"error": self.error(raw["error"])} if "error" in raw else {}
+        error = {"error": error_spec(raw["error"])} if "error" in raw else {}
         return ChaosSpec(**{**raw, **error})
 
     def rule(self, raw: Mapping[str, Any], path: tuple[Any, ...], scenario: str) -> Rule:
@@ -277,7 +277,7 @@ class _Builder:
             self.fail((*path, "generate"), "give words or tokens, not both")
         return Reply(
             content=content,
-            error=self.error(error) if error is not None else None,
+            error=error_spec(error) if error is not None else None,
             choices=tuple(choices),
             finish_reason=raw.get("finish_reason"),
             usage=raw.get("usage") or {},
@@ -360,30 +360,6 @@ class _Builder:
         elif isinstance(value, list):
             for i, item in enumerate(value):
                 self.templates_in(item, (*path, i))
-
-    @staticmethod
-    def error(raw: Mapping[str, Any]) -> ErrorSpec:
-        headers = {k.lower(): str(v) for k, v in (raw.get("headers") or {}).items()}
-        # Retry hints become the headers the SDKs read (wire-format §8.1); explicit headers win.
-        if "retry_after" in raw:
-            headers.setdefault("retry-after", f"{raw['retry_after']:g}")
-        if "retry_after_ms" in raw:
-            headers.setdefault("retry-after-ms", f"{raw['retry_after_ms']:g}")
-        if "should_retry" in raw:
-            headers.setdefault("x-should-retry", str(raw["should_retry"]).lower())
-        extra = {"failed_generation": raw["failed_generation"]} if "failed_generation" in raw else {}
-        return ErrorSpec(
-            status=raw["status"],
-            message=raw.get("message"),
-            type=raw.get("type"),
-            code=raw.get("code"),
-            param=raw.get("param"),
-            headers=headers,
-            envelope=raw.get("envelope", "wrapped"),
-            body=raw.get("body"),
-            content_type=raw.get("content_type"),
-            extra=extra,
-        )
 
     def stream(self, raw: Mapping[str, Any], path: tuple[Any, ...]) -> StreamSpec:
         if "chunk_ms" in raw and "tokens_per_second" in raw:
