@@ -6,127 +6,11 @@ from typing import Any
 
 from fake_llm.scenarios.media_schema import MEDIA_BODY_KEYS, MEDIA_REPLY_PROPERTIES
 from fake_llm.scenarios.power_schema import FINGERPRINT, NORMALIZE, chaos_schema
+from fake_llm.scenarios.schema_match import COUNT, HEADERS, MATCH, MS
+from fake_llm.scenarios.schema_match import DIALECT_NAMES as DIALECT_NAMES
 
 SCHEMA_ID = "https://github.com/fake-llm/fake-llm/scenario.schema.json"
 
-_MS = {"type": "number", "minimum": 0}
-_COUNT = {"type": "integer", "minimum": 0}
-_HEADERS: dict[str, Any] = {"type": "object", "additionalProperties": {"type": ["string", "number"]}}
-
-_TEXT_LOOKUP: dict[str, Any] = {
-    "description": "A plain string is a case-insensitive substring; a mapping names exactly one lookup.",
-    "type": ["string", "object"],
-    "properties": {
-        "contains": {"type": "string"},
-        "equals": {"type": "string"},
-        "startswith": {"type": "string"},
-        "regex": {"type": "string", "description": "Python regex (re.search); named groups are kept."},
-        "ignore_case": {"type": "boolean", "description": "Compare case-insensitively (default false)."},
-    },
-    "additionalProperties": False,
-}
-
-#: Every name `match.dialect` can hold: a request carries exactly one of them. The scenarios layer cannot import the
-#: dialect registry, so tests/test_scenarios.py keeps this list equal to fake_llm.dialects.DIALECT_NAMES.
-DIALECT_NAMES = (
-    "openai-chat",
-    "anthropic",
-    "responses",
-    "completions",
-    "embeddings",
-    "gemini",
-    "azure",
-    "scale",
-    "realtime",
-    "bedrock",
-    "bedrock-invoke",
-    "moderations",
-    "images",
-    "speech",
-    "transcriptions",
-    "translations",
-    "ollama",
-    "ollama-generate",
-    "ollama-embed",
-    "ollama-embeddings",
-    "cohere",
-    "cohere-embed",
-    "cohere-rerank",
-    "mistral",
-    "mistral-embeddings",
-)
-#: An unknown name (`api: olama`) would load and never match: the enum makes it a load-time error listing these.
-_DIALECT_NAME: dict[str, Any] = {"type": "string", "enum": list(DIALECT_NAMES)}
-# One name or a list of names; if/then (not anyOf) so that the error names the unknown value and the known ones.
-_DIALECTS: dict[str, Any] = {
-    "type": ["string", "array"],
-    "items": _DIALECT_NAME,
-    "if": {"type": "string"},
-    "then": _DIALECT_NAME,
-}
-
-_MATCH: dict[str, Any] = {
-    "description": "Every key must hold; an empty or missing match matches every request.",
-    "type": "object",
-    "properties": {
-        "dialect": {
-            **_DIALECTS,
-            "description": f"The dialect the request arrived in ({', '.join(DIALECT_NAMES)}), or a list of them.",
-        },
-        "api": {
-            **_DIALECTS,
-            "description": "The old name of `dialect`, still accepted.",
-        },
-        "model": {
-            "description": "Glob (fnmatch) on the request's model, or a list of globs.",
-            "type": ["string", "array"],
-            "items": {"type": "string"},
-        },
-        "user": {**_TEXT_LOOKUP, "description": "Text of the last user message."},
-        "system": {**_TEXT_LOOKUP, "description": "System and developer instructions."},
-        "any_message": {**_TEXT_LOOKUP, "description": "Text of any message."},
-        "stream": {"type": "boolean", "description": "Whether the request asks for a stream."},
-        "header": {
-            "description": "Request headers (case-insensitive names) and a text lookup on each value.",
-            "type": "object",
-            "additionalProperties": _TEXT_LOOKUP,
-        },
-        "turn": {
-            "description": "Assistant turns before this one, plus one (1 = the first answer); a number or {min, max}.",
-            "anyOf": [
-                {"type": "integer", "minimum": 1},
-                {
-                    "type": "object",
-                    "properties": {"min": {"type": "integer", "minimum": 1}, "max": {"type": "integer", "minimum": 1}},
-                    "additionalProperties": False,
-                },
-            ],
-        },
-        "last_role": {
-            "description": "Role of the last message.",
-            "enum": ["system", "developer", "user", "assistant", "tool", "function"],
-        },
-        "tool_result": {**_TEXT_LOOKUP, "description": "Text of a tool result just sent (the trailing tool messages)."},
-        "tool_result_for": {"type": "string", "description": "Name of the tool whose result was just sent."},
-        "tools": {
-            "description": "Tool names the request must offer (all of them).",
-            "type": ["string", "array"],
-            "items": {"type": "string"},
-        },
-        "tool_choice": {"type": "string", "description": "none, auto, required, or the name of a forced function."},
-        "response_format": {"enum": ["text", "json_object", "json_schema"], "description": "Requested format type."},
-        "has_image": {"type": "boolean", "description": "Whether a message carries an image."},
-        "has_tools": {
-            "type": "boolean",
-            "description": "Whether the request offers tools and allows calling them (tool_choice is not none).",
-        },
-        "forces_tool": {
-            "type": "boolean",
-            "description": "Whether tool_choice makes a tool call mandatory (required, any, or a named function).",
-        },
-    },
-    "additionalProperties": False,
-}
 
 _USAGE: dict[str, Any] = {
     "description": "Overrides of any usage field; nested objects are merged.",
@@ -160,25 +44,25 @@ _STREAM: dict[str, Any] = {
     "type": "object",
     "properties": {
         "chunk_tokens": {"type": "integer", "minimum": 1, "description": "Tokens per content chunk (default 1)."},
-        "ttft_ms": {**_MS, "description": "Delay before the first chunk (time to first token)."},
-        "chunk_ms": {**_MS, "description": "Delay between content chunks."},
+        "ttft_ms": {**MS, "description": "Delay before the first chunk (time to first token)."},
+        "chunk_ms": {**MS, "description": "Delay between content chunks."},
         "tokens_per_second": {"type": "number", "exclusiveMinimum": 0, "description": "Pace chunks by token rate."},
-        "jitter_ms": {**_MS, "description": "Seeded random +- jitter added to each gap between chunks."},
+        "jitter_ms": {**MS, "description": "Seeded random +- jitter added to each gap between chunks."},
         "chunks": {
             "description": "A scripted timeline: the content as these pieces, each after a delay since the previous.",
             "type": "array",
             "minItems": 1,
             "items": {
                 "type": "object",
-                "properties": {"text": {"type": "string"}, "after_ms": _MS},
+                "properties": {"text": {"type": "string"}, "after_ms": MS},
                 "required": ["text"],
                 "additionalProperties": False,
             },
         },
-        "stall_ms": {**_MS, "description": "A pause before chunk number `stall_after`."},
-        "stall_after": {**_COUNT, "description": "How many chunks go out before the stall (default 1)."},
+        "stall_ms": {**MS, "description": "A pause before chunk number `stall_after`."},
+        "stall_after": {**COUNT, "description": "How many chunks go out before the stall (default 1)."},
         "disconnect_after": {
-            **_COUNT,
+            **COUNT,
             "description": "Drop the connection after this many pieces of content (text, reasoning, arguments).",
         },
         "close_code": {
@@ -188,24 +72,24 @@ _STREAM: dict[str, Any] = {
             "description": "Realtime sessions: the WebSocket close code `disconnect_after` closes with (default 1011).",
         },
         "end_after": {
-            **_COUNT,
+            **COUNT,
             "description": "End the stream cleanly after this many pieces of content (no finish, no [DONE]).",
         },
         "finish_chunk": {"type": "boolean", "description": "Send the chunk carrying finish_reason (default true)."},
         "done": {"type": "boolean", "description": "Send the final `data: [DONE]` (default true)."},
         "error_after": {
-            **_COUNT,
+            **COUNT,
             "description": "Send a mid-stream error event after this many pieces of content, then end.",
         },
         "error": _STREAM_ERROR,
         "malformed_at": {
-            **_COUNT,
+            **COUNT,
             "description": "Replace the data of the event carrying piece N (from 0) with invalid JSON.",
         },
         "malformed_data": {"type": "string", "description": "The invalid data to send (default: half the chunk)."},
         "split_at": {
             "description": "Send the event carrying piece N (or every event: `all`) in several network writes.",
-            "anyOf": [_COUNT, {"const": "all"}],
+            "anyOf": [COUNT, {"const": "all"}],
         },
         "split_parts": {"type": "integer", "minimum": 2, "description": "Writes per split chunk (default 2)."},
         "split_utf8": {"type": "boolean", "description": "Cut split chunks inside a multi-byte UTF-8 character."},
@@ -236,7 +120,7 @@ _ERROR: dict[str, Any] = {
         "type": {"type": "string"},
         "code": {"type": ["string", "integer", "null"]},
         "param": {"type": ["string", "null"]},
-        "headers": {**_HEADERS, "description": "Extra response headers."},
+        "headers": {**HEADERS, "description": "Extra response headers."},
         "envelope": {
             "enum": ["wrapped", "flat"],
             "description": 'The error object wrapped as {"error": {...}} (default) or sent alone (`flat`).',
@@ -362,21 +246,21 @@ _REPLY: dict[str, Any] = {
         "usage": _USAGE,
         "model": {"type": "string", "description": "Model name reported in the reply (default: the request's)."},
         "stream": _STREAM,
-        "headers": {**_HEADERS, "description": "Extra response headers (e.g. x-ratelimit-remaining-requests)."},
-        "delay_ms": {**_MS, "description": "Wait this long before answering."},
-        "truncate_body": {**_COUNT, "description": "Cut the JSON body to this many bytes."},
+        "headers": {**HEADERS, "description": "Extra response headers (e.g. x-ratelimit-remaining-requests)."},
+        "delay_ms": {**MS, "description": "Wait this long before answering."},
+        "truncate_body": {**COUNT, "description": "Cut the JSON body to this many bytes."},
     },
     "additionalProperties": False,
 }
 
 _NORMALIZE, _FINGERPRINT = NORMALIZE, FINGERPRINT
-_CHAOS = chaos_schema(_ERROR, _MS)
+_CHAOS = chaos_schema(_ERROR, MS)
 
 _RULE: dict[str, Any] = {
     "type": "object",
     "properties": {
         "name": {"type": "string", "minLength": 1, "description": "Unique across everything loaded."},
-        "match": {"anyOf": [_MATCH, {"type": "null"}]},
+        "match": {"anyOf": [MATCH, {"type": "null"}]},
         "reply": _REPLY,
         "replies": {
             "description": "Successive matches (per conversation) get successive replies; the last one repeats.",
