@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall, Usage
 from fake_llm.core.steps import Calls, StepOptions, choice_steps, stream_steps
 from fake_llm.model.finish import FinishReason
+from fake_llm.model.plan import PlannedChoice, PlannedReply, PlannedToolCall, Usage
 from fake_llm.model.steps import PIECES, StepKind
 
 

@@ -19,11 +19,12 @@ from fake_llm.conformance.recorder import Exchange, check_exchange
 from fake_llm.conformance.registry import checker_for
 from fake_llm.core import profiles
 from fake_llm.core.faults import apply_faults
-from fake_llm.core.replies import PlannedReply, ReplyContext, plan_reply
+from fake_llm.core.replies import ReplyContext, plan_reply
 from fake_llm.core.timing import schedule
 from fake_llm.core.tokens import make_tokenizer
 from fake_llm.dialects import PROVIDERS, Provider, ReplyMeta
 from fake_llm.errors import ReplyMismatch
+from fake_llm.model.plan import PlannedReply
 from fake_llm.model.request import ChatRequest, Message, ToolSpec
 from fake_llm.model.spec import Reply, Rule, Scenario, StreamError
 from fake_llm.model.stream import Event

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from fake_llm.core.replies import PlannedReply
 from fake_llm.errors import ProviderRequestError
+from fake_llm.model.plan import PlannedReply
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import StreamError
 from fake_llm.model.stream import Event

@@ -15,8 +15,8 @@ from typing import Any
 from fake_llm.core.dialect import ReplyMeta
 from fake_llm.core.faults import FaultPlan
 from fake_llm.core.limits import Decision
-from fake_llm.core.replies import PlannedReply
 from fake_llm.errors import ProviderRequestError
+from fake_llm.model.plan import PlannedReply
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import ErrorSpec, RawReply
 

@@ -35,7 +35,7 @@ from fake_llm.core.outcomes import (
     Seen,
     Unmatched,
 )
-from fake_llm.core.replies import PlannedReply, ReplyContext, plan_reply
+from fake_llm.core.replies import ReplyContext, plan_reply
 from fake_llm.core.request_json import parse_body
 from fake_llm.core.rule_power import break_body, break_stream_reply, prepare_reply
 from fake_llm.core.staleness import miss_details
@@ -43,6 +43,7 @@ from fake_llm.core.timing import schedule
 from fake_llm.core.tokens import Tokenizer, count_prompt
 from fake_llm.core.variations import vary
 from fake_llm.errors import ProviderRequestError, ReplyMismatch, ReplyTooLarge, StateUnavailable
+from fake_llm.model.plan import PlannedReply
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import ChaosSpec, RateLimit, Reply, Rule
 from fake_llm.settings import Settings

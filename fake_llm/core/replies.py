@@ -17,6 +17,7 @@ from fake_llm.core.tokens import Tokenizer, count_prompt
 from fake_llm.core.tool_calls import forces_tool, plan_tool_calls
 from fake_llm.errors import ReplyMismatch
 from fake_llm.model.finish import FinishReason
+from fake_llm.model.plan import PlannedChoice, PlannedReply, PlannedToolCall, Usage
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import Match, Reply, Rule
 from fake_llm.scenarios.coercion import CoercionError, coerce
@@ -31,83 +32,6 @@ _JSON_OBJECT_SCHEMA = {
     "properties": {"result": {"type": "string"}, "confidence": {"type": "number", "minimum": 0, "maximum": 1}},
     "required": ["result", "confidence"],
 }
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedToolCall:
-    """A tool call as it will be sent; `arguments` is the JSON string (possibly cut by max_tokens)."""
-
-    id: str
-    name: str
-    arguments: str
-    tokens: tuple[str, ...] = ()
-    #: The arguments as streamed: token groups of `stream.chunk_tokens`.
-    chunks: tuple[tuple[str, ...], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedChoice:
-    """One choice as it will be sent: text already cut into tokens, stream chunks (token groups), and why it ended.
-
-    `text` is None when the message carries no content (tool calls only, or a refusal)."""
-
-    index: int
-    tokens: tuple[str, ...]
-    finish_reason: FinishReason
-    #: Empty unless the request streams.
-    chunks: tuple[tuple[str, ...], ...] = ()
-    has_text: bool = True
-    refusal: str | None = None
-    reasoning_chunks: tuple[tuple[str, ...], ...] = ()
-    tool_calls: tuple[PlannedToolCall, ...] = ()
-    #: The request stop sequence the text was cut at (Anthropic reports it), if any.
-    stop_sequence: str | None = None
-
-    @property
-    def text(self) -> str | None:
-        return "".join(self.tokens) if self.has_text else None
-
-    @property
-    def reasoning(self) -> str | None:
-        return "".join("".join(c) for c in self.reasoning_chunks) if self.reasoning_chunks else None
-
-    @property
-    def reasoning_tokens(self) -> int:
-        return sum(len(c) for c in self.reasoning_chunks)
-
-    @property
-    def completion_tokens(self) -> int:
-        return len(self.tokens) + self.reasoning_tokens + sum(len(call.tokens) for call in self.tool_calls)
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """Token counts; `overrides` are the scenario's `usage:` fields, merged over the computed ones by the dialect."""
-
-    prompt_tokens: int
-    completion_tokens: int
-    reasoning_tokens: int = 0
-    overrides: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedReply:
-    """A reply as planned for one request, in provider-neutral form: its choices, usage and model (what every
-    dialect renders; "reply" is the one word for what a rule answers, see README Architecture)."""
-
-    choices: tuple[PlannedChoice, ...]
-    usage: Usage
-    model: str
-    #: A scripted embedding vector (embeddings requests), else None.
-    embedding: tuple[float, ...] | None = None
-    #: Scripted rerank scores, one per document (rerank requests), else None.
-    scores: tuple[float, ...] | None = None
-    #: The reply's `moderation:`, `image:`, `audio:` or `transcript:` mappings, for the media dialects.
-    media: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,8 +337,3 @@ def merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, An
         else:
             merged[key] = value
     return merged
-
-
-#: The old names, for branches written before the rename; new code uses PlannedReply and plan_reply.
-Completion = PlannedReply
-plan_completion = plan_reply

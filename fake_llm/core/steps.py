@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from fake_llm.core.replies import PlannedChoice, PlannedReply
+from fake_llm.model.plan import PlannedChoice, PlannedReply
 from fake_llm.model.steps import Step, StepKind
 
 

@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from fake_llm.core.dialect import ReplyMeta, key_error
-from fake_llm.core.replies import PlannedReply
 from fake_llm.dialects.anthropic.messages import AnthropicMessages
 from fake_llm.errors import ProviderRequestError
+from fake_llm.model.plan import PlannedReply
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import StreamError
 from fake_llm.model.stream import Event

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fake_llm.core.dialect import key_error
-from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall, Usage, merge
+from fake_llm.core.replies import merge
 from fake_llm.core.steps import stream_steps
 from fake_llm.dialects.anthropic.request import (
     dumps,
@@ -29,6 +29,7 @@ from fake_llm.dialects.anthropic.request import (
 )
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.errors import ProviderRequestError
+from fake_llm.model.plan import PlannedChoice, PlannedReply, PlannedToolCall, Usage
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import StreamError
 from fake_llm.model.steps import Step, StepKind

@@ -7,11 +7,11 @@ import base64
 import hashlib
 from typing import Any
 
-from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall, Usage
 from fake_llm.core.steps import Calls, StepOptions, choice_steps
 from fake_llm.dialects.anthropic.messages import tool_input
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.bedrock.eventstream import frame_event
+from fake_llm.model.plan import PlannedChoice, PlannedReply, PlannedToolCall, Usage
 from fake_llm.model.steps import Step, StepKind
 from fake_llm.model.stream import Event
 

@@ -11,13 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fake_llm.core.replies import PlannedReply
 from fake_llm.core.steps import StepOptions, choice_steps
 from fake_llm.dialects.anthropic.messages import AnthropicMessages
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.bedrock.converse_request import invalid
 from fake_llm.dialects.bedrock.eventstream import frame_event
 from fake_llm.errors import ProviderRequestError
+from fake_llm.model.plan import PlannedReply
 from fake_llm.model.request import ChatRequest, Message, options_of
 from fake_llm.model.steps import Step, StepKind
 from fake_llm.model.stream import Event

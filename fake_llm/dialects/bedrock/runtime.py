@@ -10,13 +10,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from fake_llm.core.dialect import key_error
-from fake_llm.core.replies import PlannedReply
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.bedrock.converse import converse_body, converse_stream_events
 from fake_llm.dialects.bedrock.converse_request import parse_inference, parse_messages, parse_tools
 from fake_llm.dialects.bedrock.eventstream import CONTENT_TYPE, FrameEvent
 from fake_llm.dialects.bedrock.invoke import INVOKE_API, invoke_body, invoke_stream_events, parse_invoke
 from fake_llm.errors import ProviderRequestError
+from fake_llm.model.plan import PlannedReply
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import StreamError
 from fake_llm.model.stream import Event

@@ -11,12 +11,12 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from fake_llm.core.dialect import key_error
-from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall, Usage
 from fake_llm.core.steps import Calls, StepOptions, choice_steps
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.cohere import request as req
 from fake_llm.dialects.openai.completions import bare_prompt_tokens
 from fake_llm.errors import ProviderRequestError
+from fake_llm.model.plan import PlannedChoice, PlannedReply, PlannedToolCall, Usage
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import StreamError
 from fake_llm.model.steps import Step, StepKind

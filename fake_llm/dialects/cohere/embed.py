@@ -9,12 +9,12 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.core.replies import PlannedReply
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.cohere import request as req
 from fake_llm.dialects.cohere.chat import CohereChat, response_id
 from fake_llm.dialects.openai.completions import bare_prompt_tokens
 from fake_llm.dialects.openai.embeddings import embed
+from fake_llm.model.plan import PlannedReply
 from fake_llm.model.request import ChatRequest, Message
 from fake_llm.model.stream import Event
 

@@ -10,12 +10,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall
 from fake_llm.core.steps import Calls, StepOptions, stream_steps
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai.chat import OpenAIChat, invalid_type
 from fake_llm.dialects.openai.envelope import dumps
 from fake_llm.errors import ProviderRequestError
+from fake_llm.model.plan import PlannedChoice, PlannedReply, PlannedToolCall
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import StreamError
 from fake_llm.model.steps import StepKind

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.core.replies import PlannedReply, merge
+from fake_llm.core.replies import merge
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.mistral.chat import MistralChat, response_id
 from fake_llm.dialects.openai.completions import bare_prompt_tokens
 from fake_llm.dialects.openai.embeddings import embed
 from fake_llm.errors import ProviderRequestError
+from fake_llm.model.plan import PlannedReply
 from fake_llm.model.request import ChatRequest, Message
 from fake_llm.model.stream import Event
 

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from fake_llm.core.dialect import key_error
-from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall
 from fake_llm.core.steps import Calls, StepOptions, stream_steps
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.ollama import request as req
 from fake_llm.dialects.ollama.wire import created_at, done_reason, dumps, error_body, metrics, response_headers
 from fake_llm.errors import ProviderRequestError
+from fake_llm.model.plan import PlannedChoice, PlannedReply, PlannedToolCall
 from fake_llm.model.request import ChatRequest, Message, options_of
 from fake_llm.model.spec import StreamError
 from fake_llm.model.steps import StepKind

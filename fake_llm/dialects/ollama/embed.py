@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.core.replies import PlannedReply
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.ollama import request as req
 from fake_llm.dialects.ollama.chat import OllamaChat
 from fake_llm.dialects.ollama.wire import LOAD_NS, PROMPT_NS_PER_TOKEN
 from fake_llm.dialects.openai.completions import bare_prompt_tokens
 from fake_llm.dialects.openai.embeddings import embed
+from fake_llm.model.plan import PlannedReply
 from fake_llm.model.request import ChatRequest, Message
 from fake_llm.model.stream import Event
 

@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from fake_llm.core.replies import Usage, merge
+from fake_llm.core.replies import merge
+from fake_llm.model.plan import Usage
 
 #: Ollama's own wording for statuses a scenario's error leaves without a message.
 ERROR_MESSAGES = {

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from fake_llm.core.media import speech_seconds
-from fake_llm.core.replies import PlannedReply
 from fake_llm.core.steps import StepOptions, choice_steps
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai.chat import OpenAIChat
@@ -20,6 +19,7 @@ from fake_llm.dialects.openai.request import missing
 from fake_llm.dialects.openai.responses_request import invalid_value
 from fake_llm.dialects.openai.segments import language_name, segments, subtitles, words
 from fake_llm.errors import ProviderRequestError
+from fake_llm.model.plan import PlannedReply
 from fake_llm.model.request import ChatRequest, Message, options_of
 from fake_llm.model.steps import StepKind
 from fake_llm.model.stream import Event

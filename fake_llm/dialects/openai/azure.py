@@ -7,11 +7,11 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.core.replies import PlannedReply
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai.chat import OpenAIChat
 from fake_llm.dialects.openai.envelope import dumps
 from fake_llm.errors import ProviderRequestError
+from fake_llm.model.plan import PlannedReply
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.stream import Event
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from fake_llm.core.dialect import key_error
 from fake_llm.core.logprobs import logprobs_for
-from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall, Usage, merge
+from fake_llm.core.replies import merge
 from fake_llm.core.steps import stream_steps
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai.envelope import (
@@ -29,6 +29,7 @@ from fake_llm.dialects.openai.request import number_field as number_field
 from fake_llm.dialects.openai.request import parse_guided, parse_messages, parse_tools
 from fake_llm.dialects.openai.request import type_name as type_name
 from fake_llm.errors import ProviderRequestError
+from fake_llm.model.plan import PlannedChoice, PlannedReply, PlannedToolCall, Usage
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import StreamError
 from fake_llm.model.steps import Step, StepKind

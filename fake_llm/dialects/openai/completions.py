@@ -9,7 +9,7 @@ from typing import Any
 
 from fake_llm.core.dialect import key_error
 from fake_llm.core.logprobs import logprobs_for
-from fake_llm.core.replies import PlannedChoice, PlannedReply, Usage, merge
+from fake_llm.core.replies import merge
 from fake_llm.core.steps import StepOptions, choice_steps
 from fake_llm.core.tokens import TOKENS_PER_MESSAGE, TOKENS_REPLY_PRIMING, ApproxTokenizer
 from fake_llm.dialects.base import ReplyMeta
@@ -18,6 +18,7 @@ from fake_llm.dialects.openai.envelope import dumps
 from fake_llm.dialects.openai.request import invalid_type, missing, number_field
 from fake_llm.dialects.openai.responses import check_type, parse_model
 from fake_llm.errors import ProviderRequestError
+from fake_llm.model.plan import PlannedChoice, PlannedReply, Usage
 from fake_llm.model.request import ChatRequest, Message, options_of
 from fake_llm.model.spec import StreamError
 from fake_llm.model.steps import StepKind

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from fake_llm.core.dialect import key_error
-from fake_llm.core.replies import PlannedReply, merge
+from fake_llm.core.replies import merge
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai import envelope
 from fake_llm.dialects.openai.completions import bare_prompt_tokens, parse_prompts
 from fake_llm.dialects.openai.request import number_field
 from fake_llm.dialects.openai.responses import check_type, invalid_value, parse_model
 from fake_llm.errors import ProviderRequestError
+from fake_llm.model.plan import PlannedReply
 from fake_llm.model.request import ChatRequest, Message, options_of
 from fake_llm.model.spec import StreamError
 from fake_llm.model.stream import Event

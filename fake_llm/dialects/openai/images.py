@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from fake_llm.core.media import png
-from fake_llm.core.replies import PlannedReply
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai.chat import OpenAIChat
 from fake_llm.dialects.openai.request import invalid_type, missing, number_field
 from fake_llm.dialects.openai.responses_request import check_type, invalid_value
 from fake_llm.errors import ProviderRequestError
+from fake_llm.model.plan import PlannedReply
 from fake_llm.model.request import ChatRequest, Message, options_of
 from fake_llm.model.stream import Event
 

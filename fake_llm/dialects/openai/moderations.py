@@ -8,13 +8,13 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from fake_llm.core.replies import PlannedReply
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai.chat import OpenAIChat
 from fake_llm.dialects.openai.request import invalid_type
 from fake_llm.dialects.openai.responses_request import check_type
 from fake_llm.errors import ProviderRequestError
 from fake_llm.model.media import MODERATION_CATEGORIES
+from fake_llm.model.plan import PlannedReply
 from fake_llm.model.request import ChatRequest, Message
 from fake_llm.model.stream import Event
 

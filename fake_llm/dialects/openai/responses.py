@@ -10,7 +10,7 @@ from typing import Any
 
 from fake_llm.core.dialect import key_error
 from fake_llm.core.logprobs import logprobs_for
-from fake_llm.core.replies import PlannedChoice, PlannedReply, Usage, merge
+from fake_llm.core.replies import merge
 from fake_llm.core.steps import Calls, StepOptions, choice_steps
 from fake_llm.dialects.base import ReplyMeta
 from fake_llm.dialects.openai import envelope
@@ -29,6 +29,7 @@ from fake_llm.dialects.openai.responses_request import check_type as check_type
 from fake_llm.dialects.openai.responses_request import invalid_value as invalid_value
 from fake_llm.dialects.openai.responses_request import parse_model as parse_model
 from fake_llm.errors import ProviderRequestError
+from fake_llm.model.plan import PlannedChoice, PlannedReply, Usage
 from fake_llm.model.request import ChatRequest, Message
 from fake_llm.model.spec import StreamError
 from fake_llm.model.steps import Step, StepKind

@@ -17,13 +17,14 @@ from typing import Any
 
 from fake_llm.core.faults import apply_faults
 from fake_llm.core.journal import JournalEntry, redact_headers
-from fake_llm.core.replies import PlannedReply, ReplyContext, plan_reply
+from fake_llm.core.replies import ReplyContext, plan_reply
 from fake_llm.core.timing import schedule
 from fake_llm.dialects.openai.realtime.conversation import Conversation, chat_request
 from fake_llm.dialects.openai.realtime.progress import FAILED_DONE, Active, final_response, rate_limits, track
 from fake_llm.dialects.openai.realtime.render import BETA, Generation, session_view
 from fake_llm.dialects.openai.realtime.response_plan import ResponseSpec, dumps, plan_response, response_object
 from fake_llm.errors import ReplyMismatch
+from fake_llm.model.plan import PlannedReply
 from fake_llm.model.request import ChatRequest
 from fake_llm.model.spec import Reply, Rule, StreamError
 from fake_llm.model.stream import Event

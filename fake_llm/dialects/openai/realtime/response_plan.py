@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fake_llm.core.replies import PlannedChoice, PlannedReply, PlannedToolCall
 from fake_llm.core.steps import Calls, StepOptions, choice_steps
 from fake_llm.dialects.openai.realtime.render import BETA, Generation, function_call_item, message_item, speech, usage
+from fake_llm.model.plan import PlannedChoice, PlannedReply, PlannedToolCall
 from fake_llm.model.steps import Step, StepKind
 from fake_llm.model.stream import Event
 
