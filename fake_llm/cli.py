@@ -4,11 +4,9 @@ variable."""
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import logging
 import os
-import socket
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -226,31 +224,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(**flags)
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket on `host:port` (port 0: a free port), so "serving" is printed only once it is bound and
-    names the real port. Raises OSError as the OS reports it."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        # SO_REUSEADDR lets a restart reuse a port in TIME_WAIT; it never lets two servers listen on one port.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(2048)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def _bind_error(host: str, port: int, exc: OSError) -> str:
-    if exc.errno == errno.EADDRINUSE:
-        return (
-            f"fake-llm: port {port} on {host} is already in use (another fake-llm or server is running there); "
-            f"pick another with --port N, or --port 0 for any free port"
-        )
-    return f"fake-llm: cannot listen on {host}:{port}: {exc.strerror or exc}"
-
-
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -259,6 +232,7 @@ def serve(args: argparse.Namespace) -> int:
     from fake_llm.http.app import create_app
     from fake_llm.http.connections import guarded_protocol
     from fake_llm.http.engine import FakeLLM
+    from fake_llm.http.listen import bind, bind_error
     from fake_llm.http.workers import run_workers
     from fake_llm.settings import bundled_scenarios
 
@@ -283,7 +257,7 @@ def serve(args: argparse.Namespace) -> int:
     try:
         sock = bind(settings.host, settings.port)
     except OSError as exc:
-        print(_bind_error(settings.host, settings.port, exc), file=sys.stderr)
+        print(bind_error(settings.host, settings.port, exc), file=sys.stderr)
         return 3
     port = sock.getsockname()[1]
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
