@@ -82,7 +82,7 @@ TRANSCRIPTS: dict[str, TranscriptReader] = {
 
 #: Every name a request can carry as its dialect (what `match.dialect` compares with): the registry's, plus Bedrock's
 #: InvokeModel (served by BedrockRuntime) and the realtime sessions (http/realtime.py). The scenario schema's list
-#: (fake_llm.scenarios.schema.DIALECT_NAMES) must equal it: tests/test_scenarios.py checks.
+#: (fake_llm.scenarios.schema_match.DIALECT_NAMES) must equal it: tests/test_scenarios.py checks.
 DIALECT_NAMES: frozenset[str] = frozenset({*DIALECTS, INVOKE_API, "realtime"})
 
 #: Token counters: dialects that answer a prompt's token count (served and journaled, never recorded or matched).
